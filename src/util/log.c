@@ -1,0 +1,262 @@
+#include "util/log.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static lp2p_log_format g_format = LP2P_LOG_HUMAN;
+static lp2p_log_level g_level = LP2P_INFO;
+static FILE *g_out = NULL;
+static int g_redact = 0;
+
+/* Stable placeholders for redaction: the n-th distinct address becomes "ip<n>". */
+#define REDACT_MAX 256
+static char *g_redact_seen[REDACT_MAX];
+static size_t g_redact_n = 0;
+
+void lp2p_log_set_format(lp2p_log_format fmt)
+{
+    g_format = fmt;
+}
+void lp2p_log_set_level(lp2p_log_level level)
+{
+    g_level = level;
+}
+int lp2p_log_enabled(lp2p_log_level level)
+{
+    return level >= g_level;
+}
+void lp2p_log_set_output(FILE *out)
+{
+    g_out = out;
+}
+void lp2p_log_set_redact(int on)
+{
+    g_redact = on;
+}
+
+int lp2p_log_level_parse(const char *s)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+uint64_t lp2p_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A tiny line builder on the stack; lines longer than this are truncated with "...". */
+typedef struct line {
+    char buf[8192];
+    size_t n;
+} line;
+
+static void put(line *l, const char *s, size_t n)
+{
+    if (l->n + n >= sizeof(l->buf) - 4)
+        n = sizeof(l->buf) - 4 - l->n;
+    memcpy(l->buf + l->n, s, n);
+    l->n += n;
+}
+static void puts_(line *l, const char *s)
+{
+    put(l, s, strlen(s));
+}
+static void putf(line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(line *l, const char *fmt, ...)
+{
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        put(l, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+static void put_json_string(line *l, const char *s)
+{
+    put(l, "\"", 1);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            put(l, e, 2);
+        } else if (c < 0x20) {
+            putf(l, "\\u%04x", c);
+        } else {
+            put(l, (const char *)&c, 1);
+        }
+    }
+    put(l, "\"", 1);
+}
+
+static const char *redact_token(const char *tok, size_t n)
+{
+    static char out[16];
+    size_t i;
+    for (i = 0; i < g_redact_n; i++)
+        if (strlen(g_redact_seen[i]) == n && memcmp(g_redact_seen[i], tok, n) == 0)
+            break;
+    if (i == g_redact_n && g_redact_n < REDACT_MAX) {
+        g_redact_seen[i] = strndup(tok, n);
+        if (g_redact_seen[i])
+            g_redact_n++;
+    }
+    snprintf(out, sizeof(out), "ip%zu", i + 1);
+    return out;
+}
+
+/* Length of an IPv4 dotted quad or an IPv6 literal at s, 0 if none. Deliberately simple:
+ * it only has to catch what we ourselves print (multiaddrs, host:port, peers' addresses). */
+static size_t ip_token_len(const char *s)
+{
+    size_t i = 0, dots = 0, digits = 0;
+    while (isdigit((unsigned char)s[i]) || s[i] == '.') {
+        if (s[i] == '.') {
+            if (digits == 0)
+                break;
+            dots++;
+            digits = 0;
+        } else {
+            digits++;
+        }
+        i++;
+    }
+    if (dots == 3 && digits > 0)
+        return i;
+    /* IPv6: hex digits and colons with at least two colons. */
+    size_t colons = 0;
+    i = 0;
+    while (isxdigit((unsigned char)s[i]) || s[i] == ':') {
+        if (s[i] == ':')
+            colons++;
+        i++;
+    }
+    if (colons >= 2 && i >= 3)
+        return i;
+    return 0;
+}
+
+static void put_human_string(line *l, const char *s)
+{
+    if (!s) {
+        puts_(l, "-");
+        return;
+    }
+    int quote = strchr(s, ' ') != NULL || *s == 0;
+    if (quote)
+        put(l, "\"", 1);
+    while (*s) {
+        size_t n = g_redact ? ip_token_len(s) : 0;
+        /* Only treat it as an address at a token boundary. */
+        if (n > 0) {
+            puts_(l, redact_token(s, n));
+            s += n;
+        } else {
+            put(l, s, 1);
+            s++;
+        }
+    }
+    if (quote)
+        put(l, "\"", 1);
+}
+
+static const char *level_name(lp2p_log_level lvl)
+{
+    switch (lvl) {
+    case LP2P_DEBUG:
+        return "debug";
+    case LP2P_INFO:
+        return "info";
+    case LP2P_WARN:
+        return "warn";
+    default:
+        return "error";
+    }
+}
+
+void lp2p_log_fields(lp2p_log_level level, const char *event, const lp2p_field *f, size_t n)
+{
+    if (level < g_level)
+        return;
+    line l;
+    l.n = 0;
+    uint64_t now = lp2p_wall_ms();
+    if (g_format == LP2P_LOG_JSON) {
+        putf(&l, "{\"ts\":%llu,\"level\":\"%s\",\"event\":", (unsigned long long)now,
+             level_name(level));
+        put_json_string(&l, event);
+        for (size_t i = 0; i < n; i++) {
+            put(&l, ",", 1);
+            put_json_string(&l, f[i].key);
+            put(&l, ":", 1);
+            switch (f[i].type) {
+            case 's':
+                put_json_string(&l, f[i].v.s);
+                break;
+            case 'i':
+                putf(&l, "%lld", (long long)f[i].v.i);
+                break;
+            case 'u':
+                putf(&l, "%llu", (unsigned long long)f[i].v.u);
+                break;
+            case 'f':
+                putf(&l, "%.3f", f[i].v.f);
+                break;
+            case 'b':
+                puts_(&l, f[i].v.b ? "true" : "false");
+                break;
+            case 'j':
+                puts_(&l, f[i].v.s ? f[i].v.s : "null");
+                break;
+            }
+        }
+        put(&l, "}", 1);
+    } else {
+        time_t secs = (time_t)(now / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        char ts[32];
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+        putf(&l, "%s.%03uZ %-5s ", ts, (unsigned)(now % 1000), level_name(level));
+        puts_(&l, event);
+        for (size_t i = 0; i < n; i++) {
+            put(&l, " ", 1);
+            puts_(&l, f[i].key);
+            put(&l, "=", 1);
+            switch (f[i].type) {
+            case 's':
+                put_human_string(&l, f[i].v.s);
+                break;
+            case 'i':
+                putf(&l, "%lld", (long long)f[i].v.i);
+                break;
+            case 'u':
+                putf(&l, "%llu", (unsigned long long)f[i].v.u);
+                break;
+            case 'f':
+                putf(&l, "%.1f", f[i].v.f);
+                break;
+            case 'b':
+                puts_(&l, f[i].v.b ? "true" : "false");
+                break;
+            case 'j':
+                put_human_string(&l, f[i].v.s);
+                break;
+            }
+        }
+    }
+    put(&l, "\n", 1);
+    FILE *out = g_out ? g_out : stderr;
+    fwrite(l.buf, 1, l.n, out);
+    fflush(out);
+}
