@@ -18,7 +18,7 @@ typedef enum lp2p_key_type {
 /* ---- peer IDs ---------------------------------------------------------------------------
  * A peer ID is the multihash of the serialized PublicKey: identity multihash (00 len bytes)
  * when that is <= 42 bytes, sha2-256 (12 20 digest) otherwise. */
-#define LP2P_PEER_ID_MAX 48      /* identity multihash of 42 bytes = 44 */
+#define LP2P_PEER_ID_MAX     48  /* identity multihash of 42 bytes = 44 */
 #define LP2P_PEER_ID_STR_MAX 128 /* base58 or CID text, with NUL */
 
 typedef struct lp2p_peer_id {
@@ -52,8 +52,10 @@ int lp2p_pubkey_validate(const uint8_t *pubkey_pb, size_t n, lp2p_key_type *type
 /* ---- our key pair (Ed25519) --------------------------------------------------------------- */
 typedef struct lp2p_keypair lp2p_keypair;
 
-#define LP2P_SIG_MAX 64 /* Ed25519 */
-#define LP2P_PUBKEY_PB_MAX 64
+#define LP2P_SIG_MAX          64    /* Ed25519 */
+#define LP2P_PUBKEY_PB_MAX    64    /* our serialized PublicKey is 36 bytes */
+#define LP2P_PRIVKEY_PB_MAX   68    /* our serialized PrivateKey (08 01 12 40 ‖ seed ‖ pub) */
+#define LP2P_PRIVKEY_PB_LIMIT 16384 /* largest PrivateKey protobuf we parse (RSA-8192 fits) */
 
 int lp2p_keypair_generate(lp2p_keypair **out);
 void lp2p_keypair_del(lp2p_keypair *kp);
@@ -83,10 +85,11 @@ int lp2p_keyfile_write(const char *path, const lp2p_keypair *kp, char *errbuf, s
 int lp2p_keyfile_default_path(char *out, size_t outlen);
 
 /* ---- signed envelopes (RFC 0002) ------------------------------------------------------------
- * Signed bytes: uvarint(len(domain)) domain uvarint(len(type)) type uvarint(len(payload)) payload */
+ * Signed bytes: uvarint(len(domain)) domain uvarint(len(type)) type uvarint(len(payload)) payload
+ */
 #define LP2P_DOMAIN_PEER_RECORD "libp2p-peer-record"
-#define LP2P_DOMAIN_RELAY_RSVP "libp2p-relay-rsvp"
-extern const uint8_t LP2P_PAYLOAD_PEER_RECORD[2];  /* 03 01 */
+#define LP2P_DOMAIN_RELAY_RSVP  "libp2p-relay-rsvp"
+extern const uint8_t LP2P_PAYLOAD_PEER_RECORD[2];   /* 03 01 */
 extern const uint8_t LP2P_PAYLOAD_RELAY_VOUCHER[2]; /* 03 02 */
 
 /* Serialized Envelope protobuf into *out (malloc'd, caller frees) and *outlen. */

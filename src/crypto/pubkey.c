@@ -1,0 +1,180 @@
+/* Verification of remote libp2p public keys with OpenSSL 3 EVP (see pubkey.h). */
+#include "crypto/pubkey.h"
+
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "lp2p/err.h"
+
+/* PKIX SubjectPublicKeyInfo DER (RSA and ECDSA keys). The whole buffer must be the one
+ * structure: trailing bytes would let two different Data (two peer IDs) share a key. */
+static int load_pkix(const uint8_t *data, size_t dlen, int want_id, EVP_PKEY **out)
+{
+    if (dlen == 0 || dlen > 0x7fffffff)
+        return LP2P_ERR_DECODE;
+    const unsigned char *p = data;
+    EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)dlen);
+    if (!pk)
+        return LP2P_ERR_DECODE;
+    if (p != data + dlen) {
+        EVP_PKEY_free(pk);
+        return LP2P_ERR_DECODE;
+    }
+    if (EVP_PKEY_get_base_id(pk) != want_id) {
+        EVP_PKEY_free(pk);
+        return LP2P_ERR_UNSUPPORTED;
+    }
+    *out = pk;
+    return 0;
+}
+
+static int check_rsa(EVP_PKEY *pk)
+{
+    int bits = EVP_PKEY_get_bits(pk);
+    if (bits < LP2P_RSA_MIN_BITS || bits > LP2P_RSA_MAX_BITS)
+        return LP2P_ERR_UNSUPPORTED;
+    return 0;
+}
+
+/* EC keys: a named curve from the allowed list, and a public point that passes OpenSSL's
+ * full check (on the curve, in the prime-order subgroup, not infinity). */
+static int check_ec(EVP_PKEY *pk, const char *const *curves)
+{
+    char name[64];
+    size_t nlen = 0;
+    if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), &nlen))
+        return LP2P_ERR_UNSUPPORTED; /* explicit curve parameters */
+    int known = 0;
+    for (size_t i = 0; curves[i]; i++)
+        if (strcmp(name, curves[i]) == 0)
+            known = 1;
+    if (!known)
+        return LP2P_ERR_UNSUPPORTED;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+    if (!ctx)
+        return LP2P_ERR_NOMEM;
+    int ok = EVP_PKEY_public_check(ctx);
+    EVP_PKEY_CTX_free(ctx);
+    return ok == 1 ? 0 : LP2P_ERR_DECODE;
+}
+
+static const char *const NIST_CURVES[] = {"prime256v1", "secp384r1", "secp521r1", "secp224r1",
+                                          NULL};
+static const char *const SECP256K1_CURVE[] = {"secp256k1", NULL};
+
+/* Secp256k1: a bare SEC1 point (compressed 02/03 ‖ x, or 04 ‖ x ‖ y), turned into an
+ * EVP_PKEY through OSSL_PARAMs on the named group. */
+static int load_secp256k1(const uint8_t *data, size_t dlen, EVP_PKEY **out)
+{
+    if (!((dlen == 33 && (data[0] == 0x02 || data[0] == 0x03)) || (dlen == 65 && data[0] == 0x04)))
+        return LP2P_ERR_DECODE;
+    OSSL_PARAM params[3];
+    params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"secp256k1", 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)data, dlen);
+    params[2] = OSSL_PARAM_construct_end();
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (!ctx)
+        return LP2P_ERR_NOMEM;
+    EVP_PKEY *pk = NULL;
+    int ok = EVP_PKEY_fromdata_init(ctx) == 1 &&
+             EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    if (!ok) {
+        EVP_PKEY_free(pk);
+        return LP2P_ERR_DECODE;
+    }
+    *out = pk;
+    return 0;
+}
+
+/* Parses and checks; on success *out is a new EVP_PKEY the caller frees. */
+static int load_key(int type, const uint8_t *data, size_t dlen, EVP_PKEY **out)
+{
+    EVP_PKEY *pk = NULL;
+    int rc;
+    switch (type) {
+    case LP2P_PK_ED25519:
+        if (dlen != 32)
+            return LP2P_ERR_DECODE;
+        pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, data, dlen);
+        rc = pk ? 0 : LP2P_ERR_DECODE;
+        break;
+    case LP2P_PK_RSA:
+        rc = load_pkix(data, dlen, EVP_PKEY_RSA, &pk);
+        if (rc == 0)
+            rc = check_rsa(pk);
+        break;
+    case LP2P_PK_ECDSA:
+        rc = load_pkix(data, dlen, EVP_PKEY_EC, &pk);
+        if (rc == 0)
+            rc = check_ec(pk, NIST_CURVES);
+        break;
+    case LP2P_PK_SECP256K1:
+        rc = load_secp256k1(data, dlen, &pk);
+        if (rc == 0)
+            rc = check_ec(pk, SECP256K1_CURVE);
+        break;
+    default:
+        return LP2P_ERR_UNSUPPORTED;
+    }
+    if (rc != 0) {
+        EVP_PKEY_free(pk);
+        ERR_clear_error(); /* failures are reported by code, not OpenSSL's error queue */
+        return rc;
+    }
+    *out = pk;
+    return 0;
+}
+
+int lp2p_crypto_pubkey_check(int type, const uint8_t *data, size_t dlen)
+{
+    EVP_PKEY *pk = NULL;
+    int rc = load_key(type, data, dlen, &pk);
+    EVP_PKEY_free(pk);
+    return rc;
+}
+
+int lp2p_crypto_pubkey_verify(int type, const uint8_t *data, size_t dlen, const uint8_t *msg,
+                              size_t msglen, const uint8_t *sig, size_t siglen)
+{
+    EVP_PKEY *pk = NULL;
+    int rc = load_key(type, data, dlen, &pk);
+    if (rc != 0)
+        return rc;
+    if (!sig || siglen == 0) {
+        EVP_PKEY_free(pk);
+        return LP2P_ERR_AUTH;
+    }
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    if (!mctx) {
+        EVP_PKEY_free(pk);
+        return LP2P_ERR_NOMEM;
+    }
+    /* Ed25519 hashes internally (no digest); the other three sign SHA-256(msg). */
+    const EVP_MD *md = type == LP2P_PK_ED25519 ? NULL : EVP_sha256();
+    static const uint8_t empty[1];
+    if (!msg)
+        msg = empty, msglen = 0;
+    EVP_PKEY_CTX *pctx = NULL;
+    rc = LP2P_ERR_AUTH;
+    if (EVP_DigestVerifyInit(mctx, &pctx, md, NULL, pk) == 1) {
+        int padding_ok = 1;
+        if (type == LP2P_PK_RSA)
+            padding_ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
+        if (padding_ok && EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1)
+            rc = 0;
+    } else {
+        rc = LP2P_ERR_CRYPTO;
+    }
+    EVP_MD_CTX_free(mctx);
+    EVP_PKEY_free(pk);
+    ERR_clear_error();
+    return rc;
+}
