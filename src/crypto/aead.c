@@ -1,0 +1,115 @@
+#include "crypto/aead.h"
+#include "lp2p/err.h"
+
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+/* Creates ctx on first use and loads the key into it; afterwards only the IV changes. */
+static int ctx_ready(lp2p_aead *a, EVP_CIPHER_CTX **ctx, int enc)
+{
+    if (*ctx)
+        return 0;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    if (!c)
+        return LP2P_ERR_NOMEM;
+    if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, a->key, NULL, enc) != 1) {
+        EVP_CIPHER_CTX_free(c);
+        return LP2P_ERR_CRYPTO;
+    }
+    *ctx = c;
+    return 0;
+}
+
+int lp2p_aead_init(lp2p_aead *a, const uint8_t key[LP2P_AEAD_KEY_LEN])
+{
+    /* Rekey: drop the old contexts; they are recreated lazily with the new key. */
+    EVP_CIPHER_CTX_free(a->enc);
+    EVP_CIPHER_CTX_free(a->dec);
+    a->enc = a->dec = NULL;
+    memmove(a->key, key, LP2P_AEAD_KEY_LEN);
+    return 0;
+}
+
+void lp2p_aead_free(lp2p_aead *a)
+{
+    EVP_CIPHER_CTX_free(a->enc);
+    EVP_CIPHER_CTX_free(a->dec);
+    a->enc = a->dec = NULL;
+    OPENSSL_cleanse(a->key, sizeof(a->key));
+}
+
+void lp2p_aead_noise_nonce(uint64_t n, uint8_t iv[LP2P_AEAD_NONCE_LEN])
+{
+    memset(iv, 0, 4);
+    for (int i = 0; i < 8; i++)
+        iv[4 + i] = (uint8_t)(n >> (8 * i));
+}
+
+int lp2p_aead_seal_iv(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], const uint8_t *ad,
+                      size_t adlen, const uint8_t *pt, size_t len, uint8_t *out)
+{
+    int outl = 0, rc;
+    if (len > INT_MAX - LP2P_AEAD_TAG_LEN || adlen > INT_MAX)
+        return LP2P_ERR_TOO_LARGE;
+    if ((rc = ctx_ready(a, &a->enc, 1)))
+        return rc;
+    EVP_CIPHER_CTX *c = a->enc;
+    if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, iv) != 1)
+        return LP2P_ERR_CRYPTO;
+    if (adlen && EVP_EncryptUpdate(c, NULL, &outl, ad, (int)adlen) != 1)
+        return LP2P_ERR_CRYPTO;
+    if (len && EVP_EncryptUpdate(c, out, &outl, pt, (int)len) != 1)
+        return LP2P_ERR_CRYPTO;
+    if (EVP_EncryptFinal_ex(c, out + len, &outl) != 1)
+        return LP2P_ERR_CRYPTO;
+    if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, LP2P_AEAD_TAG_LEN, out + len) != 1)
+        return LP2P_ERR_CRYPTO;
+    return 0;
+}
+
+int lp2p_aead_open_iv(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], const uint8_t *ad,
+                      size_t adlen, const uint8_t *ct, size_t len, uint8_t *out)
+{
+    int outl = 0, rc;
+    if (len < LP2P_AEAD_TAG_LEN)
+        return LP2P_ERR_CRYPTO;
+    if (len > INT_MAX || adlen > INT_MAX)
+        return LP2P_ERR_TOO_LARGE;
+    if ((rc = ctx_ready(a, &a->dec, 0)))
+        return rc;
+    size_t n = len - LP2P_AEAD_TAG_LEN;
+    /* The tag is copied out first: with out == ct, decryption overwrites nothing past n,
+     * but OpenSSL wants a mutable pointer for SET_TAG. */
+    uint8_t tag[LP2P_AEAD_TAG_LEN];
+    memcpy(tag, ct + n, LP2P_AEAD_TAG_LEN);
+    EVP_CIPHER_CTX *c = a->dec;
+    if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, iv) != 1)
+        return LP2P_ERR_CRYPTO;
+    if (adlen && EVP_DecryptUpdate(c, NULL, &outl, ad, (int)adlen) != 1)
+        return LP2P_ERR_CRYPTO;
+    if (n && EVP_DecryptUpdate(c, out, &outl, ct, (int)n) != 1)
+        return LP2P_ERR_CRYPTO;
+    if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, LP2P_AEAD_TAG_LEN, tag) != 1)
+        return LP2P_ERR_CRYPTO;
+    if (EVP_DecryptFinal_ex(c, out + n, &outl) != 1)
+        return LP2P_ERR_CRYPTO;
+    return 0;
+}
+
+int lp2p_aead_seal(lp2p_aead *a, uint64_t n, const uint8_t *ad, size_t adlen, const uint8_t *pt,
+                   size_t len, uint8_t *out)
+{
+    uint8_t iv[LP2P_AEAD_NONCE_LEN];
+    lp2p_aead_noise_nonce(n, iv);
+    return lp2p_aead_seal_iv(a, iv, ad, adlen, pt, len, out);
+}
+
+int lp2p_aead_open(lp2p_aead *a, uint64_t n, const uint8_t *ad, size_t adlen, const uint8_t *ct,
+                   size_t len, uint8_t *out)
+{
+    uint8_t iv[LP2P_AEAD_NONCE_LEN];
+    lp2p_aead_noise_nonce(n, iv);
+    return lp2p_aead_open_iv(a, iv, ad, adlen, ct, len, out);
+}

@@ -1,0 +1,47 @@
+/* ChaCha20-Poly1305 AEAD (RFC 8439) over OpenSSL 3, with Noise's nonce encoding.
+ *
+ * Noise (spec §12.3): the 96-bit nonce is 32 bits of zeros followed by the little-endian
+ * 64-bit counter n:   00 00 00 00 ‖ le64(n)
+ *
+ * One lp2p_aead holds one key and keeps its EVP_CIPHER_CTXs alive, so a frame costs one IV
+ * reset and no allocation. The encrypt and decrypt contexts are created on first use. */
+#ifndef LP2P_CRYPTO_AEAD_H
+#define LP2P_CRYPTO_AEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LP2P_AEAD_KEY_LEN   32
+#define LP2P_AEAD_NONCE_LEN 12
+#define LP2P_AEAD_TAG_LEN   16
+
+typedef struct lp2p_aead {
+    struct evp_cipher_ctx_st *enc;
+    struct evp_cipher_ctx_st *dec;
+    uint8_t key[LP2P_AEAD_KEY_LEN];
+} lp2p_aead;
+
+/* Sets the key. Safe on a zeroed struct and to call again to rekey. 0 or error. */
+int lp2p_aead_init(lp2p_aead *a, const uint8_t key[LP2P_AEAD_KEY_LEN]);
+/* Frees the contexts and wipes the key. Safe on a zeroed or freed struct. */
+void lp2p_aead_free(lp2p_aead *a);
+
+/* Writes len bytes of ciphertext then the 16-byte tag to out (len + 16 bytes). out may equal
+ * pt (in place). ad may be NULL when adlen is 0. */
+int lp2p_aead_seal_iv(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], const uint8_t *ad,
+                      size_t adlen, const uint8_t *pt, size_t len, uint8_t *out);
+/* ct is len bytes including the tag (len >= 16); writes len - 16 bytes of plaintext to out
+ * (may equal ct). LP2P_ERR_CRYPTO when the tag does not verify; out is then garbage. */
+int lp2p_aead_open_iv(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], const uint8_t *ad,
+                      size_t adlen, const uint8_t *ct, size_t len, uint8_t *out);
+
+/* The same with the Noise nonce 00000000 ‖ le64(n). */
+int lp2p_aead_seal(lp2p_aead *a, uint64_t n, const uint8_t *ad, size_t adlen, const uint8_t *pt,
+                   size_t len, uint8_t *out);
+int lp2p_aead_open(lp2p_aead *a, uint64_t n, const uint8_t *ad, size_t adlen, const uint8_t *ct,
+                   size_t len, uint8_t *out);
+
+/* Writes Noise's nonce for n into iv. */
+void lp2p_aead_noise_nonce(uint64_t n, uint8_t iv[LP2P_AEAD_NONCE_LEN]);
+
+#endif

@@ -1,0 +1,62 @@
+#include "crypto/dh.h"
+#include "crypto/random.h"
+#include "lp2p/err.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+int lp2p_x25519_from_private(lp2p_x25519_key *k, const uint8_t priv[LP2P_X25519_LEN])
+{
+    EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, LP2P_X25519_LEN);
+    if (!pk)
+        return LP2P_ERR_CRYPTO;
+    size_t len = LP2P_X25519_LEN;
+    int ok = EVP_PKEY_get_raw_public_key(pk, k->pub, &len) == 1 && len == LP2P_X25519_LEN;
+    EVP_PKEY_free(pk);
+    if (!ok)
+        return LP2P_ERR_CRYPTO;
+    memmove(k->priv, priv, LP2P_X25519_LEN);
+    return 0;
+}
+
+int lp2p_x25519_keygen(lp2p_x25519_key *k)
+{
+    uint8_t priv[LP2P_X25519_LEN];
+    /* Any 32 random bytes are a valid X25519 private key (clamping happens in the ladder). */
+    int rc = lp2p_random_bytes(priv, sizeof(priv));
+    if (!rc)
+        rc = lp2p_x25519_from_private(k, priv);
+    OPENSSL_cleanse(priv, sizeof(priv));
+    return rc;
+}
+
+int lp2p_x25519_dh(const uint8_t priv[LP2P_X25519_LEN], const uint8_t peer_pub[LP2P_X25519_LEN],
+                   uint8_t out[LP2P_X25519_LEN])
+{
+    int rc = LP2P_ERR_CRYPTO;
+    EVP_PKEY *ours = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, LP2P_X25519_LEN);
+    EVP_PKEY *theirs =
+        EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pub, LP2P_X25519_LEN);
+    EVP_PKEY_CTX *ctx = ours ? EVP_PKEY_CTX_new(ours, NULL) : NULL;
+    size_t len = LP2P_X25519_LEN;
+    if (ctx && theirs && EVP_PKEY_derive_init(ctx) == 1 &&
+        EVP_PKEY_derive_set_peer(ctx, theirs) == 1 && EVP_PKEY_derive(ctx, out, &len) == 1 &&
+        len == LP2P_X25519_LEN) {
+        /* OpenSSL already refuses an all-zero result; check anyway, in constant time, so
+         * a small-order key from the peer can never yield a predictable key. */
+        static const uint8_t zero[LP2P_X25519_LEN];
+        rc = CRYPTO_memcmp(out, zero, LP2P_X25519_LEN) == 0 ? LP2P_ERR_CRYPTO : 0;
+    }
+    if (rc)
+        OPENSSL_cleanse(out, LP2P_X25519_LEN);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(ours);
+    EVP_PKEY_free(theirs);
+    return rc;
+}
+
+void lp2p_x25519_wipe(lp2p_x25519_key *k)
+{
+    OPENSSL_cleanse(k, sizeof(*k));
+}
