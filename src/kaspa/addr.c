@@ -1,0 +1,180 @@
+/* Kaspa peer addresses, the synthetic fd00::/8 address for libp2p peers, and the hub of
+ * connected (node id, IP) pairs used for rusty-kaspa's duplicate-connection check. */
+#include "kaspa/session.h"
+#include "lp2p/err.h"
+
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const uint8_t V4MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+void kaspa_addr_ipv4(kaspa_addr *a, const uint8_t ip4[4], uint16_t port)
+{
+    memcpy(a->ip, V4MAPPED, 12);
+    memcpy(a->ip + 12, ip4, 4);
+    a->port = port;
+}
+
+int kaspa_addr_is_ipv4(const kaspa_addr *a)
+{
+    return memcmp(a->ip, V4MAPPED, 12) == 0;
+}
+
+int kaspa_addr_format(const kaspa_addr *a, char *out, size_t n)
+{
+    char ip[INET6_ADDRSTRLEN];
+    int w;
+    if (kaspa_addr_is_ipv4(a)) {
+        inet_ntop(AF_INET, a->ip + 12, ip, sizeof ip);
+        w = snprintf(out, n, "%s:%u", ip, a->port);
+    } else {
+        inet_ntop(AF_INET6, a->ip, ip, sizeof ip);
+        w = snprintf(out, n, "[%s]:%u", ip, a->port);
+    }
+    return (w < 0 || (size_t)w >= n) ? LP2P_ERR_INVAL : 0;
+}
+
+int kaspa_addr_parse(const char *s, kaspa_addr *a)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return LP2P_ERR_INVAL;
+    size_t hl = (size_t)(colon - s);
+    if (hl >= sizeof host)
+        return LP2P_ERR_INVAL;
+    memcpy(host, s, hl);
+    host[hl] = 0;
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port > 65535)
+        return LP2P_ERR_INVAL;
+    memset(a, 0, sizeof(*a));
+    a->port = (uint16_t)port;
+    uint8_t v4[4];
+    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+        host[hl - 1] = 0;
+        return inet_pton(AF_INET6, host + 1, a->ip) == 1 ? 0 : LP2P_ERR_INVAL;
+    }
+    if (inet_pton(AF_INET, host, v4) != 1)
+        return LP2P_ERR_INVAL;
+    kaspa_addr_ipv4(a, v4, (uint16_t)port);
+    return 0;
+}
+
+int kaspa_synthetic_addr(const lp2p_peer_id *peer, uint8_t ip[16], uint16_t *port)
+{
+    uint8_t h[32];
+    unsigned int hl = 0;
+    if (!peer || peer->len == 0 || peer->len > LP2P_PEER_ID_MAX)
+        return LP2P_ERR_INVAL;
+    if (EVP_Digest(peer->bytes, peer->len, h, &hl, EVP_sha256(), NULL) != 1 || hl != 32)
+        return LP2P_ERR_CRYPTO;
+    ip[0] = 0xfd;
+    memcpy(ip + 1, h, 15);
+    *port = (uint16_t)(1 + (((unsigned)h[15] << 8 | h[16]) % 65535u));
+    return 0;
+}
+
+int kaspa_synthetic_addr_string(const lp2p_peer_id *peer, char *out, size_t n)
+{
+    kaspa_addr a;
+    int rc = kaspa_synthetic_addr(peer, a.ip, &a.port);
+    return rc ? rc : kaspa_addr_format(&a, out, n);
+}
+
+/* ---- hub ---------------------------------------------------------------------------------- */
+typedef struct hub_entry {
+    uint8_t id[KASPA_NODE_ID_LEN];
+    uint8_t ip[16];
+} hub_entry;
+
+struct kaspa_hub {
+    uint8_t node_id[KASPA_NODE_ID_LEN];
+    hub_entry *v;
+    size_t n, cap;
+};
+
+int kaspa_hub_new(kaspa_hub **out, const uint8_t node_id[KASPA_NODE_ID_LEN])
+{
+    kaspa_hub *h = calloc(1, sizeof(*h));
+    if (!h)
+        return LP2P_ERR_NOMEM;
+    if (node_id) {
+        memcpy(h->node_id, node_id, KASPA_NODE_ID_LEN);
+    } else {
+        if (RAND_bytes(h->node_id, KASPA_NODE_ID_LEN) != 1) {
+            free(h);
+            return LP2P_ERR_CRYPTO;
+        }
+        h->node_id[6] = (uint8_t)((h->node_id[6] & 0x0f) | 0x40); /* UUID v4 */
+        h->node_id[8] = (uint8_t)((h->node_id[8] & 0x3f) | 0x80);
+    }
+    *out = h;
+    return 0;
+}
+
+void kaspa_hub_del(kaspa_hub *h)
+{
+    if (!h)
+        return;
+    free(h->v);
+    free(h);
+}
+
+const uint8_t *kaspa_hub_node_id(const kaspa_hub *h)
+{
+    return h->node_id;
+}
+
+size_t kaspa_hub_count(const kaspa_hub *h)
+{
+    return h->n;
+}
+
+static ssize_t hub_find(const kaspa_hub *h, const uint8_t *id, const uint8_t *ip)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (memcmp(h->v[i].id, id, KASPA_NODE_ID_LEN) == 0 && memcmp(h->v[i].ip, ip, 16) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+int kaspa_hub_contains(const kaspa_hub *h, const uint8_t id[KASPA_NODE_ID_LEN],
+                       const kaspa_addr *addr)
+{
+    return hub_find(h, id, addr->ip) >= 0;
+}
+
+/* Internal (session.c): register / unregister a connected peer. */
+int kaspa_hub_add_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr);
+void kaspa_hub_remove_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr);
+
+int kaspa_hub_add_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr)
+{
+    if (hub_find(h, id, addr->ip) >= 0)
+        return LP2P_ERR_EXISTS;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 16;
+        hub_entry *v = realloc(h->v, cap * sizeof(*v));
+        if (!v)
+            return LP2P_ERR_NOMEM;
+        h->v = v;
+        h->cap = cap;
+    }
+    memcpy(h->v[h->n].id, id, KASPA_NODE_ID_LEN);
+    memcpy(h->v[h->n].ip, addr->ip, 16);
+    h->n++;
+    return 0;
+}
+
+void kaspa_hub_remove_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr)
+{
+    ssize_t i = hub_find(h, id, addr->ip);
+    if (i >= 0)
+        h->v[i] = h->v[--h->n];
+}
