@@ -1,0 +1,410 @@
+/* Identify: round trip of every field through the stream reader, merge and push rules,
+ * signed peer record handling, size limits and malformed input. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "lp2p/err.h"
+#include "lp2p/identity.h"
+#include "proto/identify.h"
+#include "util/uvarint.h"
+
+/* /ip4/198.51.100.<n>/tcp/4001 as binary multiaddr: 04 c6 33 64 n 06 0f a1 */
+static void ma_ip4_tcp(uint8_t out[9], uint8_t n)
+{
+    const uint8_t tmpl[] = {0x04, 0xc6, 0x33, 0x64, 0x00, 0x06, 0x0f, 0xa1};
+    memcpy(out, tmpl, 8);
+    out[4] = n;
+}
+
+typedef struct fixture {
+    lp2p_keypair *kp;
+    lp2p_keypair *other;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_int_equal(lp2p_keypair_generate(&f->kp), 0);
+    assert_int_equal(lp2p_keypair_generate(&f->other), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    lp2p_keypair_del(f->kp);
+    lp2p_keypair_del(f->other);
+    free(f);
+    return 0;
+}
+
+/* Feeds bytes through a reader in pieces of `step` and finishes against `remote`. */
+static int read_all(const uint8_t *p, size_t n, size_t step, const lp2p_peer_id *remote,
+                    lp2p_identify_info *out)
+{
+    lp2p_identify_reader r;
+    lp2p_identify_reader_init(&r, 1000, 0);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i += step)
+        rc = lp2p_identify_reader_recv(&r, p + i, n - i < step ? n - i : step, 1000);
+    if (rc == 0)
+        rc = lp2p_identify_reader_finish(&r, remote, out);
+    lp2p_identify_reader_free(&r);
+    return rc;
+}
+
+static void test_roundtrip_every_field(void **state)
+{
+    fixture *f = *state;
+    size_t pklen;
+    const uint8_t *pk = lp2p_keypair_pubkey(f->kp, &pklen);
+    uint8_t a1[8], a2[8], rec1[8], obs[8];
+    ma_ip4_tcp(a1, 1);
+    ma_ip4_tcp(a2, 2);
+    ma_ip4_tcp(rec1, 9);
+    ma_ip4_tcp(obs, 77);
+
+    /* The signed record carries a different address than listenAddrs: it must win. */
+    const uint8_t *raddrs[] = {rec1};
+    const size_t rlens[] = {8};
+    uint8_t *record;
+    size_t record_len;
+    assert_int_equal(lp2p_peer_record_seal(f->kp, 42, raddrs, rlens, 1, &record, &record_len), 0);
+
+    uint8_t *addrs[] = {a1, a2};
+    size_t alens[] = {8, 8};
+    char *protos[] = {"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/libp2p/dcutr"};
+    lp2p_identify_info in = {
+        .public_key = (uint8_t *)pk,
+        .public_key_len = pklen,
+        .listen_addrs = addrs,
+        .listen_addr_lens = alens,
+        .n_listen_addrs = 2,
+        .protocols = protos,
+        .n_protocols = 3,
+        .observed_addr = obs,
+        .observed_addr_len = 8,
+        .protocol_version = "ipfs/0.1.0",
+        .agent_version = "kaspa-holepunch/0.1.0",
+        .signed_peer_record = record,
+        .signed_peer_record_len = record_len,
+    };
+    lp2p_buf wire;
+    lp2p_buf_init(&wire);
+    size_t dropped = 99;
+    int dropped_rec = 99;
+    assert_int_equal(lp2p_identify_encode(&in, &wire, &dropped, &dropped_rec), 0);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(dropped_rec, 0);
+
+    /* The prefix is the uvarint length of the rest. */
+    const uint8_t *p = lp2p_buf_head(&wire), *end = p + lp2p_buf_size(&wire);
+    uint64_t n;
+    assert_int_equal(lp2p_uvarint_decode(&p, end, &n), 0);
+    assert_int_equal(n, (uint64_t)(end - p));
+
+    lp2p_identify_info out;
+    assert_int_equal(
+        read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 1, lp2p_keypair_peer_id(f->kp), &out),
+        0);
+    assert_int_equal(out.fields, LP2P_IDF_PUBLIC_KEY | LP2P_IDF_LISTEN_ADDRS | LP2P_IDF_PROTOCOLS |
+                                     LP2P_IDF_OBSERVED_ADDR | LP2P_IDF_PROTOCOL_VERSION |
+                                     LP2P_IDF_AGENT_VERSION | LP2P_IDF_SIGNED_RECORD);
+    assert_int_equal(out.public_key_len, pklen);
+    assert_memory_equal(out.public_key, pk, pklen);
+    assert_int_equal(out.n_protocols, 3);
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(out.protocols[i], protos[i]);
+    assert_int_equal(out.observed_addr_len, 8);
+    assert_memory_equal(out.observed_addr, obs, 8);
+    assert_string_equal(out.protocol_version, "ipfs/0.1.0");
+    assert_string_equal(out.agent_version, "kaspa-holepunch/0.1.0");
+    assert_int_equal(out.signed_peer_record_len, record_len);
+    assert_memory_equal(out.signed_peer_record, record, record_len);
+    assert_int_equal(out.record_verified, 1);
+    assert_int_equal(out.record_seq, 42);
+    assert_int_equal(out.n_listen_addrs, 1);
+    assert_int_equal(out.listen_addr_lens[0], 8);
+    assert_memory_equal(out.listen_addrs[0], rec1, 8);
+    lp2p_identify_info_free(&out);
+
+    /* The same bytes in one piece give the same result. */
+    assert_int_equal(read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 1 << 20,
+                              lp2p_keypair_peer_id(f->kp), &out),
+                     0);
+    assert_int_equal(out.record_verified, 1);
+    lp2p_identify_info_free(&out);
+    free(record);
+    lp2p_buf_free(&wire);
+}
+
+static void test_key_of_another_peer_is_rejected(void **state)
+{
+    fixture *f = *state;
+    size_t pklen;
+    const uint8_t *pk = lp2p_keypair_pubkey(f->other, &pklen);
+    lp2p_identify_info in = {.public_key = (uint8_t *)pk, .public_key_len = pklen};
+    lp2p_buf wire;
+    lp2p_buf_init(&wire);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL), 0);
+    lp2p_identify_info out;
+    assert_int_equal(
+        read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 7, lp2p_keypair_peer_id(f->kp), &out),
+        LP2P_ERR_PEER_ID_MISMATCH);
+    assert_true(lp2p_err_is_fatal(LP2P_ERR_PEER_ID_MISMATCH));
+    lp2p_buf_free(&wire);
+}
+
+static void test_record_of_another_peer_is_dropped(void **state)
+{
+    fixture *f = *state;
+    uint8_t a1[8], r1[8];
+    ma_ip4_tcp(a1, 1);
+    ma_ip4_tcp(r1, 66);
+    const uint8_t *raddrs[] = {r1};
+    const size_t rlens[] = {8};
+    uint8_t *record;
+    size_t record_len;
+    assert_int_equal(lp2p_peer_record_seal(f->other, 1, raddrs, rlens, 1, &record, &record_len), 0);
+    uint8_t *addrs[] = {a1};
+    size_t alens[] = {8};
+    lp2p_identify_info in = {.listen_addrs = addrs,
+                             .listen_addr_lens = alens,
+                             .n_listen_addrs = 1,
+                             .signed_peer_record = record,
+                             .signed_peer_record_len = record_len};
+    lp2p_buf wire;
+    lp2p_buf_init(&wire);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL), 0);
+    lp2p_identify_info out;
+    assert_int_equal(read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 100,
+                              lp2p_keypair_peer_id(f->kp), &out),
+                     0);
+    assert_int_equal(out.record_verified, 0);
+    assert_null(out.signed_peer_record);
+    assert_int_equal(out.n_listen_addrs, 1);
+    assert_memory_equal(out.listen_addrs[0], a1, 8);
+    lp2p_identify_info_free(&out);
+
+    /* A corrupted record (flipped signature byte) is dropped the same way. */
+    record[record_len - 1] ^= 1;
+    lp2p_buf_clear(&wire);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL), 0);
+    assert_int_equal(read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 100,
+                              lp2p_keypair_peer_id(f->kp), &out),
+                     0);
+    assert_int_equal(out.record_verified, 0);
+    assert_null(out.signed_peer_record);
+    lp2p_identify_info_free(&out);
+    free(record);
+    lp2p_buf_free(&wire);
+}
+
+static void test_messages_merge_until_eof(void **state)
+{
+    fixture *f = *state;
+    uint8_t a1[8], a2[8];
+    ma_ip4_tcp(a1, 1);
+    ma_ip4_tcp(a2, 2);
+    char *p1[] = {"/a", "/b"};
+    char *p2[] = {"/c"};
+    uint8_t *ad1[] = {a1}, *ad2[] = {a2};
+    size_t l[] = {8};
+    lp2p_identify_info m1 = {.protocols = p1,
+                             .n_protocols = 2,
+                             .agent_version = "first",
+                             .listen_addrs = ad1,
+                             .listen_addr_lens = l,
+                             .n_listen_addrs = 1};
+    lp2p_identify_info m2 = {.protocols = p2,
+                             .n_protocols = 1,
+                             .agent_version = "second",
+                             .listen_addrs = ad2,
+                             .listen_addr_lens = l,
+                             .n_listen_addrs = 1};
+    lp2p_buf wire;
+    lp2p_buf_init(&wire);
+    assert_int_equal(lp2p_identify_encode(&m1, &wire, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&m2, &wire, NULL, NULL), 0);
+    lp2p_identify_info out;
+    assert_int_equal(
+        read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 3, lp2p_keypair_peer_id(f->kp), &out),
+        0);
+    /* repeated fields append, singular fields: the later one wins */
+    assert_int_equal(out.n_protocols, 3);
+    assert_string_equal(out.protocols[0], "/a");
+    assert_string_equal(out.protocols[2], "/c");
+    assert_string_equal(out.agent_version, "second");
+    assert_int_equal(out.n_listen_addrs, 2);
+    assert_memory_equal(out.listen_addrs[1], a2, 8);
+    assert_null(out.public_key);
+    assert_int_equal(out.fields & LP2P_IDF_PUBLIC_KEY, 0);
+    lp2p_identify_info_free(&out);
+    lp2p_buf_free(&wire);
+}
+
+static void test_push_replaces_only_carried_fields(void **state)
+{
+    fixture *f = *state;
+    char *p1[] = {"/old1", "/old2"};
+    char *p2[] = {"/new"};
+    lp2p_identify_info full = {
+        .protocols = p1, .n_protocols = 2, .agent_version = "agent", .protocol_version = "pv"};
+    lp2p_identify_info partial = {.protocols = p2, .n_protocols = 1};
+    lp2p_buf w1, w2;
+    lp2p_buf_init(&w1);
+    lp2p_buf_init(&w2);
+    assert_int_equal(lp2p_identify_encode(&full, &w1, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&partial, &w2, NULL, NULL), 0);
+    lp2p_identify_info known, push;
+    assert_int_equal(
+        read_all(lp2p_buf_head(&w1), lp2p_buf_size(&w1), 64, lp2p_keypair_peer_id(f->kp), &known),
+        0);
+    assert_int_equal(
+        read_all(lp2p_buf_head(&w2), lp2p_buf_size(&w2), 64, lp2p_keypair_peer_id(f->kp), &push),
+        0);
+    assert_int_equal(push.fields, LP2P_IDF_PROTOCOLS);
+    lp2p_identify_apply_push(&known, &push);
+    assert_int_equal(known.n_protocols, 1);
+    assert_string_equal(known.protocols[0], "/new");
+    assert_string_equal(known.agent_version, "agent");
+    assert_string_equal(known.protocol_version, "pv");
+    assert_int_equal(push.n_protocols, 0);
+    lp2p_identify_info_free(&push);
+    lp2p_identify_info_free(&known);
+    lp2p_buf_free(&w1);
+    lp2p_buf_free(&w2);
+}
+
+static void test_encode_trims_to_4k(void **state)
+{
+    enum { N = 300 };
+    uint8_t store[N][40];
+    uint8_t *addrs[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
+        memset(store[i], i & 0xff, sizeof(store[i]));
+        addrs[i] = store[i];
+        lens[i] = sizeof(store[i]);
+    }
+    lp2p_identify_info in = {
+        .listen_addrs = addrs, .listen_addr_lens = lens, .n_listen_addrs = N, .agent_version = "a"};
+    lp2p_buf wire;
+    lp2p_buf_init(&wire);
+    size_t dropped = 0;
+    int drec = 0;
+    assert_int_equal(lp2p_identify_encode(&in, &wire, &dropped, &drec), 0);
+    assert_true(dropped > 0);
+    assert_int_equal(drec, 0);
+    const uint8_t *p = lp2p_buf_head(&wire), *end = p + lp2p_buf_size(&wire);
+    uint64_t n;
+    assert_int_equal(lp2p_uvarint_decode(&p, end, &n), 0);
+    assert_true(n <= LP2P_IDENTIFY_SEND_MAX);
+    /* each address costs 42 bytes on the wire (tag, length, 40 bytes) */
+    assert_true(n + 42 > LP2P_IDENTIFY_SEND_MAX);
+
+    lp2p_identify_info out;
+    lp2p_identify_info_init(&out);
+    assert_int_equal(lp2p_identify_decode(p, (size_t)n, &out), 0);
+    assert_int_equal(out.n_listen_addrs, N - dropped);
+    /* the first (preferred) addresses are the ones kept */
+    assert_memory_equal(out.listen_addrs[0], store[0], 40);
+    assert_memory_equal(out.listen_addrs[out.n_listen_addrs - 1], store[N - dropped - 1], 40);
+    lp2p_identify_info_free(&out);
+
+    /* Protocols alone beyond 4 KiB cannot be trimmed. */
+    char big[5000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    char *protos[] = {big};
+    lp2p_identify_info huge = {.protocols = protos, .n_protocols = 1};
+    lp2p_buf_clear(&wire);
+    assert_int_equal(lp2p_identify_encode(&huge, &wire, NULL, NULL), LP2P_ERR_TOO_LARGE);
+    assert_int_equal(lp2p_buf_size(&wire), 0);
+    lp2p_buf_free(&wire);
+}
+
+static void test_oversized_and_malformed(void **state)
+{
+    fixture *f = *state;
+    const lp2p_peer_id *me = lp2p_keypair_peer_id(f->kp);
+    lp2p_identify_reader r;
+    lp2p_identify_info out;
+
+    /* A prefix announcing 8193 bytes is refused as soon as the prefix is complete. */
+    uint8_t pre[LP2P_UVARINT_MAX];
+    size_t pn = lp2p_uvarint_encode(LP2P_IDENTIFY_RECV_MAX + 1, pre);
+    lp2p_identify_reader_init(&r, 0, 0);
+    assert_int_equal(lp2p_identify_reader_recv(&r, pre, pn, 0), LP2P_ERR_TOO_LARGE);
+    assert_int_equal(lp2p_identify_reader_recv(&r, pre, 1, 0), LP2P_ERR_STATE);
+    lp2p_identify_reader_free(&r);
+
+    /* Exactly 8192 bytes of valid protobuf (one long agentVersion) is accepted. */
+    lp2p_buf wire;
+    lp2p_buf_init(&wire);
+    uint8_t *msg = malloc(LP2P_IDENTIFY_RECV_MAX);
+    size_t slen = LP2P_IDENTIFY_RECV_MAX - 3; /* tag 0x32 + 2-byte length */
+    msg[0] = 0x32;
+    msg[1] = (uint8_t)(0x80 | (slen & 0x7f));
+    msg[2] = (uint8_t)(slen >> 7);
+    memset(msg + 3, 'a', slen);
+    assert_int_equal(lp2p_buf_append_uvarint(&wire, LP2P_IDENTIFY_RECV_MAX), 0);
+    assert_int_equal(lp2p_buf_append(&wire, msg, LP2P_IDENTIFY_RECV_MAX), 0);
+    assert_int_equal(read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 1000, me, &out), 0);
+    assert_int_equal(strlen(out.agent_version), slen);
+    lp2p_identify_info_free(&out);
+    free(msg);
+
+    /* Field 1 (bytes) announcing more bytes than the message holds. */
+    const uint8_t bad_pb[] = {0x04, 0x0a, 0x10, 0x01, 0x02};
+    assert_int_equal(read_all(bad_pb, sizeof(bad_pb), 2, me, &out), LP2P_ERR_DECODE);
+    /* Wrong wire type for field 3 (string as varint). */
+    const uint8_t bad_type[] = {0x02, 0x18, 0x01};
+    assert_int_equal(read_all(bad_type, sizeof(bad_type), 1, me, &out), LP2P_ERR_DECODE);
+    /* Non-minimal length prefix. */
+    const uint8_t bad_prefix[] = {0x80, 0x00};
+    assert_int_equal(read_all(bad_prefix, sizeof(bad_prefix), 1, me, &out), LP2P_ERR_DECODE);
+    /* EOF inside a message, and EOF before any message. */
+    const uint8_t truncated[] = {0x05, 0x32, 0x03, 'a'};
+    assert_int_equal(read_all(truncated, sizeof(truncated), 1, me, &out), LP2P_ERR_DECODE);
+    assert_int_equal(read_all(NULL, 0, 1, me, &out), LP2P_ERR_DECODE);
+
+    /* More than 10 (empty) messages. */
+    uint8_t eleven[11] = {0};
+    assert_int_equal(read_all(eleven, 10, 1, me, &out), 0);
+    lp2p_identify_info_free(&out);
+    assert_int_equal(read_all(eleven, 11, 1, me, &out), LP2P_ERR_LIMIT);
+    lp2p_buf_free(&wire);
+}
+
+static void test_timeout(void **state)
+{
+    lp2p_identify_reader r;
+    lp2p_identify_reader_init(&r, 1000, 0);
+    assert_int_equal(lp2p_identify_reader_next_deadline(&r), 1000 + LP2P_IDENTIFY_TIMEOUT_MS);
+    assert_int_equal(lp2p_identify_reader_tick(&r, 5999), 0);
+    assert_int_equal(lp2p_identify_reader_tick(&r, 6000), LP2P_ERR_TIMEOUT);
+    assert_int_equal(lp2p_identify_reader_next_deadline(&r), UINT64_MAX);
+    lp2p_identify_reader_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_roundtrip_every_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_of_another_peer_is_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_of_another_peer_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messages_merge_until_eof, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_replaces_only_carried_fields, setup, teardown),
+        cmocka_unit_test(test_encode_trims_to_4k),
+        cmocka_unit_test_setup_teardown(test_oversized_and_malformed, setup, teardown),
+        cmocka_unit_test(test_timeout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
