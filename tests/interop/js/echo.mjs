@@ -12,12 +12,12 @@ export async function echoHandler ({ stream }) {
 }
 
 /**
- * Initiator: sends `data` on a new echo stream while reading the echo concurrently (so
+ * Initiator: sends `data` on a new echo stream of connection `conn` while reading the echo concurrently (so
  * neither side's flow-control window can deadlock), and compares every byte. Returns
  * the number of bytes checked; throws on a mismatch, short or long echo.
  */
-export async function echoOnce (node, target, data, options = {}) {
-  const stream = await node.dialProtocol(target, ECHO_PROTOCOL, options)
+export async function echoOnce (conn, data, options = {}) {
+  const stream = await conn.newStream(ECHO_PROTOCOL, options)
   async function * body () {
     for (let off = 0; off < data.length; off += CHUNK) yield data.subarray(off, off + CHUNK)
   }
@@ -43,13 +43,13 @@ export async function echoOnce (node, target, data, options = {}) {
 }
 
 /** `count` concurrent echo streams, each with its own random data of 1..maxBytes bytes. */
-export async function echoMany (node, target, count, maxBytes, options = {}) {
+export async function echoMany (conn, count, maxBytes, options = {}) {
   const payloads = []
   for (let i = 0; i < count; i++) {
     const len = 1 + (randomBytes(4).readUInt32BE(0) % maxBytes)
     payloads.push(new Uint8Array(randomBytes(len)))
   }
-  const checked = await Promise.all(payloads.map(p => echoOnce(node, target, p, options)))
+  const checked = await Promise.all(payloads.map(p => echoOnce(conn, p, options)))
   return checked.reduce((a, b) => a + b, 0)
 }
 

@@ -86,6 +86,8 @@ async function dialMode () {
   const circuit = target.toString().includes('/p2p-circuit')
   const privateKey = await loadOrGenerateKey(args.key, args['key-type'])
   const node = await buildNode({ listen: [], privateKey, relay: circuit })
+  // Every stream goes on the one connection dialed here (dialing the multiaddr again per
+  // stream would open duplicate relayed connections, which js-libp2p then aborts).
   const streamOpts = { runOnLimitedConnection: true, maxOutboundStreams: 256 }
 
   const identified = new Promise((resolve) => {
@@ -108,7 +110,7 @@ async function dialMode () {
 
   const rtts = []
   for (let i = 0; i < num(args.pings, 3); i++) {
-    const rtt = await withTimeout(node.services.ping.ping(target, streamOpts), 10000, 'ping')
+    const rtt = await withTimeout(node.services.ping.ping(conn.remotePeer, streamOpts), 10000, 'ping')
     rtts.push(rtt)
     emit({ event: 'ping', peer: remote, rtt_ms: rtt })
   }
@@ -116,7 +118,7 @@ async function dialMode () {
   const streams = num(args.streams, 64)
   const t1 = performance.now()
   const streamBytes = streams > 0
-    ? await withTimeout(echoMany(node, target, streams, num(args['stream-bytes'], 65536), streamOpts), 30000, 'concurrent echo')
+    ? await withTimeout(echoMany(conn, streams, num(args['stream-bytes'], 65536), streamOpts), 30000, 'concurrent echo')
     : 0
   emit({ event: 'echo_streams', streams, bytes: streamBytes, ms: performance.now() - t1 })
 
@@ -124,7 +126,7 @@ async function dialMode () {
   let bulkSeconds = 0
   if (bulk > 0) {
     const t2 = performance.now()
-    await withTimeout(echoOnce(node, target, randomData(bulk), streamOpts), 30000, 'bulk echo')
+    await withTimeout(echoOnce(conn, randomData(bulk), streamOpts), 30000, 'bulk echo')
     bulkSeconds = (performance.now() - t2) / 1000
     emit({ event: 'echo_bulk', bytes: bulk, seconds: bulkSeconds })
   }
@@ -132,8 +134,8 @@ async function dialMode () {
   let perf = null
   if (args.perf) {
     const n = Number(args.perf)
-    const up = await withTimeout(perfRun(node, target, n, 0, streamOpts), 30000, 'perf upload')
-    const down = await withTimeout(perfRun(node, target, 0, n, streamOpts), 30000, 'perf download')
+    const up = await withTimeout(perfRun(conn, n, 0, streamOpts), 30000, 'perf upload')
+    const down = await withTimeout(perfRun(conn, 0, n, streamOpts), 30000, 'perf download')
     perf = { upload_bytes: n, download_bytes: n, upload_seconds: up.total_seconds, download_seconds: down.total_seconds }
     emit({ event: 'perf', ...perf })
   }

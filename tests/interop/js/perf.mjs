@@ -51,13 +51,13 @@ export async function perfHandler ({ stream }) {
 }
 
 /**
- * Client side: opens /perf/1.0.0 on `target` (peer id or multiaddr), uploads `upload`
+ * Client side: opens /perf/1.0.0 on connection `conn`, uploads `upload`
  * bytes, asks for `download` bytes back. Returns byte counts and seconds from stream open
  * to the end of the download.
  */
-export async function perfRun (node, target, upload, download, options = {}) {
+export async function perfRun (conn, upload, download, options = {}) {
   const start = performance.now()
-  const stream = await node.dialProtocol(target, PERF_PROTOCOL, options)
+  const stream = await conn.newStream(PERF_PROTOCOL, options)
   const header = new Uint8Array(8)
   new DataView(header.buffer).setBigUint64(0, BigInt(download))
   async function * body () {
