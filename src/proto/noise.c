@@ -434,7 +434,10 @@ static int open_frame(lp2p_noise *n, const uint8_t *ct, size_t flen, lp2p_buf *p
     int rc = lp2p_buf_reserve(pt_out, flen - TAGLEN);
     if (rc)
         return fail(n, rc, "out of memory");
-    if ((rc = lp2p_noise_cs_decrypt(&n->rx, NULL, 0, ct, flen, pt_out->data + pt_out->len)))
+    /* An empty-plaintext frame may meet a still-unallocated buffer: no pointer math on NULL. */
+    uint8_t none[1];
+    uint8_t *dst = pt_out->data ? pt_out->data + pt_out->len : none;
+    if ((rc = lp2p_noise_cs_decrypt(&n->rx, NULL, 0, ct, flen, dst)))
         return fail(n, rc, "transport frame does not authenticate");
     pt_out->len += flen - TAGLEN;
     return 0;

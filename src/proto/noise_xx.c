@@ -29,7 +29,8 @@ int lp2p_noise_cs_encrypt(lp2p_noise_cs *cs, const uint8_t *ad, size_t adlen, co
                           size_t len, uint8_t *out)
 {
     if (!cs->has_key) {
-        memmove(out, pt, len);
+        if (len)
+            memmove(out, pt, len);
         return 0;
     }
     if (cs->n == UINT64_MAX) /* reserved nonce: the session is used up */
@@ -45,7 +46,8 @@ int lp2p_noise_cs_decrypt(lp2p_noise_cs *cs, const uint8_t *ad, size_t adlen, co
                           size_t len, uint8_t *out)
 {
     if (!cs->has_key) {
-        memmove(out, ct, len);
+        if (len)
+            memmove(out, ct, len);
         return 0;
     }
     if (cs->n == UINT64_MAX)
@@ -92,7 +94,7 @@ static int encrypt_and_hash(lp2p_noise_xx *x, const uint8_t *pt, size_t len, lp2
     int rc = lp2p_buf_reserve(out, clen);
     if (rc)
         return rc;
-    uint8_t *ct = out->data + out->len;
+    uint8_t *ct = clen ? out->data + out->len : NULL;
     if ((rc = lp2p_noise_cs_encrypt(&x->cs, x->h, HASHLEN, pt, len, ct)))
         return rc;
     if ((rc = mix_hash(x, ct, clen)))
@@ -234,7 +236,8 @@ int lp2p_noise_xx_read(lp2p_noise_xx *x, const uint8_t *msg, size_t msglen, lp2p
     size_t ptlen = x->cs.has_key ? clen - TAGLEN : clen;
     if ((rc = lp2p_buf_reserve(payload_out, clen)))
         return rc;
-    if ((rc = decrypt_and_hash(x, p, clen, payload_out->data + payload_out->len)))
+    uint8_t *dst = clen ? payload_out->data + payload_out->len : NULL;
+    if ((rc = decrypt_and_hash(x, p, clen, dst)))
         return rc;
     payload_out->len += ptlen;
     x->msg++;
