@@ -66,6 +66,7 @@ typedef struct kaspa_grpc_deframer {
     lp2p_buf inflated; /* scratch for gzip output */
     void *zs;          /* z_stream for inflate, lazily created */
     uint64_t msgs;     /* messages delivered */
+    uint64_t gzipped;  /* of which arrived compressed (flag 1) */
 } kaspa_grpc_deframer;
 
 void kaspa_grpc_deframer_init(kaspa_grpc_deframer *d, uint64_t max);
@@ -121,6 +122,8 @@ int kaspa_grpc_is_done(const kaspa_grpc *g);
 void kaspa_grpc_transport_closed(kaspa_grpc *g);
 /* Bytes queued for sending but not yet handed to HTTP/2. */
 size_t kaspa_grpc_send_queue(const kaspa_grpc *g);
+/* Messages received so far, and how many of them were gzip-compressed on the wire. */
+uint64_t kaspa_grpc_msgs_in(const kaspa_grpc *g, uint64_t *gzipped);
 /* Total bytes ever appended to out. */
 uint64_t kaspa_grpc_bytes_out(const kaspa_grpc *g);
 /* 1 if we gzip our messages (client: when configured; server: after open, if accepted). */

@@ -694,3 +694,10 @@ uint64_t kaspa_grpc_bytes_out(const kaspa_grpc *g)
 {
     return g->bytes_out;
 }
+
+uint64_t kaspa_grpc_msgs_in(const kaspa_grpc *g, uint64_t *gzipped)
+{
+    if (gzipped)
+        *gzipped = g->df.gzipped;
+    return g->df.msgs;
+}

@@ -98,6 +98,7 @@ static int deliver(kaspa_grpc_deframer *d, uint8_t flag, const uint8_t *p, size_
     d->msgs++;
     if (flag == 0)
         return cb(user, p, n);
+    d->gzipped++;
     int rc = gunzip(d, p, n);
     if (rc)
         return rc;
