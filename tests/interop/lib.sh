@@ -88,3 +88,17 @@ expect() {
 
 JS_PEER="$INTEROP_DIR/js/peer.mjs"
 JS_RELAY="$INTEROP_DIR/js/relay.mjs"
+
+# peer_id_in FILE : prints the first libp2p peer ID (base58: Ed25519 12D3KooW…, secp256k1
+# 16Uiu2HA…, RSA Qm…) found in FILE; used for `holepunch keygen/id` output, plain or JSON.
+peer_id_in() { grep -oE '(12D3KooW|16Uiu2HA|Qm)[1-9A-HJ-NP-Za-km-z]{20,}' "$1" | head -n1 || true; }
+
+# need_holepunch : fails clearly unless $HOLEPUNCH is an executable (CTest sets it).
+need_holepunch() {
+  [ -n "${HOLEPUNCH:-}" ] || fail "HOLEPUNCH is not set (CTest sets it to the built binary)"
+  [ -x "$HOLEPUNCH" ] || fail "HOLEPUNCH=$HOLEPUNCH is not an executable (build the holepunch target)"
+}
+
+# both NAME : concatenates $WORK/NAME.out and $WORK/NAME.err into $WORK/NAME.all and prints
+# its path, for commands whose JSON events may go to either stream.
+both() { cat "$WORK/$1.out" "$WORK/$1.err" >"$WORK/$1.all"; echo "$WORK/$1.all"; }

@@ -12,6 +12,9 @@ import { ping } from '@libp2p/ping'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 
+// Re-exported for scripts outside tests/interop (bench/), which resolve packages from here.
+export { multiaddr } from '@multiformats/multiaddr'
+
 /** One JSON object per line on stdout: the machine-readable result of a script. */
 export function emit (obj) {
   process.stdout.write(JSON.stringify(obj) + '\n')
@@ -111,9 +114,10 @@ export function identifyEvent (result) {
  * plus any `extra` services and transports. Connection limits are raised because the tests
  * open 64 concurrent streams on one connection.
  */
-export async function makeNode ({ privateKey, listen = ['/ip4/127.0.0.1/tcp/0'], services = {}, transports = [] }) {
+export async function makeNode ({ privateKey, listen = ['/ip4/127.0.0.1/tcp/0'], services = {}, transports = [], userAgent }) {
   return createLibp2p({
     privateKey,
+    ...(userAgent ? { nodeInfo: { userAgent } } : {}),
     start: false,
     addresses: { listen },
     transports: [tcp(), ...transports],
