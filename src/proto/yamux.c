@@ -525,7 +525,11 @@ static int on_header(lp2p_yamux *y)
         return 0;
     }
 
-    /* Data: only payload counts against the window. */
+    /* Data: only payload counts against the window. No window we ever grant exceeds
+     * max_window, so a larger frame is a violation even on a stream we dropped (and we
+     * refuse to skip gigabytes of it quietly). */
+    if (h.length > y->cfg.max_window)
+        return fatal(y, LP2P_ERR_FLOW_CONTROL, "data frame larger than any window", h.stream_id);
     if (s && !s->finished) {
         if (h.length > s->recv_avail)
             return fatal(y, LP2P_ERR_FLOW_CONTROL, "data beyond receive window", s->id);

@@ -628,6 +628,13 @@ static void test_fatal_errors(void **state)
     raw_data(s, 1, LP2P_YAMUX_SYN, (256 << 10) + 1, LP2P_ERR_FLOW_CONTROL);
     peer_del(s);
 
+    /* a frame larger than any window we grant, even for a stream already closed */
+    s = peer_default(0);
+    raw(s, LP2P_YAMUX_WINDOW, LP2P_YAMUX_SYN, 1, 0, 0);
+    raw(s, LP2P_YAMUX_WINDOW, LP2P_YAMUX_RST, 1, 0, 0);
+    raw(s, LP2P_YAMUX_DATA, 0, 1, (16u << 20) + 1, LP2P_ERR_FLOW_CONTROL);
+    peer_del(s);
+
     /* bad version, unknown type */
     s = peer_default(0);
     const uint8_t v1[] = {1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0};
