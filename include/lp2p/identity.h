@@ -26,11 +26,17 @@ typedef struct lp2p_peer_id {
     uint8_t bytes[LP2P_PEER_ID_MAX]; /* multihash bytes */
 } lp2p_peer_id;
 
-/* From a serialized PublicKey protobuf (as carried in Noise/identify). */
+/* From a serialized PublicKey protobuf (as carried in Noise/identify). Checks that the
+ * protobuf is canonical (LP2P_ERR_DECODE otherwise) but not the key material: call
+ * lp2p_pubkey_verify or lp2p_pubkey_validate for that. */
 int lp2p_peer_id_from_pubkey(const uint8_t *pubkey_pb, size_t n, lp2p_peer_id *out);
-/* From multihash bytes (e.g. a /p2p/ multiaddr component); validates the multihash. */
+/* From multihash bytes (e.g. a /p2p/ multiaddr component); validates the multihash:
+ * identity (digest 1..42 bytes) or sha2-256 (32 bytes). Other hash functions:
+ * LP2P_ERR_UNSUPPORTED; malformed: LP2P_ERR_DECODE. */
 int lp2p_peer_id_from_bytes(const uint8_t *mh, size_t n, lp2p_peer_id *out);
-/* Text: base58btc ("12D3KooW…", "Qm…") or CIDv1 multibase ("bafz…", codec libp2p-key). */
+/* Text: base58btc ("12D3KooW…", "Qm…") or CIDv1 multibase ("bafz…", codec libp2p-key;
+ * multibase 'b', 'B' and 'z' accepted). LP2P_ERR_DECODE, or LP2P_ERR_UNSUPPORTED for a CID
+ * of another codec. */
 int lp2p_peer_id_parse(const char *s, lp2p_peer_id *out);
 /* Base58btc text into out (>= LP2P_PEER_ID_STR_MAX). Returns 0 or LP2P_ERR_INVAL. */
 int lp2p_peer_id_to_string(const lp2p_peer_id *id, char *out, size_t outlen);
@@ -46,7 +52,9 @@ int lp2p_peer_id_extract_pubkey(const lp2p_peer_id *id, uint8_t *out, size_t out
  * 0: valid. LP2P_ERR_AUTH: bad signature. LP2P_ERR_DECODE/UNSUPPORTED: bad key encoding. */
 int lp2p_pubkey_verify(const uint8_t *pubkey_pb, size_t n, const uint8_t *msg, size_t msglen,
                        const uint8_t *sig, size_t siglen);
-/* Checks that a PublicKey protobuf is canonical and its key material parses. */
+/* Checks that a PublicKey protobuf is canonical and its key material parses: Ed25519 32 B;
+ * secp256k1 33 B compressed (65 B uncompressed also accepted) on the curve; ECDSA PKIX on
+ * P-224/256/384/521; RSA PKIX of 2048..8192 bits (go-libp2p's limits). type_out may be NULL. */
 int lp2p_pubkey_validate(const uint8_t *pubkey_pb, size_t n, lp2p_key_type *type_out);
 
 /* ---- our key pair (Ed25519) --------------------------------------------------------------- */
@@ -62,7 +70,8 @@ void lp2p_keypair_del(lp2p_keypair *kp);
 /* Ed25519 signature (64 bytes) into sig. */
 int lp2p_keypair_sign(const lp2p_keypair *kp, const uint8_t *msg, size_t n,
                       uint8_t sig[LP2P_SIG_MAX]);
-/* Serialized PublicKey protobuf (36 bytes for Ed25519); valid while kp lives. */
+/* Serialized PublicKey protobuf (36 bytes for Ed25519); valid while kp lives.
+ * A keypair is immutable after creation: sharing one between threads is safe. */
 const uint8_t *lp2p_keypair_pubkey(const lp2p_keypair *kp, size_t *len);
 const lp2p_peer_id *lp2p_keypair_peer_id(const lp2p_keypair *kp);
 
@@ -109,7 +118,9 @@ typedef struct lp2p_envelope {
 } lp2p_envelope;
 
 /* Parses and verifies an envelope for domain; also checks the payload type when ptype != NULL.
- * LP2P_ERR_DECODE bad encoding, LP2P_ERR_AUTH bad signature, LP2P_ERR_UNSUPPORTED wrong type. */
+ * LP2P_ERR_DECODE bad encoding, LP2P_ERR_AUTH bad signature (or wrong domain),
+ * LP2P_ERR_UNSUPPORTED wrong payload type, LP2P_ERR_TOO_LARGE over 65 KiB. The signer may
+ * use any of the four key types. On failure *out holds nothing to free. */
 int lp2p_envelope_open(const uint8_t *env, size_t n, const char *domain, const uint8_t *ptype,
                        size_t ptlen, lp2p_envelope *out);
 void lp2p_envelope_free(lp2p_envelope *e);
@@ -127,14 +138,19 @@ typedef struct lp2p_peer_record {
     size_t *addr_lens;
 } lp2p_peer_record;
 
-/* Opens the envelope, verifies it, and rejects a record whose peer_id is not the signer. */
+/* Opens the envelope, verifies it, and rejects a record whose peer_id is not the signer
+ * (LP2P_ERR_PEER_ID_MISMATCH). Other errors as lp2p_envelope_open. Whatever the code, a
+ * caller receiving a record from identify should just ignore a bad one. On success free
+ * with lp2p_peer_record_free; on failure *out holds nothing. */
 int lp2p_peer_record_open(const uint8_t *env, size_t n, lp2p_peer_record *out);
 void lp2p_peer_record_free(lp2p_peer_record *r);
 
 /* ---- relay voucher (circuit v2) ----------------------------------------------------------- */
 int lp2p_voucher_seal(const lp2p_keypair *relay_kp, const lp2p_peer_id *peer, uint64_t expire,
                       uint8_t **out, size_t *outlen);
-/* Verifies signature, that the signer is `relay`, and returns the voucher's peer and expiry. */
+/* Verifies signature, that the voucher's relay field is the signer and (when relay != NULL)
+ * that the signer is `relay` (else LP2P_ERR_PEER_ID_MISMATCH); returns the voucher's peer
+ * and expiry (unix seconds). peer_out/expire_out may be NULL. */
 int lp2p_voucher_open(const uint8_t *env, size_t n, const lp2p_peer_id *relay,
                       lp2p_peer_id *peer_out, uint64_t *expire_out);
 

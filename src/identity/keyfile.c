@@ -19,7 +19,6 @@
 
 #include <openssl/crypto.h>
 
-#include "keys.pb-c.h"
 #include "lp2p/err.h"
 #include "lp2p/identity.h"
 #include "util/log.h"
@@ -114,13 +113,11 @@ int lp2p_keyfile_load(const char *path, lp2p_keypair **out, char *errbuf, size_t
     if (rc == 0) {
         rc = lp2p_keypair_from_private_pb(buf, n, out);
         if (rc == LP2P_ERR_UNSUPPORTED) {
-            Lp2p__Keys__PrivateKey *m = lp2p__keys__private_key__unpack(NULL, n, buf);
+            /* The parser accepted the protobuf, so it starts with field 1: 08 <KeyType>. */
             rc = fail(errbuf, errlen, LP2P_ERR_UNSUPPORTED,
                       "key file %s holds a %s private key; only Ed25519 identities are "
                       "supported",
-                      path, m ? key_type_name((int)m->type) : "unknown");
-            if (m)
-                lp2p__keys__private_key__free_unpacked(m, NULL);
+                      path, n >= 2 && buf[0] == 0x08 ? key_type_name(buf[1]) : "non-Ed25519");
         } else if (rc != 0) {
             rc = fail(errbuf, errlen, rc,
                       "key file %s is corrupt: not a libp2p PrivateKey protobuf holding a "

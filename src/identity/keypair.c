@@ -29,6 +29,29 @@ struct lp2p_keypair {
 
 static const uint8_t ED25519_PUB_PREFIX[4] = {0x08, 0x01, 0x12, 0x20};
 
+/* protobuf-c copies the seed into memory it allocates; this allocator wipes it on free.
+ * Each block carries its size in a header (16 bytes keeps max_align_t alignment). */
+#define WIPE_HDR 16
+static void *wipe_alloc(void *ud, size_t size)
+{
+    uint8_t *p = malloc(size + WIPE_HDR);
+    if (!p)
+        return NULL;
+    memcpy(p, &size, sizeof(size));
+    return p + WIPE_HDR;
+}
+static void wipe_free(void *ud, void *ptr)
+{
+    if (!ptr)
+        return;
+    uint8_t *p = (uint8_t *)ptr - WIPE_HDR;
+    size_t size;
+    memcpy(&size, p, sizeof(size));
+    OPENSSL_cleanse(p, size + WIPE_HDR);
+    free(p);
+}
+static ProtobufCAllocator wiping_allocator = {wipe_alloc, wipe_free, NULL};
+
 /* Fills pub_pb and id from pkey, which the keypair now owns. */
 static int keypair_wrap(EVP_PKEY *pkey, lp2p_keypair **out)
 {
@@ -111,7 +134,7 @@ int lp2p_keypair_from_private_pb(const uint8_t *pb, size_t n, lp2p_keypair **out
 {
     if (!pb || !out || n == 0 || n > LP2P_PRIVKEY_PB_LIMIT)
         return LP2P_ERR_DECODE;
-    Lp2p__Keys__PrivateKey *m = lp2p__keys__private_key__unpack(NULL, n, pb);
+    Lp2p__Keys__PrivateKey *m = lp2p__keys__private_key__unpack(&wiping_allocator, n, pb);
     if (!m)
         return LP2P_ERR_DECODE;
     int rc = 0;
@@ -127,7 +150,7 @@ int lp2p_keypair_from_private_pb(const uint8_t *pb, size_t n, lp2p_keypair **out
     } else {
         rc = LP2P_ERR_DECODE;
     }
-    lp2p__keys__private_key__free_unpacked(m, NULL); /* note: protobuf-c does not wipe */
+    lp2p__keys__private_key__free_unpacked(m, &wiping_allocator);
     if (rc != 0)
         return rc;
     EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, sizeof(seed));
