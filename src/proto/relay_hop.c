@@ -1,0 +1,576 @@
+/* Relay v2, relay side: see relay_hop.h for the flow and the refusal table.
+ * Tables are flat arrays sized by the config: at most a few hundred entries, scanned
+ * linearly, allocated once in lp2p_relay_new so a flood can never grow them. */
+#include "proto/relay_hop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lp2p/err.h"
+#include "util/log.h"
+
+#define BUCKETS_MAX 2048 /* rate-limit entries; full (idle) ones are recycled first */
+
+typedef struct rsv {
+    lp2p_peer_id peer;
+    uint64_t conn_id;
+    uint8_t ip[16];
+    uint8_t ip_len;
+    uint64_t expire_ms;
+} rsv;
+
+typedef struct circuit {
+    uint64_t id;
+    lp2p_peer_id src, dst;
+    int live; /* 0 = waiting for the target's stop STATUS */
+    uint64_t start_ms;
+    uint64_t bytes[2];
+} circuit;
+
+enum { B_RESERVE_PEER, B_RESERVE_IP, B_CONNECT_PEER, B_CONNECT_IP };
+
+typedef struct bucket {
+    uint8_t kind;
+    uint8_t key_len;
+    uint8_t key[LP2P_PEER_ID_MAX];
+    uint32_t tokens;
+    uint64_t last_ms;
+} bucket;
+
+struct lp2p_relay {
+    lp2p_relay_config cfg;
+    const lp2p_keypair *kp;
+    lp2p_view *addrs; /* owned copies */
+    size_t naddrs;
+    rsv *rsvs;
+    size_t nrsvs;
+    circuit *circuits;
+    size_t ncircuits;
+    uint64_t next_circuit_id;
+    uint64_t *expired; /* circuit ids for poll_expired */
+    size_t nexpired;
+    bucket *buckets;
+    size_t nbuckets;
+};
+
+void lp2p_relay_config_default(lp2p_relay_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->max_reservations = 128;
+    c->max_reservations_per_peer = 4;
+    c->max_reservations_per_ip = 8;
+    c->reservation_ttl_ms = 3600 * 1000;
+    c->max_circuits = 1024;
+    c->max_circuits_per_peer = 16;
+    c->circuit_duration_ms = 120 * 1000;
+    c->circuit_data = 1 << 17;
+    c->reserve_burst_peer = 30;
+    c->reserve_interval_peer_ms = 120 * 1000;
+    c->reserve_burst_ip = 60;
+    c->reserve_interval_ip_ms = 60 * 1000;
+    c->connect_burst_peer = 30;
+    c->connect_interval_peer_ms = 120 * 1000;
+    c->connect_burst_ip = 60;
+    c->connect_interval_ip_ms = 60 * 1000;
+}
+
+int lp2p_relay_new(const lp2p_relay_config *cfg, const lp2p_keypair *kp, lp2p_relay **out)
+{
+    lp2p_relay *r = calloc(1, sizeof(*r));
+    if (!r)
+        return LP2P_ERR_NOMEM;
+    if (cfg)
+        r->cfg = *cfg;
+    else
+        lp2p_relay_config_default(&r->cfg);
+    r->kp = kp;
+    r->next_circuit_id = 1;
+    size_t nr = r->cfg.max_reservations ? r->cfg.max_reservations : 1;
+    size_t nc = r->cfg.max_circuits ? r->cfg.max_circuits : 1;
+    r->rsvs = calloc(nr, sizeof(*r->rsvs));
+    r->circuits = calloc(nc, sizeof(*r->circuits));
+    r->expired = calloc(nc, sizeof(*r->expired));
+    r->buckets = calloc(BUCKETS_MAX, sizeof(*r->buckets));
+    if (!r->rsvs || !r->circuits || !r->expired || !r->buckets) {
+        lp2p_relay_del(r);
+        return LP2P_ERR_NOMEM;
+    }
+    *out = r;
+    return 0;
+}
+
+static void free_addrs(lp2p_relay *r)
+{
+    for (size_t i = 0; i < r->naddrs; i++)
+        free((void *)r->addrs[i].ptr);
+    free(r->addrs);
+    r->addrs = NULL;
+    r->naddrs = 0;
+}
+
+void lp2p_relay_del(lp2p_relay *r)
+{
+    if (!r)
+        return;
+    free_addrs(r);
+    free(r->rsvs);
+    free(r->circuits);
+    free(r->expired);
+    free(r->buckets);
+    free(r);
+}
+
+int lp2p_relay_set_addrs(lp2p_relay *r, const uint8_t *const *addrs, const size_t *lens, size_t n)
+{
+    lp2p_view *v = calloc(n ? n : 1, sizeof(*v));
+    if (!v)
+        return LP2P_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *d = malloc(lens[i] ? lens[i] : 1);
+        if (!d) {
+            for (size_t j = 0; j < i; j++)
+                free((void *)v[j].ptr);
+            free(v);
+            return LP2P_ERR_NOMEM;
+        }
+        memcpy(d, addrs[i], lens[i]);
+        v[i] = lp2p_view_make(d, lens[i]);
+    }
+    free_addrs(r);
+    r->addrs = v;
+    r->naddrs = n;
+    return 0;
+}
+
+/* ---- rate limits: token buckets keyed by (kind, peer or ip) ------------------------------ */
+
+static void bucket_refill(bucket *b, uint32_t burst, uint64_t interval, uint64_t now)
+{
+    if (now <= b->last_ms)
+        return;
+    uint64_t add = (now - b->last_ms) / interval;
+    if (add == 0)
+        return;
+    b->tokens = add >= burst - b->tokens ? burst : b->tokens + (uint32_t)add;
+    b->last_ms = b->tokens == burst ? now : b->last_ms + add * interval;
+}
+
+/* 1 when the request may proceed (a token was taken). burst or interval 0 = no limit. */
+static int bucket_take(lp2p_relay *r, int kind, const uint8_t *key, size_t klen, uint32_t burst,
+                       uint64_t interval, uint64_t now)
+{
+    if (burst == 0 || interval == 0)
+        return 1;
+    bucket *b = NULL;
+    for (size_t i = 0; i < r->nbuckets && !b; i++)
+        if (r->buckets[i].kind == kind && r->buckets[i].key_len == klen &&
+            memcmp(r->buckets[i].key, key, klen) == 0)
+            b = &r->buckets[i];
+    if (!b) {
+        if (r->nbuckets < BUCKETS_MAX) {
+            b = &r->buckets[r->nbuckets++];
+        } else {
+            /* Recycle an entry that has refilled completely: it carries no state. */
+            for (size_t i = 0; i < r->nbuckets && !b; i++) {
+                bucket *c = &r->buckets[i];
+                uint32_t cb = c->kind == B_RESERVE_PEER   ? r->cfg.reserve_burst_peer
+                              : c->kind == B_RESERVE_IP   ? r->cfg.reserve_burst_ip
+                              : c->kind == B_CONNECT_PEER ? r->cfg.connect_burst_peer
+                                                          : r->cfg.connect_burst_ip;
+                uint64_t ci = c->kind == B_RESERVE_PEER   ? r->cfg.reserve_interval_peer_ms
+                              : c->kind == B_RESERVE_IP   ? r->cfg.reserve_interval_ip_ms
+                              : c->kind == B_CONNECT_PEER ? r->cfg.connect_interval_peer_ms
+                                                          : r->cfg.connect_interval_ip_ms;
+                if (ci == 0 || cb == 0) {
+                    b = c;
+                    break;
+                }
+                bucket_refill(c, cb, ci, now);
+                if (c->tokens >= cb)
+                    b = c;
+            }
+            if (!b)
+                return 0; /* every tracked source is mid-burst: refuse rather than forget */
+        }
+        b->kind = (uint8_t)kind;
+        b->key_len = (uint8_t)klen;
+        memcpy(b->key, key, klen);
+        b->tokens = burst;
+        b->last_ms = now;
+    }
+    bucket_refill(b, burst, interval, now);
+    if (b->tokens == 0)
+        return 0;
+    b->tokens--;
+    return 1;
+}
+
+static int rate_ok(lp2p_relay *r, int connect, const lp2p_relay_src *src, uint64_t now)
+{
+    const lp2p_relay_config *c = &r->cfg;
+    if (!connect)
+        return bucket_take(r, B_RESERVE_PEER, src->peer.bytes, src->peer.len, c->reserve_burst_peer,
+                           c->reserve_interval_peer_ms, now) &&
+               bucket_take(r, B_RESERVE_IP, src->ip, src->ip_len, c->reserve_burst_ip,
+                           c->reserve_interval_ip_ms, now);
+    return bucket_take(r, B_CONNECT_PEER, src->peer.bytes, src->peer.len, c->connect_burst_peer,
+                       c->connect_interval_peer_ms, now) &&
+           bucket_take(r, B_CONNECT_IP, src->ip, src->ip_len, c->connect_burst_ip,
+                       c->connect_interval_ip_ms, now);
+}
+
+/* ---- tables -------------------------------------------------------------------------------- */
+
+static void expire_reservations(lp2p_relay *r, uint64_t now)
+{
+    for (size_t i = 0; i < r->nrsvs;) {
+        if (r->rsvs[i].expire_ms <= now)
+            r->rsvs[i] = r->rsvs[--r->nrsvs];
+        else
+            i++;
+    }
+}
+
+static circuit *find_circuit(lp2p_relay *r, uint64_t id)
+{
+    for (size_t i = 0; i < r->ncircuits; i++)
+        if (r->circuits[i].id == id)
+            return &r->circuits[i];
+    return NULL;
+}
+
+static void remove_circuit(lp2p_relay *r, circuit *c)
+{
+    *c = r->circuits[--r->ncircuits];
+}
+
+static size_t circuits_of(const lp2p_relay *r, const lp2p_peer_id *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->ncircuits; i++)
+        n +=
+            lp2p_peer_id_equal(&r->circuits[i].src, p) + lp2p_peer_id_equal(&r->circuits[i].dst, p);
+    return n;
+}
+
+static void log_refusal(const lp2p_relay_src *src, const char *req, int status, const char *why)
+{
+    char id[LP2P_PEER_ID_STR_MAX] = "?";
+    lp2p_peer_id_to_string(&src->peer, id, sizeof(id));
+    lp2p_log(LP2P_INFO, "relay_refused", LF_S("peer", id), LF_S("request", req),
+             LF_S("status", lp2p_relay_status_name(status)), LF_S("reason", why));
+}
+
+static int refuse(lp2p_relay_result *res, const lp2p_relay_src *src, const char *req, int status,
+                  const char *why, lp2p_buf *hop_out)
+{
+    log_refusal(src, req, status, why);
+    res->action = LP2P_RELAY_REPLY_CLOSE;
+    res->status = status;
+    return lp2p_relay_msg_encode_status(LP2P_RELAY_HOP, status, hop_out);
+}
+
+static void set_limit(const lp2p_relay *r, lp2p_relay_msg *m)
+{
+    m->has_limit = r->cfg.circuit_duration_ms != 0 || r->cfg.circuit_data != 0;
+    m->limit_duration_s = (uint32_t)(r->cfg.circuit_duration_ms / 1000);
+    m->limit_data = r->cfg.circuit_data;
+}
+
+/* ---- RESERVE ------------------------------------------------------------------------------- */
+
+static int on_reserve(lp2p_relay *r, const lp2p_relay_src *src, uint64_t now, uint64_t unix_s,
+                      lp2p_buf *hop_out, lp2p_relay_result *res)
+{
+    if (src->relayed)
+        return refuse(res, src, "reserve", LP2P_RELAY_STATUS_PERMISSION_DENIED,
+                      "over a relayed connection", hop_out);
+    if (!rate_ok(r, 0, src, now))
+        return refuse(res, src, "reserve", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED, "rate limit",
+                      hop_out);
+    expire_reservations(r, now);
+    rsv *e = NULL;
+    size_t per_peer = 0, per_ip = 0;
+    for (size_t i = 0; i < r->nrsvs; i++) {
+        rsv *x = &r->rsvs[i];
+        if (lp2p_peer_id_equal(&x->peer, &src->peer)) {
+            if (x->conn_id == src->conn_id)
+                e = x; /* a refresh on the same connection replaces its reservation */
+            per_peer++;
+        }
+        if (x->ip_len == src->ip_len && memcmp(x->ip, src->ip, src->ip_len) == 0)
+            per_ip++;
+    }
+    int fresh = e == NULL;
+    if (fresh) {
+        if (r->nrsvs >= r->cfg.max_reservations)
+            return refuse(res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
+                          "reservation table full", hop_out);
+        if (per_peer >= r->cfg.max_reservations_per_peer)
+            return refuse(res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
+                          "too many reservations for this peer", hop_out);
+        if (per_ip >= r->cfg.max_reservations_per_ip)
+            return refuse(res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
+                          "too many reservations from this IP", hop_out);
+    }
+
+    uint64_t expire_unix = unix_s + r->cfg.reservation_ttl_ms / 1000;
+    uint8_t *voucher = NULL;
+    size_t vlen = 0;
+    if (r->kp && lp2p_voucher_seal(r->kp, &src->peer, expire_unix, &voucher, &vlen) < 0)
+        return refuse(res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
+                      "could not sign the voucher", hop_out);
+
+    lp2p_relay_msg m = {.kind = LP2P_RELAY_HOP,
+                        .type = LP2P_RELAY_STATUS,
+                        .has_status = 1,
+                        .status = LP2P_RELAY_STATUS_OK,
+                        .has_reservation = 1,
+                        .rsv_expire = expire_unix,
+                        .rsv_addrs = r->addrs,
+                        .n_rsv_addrs = r->naddrs,
+                        .has_voucher = voucher != NULL,
+                        .voucher = lp2p_view_make(voucher, vlen)};
+    set_limit(r, &m);
+    int rc = lp2p_relay_msg_encode(&m, hop_out);
+    free(voucher);
+    if (rc < 0)
+        return rc;
+    if (fresh) {
+        e = &r->rsvs[r->nrsvs++];
+        e->peer = src->peer;
+        e->conn_id = src->conn_id;
+        memcpy(e->ip, src->ip, sizeof(e->ip));
+        e->ip_len = src->ip_len;
+    }
+    e->expire_ms = now + r->cfg.reservation_ttl_ms;
+    res->action = LP2P_RELAY_REPLY_CLOSE;
+    res->status = LP2P_RELAY_STATUS_OK;
+    char id[LP2P_PEER_ID_STR_MAX] = "?";
+    lp2p_peer_id_to_string(&src->peer, id, sizeof(id));
+    lp2p_log(LP2P_INFO, "relay_reserved", LF_S("peer", id), LF_B("refresh", !fresh),
+             LF_U("expire", expire_unix));
+    return 0;
+}
+
+/* ---- CONNECT ------------------------------------------------------------------------------- */
+
+static int on_connect(lp2p_relay *r, const lp2p_relay_src *src, const lp2p_relay_msg *m,
+                      uint64_t now, lp2p_buf *hop_out, lp2p_buf *stop_out, lp2p_relay_result *res)
+{
+    if (src->relayed)
+        return refuse(res, src, "connect", LP2P_RELAY_STATUS_PERMISSION_DENIED,
+                      "over a relayed connection", hop_out);
+    lp2p_peer_id target;
+    if (!m->has_peer || lp2p_peer_id_from_bytes(m->peer_id.ptr, m->peer_id.len, &target) < 0)
+        return refuse(res, src, "connect", LP2P_RELAY_STATUS_MALFORMED_MESSAGE,
+                      "missing or invalid target peer ID", hop_out);
+    if (!rate_ok(r, 1, src, now))
+        return refuse(res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED, "rate limit",
+                      hop_out);
+    expire_reservations(r, now);
+    const rsv *t = NULL;
+    for (size_t i = 0; i < r->nrsvs; i++)
+        if (lp2p_peer_id_equal(&r->rsvs[i].peer, &target) &&
+            (!t || r->rsvs[i].expire_ms > t->expire_ms))
+            t = &r->rsvs[i]; /* the most recently refreshed connection */
+    if (!t)
+        return refuse(res, src, "connect", LP2P_RELAY_STATUS_NO_RESERVATION,
+                      "target has no reservation", hop_out);
+    if (r->ncircuits >= r->cfg.max_circuits)
+        return refuse(res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
+                      "circuit table full", hop_out);
+    if (circuits_of(r, &src->peer) >= r->cfg.max_circuits_per_peer ||
+        circuits_of(r, &target) >= r->cfg.max_circuits_per_peer)
+        return refuse(res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
+                      "too many circuits for this peer", hop_out);
+
+    lp2p_relay_msg stop = {.kind = LP2P_RELAY_STOP,
+                           .type = LP2P_RELAY_CONNECT,
+                           .has_peer = 1,
+                           .peer_id = lp2p_view_make(src->peer.bytes, src->peer.len)};
+    set_limit(r, &stop);
+    int rc = lp2p_relay_msg_encode(&stop, stop_out);
+    if (rc < 0)
+        return rc;
+    circuit *c = &r->circuits[r->ncircuits++];
+    memset(c, 0, sizeof(*c));
+    c->id = r->next_circuit_id++;
+    c->src = src->peer;
+    c->dst = target;
+    res->action = LP2P_RELAY_STOP_CONNECT;
+    res->status = LP2P_RELAY_STATUS_OK;
+    res->circuit_id = c->id;
+    res->target = target;
+    res->target_conn_id = t->conn_id;
+    return 0;
+}
+
+int lp2p_relay_on_hop(lp2p_relay *r, const lp2p_relay_src *src, const uint8_t *body, size_t len,
+                      uint64_t now_ms, uint64_t unix_s, lp2p_buf *hop_out, lp2p_buf *stop_out,
+                      lp2p_relay_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    lp2p_relay_msg m;
+    int rc = lp2p_relay_msg_decode(LP2P_RELAY_HOP, body, len, &m);
+    if (rc == LP2P_ERR_NOMEM)
+        return rc;
+    if (rc < 0)
+        return refuse(res, src, "?", LP2P_RELAY_STATUS_MALFORMED_MESSAGE, "undecodable hop message",
+                      hop_out);
+    res->type = m.type;
+    switch (m.type) {
+    case LP2P_RELAY_RESERVE:
+        rc = on_reserve(r, src, now_ms, unix_s, hop_out, res);
+        break;
+    case LP2P_RELAY_CONNECT:
+        rc = on_connect(r, src, &m, now_ms, hop_out, stop_out, res);
+        break;
+    default:
+        rc = refuse(res, src, "status", LP2P_RELAY_STATUS_UNEXPECTED_MESSAGE,
+                    "STATUS sent to the relay", hop_out);
+        break;
+    }
+    lp2p_relay_msg_free(&m);
+    return rc;
+}
+
+/* ---- the target's answer ------------------------------------------------------------------- */
+
+static int circuit_failed(lp2p_relay *r, circuit *c, lp2p_buf *hop_out, const char *why, int err)
+{
+    char id[LP2P_PEER_ID_STR_MAX] = "?";
+    lp2p_peer_id_to_string(&c->dst, id, sizeof(id));
+    lp2p_log(LP2P_INFO, "relay_circuit_failed", LF_S("target", id), LF_S("reason", why));
+    remove_circuit(r, c);
+    int rc =
+        lp2p_relay_msg_encode_status(LP2P_RELAY_HOP, LP2P_RELAY_STATUS_CONNECTION_FAILED, hop_out);
+    return rc < 0 ? rc : err;
+}
+
+int lp2p_relay_on_stop_reply(lp2p_relay *r, uint64_t circuit_id, const uint8_t *body, size_t len,
+                             uint64_t now_ms, lp2p_buf *hop_out)
+{
+    circuit *c = find_circuit(r, circuit_id);
+    if (!c || c->live)
+        return LP2P_ERR_NOT_FOUND;
+    lp2p_relay_msg m;
+    int rc = lp2p_relay_msg_decode(LP2P_RELAY_STOP, body, len, &m);
+    if (rc < 0)
+        return circuit_failed(r, c, hop_out, "undecodable stop reply", LP2P_ERR_DECODE);
+    int ok = m.type == LP2P_RELAY_STATUS && m.has_status && m.status == LP2P_RELAY_STATUS_OK;
+    int status = m.has_status ? m.status : 0;
+    lp2p_relay_msg_free(&m);
+    if (!ok)
+        return circuit_failed(r, c, hop_out, lp2p_relay_status_name(status), LP2P_ERR_REFUSED);
+    lp2p_relay_msg reply = {.kind = LP2P_RELAY_HOP,
+                            .type = LP2P_RELAY_STATUS,
+                            .has_status = 1,
+                            .status = LP2P_RELAY_STATUS_OK};
+    set_limit(r, &reply);
+    if ((rc = lp2p_relay_msg_encode(&reply, hop_out)) < 0)
+        return rc;
+    c->live = 1;
+    c->start_ms = now_ms;
+    return 0;
+}
+
+int lp2p_relay_on_stop_failed(lp2p_relay *r, uint64_t circuit_id, lp2p_buf *hop_out)
+{
+    circuit *c = find_circuit(r, circuit_id);
+    if (!c || c->live)
+        return LP2P_ERR_NOT_FOUND;
+    return circuit_failed(r, c, hop_out, "stop stream failed", 0);
+}
+
+/* ---- live circuits ------------------------------------------------------------------------- */
+
+int lp2p_relay_circuit_data(lp2p_relay *r, uint64_t circuit_id, int dir, size_t n, size_t *allowed)
+{
+    *allowed = 0;
+    circuit *c = find_circuit(r, circuit_id);
+    if (!c || !c->live || dir < 0 || dir > 1)
+        return LP2P_ERR_NOT_FOUND;
+    uint64_t cap = r->cfg.circuit_data;
+    if (cap == 0 || n <= cap - c->bytes[dir]) {
+        c->bytes[dir] += n;
+        *allowed = n;
+        return 0;
+    }
+    *allowed = (size_t)(cap - c->bytes[dir]);
+    c->bytes[dir] = cap;
+    lp2p_log(LP2P_INFO, "relay_circuit_limit", LF_U("circuit", circuit_id), LF_S("limit", "data"),
+             LF_U("bytes", cap));
+    return LP2P_ERR_LIMIT;
+}
+
+void lp2p_relay_circuit_close(lp2p_relay *r, uint64_t circuit_id)
+{
+    circuit *c = find_circuit(r, circuit_id);
+    if (c)
+        remove_circuit(r, c);
+}
+
+void lp2p_relay_conn_closed(lp2p_relay *r, uint64_t conn_id)
+{
+    for (size_t i = 0; i < r->nrsvs;) {
+        if (r->rsvs[i].conn_id == conn_id)
+            r->rsvs[i] = r->rsvs[--r->nrsvs];
+        else
+            i++;
+    }
+}
+
+uint64_t lp2p_relay_next_deadline(const lp2p_relay *r)
+{
+    uint64_t d = UINT64_MAX;
+    for (size_t i = 0; i < r->nrsvs; i++)
+        if (r->rsvs[i].expire_ms < d)
+            d = r->rsvs[i].expire_ms;
+    if (r->cfg.circuit_duration_ms)
+        for (size_t i = 0; i < r->ncircuits; i++)
+            if (r->circuits[i].live && r->circuits[i].start_ms + r->cfg.circuit_duration_ms < d)
+                d = r->circuits[i].start_ms + r->cfg.circuit_duration_ms;
+    return d;
+}
+
+int lp2p_relay_tick(lp2p_relay *r, uint64_t now_ms)
+{
+    expire_reservations(r, now_ms);
+    if (!r->cfg.circuit_duration_ms)
+        return 0;
+    for (size_t i = 0; i < r->ncircuits;) {
+        circuit *c = &r->circuits[i];
+        if (c->live && now_ms >= c->start_ms + r->cfg.circuit_duration_ms) {
+            lp2p_log(LP2P_INFO, "relay_circuit_limit", LF_U("circuit", c->id),
+                     LF_S("limit", "duration"));
+            size_t cap = r->cfg.max_circuits ? r->cfg.max_circuits : 1;
+            if (r->nexpired < cap) /* else the host is not polling; the circuit still goes */
+                r->expired[r->nexpired++] = c->id;
+            remove_circuit(r, c);
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+int lp2p_relay_poll_expired(lp2p_relay *r, uint64_t *circuit_id)
+{
+    if (r->nexpired == 0)
+        return 0;
+    *circuit_id = r->expired[0];
+    memmove(r->expired, r->expired + 1, (r->nexpired - 1) * sizeof(*r->expired));
+    r->nexpired--;
+    return 1;
+}
+
+size_t lp2p_relay_reservation_count(const lp2p_relay *r)
+{
+    return r->nrsvs;
+}
+
+size_t lp2p_relay_circuit_count(const lp2p_relay *r)
+{
+    return r->ncircuits;
+}
