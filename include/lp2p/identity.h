@@ -78,6 +78,13 @@ const lp2p_peer_id *lp2p_keypair_peer_id(const lp2p_keypair *kp);
 /* PrivateKey protobuf (libp2p's on-disk format). Accepts 64-byte seed‖pub and the legacy
  * 96-byte form; only Ed25519 private keys are supported for our own identity. */
 int lp2p_keypair_from_private_pb(const uint8_t *pb, size_t n, lp2p_keypair **out);
+/* Serialized PublicKey of a PrivateKey protobuf of any type: Ed25519 (64/96-byte forms),
+ * secp256k1 (32-byte scalar -> compressed point), ECDSA (SEC1 DER -> PKIX DER), RSA (PKCS#1
+ * DER -> PKIX DER). *publen: in capacity (LP2P_PUBKEY_PB_ANY_MAX always suffices), out
+ * length. LP2P_ERR_DECODE corrupt, LP2P_ERR_UNSUPPORTED unknown type or out-of-limit key. */
+#define LP2P_PUBKEY_PB_ANY_MAX 4096
+int lp2p_private_pb_public_key(const uint8_t *pb, size_t n, uint8_t *pub, size_t *publen,
+                               lp2p_key_type *type_out);
 /* Writes the PrivateKey protobuf; *n in: capacity, out: length. */
 int lp2p_keypair_to_private_pb(const lp2p_keypair *kp, uint8_t *out, size_t *n);
 
@@ -90,6 +97,11 @@ int lp2p_keyfile_load_or_create(const char *path, lp2p_keypair **out, int *creat
 int lp2p_keyfile_load(const char *path, lp2p_keypair **out, char *errbuf, size_t errlen);
 /* Writes a new file; fails with LP2P_ERR_EXISTS rather than overwriting. */
 int lp2p_keyfile_write(const char *path, const lp2p_keypair *kp, char *errbuf, size_t errlen);
+/* Peer ID of a key file of any of the four key types (go-/js-libp2p write Ed25519, secp256k1,
+ * ECDSA and RSA ones), for `holepunch id`; our node itself runs only with Ed25519 keys.
+ * type_out may be NULL. errbuf as above. */
+int lp2p_keyfile_peer_id(const char *path, lp2p_peer_id *out, lp2p_key_type *type_out, char *errbuf,
+                         size_t errlen);
 /* Default key path: $XDG_CONFIG_HOME/kaspa-holepunch/identity.key or ~/.config/…  */
 int lp2p_keyfile_default_path(char *out, size_t outlen);
 

@@ -3,7 +3,10 @@
 
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -175,6 +178,84 @@ int lp2p_crypto_pubkey_verify(int type, const uint8_t *data, size_t dlen, const 
     }
     EVP_MD_CTX_free(mctx);
     EVP_PKEY_free(pk);
+    ERR_clear_error();
+    return rc;
+}
+
+/* secp256k1: Q = d·G, written as a compressed SEC1 point (what go and js put in PublicKey). */
+static int secp256k1_public(const uint8_t *priv, size_t plen, uint8_t *out, size_t *outlen)
+{
+    if (plen != 32)
+        return LP2P_ERR_DECODE;
+    if (*outlen < 33)
+        return LP2P_ERR_TOO_LARGE;
+    int rc = LP2P_ERR_NOMEM;
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_secp256k1);
+    BN_CTX *bctx = BN_CTX_new();
+    BIGNUM *d = BN_bin2bn(priv, (int)plen, NULL);
+    EC_POINT *q = g ? EC_POINT_new(g) : NULL;
+    if (g && bctx && d && q) {
+        rc = LP2P_ERR_DECODE;
+        /* 0 < d < n, else it is not a private key */
+        if (!BN_is_zero(d) && BN_cmp(d, EC_GROUP_get0_order(g)) < 0 &&
+            EC_POINT_mul(g, q, d, NULL, NULL, bctx) == 1 &&
+            EC_POINT_point2oct(g, q, POINT_CONVERSION_COMPRESSED, out, 33, bctx) == 33) {
+            *outlen = 33;
+            rc = 0;
+        }
+    }
+    EC_POINT_free(q);
+    BN_clear_free(d);
+    BN_CTX_free(bctx);
+    EC_GROUP_free(g);
+    return rc;
+}
+
+/* ECDSA and RSA: parse the DER private key, write the PKIX public key DER. */
+static int der_private_public(int type, const uint8_t *priv, size_t plen, uint8_t *out,
+                              size_t *outlen)
+{
+    if (plen == 0 || plen > 0x7fffffff)
+        return LP2P_ERR_DECODE;
+    const unsigned char *p = priv;
+    EVP_PKEY *pk =
+        d2i_PrivateKey(type == LP2P_PK_RSA ? EVP_PKEY_RSA : EVP_PKEY_EC, NULL, &p, (long)plen);
+    if (!pk)
+        return LP2P_ERR_DECODE;
+    int rc = p == priv + plen ? 0 : LP2P_ERR_DECODE;
+    if (rc == 0)
+        rc = type == LP2P_PK_RSA ? check_rsa(pk) : check_ec(pk, NIST_CURVES);
+    if (rc == 0) {
+        int len = i2d_PUBKEY(pk, NULL);
+        if (len <= 0) {
+            rc = LP2P_ERR_DECODE;
+        } else if ((size_t)len > *outlen) {
+            rc = LP2P_ERR_TOO_LARGE;
+        } else {
+            unsigned char *o = out;
+            i2d_PUBKEY(pk, &o);
+            *outlen = (size_t)len;
+        }
+    }
+    EVP_PKEY_free(pk);
+    return rc;
+}
+
+int lp2p_crypto_pubkey_from_private(int type, const uint8_t *priv, size_t plen, uint8_t *out,
+                                    size_t *outlen)
+{
+    int rc;
+    switch (type) {
+    case LP2P_PK_SECP256K1:
+        rc = secp256k1_public(priv, plen, out, outlen);
+        break;
+    case LP2P_PK_ECDSA:
+    case LP2P_PK_RSA:
+        rc = der_private_public(type, priv, plen, out, outlen);
+        break;
+    default:
+        return LP2P_ERR_UNSUPPORTED;
+    }
     ERR_clear_error();
     return rc;
 }

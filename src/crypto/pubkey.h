@@ -38,4 +38,12 @@ int lp2p_crypto_pubkey_check(int type, const uint8_t *data, size_t dlen);
 int lp2p_crypto_pubkey_verify(int type, const uint8_t *data, size_t dlen, const uint8_t *msg,
                               size_t msglen, const uint8_t *sig, size_t siglen);
 
+/* Public key Data (encodings above) from a libp2p PrivateKey.Data of type secp256k1 (32-byte
+ * scalar), ECDSA (SEC1 ECPrivateKey DER) or RSA (PKCS#1 RSAPrivateKey DER), the forms
+ * go-libp2p and js-libp2p write. *outlen: in capacity, out length. secp256k1 gives the
+ * compressed point. Ed25519 is handled by the identity layer. LP2P_ERR_DECODE for bad key
+ * material, LP2P_ERR_UNSUPPORTED as for the public key, LP2P_ERR_TOO_LARGE if out is small. */
+int lp2p_crypto_pubkey_from_private(int type, const uint8_t *priv, size_t plen, uint8_t *out,
+                                    size_t *outlen);
+
 #endif

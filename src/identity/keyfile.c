@@ -293,6 +293,39 @@ int lp2p_keyfile_load_or_create(const char *path, lp2p_keypair **out, int *creat
     return 0;
 }
 
+int lp2p_keyfile_peer_id(const char *path, lp2p_peer_id *out, lp2p_key_type *type_out, char *errbuf,
+                         size_t errlen)
+{
+    if (!path || !out)
+        return fail(errbuf, errlen, LP2P_ERR_INVAL, "no key file path given");
+    uint8_t *buf = malloc(LP2P_PRIVKEY_PB_LIMIT);
+    uint8_t *pub = malloc(LP2P_PUBKEY_PB_ANY_MAX);
+    int rc = buf && pub ? 0 : fail(errbuf, errlen, LP2P_ERR_NOMEM, "out of memory");
+    size_t n = 0, publen = LP2P_PUBKEY_PB_ANY_MAX;
+    if (rc == 0)
+        rc = read_keyfile(path, buf, LP2P_PRIVKEY_PB_LIMIT, &n, errbuf, errlen);
+    if (rc == 0 && n == 0)
+        rc = fail(errbuf, errlen, LP2P_ERR_DECODE, "key file %s is empty", path);
+    if (rc == 0) {
+        rc = lp2p_private_pb_public_key(buf, n, pub, &publen, type_out);
+        if (rc == LP2P_ERR_UNSUPPORTED)
+            rc =
+                fail(errbuf, errlen, rc,
+                     "key file %s holds a key of an unknown type or outside the size limits", path);
+        else if (rc != 0)
+            rc = fail(errbuf, errlen, rc,
+                      "key file %s is corrupt: not a libp2p PrivateKey protobuf (%zu bytes)", path,
+                      n);
+    }
+    if (rc == 0 && (rc = lp2p_peer_id_from_pubkey(pub, publen, out)) != 0)
+        rc = fail(errbuf, errlen, rc, "key file %s: cannot derive a peer ID", path);
+    if (buf)
+        OPENSSL_cleanse(buf, LP2P_PRIVKEY_PB_LIMIT);
+    free(buf);
+    free(pub);
+    return rc;
+}
+
 int lp2p_keyfile_default_path(char *out, size_t outlen)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME");

@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "identity/wipe_alloc.h"
 #include "keys.pb-c.h"
 #include "lp2p/err.h"
 #include "lp2p/identity.h"
@@ -50,7 +51,7 @@ static void wipe_free(void *ud, void *ptr)
     OPENSSL_cleanse(p, size + WIPE_HDR);
     free(p);
 }
-static ProtobufCAllocator wiping_allocator = {wipe_alloc, wipe_free, NULL};
+ProtobufCAllocator lp2p_wiping_allocator = {wipe_alloc, wipe_free, NULL};
 
 /* Fills pub_pb and id from pkey, which the keypair now owns. */
 static int keypair_wrap(EVP_PKEY *pkey, lp2p_keypair **out)
@@ -134,7 +135,7 @@ int lp2p_keypair_from_private_pb(const uint8_t *pb, size_t n, lp2p_keypair **out
 {
     if (!pb || !out || n == 0 || n > LP2P_PRIVKEY_PB_LIMIT)
         return LP2P_ERR_DECODE;
-    Lp2p__Keys__PrivateKey *m = lp2p__keys__private_key__unpack(&wiping_allocator, n, pb);
+    Lp2p__Keys__PrivateKey *m = lp2p__keys__private_key__unpack(&lp2p_wiping_allocator, n, pb);
     if (!m)
         return LP2P_ERR_DECODE;
     int rc = 0;
@@ -150,7 +151,7 @@ int lp2p_keypair_from_private_pb(const uint8_t *pb, size_t n, lp2p_keypair **out
     } else {
         rc = LP2P_ERR_DECODE;
     }
-    lp2p__keys__private_key__free_unpacked(m, &wiping_allocator);
+    lp2p__keys__private_key__free_unpacked(m, &lp2p_wiping_allocator);
     if (rc != 0)
         return rc;
     EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, sizeof(seed));
