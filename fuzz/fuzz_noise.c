@@ -106,12 +106,13 @@ static void signed_muxers(const uint8_t *in, size_t len, size_t chunk)
     for (char *save = NULL, *t = strtok_r(copy, "\n", &save); t && k < 8;
          t = strtok_r(NULL, "\n", &save))
         names[k++] = t;
-    lp2p_x25519_key s;
+    lp2p_x25519_key s = {0};
     if (lp2p_x25519_from_private(&s, S_R))
         abort();
     uint8_t msg[56], sig[64];
     memcpy(msg, LP2P_NOISE_SIG_PREFIX, 24);
     memcpy(msg + 24, s.pub, 32);
+    lp2p_x25519_wipe(&s);
     if (lp2p_keypair_sign(rk, msg, 56, sig))
         abort();
     Lp2p__Noise__NoiseHandshakePayload p = LP2P__NOISE__NOISE_HANDSHAKE_PAYLOAD__INIT;

@@ -12,10 +12,12 @@ int lp2p_x25519_from_private(lp2p_x25519_key *k, const uint8_t priv[LP2P_X25519_
     if (!pk)
         return LP2P_ERR_CRYPTO;
     size_t len = LP2P_X25519_LEN;
-    int ok = EVP_PKEY_get_raw_public_key(pk, k->pub, &len) == 1 && len == LP2P_X25519_LEN;
-    EVP_PKEY_free(pk);
-    if (!ok)
+    if (EVP_PKEY_get_raw_public_key(pk, k->pub, &len) != 1 || len != LP2P_X25519_LEN) {
+        EVP_PKEY_free(pk);
         return LP2P_ERR_CRYPTO;
+    }
+    EVP_PKEY_free(k->pkey);
+    k->pkey = pk;
     memmove(k->priv, priv, LP2P_X25519_LEN);
     return 0;
 }
@@ -31,11 +33,11 @@ int lp2p_x25519_keygen(lp2p_x25519_key *k)
     return rc;
 }
 
-int lp2p_x25519_dh(const uint8_t priv[LP2P_X25519_LEN], const uint8_t peer_pub[LP2P_X25519_LEN],
+int lp2p_x25519_dh(const lp2p_x25519_key *k, const uint8_t peer_pub[LP2P_X25519_LEN],
                    uint8_t out[LP2P_X25519_LEN])
 {
     int rc = LP2P_ERR_CRYPTO;
-    EVP_PKEY *ours = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, LP2P_X25519_LEN);
+    EVP_PKEY *ours = k->pkey;
     EVP_PKEY *theirs =
         EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pub, LP2P_X25519_LEN);
     EVP_PKEY_CTX *ctx = ours ? EVP_PKEY_CTX_new(ours, NULL) : NULL;
@@ -51,12 +53,12 @@ int lp2p_x25519_dh(const uint8_t priv[LP2P_X25519_LEN], const uint8_t peer_pub[L
     if (rc)
         OPENSSL_cleanse(out, LP2P_X25519_LEN);
     EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(ours);
     EVP_PKEY_free(theirs);
     return rc;
 }
 
 void lp2p_x25519_wipe(lp2p_x25519_key *k)
 {
+    EVP_PKEY_free(k->pkey);
     OPENSSL_cleanse(k, sizeof(*k));
 }

@@ -6,20 +6,25 @@
 
 #define LP2P_X25519_LEN 32
 
+/* A key pair. It keeps OpenSSL's parsed form of priv, because building it from raw bytes
+ * costs a scalar multiplication (OpenSSL derives the public key): caching it halves the
+ * cost of each DH. Release with lp2p_x25519_wipe; copying the struct shares the cache. */
 typedef struct lp2p_x25519_key {
     uint8_t priv[LP2P_X25519_LEN];
     uint8_t pub[LP2P_X25519_LEN];
+    struct evp_pkey_st *pkey;
 } lp2p_x25519_key;
 
-/* Fresh random key pair. */
+/* Fresh random key pair (k must be zeroed or wiped). */
 int lp2p_x25519_keygen(lp2p_x25519_key *k);
-/* Key pair from a given private scalar (tests, vectors); computes pub. */
+/* Key pair from a given private scalar (tests, vectors); computes pub. k must be zeroed or
+ * wiped. */
 int lp2p_x25519_from_private(lp2p_x25519_key *k, const uint8_t priv[LP2P_X25519_LEN]);
 /* Shared secret of our private key and their public key. LP2P_ERR_CRYPTO when the result
  * is all zeros (a small-order public key, RFC 7748 §6.1) or OpenSSL fails. */
-int lp2p_x25519_dh(const uint8_t priv[LP2P_X25519_LEN], const uint8_t peer_pub[LP2P_X25519_LEN],
+int lp2p_x25519_dh(const lp2p_x25519_key *k, const uint8_t peer_pub[LP2P_X25519_LEN],
                    uint8_t out[LP2P_X25519_LEN]);
-/* Wipes the private key. */
+/* Frees OpenSSL's copy and wipes the private key. Idempotent. */
 void lp2p_x25519_wipe(lp2p_x25519_key *k);
 
 #endif

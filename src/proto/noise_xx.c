@@ -77,10 +77,10 @@ static int mix_key(lp2p_noise_xx *x, const uint8_t *ikm, size_t n)
 }
 
 /* MixKey(DH(priv, pub)). */
-static int mix_dh(lp2p_noise_xx *x, const uint8_t *priv, const uint8_t *pub)
+static int mix_dh(lp2p_noise_xx *x, const lp2p_x25519_key *ours, const uint8_t *pub)
 {
     uint8_t shared[DHLEN];
-    int rc = lp2p_x25519_dh(priv, pub, shared);
+    int rc = lp2p_x25519_dh(ours, pub, shared);
     if (!rc)
         rc = mix_key(x, shared, DHLEN);
     OPENSSL_cleanse(shared, sizeof(shared));
@@ -143,6 +143,8 @@ int lp2p_noise_xx_init(lp2p_noise_xx *x, int initiator, const uint8_t *prologue,
 void lp2p_noise_xx_free(lp2p_noise_xx *x)
 {
     lp2p_noise_cs_free(&x->cs);
+    lp2p_x25519_wipe(&x->s);
+    lp2p_x25519_wipe(&x->e);
     OPENSSL_cleanse(x, sizeof(*x));
 }
 
@@ -176,13 +178,13 @@ int lp2p_noise_xx_write(lp2p_noise_xx *x, const uint8_t *payload, size_t plen, l
         rc = write_e(x, out);
         break;
     case 1: /* <- e, ee, s, es */
-        if (!(rc = write_e(x, out)) && !(rc = mix_dh(x, x->e.priv, x->re)) &&
+        if (!(rc = write_e(x, out)) && !(rc = mix_dh(x, &x->e, x->re)) &&
             !(rc = encrypt_and_hash(x, x->s.pub, DHLEN, out)))
-            rc = mix_dh(x, x->s.priv, x->re);
+            rc = mix_dh(x, &x->s, x->re);
         break;
     case 2: /* -> s, se */
         if (!(rc = encrypt_and_hash(x, x->s.pub, DHLEN, out)))
-            rc = mix_dh(x, x->s.priv, x->re);
+            rc = mix_dh(x, &x->s, x->re);
         break;
     }
     if (!rc)
@@ -217,16 +219,16 @@ int lp2p_noise_xx_read(lp2p_noise_xx *x, const uint8_t *msg, size_t msglen, lp2p
     case 1: /* <- e, ee, s, es */
         memcpy(x->re, p, DHLEN);
         p += DHLEN;
-        if (!(rc = mix_hash(x, x->re, DHLEN)) && !(rc = mix_dh(x, x->e.priv, x->re)) &&
+        if (!(rc = mix_hash(x, x->re, DHLEN)) && !(rc = mix_dh(x, &x->e, x->re)) &&
             !(rc = decrypt_and_hash(x, p, DHLEN + TAGLEN, x->rs))) {
             p += DHLEN + TAGLEN;
-            rc = mix_dh(x, x->e.priv, x->rs);
+            rc = mix_dh(x, &x->e, x->rs);
         }
         break;
     case 2: /* -> s, se */
         if (!(rc = decrypt_and_hash(x, p, DHLEN + TAGLEN, x->rs))) {
             p += DHLEN + TAGLEN;
-            rc = mix_dh(x, x->e.priv, x->rs);
+            rc = mix_dh(x, &x->e, x->rs);
         }
         break;
     }

@@ -544,7 +544,7 @@ static void test_bad_signature_and_tampering(void **state)
 {
     lp2p_keypair *rk;
     assert_int_equal(lp2p_keypair_generate(&rk), 0);
-    lp2p_x25519_key bare_s, other_s;
+    lp2p_x25519_key bare_s = {0}, other_s = {0};
     uint8_t s42[32], s43[32];
     memset(s42, 0x42, 32);
     memset(s43, 0x43, 32);
@@ -577,6 +577,8 @@ static void test_bad_signature_and_tampering(void **state)
     /* Tampered ephemeral key: everything after it fails to decrypt. */
     assert_int_equal(initiator_verdict(pl, n, 0), LP2P_ERR_CRYPTO);
     lp2p_keypair_del(rk);
+    lp2p_x25519_wipe(&bare_s);
+    lp2p_x25519_wipe(&other_s);
 
     /* Tampered msg3 in a real pair: the responder refuses. */
     pair p;
@@ -814,9 +816,10 @@ static void test_injected_keys_are_deterministic(void **state)
             assert_memory_equal(first, lp2p_buf_head(lp2p_noise_out(n)), 34);
         lp2p_noise_del(n);
     }
-    lp2p_x25519_key ek;
+    lp2p_x25519_key ek = {0};
     assert_int_equal(lp2p_x25519_from_private(&ek, e), 0);
     assert_memory_equal(first + 2, ek.pub, 32);
+    lp2p_x25519_wipe(&ek);
     lp2p_keypair_del(kp);
 }
 

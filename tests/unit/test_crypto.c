@@ -229,11 +229,15 @@ static void test_x25519_rfc7748(void **state)
     /* §5.2 first vector. */
     unhex("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4", scalar, 32);
     unhex("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c", u, 32);
-    assert_int_equal(lp2p_x25519_dh(scalar, u, out), 0);
+    lp2p_x25519_key k = {0};
+    assert_int_equal(lp2p_x25519_from_private(&k, scalar), 0);
+    assert_int_equal(lp2p_x25519_dh(&k, u, out), 0);
     assert_hex(out, 32, "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552");
+    lp2p_x25519_wipe(&k);
+    lp2p_x25519_wipe(&k); /* idempotent */
 
     /* §6.1 Diffie-Hellman. */
-    lp2p_x25519_key alice, bob;
+    lp2p_x25519_key alice = {0}, bob = {0};
     uint8_t ap[32], bp[32], s1[32], s2[32];
     unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", ap, 32);
     unhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb", bp, 32);
@@ -241,31 +245,35 @@ static void test_x25519_rfc7748(void **state)
     assert_int_equal(lp2p_x25519_from_private(&bob, bp), 0);
     assert_hex(alice.pub, 32, "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
     assert_hex(bob.pub, 32, "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
-    assert_int_equal(lp2p_x25519_dh(alice.priv, bob.pub, s1), 0);
-    assert_int_equal(lp2p_x25519_dh(bob.priv, alice.pub, s2), 0);
+    assert_int_equal(lp2p_x25519_dh(&alice, bob.pub, s1), 0);
+    assert_int_equal(lp2p_x25519_dh(&bob, alice.pub, s2), 0);
     assert_hex(s1, 32, "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
     assert_memory_equal(s1, s2, 32);
 
     /* Small-order public keys (u = 0, u = 1) give an all-zero secret: refused. */
     uint8_t zero[32] = {0}, one[32] = {1};
-    assert_int_equal(lp2p_x25519_dh(alice.priv, zero, out), LP2P_ERR_CRYPTO);
-    assert_int_equal(lp2p_x25519_dh(alice.priv, one, out), LP2P_ERR_CRYPTO);
+    assert_int_equal(lp2p_x25519_dh(&alice, zero, out), LP2P_ERR_CRYPTO);
+    assert_int_equal(lp2p_x25519_dh(&alice, one, out), LP2P_ERR_CRYPTO);
     assert_memory_equal(out, zero, 32); /* nothing usable left behind */
+    lp2p_x25519_wipe(&alice);
+    lp2p_x25519_wipe(&bob);
 }
 
 static void test_x25519_keygen_and_random(void **state)
 {
-    lp2p_x25519_key a, b;
+    lp2p_x25519_key a = {0}, b = {0};
     assert_int_equal(lp2p_x25519_keygen(&a), 0);
     assert_int_equal(lp2p_x25519_keygen(&b), 0);
     assert_memory_not_equal(a.priv, b.priv, 32);
     uint8_t s1[32], s2[32];
-    assert_int_equal(lp2p_x25519_dh(a.priv, b.pub, s1), 0);
-    assert_int_equal(lp2p_x25519_dh(b.priv, a.pub, s2), 0);
+    assert_int_equal(lp2p_x25519_dh(&a, b.pub, s1), 0);
+    assert_int_equal(lp2p_x25519_dh(&b, a.pub, s2), 0);
     assert_memory_equal(s1, s2, 32);
     lp2p_x25519_wipe(&a);
+    lp2p_x25519_wipe(&b);
     uint8_t zero[32] = {0};
     assert_memory_equal(a.priv, zero, 32);
+    assert_null(a.pkey);
 
     uint8_t r1[64] = {0}, r2[64] = {0};
     assert_int_equal(lp2p_random_bytes(r1, sizeof(r1)), 0);
