@@ -498,10 +498,20 @@ int lp2p_multiaddr_from_sockaddr(lp2p_multiaddr *ma, const struct sockaddr *sa)
         n += 4;
         port = ntohs(sin->sin_port);
     } else if (sa->sa_family == AF_INET6) {
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-        b[n++] = LP2P_MA_IP6;
-        memcpy(b + n, &sin6->sin6_addr, 16);
-        n += 16;
+        const uint8_t *a = sin6->sin6_addr.s6_addr;
+        /* A peer seen on a dual-stack socket as ::ffff:a.b.c.d is an IPv4 peer: report it
+         * as /ip4, as go-multiaddr's FromIP does, so observed addresses are dialable. */
+        if (memcmp(a, mapped, 12) == 0) {
+            b[n++] = LP2P_MA_IP4;
+            memcpy(b + n, a + 12, 4);
+            n += 4;
+        } else {
+            b[n++] = LP2P_MA_IP6;
+            memcpy(b + n, a, 16);
+            n += 16;
+        }
         port = ntohs(sin6->sin6_port);
     } else {
         return LP2P_ERR_UNSUPPORTED;
@@ -549,6 +559,10 @@ int lp2p_multiaddr_split_circuit(const lp2p_multiaddr *ma, lp2p_multiaddr *relay
     lp2p_ma_component c, prev = {0, NULL, 0};
     const uint8_t *prev_start = NULL, *start;
     int rc;
+    if (relay_addr) {
+        relay_addr->bytes = NULL;
+        relay_addr->len = 0;
+    }
     lp2p_ma_iter_init(&it, ma);
     /* Walk to the (first) circuit, remembering the component just before it. */
     for (;;) {
@@ -576,8 +590,6 @@ int lp2p_multiaddr_split_circuit(const lp2p_multiaddr *ma, lp2p_multiaddr *relay
     if (target)
         *target = tgt;
     if (relay_addr) {
-        relay_addr->bytes = NULL;
-        relay_addr->len = 0;
         size_t n = (size_t)(prev_start - ma->bytes);
         if (n) {
             relay_addr->bytes = malloc(n);

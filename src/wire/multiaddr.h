@@ -81,8 +81,9 @@ int lp2p_ma_iter_next(lp2p_ma_iter *it, lp2p_ma_component *c);
  * is LP2P_ERR_UNSUPPORTED. *sslen gets sizeof(sockaddr_in or sockaddr_in6). */
 int lp2p_multiaddr_to_sockaddr(const lp2p_multiaddr *ma, struct sockaddr_storage *ss,
                                socklen_t *sslen);
-/* /ip4/../tcp/.. or /ip6/../tcp/.. from an AF_INET/AF_INET6 sockaddr (ip4-mapped ip6 stays
- * ip6). LP2P_ERR_UNSUPPORTED for other families. */
+/* /ip4/../tcp/.. or /ip6/../tcp/.. from an AF_INET/AF_INET6 sockaddr; an ip4-mapped ip6
+ * address (::ffff:a.b.c.d, from a dual-stack socket) becomes /ip4 as in go-multiaddr.
+ * LP2P_ERR_UNSUPPORTED for other families. */
 int lp2p_multiaddr_from_sockaddr(lp2p_multiaddr *ma, const struct sockaddr *sa);
 
 /* ---- /p2p and circuits ------------------------------------------------------------------ */
@@ -95,7 +96,7 @@ int lp2p_multiaddr_is_circuit(const lp2p_multiaddr *ma);
  * the address is just /p2p/<relay>/p2p-circuit/...); relay gets <relay>; target (may be NULL)
  * gets <target>, or len 0 when the address ends at /p2p-circuit (as reservation addresses do).
  * LP2P_ERR_INVAL when the address is not of that shape (no circuit, no relay id, a second
- * circuit, anything but /p2p/<target> after the circuit). */
+ * circuit, anything but /p2p/<target> after the circuit); *relay_addr is then empty. */
 int lp2p_multiaddr_split_circuit(const lp2p_multiaddr *ma, lp2p_multiaddr *relay_addr,
                                  lp2p_peer_id *relay, lp2p_peer_id *target);
 /* Appends /p2p/<id> in place. */

@@ -309,6 +309,14 @@ static void test_sockaddr(void **state)
         assert_int_equal(lp2p_multiaddr_to_sockaddr(&ma, &ss, &sl), LP2P_ERR_UNSUPPORTED);
         lp2p_multiaddr_free(&ma);
     }
+    /* ip4-mapped ip6 from a dual-stack socket is reported as ip4 */
+    struct sockaddr_in6 m6 = {.sin6_family = AF_INET6, .sin6_port = htons(4242)};
+    assert_int_equal(inet_pton(AF_INET6, "::ffff:198.51.100.7", &m6.sin6_addr), 1);
+    assert_int_equal(lp2p_multiaddr_from_sockaddr(&back, (struct sockaddr *)&m6), 0);
+    assert_int_equal(lp2p_multiaddr_to_string(&back, out, sizeof(out)), 0);
+    assert_string_equal(out, "/ip4/198.51.100.7/tcp/4242");
+    lp2p_multiaddr_free(&back);
+
     struct sockaddr sa = {.sa_family = AF_UNIX};
     assert_int_equal(lp2p_multiaddr_from_sockaddr(&back, &sa), LP2P_ERR_UNSUPPORTED);
 }
@@ -402,7 +410,7 @@ static void test_split_circuit(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         parse_ok(&ma, bad[i]);
-        relay_addr.bytes = NULL;
+        relay_addr.bytes = (uint8_t *)1; /* garbage: must be reset */
         if (lp2p_multiaddr_split_circuit(&ma, &relay_addr, &relay, &target) != LP2P_ERR_INVAL)
             fail_msg("split accepted %s", bad[i]);
         assert_null(relay_addr.bytes);
