@@ -34,9 +34,6 @@
 /* Plaintext bytes per transport frame: 65535 - 16 (go-libp2p's MaxPlaintextLength). */
 #define LP2P_NOISE_MAX_PLAINTEXT 65519
 #define LP2P_NOISE_SIG_PREFIX    "noise-libp2p-static-key:"
-/* Muxer lists longer than this (entries, or bytes per entry) are refused as malformed. */
-#define LP2P_NOISE_MAX_MUXERS    16
-#define LP2P_NOISE_MAX_MUXER_LEN 256
 
 typedef struct lp2p_noise lp2p_noise;
 
