@@ -14,7 +14,7 @@ command -v node >/dev/null || { echo "$TEST_NAME: node not found" >&2; exit 1; }
 [ -d "$INTEROP_DIR/node_modules" ] || {
   echo "$TEST_NAME: $INTEROP_DIR/node_modules missing; run tests/interop/npm-ci.sh" >&2; exit 1; }
 
-log() { echo "[$TEST_NAME] $*" >&2; }
+log() { echo "[$TEST_NAME $(date +%T.%2N)] $*" >&2; }
 
 cleanup() {
   local rc=$?
@@ -102,3 +102,4 @@ need_holepunch() {
 # both NAME : concatenates $WORK/NAME.out and $WORK/NAME.err into $WORK/NAME.all and prints
 # its path, for commands whose JSON events may go to either stream.
 both() { cat "$WORK/$1.out" "$WORK/$1.err" >"$WORK/$1.all"; echo "$WORK/$1.all"; }
+JS_KEY="$INTEROP_DIR/js/key.mjs"

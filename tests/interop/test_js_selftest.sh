@@ -33,18 +33,18 @@ log "ok: listener identified the dialer"
 
 # Key files: the key the listener wrote reloads to the same peer ID; keygen/id agree for
 # every key type our identity code must read.
-step id_listener 20 node "$JS_PEER" id --key "$WORK/listener.key"
-expect "$WORK/id_listener.out" "e.event===\"key\" && e.peer===\"$lpeer\"" "listener key file reloads to its peer ID"
+step keygen 30 node "$JS_KEY" keygen "$WORK/Ed25519.key" Ed25519 "$WORK/secp256k1.key" secp256k1 \
+  "$WORK/RSA.key" RSA
+step id 30 node "$JS_KEY" id "$WORK/listener.key" "$WORK/Ed25519.key" "$WORK/secp256k1.key" "$WORK/RSA.key"
+expect "$WORK/id.out" "e.file===\"$WORK/listener.key\" && e.peer===\"$lpeer\"" "listener key file reloads to its peer ID"
 for type in Ed25519 secp256k1 RSA; do
-  step "keygen_$type" 20 node "$JS_PEER" keygen --write-key "$WORK/$type.key" --key-type "$type"
-  want="$(jq_first "$WORK/keygen_$type.out" 'e.event==="key"' 'e.peer')"
-  step "id_$type" 20 node "$JS_PEER" id --key "$WORK/$type.key"
-  expect "$WORK/id_$type.out" "e.event===\"key\" && e.peer===\"$want\"" "$type key file round-trips ($want)"
+  want="$(jq_first "$WORK/keygen.out" "e.file===\"$WORK/$type.key\" && e.type===\"$type\"" 'e.peer')"
+  expect "$WORK/id.out" "e.file===\"$WORK/$type.key\" && e.peer===\"$want\"" "$type key file round-trips ($want)"
 done
 
 # Negative: the right address with another peer's ID must fail the Noise handshake, and
 # the dialer must report it (proves a failing dial is detected, not silently passed).
-other="$(jq_first "$WORK/keygen_Ed25519.out" 'e.event==="key"' 'e.peer')"
+other="$(jq_first "$WORK/keygen.out" 'e.type==="Ed25519"' 'e.peer')"
 rc=0
 timeout -k 2 30 node "$JS_PEER" dial "${addr%%/p2p/*}/p2p/$other" --timeout 20 \
   >"$WORK/wrongpeer.out" 2>"$WORK/wrongpeer.err" || rc=$?

@@ -8,9 +8,10 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_holepunch
 
+step js_keygen 30 node "$JS_KEY" keygen "$WORK/js_Ed25519.key" Ed25519 \
+  "$WORK/js_secp256k1.key" secp256k1 "$WORK/js_RSA.key" RSA
 for type in Ed25519 secp256k1 RSA; do
-  step "js_keygen_$type" 20 node "$JS_PEER" keygen --write-key "$WORK/js_$type.key" --key-type "$type"
-  want="$(jq_first "$WORK/js_keygen_$type.out" 'e.event==="key"' 'e.peer')"
+  want="$(jq_first "$WORK/js_keygen.out" "e.type===\"$type\"" 'e.peer')"
   step "hp_id_$type" 20 "$HOLEPUNCH" id --key "$WORK/js_$type.key"
   got="$(peer_id_in "$WORK/hp_id_$type.out")"
   [ "$got" = "$want" ] || fail "$type: js wrote a key for $want, holepunch id says '$got'"
@@ -22,7 +23,7 @@ hpeer="$(peer_id_in "$WORK/hp_keygen.out")"
 [ -n "$hpeer" ] || fail "holepunch keygen printed no peer ID"
 step hp_id 20 "$HOLEPUNCH" id --key "$WORK/hp.key"
 [ "$(peer_id_in "$WORK/hp_id.out")" = "$hpeer" ] || fail "holepunch id disagrees with holepunch keygen"
-step js_id 20 node "$JS_PEER" id --key "$WORK/hp.key"
+step js_id 20 node "$JS_KEY" id "$WORK/hp.key"
 expect "$WORK/js_id.out" "e.event===\"key\" && e.peer===\"$hpeer\"" "key from holepunch -> js reads $hpeer"
 
 start_bg js 30 node "$JS_PEER" listen --key "$WORK/hp.key"

@@ -35,7 +35,8 @@ expect "$(both perf)" 'e.event==="perf" && e.upload_bytes===16777216 && e.downlo
   e.upload_mbps > 0 && e.download_mbps > 0' "perf 16 MiB each way against js"
 
 # Negative: the js listener's address with another peer ID must not connect.
-other="$(node "$JS_PEER" keygen --write-key "$WORK/other.key" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).peer))')"
+step keygen 20 node "$JS_KEY" keygen "$WORK/other.key"
+other="$(jq_first "$WORK/keygen.out" 'e.event==="key"' 'e.peer')"
 rc=0
 timeout -k 2 30 "$HOLEPUNCH" ping "${addr%%/p2p/*}/p2p/$other" --count 1 --log-format json \
   >"$WORK/wrongpeer.out" 2>"$WORK/wrongpeer.err" || rc=$?

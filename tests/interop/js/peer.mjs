@@ -17,18 +17,13 @@
 //     stream, optionally runs perf, then prints {"event":"result","ok":true,...}.
 //     A /p2p-circuit MA dials through the relay (set small sizes: relays limit data).
 //
-//   peer.mjs keygen --write-key FILE [--key-type Ed25519|secp256k1|RSA]
-//     Writes a protobuf PrivateKey and prints {"event":"key","peer","type"}.
-//
-//   peer.mjs id --key FILE
-//     Reads a protobuf PrivateKey (e.g. one our `holepunch keygen` wrote) and prints
-//     {"event":"key","peer","type"}.
+// Key files alone (keygen, id): see key.mjs.
 import './polyfill.mjs'
 import { multiaddr } from '@multiformats/multiaddr'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import {
-  emit, log, parseArgs, runMain, withTimeout, loadOrGenerateKey, writeKey, peerIdOf,
+  emit, log, parseArgs, runMain, withTimeout, loadOrGenerateKey, writeKey,
   identifyEvent, makeNode
 } from './common.mjs'
 import { ECHO_PROTOCOL, echoHandler, echoMany, echoOnce, randomData } from './echo.mjs'
@@ -156,25 +151,9 @@ async function dialMode () {
   process.exit(0)
 }
 
-async function keygenMode () {
-  if (!args['write-key']) throw new Error('keygen needs --write-key FILE')
-  const type = args['key-type'] ?? 'Ed25519'
-  const key = await loadOrGenerateKey(undefined, type)
-  await writeKey(args['write-key'], key)
-  emit({ event: 'key', peer: peerIdOf(key), type: key.type })
-  process.exit(0)
-}
-
-async function idMode () {
-  if (!args.key) throw new Error('id needs --key FILE')
-  const key = await loadOrGenerateKey(args.key)
-  emit({ event: 'key', peer: peerIdOf(key), type: key.type })
-  process.exit(0)
-}
-
-const modes = { listen: listenMode, dial: dialMode, keygen: keygenMode, id: idMode }
+const modes = { listen: listenMode, dial: dialMode }
 if (!modes[mode]) {
-  process.stderr.write('usage: peer.mjs listen|dial MA|keygen|id [options] (see the top of peer.mjs)\n')
+  process.stderr.write('usage: peer.mjs listen|dial MA [options] (see the top of peer.mjs)\n')
   process.exit(2)
 }
 runMain(NAME, num(args.timeout, mode === 'listen' ? 300 : 50), modes[mode], { expiryIsOk: mode === 'listen' })
