@@ -55,8 +55,7 @@ bg() {
   BG+=($!)
 }
 wait_for() { # wait_for FILE PATTERN: until a background tool printed its ready line
-  local i
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     grep -q -- "$2" "$1" 2>/dev/null && return 0
     sleep 0.1
   done
@@ -74,6 +73,7 @@ check "addr relay" test "$(lab addr "$P1" relay)" = 198.51.100.10
 check "addr router-a is its public address" test "$(lab addr "$P1" router-a)" = 198.51.100.2
 check "addr b" test "$(lab addr "$P1" b)" = 198.18.2.2
 check "six namespaces with the prefix" test "$(ns_left "$P1")" -eq 6
+check "list shows the lab as up" contains "$(lab list)" "$P1 up"
 check "second up with the same prefix is refused" \
   bash -c "! '$NATLAB' up --prefix '$P1' >/dev/null 2>&1"
 

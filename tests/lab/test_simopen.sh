@@ -60,8 +60,7 @@ punch_case() {
   }
   "$NATLAB" exec "$P" relay -- "$SIMOPEN" listen 4000 --count 2 --timeout 20 >"$OUT/relay" 2>&1 &
   BG+=($!)
-  local i
-  for i in $(seq 50); do grep -q listening "$OUT/relay" && break; sleep 0.1; done
+  for _ in $(seq 50); do grep -q listening "$OUT/relay" && break; sleep 0.1; done
   local oa ob
   oa=$("$NATLAB" exec "$P" a -- "$SIMOPEN" connect 198.51.100.10 4000 --bind 41001 --timeout 5 |
     sed -n 's/^received: observed //p')
