@@ -1,6 +1,7 @@
 /* PublicKey and PrivateKey protobuf parsers (all four key types reach OpenSSL's decoders).
  * A PublicKey that validates yields a peer ID and verification never crashes; a PrivateKey
- * that loads re-encodes to the canonical 68-byte form of the same identity. */
+ * that loads re-encodes to the canonical 68-byte form of the same identity; the public key
+ * derived from a PrivateKey of any type validates. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* peer IDs are only derived from canonical keys */
         int rc = lp2p_peer_id_from_pubkey(data, size, &id);
         (void)rc;
+    }
+
+    /* any-type private key: a derived public key is always a valid, canonical one */
+    static uint8_t pub[LP2P_PUBKEY_PB_ANY_MAX];
+    size_t publen = sizeof(pub);
+    lp2p_key_type pt;
+    if (lp2p_private_pb_public_key(data, size, pub, &publen, &pt) == 0) {
+        lp2p_key_type vt;
+        lp2p_peer_id id;
+        if (lp2p_pubkey_validate(pub, publen, &vt) != 0 || vt != pt ||
+            lp2p_peer_id_from_pubkey(pub, publen, &id) != 0)
+            abort();
     }
 
     lp2p_keypair *kp = NULL;
