@@ -106,8 +106,8 @@ int lp2p_keyfile_peer_id(const char *path, lp2p_peer_id *out, lp2p_key_type *typ
 int lp2p_keyfile_default_path(char *out, size_t outlen);
 
 /* ---- signed envelopes (RFC 0002) ------------------------------------------------------------
- * Signed bytes: uvarint(len(domain)) domain uvarint(len(type)) type uvarint(len(payload)) payload
- */
+ * Signed bytes: uvarint(len(domain)) domain ‖ uvarint(len(type)) type ‖
+ *               uvarint(len(payload)) payload   (the domain itself is never sent) */
 #define LP2P_DOMAIN_PEER_RECORD "libp2p-peer-record"
 #define LP2P_DOMAIN_RELAY_RSVP  "libp2p-relay-rsvp"
 extern const uint8_t LP2P_PAYLOAD_PEER_RECORD[2];   /* 03 01 */
