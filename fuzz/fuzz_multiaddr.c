@@ -41,6 +41,13 @@ static void exercise_helpers(const lp2p_multiaddr *ma)
     rc = lp2p_multiaddr_peer_id(ma, &id);
     if (rc != 0 && rc != LP2P_ERR_NOT_FOUND)
         abort();
+    char host[LP2P_MULTIADDR_DNSMAX + 1];
+    uint16_t port;
+    int family;
+    rc = lp2p_multiaddr_host_port(ma, host, sizeof(host), &port, &family);
+    if (rc != 0 && rc != LP2P_ERR_UNSUPPORTED)
+        abort(); /* the buffer is always large enough */
+    rc = lp2p_multiaddr_peer_id(ma, &id);
     (void)lp2p_multiaddr_is_public(ma);
     (void)lp2p_multiaddr_is_loopback(ma);
     if (lp2p_multiaddr_to_sockaddr(ma, &ss, &sl) == 0) {

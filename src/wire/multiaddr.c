@@ -527,6 +527,47 @@ int lp2p_multiaddr_from_sockaddr(lp2p_multiaddr *ma, const struct sockaddr *sa)
     return 0;
 }
 
+int lp2p_multiaddr_host_port(const lp2p_multiaddr *ma, char *host, size_t hostlen, uint16_t *port,
+                             int *family)
+{
+    lp2p_ma_iter it;
+    lp2p_ma_component h, t, c;
+    lp2p_ma_iter_init(&it, ma);
+    if (lp2p_ma_iter_next(&it, &h) != 1 || lp2p_ma_iter_next(&it, &t) != 1 || t.code != LP2P_MA_TCP)
+        return LP2P_ERR_UNSUPPORTED;
+    int rc = lp2p_ma_iter_next(&it, &c);
+    if (rc == 1 && c.code == LP2P_MA_P2P)
+        rc = lp2p_ma_iter_next(&it, &c);
+    if (rc != 0)
+        return LP2P_ERR_UNSUPPORTED;
+    switch (h.code) {
+    case LP2P_MA_IP4:
+    case LP2P_MA_IP6: {
+        char tmp[INET6_ADDRSTRLEN];
+        *family = h.code == LP2P_MA_IP4 ? AF_INET : AF_INET6;
+        if (!inet_ntop(*family, h.value, tmp, sizeof(tmp)))
+            return LP2P_ERR_INVAL;
+        if (strlen(tmp) >= hostlen)
+            return LP2P_ERR_TOO_LARGE;
+        strcpy(host, tmp);
+        break;
+    }
+    case LP2P_MA_DNS:
+    case LP2P_MA_DNS4:
+    case LP2P_MA_DNS6:
+        *family = h.code == LP2P_MA_DNS4 ? AF_INET : h.code == LP2P_MA_DNS6 ? AF_INET6 : AF_UNSPEC;
+        if (h.len >= hostlen)
+            return LP2P_ERR_TOO_LARGE;
+        memcpy(host, h.value, h.len);
+        host[h.len] = '\0';
+        break;
+    default:
+        return LP2P_ERR_UNSUPPORTED;
+    }
+    *port = (uint16_t)(t.value[0] << 8 | t.value[1]);
+    return 0;
+}
+
 /* ---- /p2p and circuits ---------------------------------------------------------------------- */
 int lp2p_multiaddr_peer_id(const lp2p_multiaddr *ma, lp2p_peer_id *out)
 {

@@ -86,6 +86,14 @@ int lp2p_multiaddr_to_sockaddr(const lp2p_multiaddr *ma, struct sockaddr_storage
  * LP2P_ERR_UNSUPPORTED for other families. */
 int lp2p_multiaddr_from_sockaddr(lp2p_multiaddr *ma, const struct sockaddr *sa);
 
+/* For the dialer's name resolution (done in src/net, not here): a leading dns/dns4/dns6 or
+ * ip4/ip6 component followed by tcp (then optionally /p2p/<id>). host gets the name or the
+ * address text, *family AF_UNSPEC (dns), AF_INET (dns4, ip4) or AF_INET6 (dns6, ip6).
+ * LP2P_ERR_UNSUPPORTED for any other shape (circuits included), LP2P_ERR_TOO_LARGE when
+ * hostlen is too small (LP2P_MULTIADDR_DNSMAX + 1 always suffices). */
+int lp2p_multiaddr_host_port(const lp2p_multiaddr *ma, char *host, size_t hostlen, uint16_t *port,
+                             int *family);
+
 /* ---- /p2p and circuits ------------------------------------------------------------------ */
 /* The last /p2p component's peer id; LP2P_ERR_NOT_FOUND when there is none. */
 int lp2p_multiaddr_peer_id(const lp2p_multiaddr *ma, lp2p_peer_id *out);

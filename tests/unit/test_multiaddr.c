@@ -321,6 +321,49 @@ static void test_sockaddr(void **state)
     assert_int_equal(lp2p_multiaddr_from_sockaddr(&back, &sa), LP2P_ERR_UNSUPPORTED);
 }
 
+static void test_host_port(void **state)
+{
+    static const struct {
+        const char *ma, *host;
+        uint16_t port;
+        int family;
+    } ok[] = {
+        {"/dns4/relay.example.org/tcp/4001", "relay.example.org", 4001, AF_INET},
+        {"/dns6/relay.example.org/tcp/1", "relay.example.org", 1, AF_INET6},
+        {"/dns/relay.example.org/tcp/443/p2p/" PID_SPEC, "relay.example.org", 443, AF_UNSPEC},
+        {"/ip4/198.51.100.2/tcp/65535", "198.51.100.2", 65535, AF_INET},
+        {"/ip6/2001:db8::7/tcp/80", "2001:db8::7", 80, AF_INET6},
+    };
+    lp2p_multiaddr ma;
+    char host[LP2P_MULTIADDR_DNSMAX + 1];
+    uint16_t port;
+    int family;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        parse_ok(&ma, ok[i].ma);
+        assert_int_equal(lp2p_multiaddr_host_port(&ma, host, sizeof(host), &port, &family), 0);
+        assert_string_equal(host, ok[i].host);
+        assert_int_equal(port, ok[i].port);
+        assert_int_equal(family, ok[i].family);
+        lp2p_multiaddr_free(&ma);
+    }
+    parse_ok(&ma, "/dns4/relay.example.org/tcp/4001");
+    assert_int_equal(lp2p_multiaddr_host_port(&ma, host, 17, &port, &family), LP2P_ERR_TOO_LARGE);
+    assert_int_equal(lp2p_multiaddr_host_port(&ma, host, 18, &port, &family), 0);
+    lp2p_multiaddr_free(&ma);
+    static const char *const bad[] = {"/dns4/a.b",
+                                      "/tcp/1",
+                                      "/dns4/a.b/tcp/1/p2p-circuit",
+                                      "/p2p/" PID_SPEC,
+                                      "/dns4/a.b/tcp/1/p2p/" PID_SPEC "/p2p-circuit/p2p/" PID_B,
+                                      "/p2p-circuit/tcp/1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        parse_ok(&ma, bad[i]);
+        assert_int_equal(lp2p_multiaddr_host_port(&ma, host, sizeof(host), &port, &family),
+                         LP2P_ERR_UNSUPPORTED);
+        lp2p_multiaddr_free(&ma);
+    }
+}
+
 static void test_p2p_helpers(void **state)
 {
     lp2p_multiaddr ma, orig;
@@ -501,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_binary_rejections),
         cmocka_unit_test(test_iterator),
         cmocka_unit_test(test_sockaddr),
+        cmocka_unit_test(test_host_port),
         cmocka_unit_test(test_p2p_helpers),
         cmocka_unit_test(test_split_circuit),
         cmocka_unit_test(test_classification),
