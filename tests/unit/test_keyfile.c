@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -224,18 +225,32 @@ static void test_unusable_paths(void **state)
                      LP2P_ERR_IO);
     assert_non_null(strstr(err, "afile"));
     assert_null(kp);
-    /* unreadable file (meaningless for root, who reads anything) */
-    if (geteuid() != 0) {
-        snprintf(path, sizeof(path), "%s/locked.key", tmpdir);
-        put(path, "x", 1);
-        assert_int_equal(chmod(path, 0), 0);
-        assert_int_equal(lp2p_keyfile_load_or_create(path, &kp, &created, err, sizeof(err)),
-                         LP2P_ERR_IO);
-        assert_non_null(strstr(err, "Permission denied"));
-        assert_int_equal(chmod(path, 0600), 0);
-        uint8_t b[8];
-        assert_int_equal(slurp(path, b, sizeof(b)), 1);
+    /* unreadable file: an error, and never replaced by a new key. Root reads anything, so
+     * as root the check runs in a child that has dropped to uid/gid 65534 (nobody). */
+    snprintf(path, sizeof(path), "%s/locked.key", tmpdir);
+    put(path, "x", 1);
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(chmod(tmpdir, 0711), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (geteuid() == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(2);
+        } else if (chmod(path, 0) != 0) {
+            _exit(3);
+        }
+        int rc = lp2p_keyfile_load_or_create(path, &kp, &created, err, sizeof(err));
+        _exit(rc == LP2P_ERR_IO && created == 0 && strstr(err, "Permission denied") ? 0 : 1);
     }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(chmod(path, 0600), 0);
+    uint8_t b[8];
+    assert_int_equal(slurp(path, b, sizeof(b)), 1);
+    assert_int_equal(b[0], 'x');
     /* a missing file through plain load */
     snprintf(path, sizeof(path), "%s/missing.key", tmpdir);
     assert_int_equal(lp2p_keyfile_load(path, &kp, err, sizeof(err)), LP2P_ERR_NOT_FOUND);
