@@ -106,7 +106,7 @@ static void test_load_libp2p_key_file(void **state)
 
 static void test_create_then_reload(void **state)
 {
-    char path[512], dir[512];
+    char path[600], dir[512];
     snprintf(dir, sizeof(dir), "%s/cfg/kaspa-holepunch", tmpdir);
     snprintf(path, sizeof(path), "%s/identity.key", dir);
     lp2p_keypair *kp = NULL, *kp2 = NULL;
