@@ -46,7 +46,9 @@ static inline size_t lp2p_buf_size(const lp2p_buf *b)
 }
 static inline uint8_t *lp2p_buf_head(const lp2p_buf *b)
 {
-    return b->data + b->off;
+    /* Never NULL+0 (UB): an unallocated buffer yields a valid pointer to nothing. */
+    static uint8_t empty[1];
+    return b->data ? b->data + b->off : empty;
 }
 /* Marks n readable bytes consumed; resets to empty when all are consumed. */
 void lp2p_buf_consume(lp2p_buf *b, size_t n);
