@@ -16,6 +16,8 @@ void kaspa_msg_free(kaspa_msg *m)
 int kaspa_msg_encode(const kaspa_msg *m, lp2p_buf *out)
 {
     size_t n = protowire__kaspad_message__get_packed_size(m);
+    if (n == 0)
+        return 0; /* an empty KaspadMessage encodes to no bytes */
     int rc = lp2p_buf_reserve(out, n);
     if (rc)
         return rc;
