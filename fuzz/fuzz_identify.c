@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = lp2p_identify_reader_recv(&r, data, split, 0);
     if (rc == 0)
         rc = lp2p_identify_reader_recv(&r, data + split, size - split, 0);
-    if (lp2p_buf_size(&r.frame) > LP2P_IDENTIFY_RECV_MAX + 9)
+    if (lp2p_buf_size(&r.rd.acc) > LP2P_IDENTIFY_RECV_MAX)
         abort();
     if (rc != 0 && rc != LP2P_ERR_DECODE && rc != LP2P_ERR_TOO_LARGE && rc != LP2P_ERR_LIMIT)
         abort();

@@ -352,55 +352,17 @@ void lp2p_identify_apply_push(lp2p_identify_info *known, lp2p_identify_info *pus
 
 /* ---- stream reader ------------------------------------------------------------------------ */
 
-/* Assembles one uvarint-delimited frame in fb without ever holding more than
- * 9 + max bytes. Returns 1 when fb holds a whole frame (payload at *msg), 0 when all of
- * input was consumed without completing one, or an error. *used = input bytes consumed. */
-static int frame_feed(lp2p_buf *fb, size_t max, const uint8_t *in, size_t len, size_t *used,
-                      const uint8_t **msg, size_t *msglen)
-{
-    *used = 0;
-    for (;;) {
-        /* an empty lp2p_buf may have no storage yet: never do arithmetic on NULL */
-        const uint8_t *p = fb->data ? lp2p_buf_head(fb) : (const uint8_t *)"";
-        const uint8_t *end = p + lp2p_buf_size(fb);
-        uint64_t n;
-        int rc = lp2p_uvarint_decode(&p, end, &n);
-        size_t need;
-        if (rc == LP2P_ERR_AGAIN) {
-            need = 1; /* header incomplete: take one byte at a time */
-        } else if (rc < 0) {
-            return LP2P_ERR_DECODE;
-        } else {
-            if (n > max)
-                return LP2P_ERR_TOO_LARGE;
-            size_t have = (size_t)(end - p);
-            if (have == n) {
-                *msg = p;
-                *msglen = (size_t)n;
-                return 1;
-            }
-            need = (size_t)n - have;
-        }
-        if (*used == len)
-            return 0;
-        size_t take = len - *used < need ? len - *used : need;
-        if ((rc = lp2p_buf_append(fb, in + *used, take)))
-            return rc;
-        *used += take;
-    }
-}
-
 void lp2p_identify_reader_init(lp2p_identify_reader *r, uint64_t now_ms, uint64_t timeout_ms)
 {
     memset(r, 0, sizeof(*r));
-    lp2p_buf_init(&r->frame);
+    lp2p_lpm_init(&r->rd, LP2P_IDENTIFY_RECV_MAX);
     lp2p_identify_info_init(&r->info);
     r->deadline_ms = now_ms + (timeout_ms ? timeout_ms : LP2P_IDENTIFY_TIMEOUT_MS);
 }
 
 void lp2p_identify_reader_free(lp2p_identify_reader *r)
 {
-    lp2p_buf_free(&r->frame);
+    lp2p_lpm_free(&r->rd);
     lp2p_identify_info_free(&r->info);
     r->deadline_ms = UINT64_MAX;
 }
@@ -420,9 +382,8 @@ int lp2p_identify_reader_recv(lp2p_identify_reader *r, const uint8_t *in, size_t
         return LP2P_ERR_STATE;
     while (len > 0) {
         size_t used;
-        const uint8_t *msg;
-        size_t mlen;
-        int rc = frame_feed(&r->frame, LP2P_IDENTIFY_RECV_MAX, in, len, &used, &msg, &mlen);
+        lp2p_view msg;
+        int rc = lp2p_lpm_read(&r->rd, in, len, &used, &msg);
         in += used;
         len -= used;
         if (rc == LP2P_ERR_TOO_LARGE)
@@ -433,11 +394,10 @@ int lp2p_identify_reader_recv(lp2p_identify_reader *r, const uint8_t *in, size_t
             break;
         if (r->nmsgs == LP2P_IDENTIFY_MAX_MSGS)
             return reader_fail(r, LP2P_ERR_LIMIT, "more than 10 messages");
-        rc = lp2p_identify_decode(msg, mlen, &r->info);
+        rc = lp2p_identify_decode(msg.ptr, msg.len, &r->info);
         if (rc < 0)
             return reader_fail(r, rc, "bad protobuf");
         r->nmsgs++;
-        lp2p_buf_clear(&r->frame);
     }
     return 0;
 }
@@ -447,7 +407,7 @@ int lp2p_identify_reader_finish(lp2p_identify_reader *r, const lp2p_peer_id *rem
 {
     if (r->failed || r->deadline_ms == UINT64_MAX)
         return LP2P_ERR_STATE;
-    if (lp2p_buf_size(&r->frame) > 0)
+    if (lp2p_lpm_pending(&r->rd))
         return reader_fail(r, LP2P_ERR_DECODE, "stream ended inside a message");
     if (r->nmsgs == 0)
         return reader_fail(r, LP2P_ERR_DECODE, "stream ended without a message");

@@ -22,6 +22,7 @@
 
 #include "lp2p/identity.h"
 #include "util/buf.h"
+#include "wire/lpm.h"
 
 #define LP2P_IDENTIFY_PROTO      "/ipfs/id/1.0.0"
 #define LP2P_IDENTIFY_PUSH_PROTO "/ipfs/id/push/1.0.0"
@@ -91,7 +92,7 @@ void lp2p_identify_apply_push(lp2p_identify_info *known, lp2p_identify_info *pus
 
 /* ---- the receiving side of one identify or push stream -------------------------------- */
 typedef struct lp2p_identify_reader {
-    lp2p_buf frame;          /* one partial frame, <= 9 + LP2P_IDENTIFY_RECV_MAX bytes */
+    lp2p_lpm rd;             /* framing: holds at most one partial message (<= 8 KiB) */
     unsigned nmsgs;          /* complete messages so far */
     uint64_t deadline_ms;    /* UINT64_MAX once finished */
     int failed;              /* a previous call returned an error */
