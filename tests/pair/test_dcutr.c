@@ -75,7 +75,8 @@ static void test_full_exchange_on_the_wire(void **state)
     init_b(&b);
     init_a(&a, 1000);
     assert_int_equal(lp2p_dcutr_start_attempt(&b, 1000), 0);
-    /* CONNECT{ObsAddrs=[B_TCP]}: the circuit and UDP addresses were filtered out */
+    /* CONNECT{ObsAddrs=[B_TCP]}: the circuit and UDP addresses were filtered out. The body is
+     * what js-libp2p's encoder (@libp2p/dcutr pb) writes for the same message. */
     const uint8_t want_connect[] = {0x0c, 0x08, 0x64, 0x12, 0x08, 0x04, 198,
                                     51,   100,  7,    0x06, 0x0f, 0xa1};
     assert_int_equal(lp2p_buf_size(&b.out), sizeof(want_connect));

@@ -383,6 +383,32 @@ static void test_oversized_and_malformed(void **state)
     lp2p_buf_free(&wire);
 }
 
+/* Bytes produced by js-libp2p's own encoder (@libp2p/identify pb, protons), which writes the
+ * fields in declaration order 5, 6, 1, 2, 4, 3, 8 rather than tag order. */
+static void test_decodes_js_libp2p_bytes(void **state)
+{
+    const uint8_t js[] = {0x2a, 0x01, 0x70, 0x32, 0x01, 0x78, 0x0a, 0x02, 0x08, 0x01,
+                          0x12, 0x08, 0x04, 0xc6, 0x33, 0x64, 0x01, 0x06, 0x0f, 0xa1,
+                          0x22, 0x08, 0x04, 0xc6, 0x33, 0x64, 0x01, 0x06, 0x0f, 0xa1,
+                          0x1a, 0x02, 0x2f, 0x61, 0x42, 0x01, 0xaa};
+    const uint8_t ma[] = {0x04, 0xc6, 0x33, 0x64, 0x01, 0x06, 0x0f, 0xa1};
+    lp2p_identify_info out;
+    lp2p_identify_info_init(&out);
+    assert_int_equal(lp2p_identify_decode(js, sizeof(js), &out), 0);
+    assert_string_equal(out.protocol_version, "p");
+    assert_string_equal(out.agent_version, "x");
+    assert_int_equal(out.public_key_len, 2);
+    assert_memory_equal(out.public_key, "\x08\x01", 2);
+    assert_int_equal(out.n_listen_addrs, 1);
+    assert_memory_equal(out.listen_addrs[0], ma, sizeof(ma));
+    assert_memory_equal(out.observed_addr, ma, sizeof(ma));
+    assert_int_equal(out.n_protocols, 1);
+    assert_string_equal(out.protocols[0], "/a");
+    assert_int_equal(out.signed_peer_record_len, 1);
+    assert_int_equal(out.signed_peer_record[0], 0xaa);
+    lp2p_identify_info_free(&out);
+}
+
 static void test_timeout(void **state)
 {
     lp2p_identify_reader r;
@@ -404,6 +430,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_push_replaces_only_carried_fields, setup, teardown),
         cmocka_unit_test(test_encode_trims_to_4k),
         cmocka_unit_test_setup_teardown(test_oversized_and_malformed, setup, teardown),
+        cmocka_unit_test(test_decodes_js_libp2p_bytes),
         cmocka_unit_test(test_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,8 @@ static void body_of(const lp2p_buf *b, const uint8_t **p, size_t *n)
     *n = (size_t)len;
 }
 
+/* Every body below is byte for byte what js-libp2p's encoder (@libp2p/circuit-relay-v2 pb)
+ * produces for the same message (checked with node against tests/interop's node_modules). */
 static void test_exact_bytes(void **state)
 {
     lp2p_buf b;
