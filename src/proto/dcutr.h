@@ -16,6 +16,10 @@
  * and the DIAL event of the last one sets try_swapped (go's fallback for peers with the old
  * inverted roles). Role A answers exactly one stream.
  *
+ * Host rules that are not in this core: run A only on a dcutr stream that arrives on a relayed
+ * connection we dialed (go rejects it on one it sees as inbound), and run B on a relayed
+ * connection the peer dialed to us.
+ *
  * Addresses: /p2p-circuit addresses are never sent or dialed, and neither is anything the
  * multiaddr codec does not accept (we punch TCP only); both lists are filtered. */
 #ifndef LP2P_PROTO_DCUTR_H

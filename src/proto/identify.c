@@ -312,6 +312,10 @@ int lp2p_identify_verify(lp2p_identify_info *info, const lp2p_peer_id *remote)
 void lp2p_identify_apply_push(lp2p_identify_info *known, lp2p_identify_info *push)
 {
     unsigned f = push->fields;
+    /* A signed record older than the one we hold is stale (RFC 0003: seq only grows); its
+     * addresses must not replace newer signed ones. */
+    if (known->record_verified && push->record_verified && push->record_seq < known->record_seq)
+        f &= ~(LP2P_IDF_LISTEN_ADDRS | LP2P_IDF_SIGNED_RECORD);
     if (f & LP2P_IDF_PUBLIC_KEY) {
         MOVE_FIELD(known, push, public_key);
         known->public_key_len = push->public_key_len;

@@ -87,7 +87,9 @@ int lp2p_identify_decode(const uint8_t *msg, size_t len, lp2p_identify_info *inf
 int lp2p_identify_verify(lp2p_identify_info *info, const lp2p_peer_id *remote);
 
 /* Moves every field that push carried into known (replacing it); fields push did not carry
- * stay as they were. push is left empty (still needs _free, which is then a no-op). */
+ * stay as they were. Exception: when both hold verified signed records and push's seq is
+ * lower, push's addresses and record are ignored. push is left empty (still needs _free,
+ * which is then a no-op). Call lp2p_identify_verify (or _reader_finish) on push first. */
 void lp2p_identify_apply_push(lp2p_identify_info *known, lp2p_identify_info *push);
 
 /* ---- the receiving side of one identify or push stream -------------------------------- */

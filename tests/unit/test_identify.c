@@ -282,6 +282,50 @@ static void test_push_replaces_only_carried_fields(void **state)
     lp2p_buf_free(&w2);
 }
 
+/* Encodes info with a record of `seq` over address n, reads it back verified. */
+static void read_with_record(fixture *f, uint64_t seq, uint8_t n, lp2p_identify_info *out)
+{
+    uint8_t a[8];
+    ma_ip4_tcp(a, n);
+    const uint8_t *raddrs[] = {a};
+    const size_t rlens[] = {8};
+    uint8_t *record;
+    size_t record_len;
+    assert_int_equal(lp2p_peer_record_seal(f->kp, seq, raddrs, rlens, 1, &record, &record_len), 0);
+    lp2p_identify_info in = {.signed_peer_record = record, .signed_peer_record_len = record_len};
+    lp2p_buf w;
+    lp2p_buf_init(&w);
+    assert_int_equal(lp2p_identify_encode(&in, &w, NULL, NULL), 0);
+    assert_int_equal(
+        read_all(lp2p_buf_head(&w), lp2p_buf_size(&w), 50, lp2p_keypair_peer_id(f->kp), out), 0);
+    assert_int_equal(out->record_verified, 1);
+    assert_int_equal(out->record_seq, seq);
+    lp2p_buf_free(&w);
+    free(record);
+}
+
+static void test_push_with_older_record_keeps_newer_addrs(void **state)
+{
+    fixture *f = *state;
+    lp2p_identify_info known, push;
+    uint8_t a20[8], a30[8];
+    ma_ip4_tcp(a20, 20);
+    ma_ip4_tcp(a30, 30);
+    read_with_record(f, 20, 20, &known);
+    read_with_record(f, 10, 10, &push); /* stale */
+    lp2p_identify_apply_push(&known, &push);
+    assert_int_equal(known.record_seq, 20);
+    assert_int_equal(known.n_listen_addrs, 1);
+    assert_memory_equal(known.listen_addrs[0], a20, 8);
+    lp2p_identify_info_free(&push);
+    read_with_record(f, 30, 30, &push); /* newer */
+    lp2p_identify_apply_push(&known, &push);
+    assert_int_equal(known.record_seq, 30);
+    assert_memory_equal(known.listen_addrs[0], a30, 8);
+    lp2p_identify_info_free(&push);
+    lp2p_identify_info_free(&known);
+}
+
 static void test_encode_trims_to_4k(void **state)
 {
     enum { N = 300 };
@@ -428,6 +472,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_of_another_peer_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messages_merge_until_eof, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_replaces_only_carried_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_with_older_record_keeps_newer_addrs, setup,
+                                        teardown),
         cmocka_unit_test(test_encode_trims_to_4k),
         cmocka_unit_test_setup_teardown(test_oversized_and_malformed, setup, teardown),
         cmocka_unit_test(test_decodes_js_libp2p_bytes),
