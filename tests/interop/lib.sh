@@ -8,6 +8,7 @@ SRC_DIR="${SRC_DIR:-$(cd "$INTEROP_DIR/../.." && pwd)}"
 JSQ="$INTEROP_DIR/js/jsonq.mjs"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/interop.XXXXXX")"
 STARTED_PIDS=()
+LAST_PID=
 TEST_NAME="$(basename "$0" .sh)"
 
 command -v node >/dev/null || { echo "$TEST_NAME: node not found" >&2; exit 1; }
@@ -45,12 +46,13 @@ trap cleanup EXIT
 fail() { log "FAIL: $*"; exit 1; }
 
 # start_bg NAME SECONDS CMD... : runs CMD in the background under a hard timeout, stdout to
-# $WORK/NAME.out and stderr to $WORK/NAME.err; remembers its PID for the cleanup trap.
+# $WORK/NAME.out and stderr to $WORK/NAME.err; remembers its PID for the cleanup trap and
+# leaves it in $LAST_PID.
 start_bg() {
   local name="$1" secs="$2"; shift 2
   timeout -k 2 "$secs" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  STARTED_PIDS+=("$!")
-  eval "PID_${name//[^A-Za-z0-9_]/_}=$!"
+  LAST_PID=$!
+  STARTED_PIDS+=("$LAST_PID")
 }
 
 # step NAME SECONDS CMD... : runs CMD in the foreground under a hard timeout, stdout to
@@ -86,7 +88,9 @@ expect() {
   log "ok: $3"
 }
 
+# shellcheck disable=SC2034  # used by the tests that source this file
 JS_PEER="$INTEROP_DIR/js/peer.mjs"
+# shellcheck disable=SC2034
 JS_RELAY="$INTEROP_DIR/js/relay.mjs"
 
 # peer_id_in FILE : prints the first libp2p peer ID (base58: Ed25519 12D3KooW…, secp256k1
@@ -102,4 +106,5 @@ need_holepunch() {
 # both NAME : concatenates $WORK/NAME.out and $WORK/NAME.err into $WORK/NAME.all and prints
 # its path, for commands whose JSON events may go to either stream.
 both() { cat "$WORK/$1.out" "$WORK/$1.err" >"$WORK/$1.all"; echo "$WORK/$1.all"; }
+# shellcheck disable=SC2034
 JS_KEY="$INTEROP_DIR/js/key.mjs"

@@ -42,13 +42,15 @@ expect "$out" "e.event===\"result\" && e.ok===true && e.ping_rtts_ms.length===3 
 # 1 MiB passes, so it is the limit that cut it. Our client's "Kaspa traffic never depends
 # on the relay" rule will be tested against exactly this behaviour. (Both dials at once.)
 start_bg overlimit 40 node "$JS_PEER" dial "$circuit" --streams 0 --pings 1 --bytes 1048576 --timeout 30
+pid_overlimit=$LAST_PID
 start_bg biglimit 40 node "$JS_PEER" dial "$circuit2" --streams 0 --pings 1 --bytes 1048576 --timeout 30
-rc=0; wait "$PID_overlimit" || rc=$?
+pid_biglimit=$LAST_PID
+rc=0; wait "$pid_overlimit" || rc=$?
 [ "$rc" -ne 124 ] || fail "over-limit relayed echo hung"
 [ "$rc" -ne 0 ] || fail "1 MiB through the relay succeeded despite the 128 KiB circuit limit"
 expect "$WORK/overlimit.out" 'e.event==="result" && e.ok===false && !/no answer|timeout/.test(e.error)' \
   "relay cut a circuit over its data limit"
-rc=0; wait "$PID_biglimit" || rc=$?
+rc=0; wait "$pid_biglimit" || rc=$?
 [ "$rc" -eq 0 ] || fail "1 MiB through the 4 MiB-limit relay failed (rc=$rc)"
 expect "$WORK/biglimit.out" 'e.event==="result" && e.ok===true && e.bulk_bytes===1048576' \
   "1 MiB passes a relay whose limit is 4 MiB"

@@ -13,6 +13,7 @@ hpeer="$(peer_id_in "$WORK/keygen.out")"
 [ -n "$hpeer" ] || fail "holepunch keygen printed no peer ID"
 
 start_bg hp 60 "$HOLEPUNCH" listen --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/hp.key" --log-format json
+pid_hp=$LAST_PID
 addr="$(wait_for 20 "$WORK/hp.err" 'e.event==="listening"' 'e.addr')"
 log "holepunch listening at $addr"
 case "$addr" in /ip4/127.0.0.1/tcp/*/p2p/"$hpeer") ;; *) fail "listen addr $addr is not /ip4/127.0.0.1/tcp/PORT/p2p/$hpeer" ;; esac
@@ -41,5 +42,5 @@ log "ok: holepunch identified the js peer (protocols, agent, observed = our list
 
 step dial2 30 node "$JS_PEER" dial "$addr" --streams 8 --bytes 65536 --pings 1
 expect "$WORK/dial2.out" 'e.event==="result" && e.ok===true' "a second js peer is served after the first left"
-kill -0 "$PID_hp" 2>/dev/null || fail "holepunch listener exited"
+kill -0 "$pid_hp" 2>/dev/null || fail "holepunch listener exited"
 log "PASS"

@@ -8,6 +8,7 @@ set -euo pipefail
 need_holepunch
 
 start_bg js 60 node "$JS_PEER" listen
+pid_js=$LAST_PID
 addr="$(wait_for 20 "$WORK/js.out" 'e.event==="listening"' 'e.addr')"
 jpeer="$(jq_first "$WORK/js.out" 'e.event==="listening"' 'e.peer')"
 log "js listening at $addr"
@@ -43,5 +44,5 @@ timeout -k 2 30 "$HOLEPUNCH" ping "${addr%%/p2p/*}/p2p/$other" --count 1 --log-f
 [ "$rc" -ne 124 ] || fail "ping with the wrong peer ID hung"
 [ "$rc" -ne 0 ] || fail "ping with the wrong peer ID succeeded"
 log "ok: dial with the wrong peer ID fails (rc=$rc)"
-kill -0 "$PID_js" 2>/dev/null || fail "js listener exited"
+kill -0 "$pid_js" 2>/dev/null || fail "js listener exited"
 log "PASS"
