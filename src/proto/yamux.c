@@ -553,6 +553,10 @@ int lp2p_yamux_recv(lp2p_yamux *y, const uint8_t *in, size_t len, uint64_t now_m
         return y->dead;
     enter(y);
     int rc = start(y, now_ms);
+    /* Anything from the peer proves it alive: our pong may be queued behind its data
+     * (go-yamux extends its keepalive on every frame for the same reason). */
+    if (len && y->ping_out)
+        y->ping_deadline = y->now + y->cfg.ping_timeout_ms;
     while (len && !rc) {
         if (!y->in_payload) {
             size_t take = LP2P_YAMUX_HDR_LEN - y->hdr_len;

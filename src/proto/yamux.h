@@ -8,7 +8,8 @@
  *            (lp2p_buf_head/size/consume), encrypts and writes. Its size is bounded by the
  *            peer's windows plus small control frames; check it for socket backpressure.
  * Time:      the core reads no clock. now_ms comes in through recv/tick/ping; the latest
- *            value is the core's "now" for stream calls that take no time argument.
+ *            value is the core's "now" for stream calls that take no time argument
+ *            (consumed() uses it for auto-tuning: call tick() first if the loop was idle).
  *
  * Roles: is_client opens odd stream IDs, the server even ones (role from config: DCUtR may
  * assign it independently of who dialed). ID 0 is the session (Ping, GoAway).
@@ -95,7 +96,8 @@ typedef struct lp2p_yamux_callbacks {
     void (*on_writable)(void *user, lp2p_yamux_stream *s);
     /* Both directions done or reset: last callback for s, freed after it returns. */
     void (*on_stream_closed)(void *user, lp2p_yamux_stream *s);
-    /* Peer sent GoAway: no new streams either way; existing ones continue. */
+    /* Peer sent GoAway: no new streams either way; existing ones continue. go-yamux
+     * closes the session on codes other than 0 (normal); the host may do the same. */
     void (*on_goaway)(void *user, uint32_t code);
     /* A ping was answered. */
     void (*on_rtt)(void *user, uint64_t rtt_ms);
@@ -119,8 +121,10 @@ void lp2p_yamux_del(lp2p_yamux *y);
 int lp2p_yamux_recv(lp2p_yamux *y, const uint8_t *in, size_t len, uint64_t now_ms);
 lp2p_buf *lp2p_yamux_out(lp2p_yamux *y);
 uint64_t lp2p_yamux_next_deadline(const lp2p_yamux *y);
-/* Sends due pings (the first tick/recv also sends an RTT-probe ping), checks ping
- * timeouts. */
+/* Sends due pings (the first tick/recv also sends an RTT-probe ping) and checks the ping
+ * timeout. Keepalive pings go out every keepalive_ms even while busy, so the RTT stays
+ * fresh; any bytes received while a ping is outstanding restart its timeout (the pong may
+ * be queued behind data), so only a silent peer times out. */
 int lp2p_yamux_tick(lp2p_yamux *y, uint64_t now_ms);
 /* Sends a ping now. LP2P_ERR_AGAIN if one is already outstanding. */
 int lp2p_yamux_ping(lp2p_yamux *y, uint64_t now_ms);

@@ -800,6 +800,24 @@ static void test_ping_rtt_and_keepalive_timeout(void **state)
     assert_int_equal(lp2p_yamux_tick(c->y, 6530), LP2P_ERR_TIMEOUT);
     assert_int_equal(lp2p_yamux_error(c->y), LP2P_ERR_TIMEOUT);
     assert_int_equal(lp2p_yamux_next_deadline(c->y), UINT64_MAX);
+    /* a peer that keeps sending is alive even if the pong is slow */
+    peer *c3 = peer_new(&cc), *s3 = peer_default(0);
+    now = 0;
+    start_pair(c3, s3);
+    app_stream *b3 = open_stream(s3);
+    assert_int_equal(xfer(s3, c3), 0);
+    assert_int_equal(lp2p_yamux_tick(c3->y, 1000), 0); /* keepalive ping, never answered */
+    drop_out(c3);
+    for (now = 1100; now <= 3000; now += 100) {
+        assert_int_equal(lp2p_yamux_stream_write(b3->s, (const uint8_t *)"\x07", 1), 1);
+        assert_int_equal(xfer(s3, c3), 0);
+        assert_int_equal(lp2p_yamux_tick(c3->y, now), 0);
+    }
+    assert_int_equal(lp2p_yamux_tick(c3->y, 3499), 0);
+    assert_int_equal(lp2p_yamux_tick(c3->y, 3500), LP2P_ERR_TIMEOUT); /* silent for 500 ms */
+    peer_del(c3);
+    peer_del(s3);
+
     /* a stale ACK (wrong value) is ignored */
     peer *c2 = peer_new(&cc);
     assert_int_equal(lp2p_yamux_tick(c2->y, 0), 0);
