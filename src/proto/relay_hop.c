@@ -47,7 +47,10 @@ struct lp2p_relay {
     circuit *circuits;
     size_t ncircuits;
     uint64_t next_circuit_id;
-    uint64_t *expired; /* circuit ids for poll_expired */
+    struct expired {
+        uint64_t id;
+        int pending;
+    } * expired; /* for poll_expired */
     size_t nexpired;
     bucket *buckets;
     size_t nbuckets;
@@ -63,6 +66,7 @@ void lp2p_relay_config_default(lp2p_relay_config *c)
     c->max_circuits = 1024;
     c->max_circuits_per_peer = 16;
     c->circuit_duration_ms = 120 * 1000;
+    c->connect_timeout_ms = 30 * 1000;
     c->circuit_data = 1 << 17;
     c->reserve_burst_peer = 30;
     c->reserve_interval_peer_ms = 120 * 1000;
@@ -396,6 +400,7 @@ static int on_connect(lp2p_relay *r, const lp2p_relay_src *src, const lp2p_relay
     circuit *c = &r->circuits[r->ncircuits++];
     memset(c, 0, sizeof(*c));
     c->id = r->next_circuit_id++;
+    c->start_ms = now; /* pending since: for the connect timeout */
     c->src = src->peer;
     c->dst = target;
     res->action = LP2P_RELAY_STOP_CONNECT;
@@ -521,45 +526,55 @@ void lp2p_relay_conn_closed(lp2p_relay *r, uint64_t conn_id)
     }
 }
 
+/* When circuit c must go: end of its duration when live, connect timeout while pending. */
+static uint64_t circuit_deadline(const lp2p_relay *r, const circuit *c)
+{
+    uint64_t lim = c->live ? r->cfg.circuit_duration_ms : r->cfg.connect_timeout_ms;
+    return lim ? c->start_ms + lim : UINT64_MAX;
+}
+
 uint64_t lp2p_relay_next_deadline(const lp2p_relay *r)
 {
     uint64_t d = UINT64_MAX;
     for (size_t i = 0; i < r->nrsvs; i++)
         if (r->rsvs[i].expire_ms < d)
             d = r->rsvs[i].expire_ms;
-    if (r->cfg.circuit_duration_ms)
-        for (size_t i = 0; i < r->ncircuits; i++)
-            if (r->circuits[i].live && r->circuits[i].start_ms + r->cfg.circuit_duration_ms < d)
-                d = r->circuits[i].start_ms + r->cfg.circuit_duration_ms;
+    for (size_t i = 0; i < r->ncircuits; i++) {
+        uint64_t cd = circuit_deadline(r, &r->circuits[i]);
+        if (cd < d)
+            d = cd;
+    }
     return d;
 }
 
 int lp2p_relay_tick(lp2p_relay *r, uint64_t now_ms)
 {
     expire_reservations(r, now_ms);
-    if (!r->cfg.circuit_duration_ms)
-        return 0;
+    size_t cap = r->cfg.max_circuits ? r->cfg.max_circuits : 1;
     for (size_t i = 0; i < r->ncircuits;) {
         circuit *c = &r->circuits[i];
-        if (c->live && now_ms >= c->start_ms + r->cfg.circuit_duration_ms) {
-            lp2p_log(LP2P_INFO, "relay_circuit_limit", LF_U("circuit", c->id),
-                     LF_S("limit", "duration"));
-            size_t cap = r->cfg.max_circuits ? r->cfg.max_circuits : 1;
-            if (r->nexpired < cap) /* else the host is not polling; the circuit still goes */
-                r->expired[r->nexpired++] = c->id;
-            remove_circuit(r, c);
-        } else {
+        if (now_ms < circuit_deadline(r, c)) {
             i++;
+            continue;
         }
+        lp2p_log(LP2P_INFO, "relay_circuit_limit", LF_U("circuit", c->id),
+                 LF_S("limit", c->live ? "duration" : "connect timeout"));
+        if (r->nexpired < cap) { /* else the host is not polling; the circuit still goes */
+            r->expired[r->nexpired].id = c->id;
+            r->expired[r->nexpired].pending = !c->live;
+            r->nexpired++;
+        }
+        remove_circuit(r, c);
     }
     return 0;
 }
 
-int lp2p_relay_poll_expired(lp2p_relay *r, uint64_t *circuit_id)
+int lp2p_relay_poll_expired(lp2p_relay *r, uint64_t *circuit_id, int *was_pending)
 {
     if (r->nexpired == 0)
         return 0;
-    *circuit_id = r->expired[0];
+    *circuit_id = r->expired[0].id;
+    *was_pending = r->expired[0].pending;
     memmove(r->expired, r->expired + 1, (r->nexpired - 1) * sizeof(*r->expired));
     r->nexpired--;
     return 1;

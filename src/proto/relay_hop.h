@@ -44,6 +44,7 @@ typedef struct lp2p_relay_config {
     uint32_t max_circuits_per_peer;     /* 16, counting both ends */
     uint64_t circuit_duration_ms;       /* 2 min */
     uint64_t circuit_data;              /* 128 KiB per direction */
+    uint64_t connect_timeout_ms;        /* 30 s (go ConnectTimeout) for the target's answer */
     /* token buckets (rust defaults): burst, and one token back per interval */
     uint32_t reserve_burst_peer;       /* 30 */
     uint64_t reserve_interval_peer_ms; /* 2 min */
@@ -112,13 +113,17 @@ void lp2p_relay_circuit_close(lp2p_relay *r, uint64_t circuit_id);
 /* A connection went away: its reservations end (spec: valid only while it stays up). */
 void lp2p_relay_conn_closed(lp2p_relay *r, uint64_t conn_id);
 
-/* Earliest reservation expiry or circuit duration limit; UINT64_MAX = none. */
+/* Earliest reservation expiry, circuit duration limit or connect timeout; UINT64_MAX = none. */
 uint64_t lp2p_relay_next_deadline(const lp2p_relay *r);
-/* Drops expired reservations; circuits past their duration are queued for _poll_expired. */
+/* Drops expired reservations; circuits past their duration, and pending ones whose target
+ * did not answer within connect_timeout_ms, are removed and queued for _poll_expired. */
 int lp2p_relay_tick(lp2p_relay *r, uint64_t now_ms);
-/* 1 and *circuit_id when a circuit hit its duration limit (reset both its streams; the
- * circuit is already removed), 0 when none is left. */
-int lp2p_relay_poll_expired(lp2p_relay *r, uint64_t *circuit_id);
+/* 1 and *circuit_id when a circuit was removed by tick, 0 when none is left.
+ * *was_pending = 0: a live circuit hit its duration limit: reset both its streams.
+ * *was_pending = 1: the target never answered: write
+ * lp2p_relay_msg_encode_status(LP2P_RELAY_HOP, LP2P_RELAY_STATUS_CONNECTION_FAILED) on the
+ * hop stream, close it, and reset the stop stream. */
+int lp2p_relay_poll_expired(lp2p_relay *r, uint64_t *circuit_id, int *was_pending);
 
 /* Introspection for tests and metrics. */
 size_t lp2p_relay_reservation_count(const lp2p_relay *r);

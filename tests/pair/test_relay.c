@@ -259,15 +259,42 @@ static void test_circuit_duration_limit(void **state)
     uint64_t start = w->now;
     assert_int_equal(lp2p_relay_next_deadline(w->relay), start + 120000);
     uint64_t id;
+    int pending = -1;
     assert_int_equal(lp2p_relay_tick(w->relay, start + 119999), 0);
-    assert_int_equal(lp2p_relay_poll_expired(w->relay, &id), 0);
+    assert_int_equal(lp2p_relay_poll_expired(w->relay, &id, &pending), 0);
     assert_int_equal(lp2p_relay_tick(w->relay, start + 120000), 0);
-    assert_int_equal(lp2p_relay_poll_expired(w->relay, &id), 1);
+    assert_int_equal(lp2p_relay_poll_expired(w->relay, &id, &pending), 1);
     assert_int_equal(id, res.circuit_id);
-    assert_int_equal(lp2p_relay_poll_expired(w->relay, &id), 0);
+    assert_int_equal(pending, 0);
+    assert_int_equal(lp2p_relay_poll_expired(w->relay, &id, &pending), 0);
     assert_int_equal(lp2p_relay_circuit_count(w->relay), 0);
     /* the reservation outlives the circuit */
     assert_int_equal(lp2p_relay_reservation_count(w->relay), 1);
+}
+
+static void test_target_never_answers(void **state)
+{
+    world *w = *state;
+    lp2p_relay_src s = src_of(w->s_kp, 1, 10), c = src_of(w->c_kp, 2, 20);
+    assert_int_equal(reserve(w, &s), LP2P_RELAY_STATUS_OK);
+    lp2p_relay_result res;
+    assert_int_equal(connect_to(w, &c, lp2p_keypair_peer_id(w->s_kp), &res), LP2P_RELAY_STATUS_OK);
+    assert_int_equal(lp2p_relay_next_deadline(w->relay), w->now + 30000);
+    uint64_t id;
+    int pending = -1;
+    assert_int_equal(lp2p_relay_tick(w->relay, w->now + 29999), 0);
+    assert_int_equal(lp2p_relay_poll_expired(w->relay, &id, &pending), 0);
+    assert_int_equal(lp2p_relay_tick(w->relay, w->now + 30000), 0);
+    assert_int_equal(lp2p_relay_poll_expired(w->relay, &id, &pending), 1);
+    assert_int_equal(id, res.circuit_id);
+    assert_int_equal(pending, 1);
+    assert_int_equal(lp2p_relay_circuit_count(w->relay), 0);
+    /* a late answer finds nothing */
+    lp2p_buf_clear(&w->hop);
+    assert_int_equal(lp2p_relay_on_stop_reply(w->relay, id, (const uint8_t *)"\x08\x01\x20\x64", 4,
+                                              w->now + 30001, &w->hop),
+                     LP2P_ERR_NOT_FOUND);
+    assert_int_equal(lp2p_buf_size(&w->hop), 0);
 }
 
 static void test_reservation_expiry_and_conn_close(void **state)
@@ -538,6 +565,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reserve_connect_full_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_circuit_duration_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_target_never_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reservation_expiry_and_conn_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test(test_stop_side_rejects_bad_messages),
