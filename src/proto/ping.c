@@ -1,9 +1,9 @@
 /* Ping: see ping.h. */
 #include "proto/ping.h"
 
-#include <openssl/rand.h>
 #include <string.h>
 
+#include "crypto/random.h"
 #include "lp2p/err.h"
 #include "util/log.h"
 
@@ -34,7 +34,7 @@ int lp2p_ping_send(lp2p_ping *p, const uint8_t *payload, uint64_t now_ms)
         return LP2P_ERR_STATE;
     if (payload)
         memcpy(p->sent, payload, LP2P_PING_SIZE);
-    else if (RAND_bytes(p->sent, LP2P_PING_SIZE) != 1)
+    else if (lp2p_random_bytes(p->sent, LP2P_PING_SIZE) < 0)
         return LP2P_ERR_CRYPTO;
     int rc = lp2p_buf_append(&p->out, p->sent, LP2P_PING_SIZE);
     if (rc)
