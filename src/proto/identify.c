@@ -117,7 +117,8 @@ int lp2p_identify_encode(const lp2p_identify_info *info, lp2p_buf *out, size_t *
             goto done;
         }
     }
-    if ((dropped_addrs && *dropped_addrs) || (dropped_record && *dropped_record))
+    if (m.n_listenaddrs < info->n_listen_addrs ||
+        (info->signed_peer_record && !m.has_signedpeerrecord))
         lp2p_log(LP2P_WARN, "identify_trimmed",
                  LF_U("dropped_addrs", info->n_listen_addrs - m.n_listenaddrs),
                  LF_B("dropped_record", !m.has_signedpeerrecord && info->signed_peer_record));
