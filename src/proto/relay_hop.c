@@ -416,6 +416,8 @@ int lp2p_relay_on_hop(lp2p_relay *r, const lp2p_relay_src *src, const uint8_t *b
                       lp2p_relay_result *res)
 {
     memset(res, 0, sizeof(*res));
+    if (src->ip_len > sizeof(src->ip) || src->peer.len > LP2P_PEER_ID_MAX)
+        return LP2P_ERR_INVAL;
     lp2p_relay_msg m;
     int rc = lp2p_relay_msg_decode(LP2P_RELAY_HOP, body, len, &m);
     if (rc == LP2P_ERR_NOMEM)

@@ -91,7 +91,8 @@ void lp2p_relay_del(lp2p_relay *r);
 int lp2p_relay_set_addrs(lp2p_relay *r, const uint8_t *const *addrs, const size_t *lens, size_t n);
 
 /* One hop message body. Always answers: for REPLY_CLOSE hop_out holds the reply; for
- * STOP_CONNECT stop_out holds the stop CONNECT for the target. Returns 0, or LP2P_ERR_NOMEM. */
+ * STOP_CONNECT stop_out holds the stop CONNECT for the target. Returns 0, LP2P_ERR_NOMEM, or
+ * LP2P_ERR_INVAL for a src with ip_len > 16 (nothing written then). */
 int lp2p_relay_on_hop(lp2p_relay *r, const lp2p_relay_src *src, const uint8_t *body, size_t len,
                       uint64_t now_ms, uint64_t unix_s, lp2p_buf *hop_out, lp2p_buf *stop_out,
                       lp2p_relay_result *res);
