@@ -198,7 +198,14 @@ int lp2p_relay_refresh_due(lp2p_relay_refresh *rf, uint64_t now_ms)
 void lp2p_relay_refresh_ok(lp2p_relay_refresh *rf, uint64_t now_ms, uint64_t unix_now_s,
                            uint64_t expire_unix_s)
 {
-    uint64_t left_ms = expire_unix_s > unix_now_s ? (expire_unix_s - unix_now_s) * 1000 : 0;
+    if (expire_unix_s <= unix_now_s) {
+        /* Already expired (or no expire sent): back off rather than re-reserving every second. */
+        lp2p_log(LP2P_WARN, "relay_reservation_expired_on_arrival", LF_U("expire", expire_unix_s),
+                 LF_U("now", unix_now_s));
+        lp2p_relay_refresh_failed(rf, now_ms);
+        return;
+    }
+    uint64_t left_ms = (expire_unix_s - unix_now_s) * 1000;
     uint64_t wait = left_ms / 4 * 3;
     if (wait < LP2P_RELAY_REFRESH_MIN_MS)
         wait = LP2P_RELAY_REFRESH_MIN_MS;

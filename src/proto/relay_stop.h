@@ -75,6 +75,8 @@ typedef struct lp2p_relay_refresh {
 void lp2p_relay_refresh_init(lp2p_relay_refresh *rf, uint64_t now_ms);
 /* 1 when a RESERVE should be sent now (marks it in flight; no deadline until the outcome). */
 int lp2p_relay_refresh_due(lp2p_relay_refresh *rf, uint64_t now_ms);
+/* A reservation was granted. One that has already expired by unix_now_s counts as a failure
+ * (so a relay sending expire=0 gets backoff, not a RESERVE every second). */
 void lp2p_relay_refresh_ok(lp2p_relay_refresh *rf, uint64_t now_ms, uint64_t unix_now_s,
                            uint64_t expire_unix_s);
 void lp2p_relay_refresh_failed(lp2p_relay_refresh *rf, uint64_t now_ms);

@@ -556,8 +556,18 @@ static void test_refresh_schedule(void **state)
                      (1ull << 40) + LP2P_RELAY_BACKOFF_MAX_MS);
     /* success resets the backoff */
     assert_int_equal(lp2p_relay_refresh_due(&rf, rf.next_ms), 1);
-    lp2p_relay_refresh_ok(&rf, rf.next_ms, UNIX0, UNIX0 + 400);
+    t = rf.next_ms;
+    lp2p_relay_refresh_ok(&rf, t, UNIX0, UNIX0 + 400);
     assert_int_equal(rf.failures, 0);
+    assert_int_equal(lp2p_relay_refresh_next_deadline(&rf), t + 300 * 1000);
+    /* a grant that is already expired is a failure: backoff, not a 1 s loop */
+    assert_int_equal(lp2p_relay_refresh_due(&rf, rf.next_ms), 1);
+    t = rf.next_ms;
+    lp2p_relay_refresh_ok(&rf, t, UNIX0 + 1000, 0);
+    assert_int_equal(rf.failures, 1);
+    assert_int_equal(lp2p_relay_refresh_due(&rf, rf.next_ms), 1);
+    lp2p_relay_refresh_ok(&rf, rf.next_ms, UNIX0 + 1000, UNIX0 + 1000);
+    assert_int_equal(rf.failures, 2);
 }
 
 int main(void)
