@@ -3,7 +3,7 @@
 // own logic before the real binary exists (see README.md); no test_*.sh uses it, and a
 // test passing against it says nothing about holepunch.
 //
-//   mock_holepunch.mjs listen --listen MA --key FILE --log-format json
+//   mock_holepunch.mjs listen --listen MA [--relay MA] --key FILE --log-format json
 //   mock_holepunch.mjs ping MA --count N --log-format json
 //   mock_holepunch.mjs perf MA --upload BYTES --download BYTES --log-format json
 //   mock_holepunch.mjs echo MA --streams N --bytes N --log-format json
@@ -11,12 +11,14 @@
 // JSON log lines go to stderr, as holepunch's do.
 import './polyfill.mjs'
 import { existsSync } from 'node:fs'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { parseArgs, runMain, withTimeout, loadOrGenerateKey, writeKey, peerIdOf, identifyEvent, makeNode, multiaddr } from './common.mjs'
 import { ECHO_PROTOCOL, echoHandler, echoMany, echoOnce, randomData } from './echo.mjs'
 import { PERF_PROTOCOL, perfHandler, perfRun } from './perf.mjs'
 
-const args = parseArgs(process.argv.slice(2), ['listen', 'key', 'log-format', 'count', 'upload', 'download', 'streams', 'bytes'])
+const args = parseArgs(process.argv.slice(2), ['listen', 'relay', 'key', 'log-format', 'count', 'upload', 'download', 'streams', 'bytes'])
 const cmd = args._[0]
+const LIM = { runOnLimitedConnection: true }
 const jlog = (obj) => process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level: 'info', ...obj }) + '\n')
 
 async function keyFromArgs () {
@@ -27,8 +29,8 @@ async function keyFromArgs () {
 }
 
 async function node (listen) {
-  const n = await makeNode({ privateKey: await keyFromArgs(), listen, userAgent: 'mock-holepunch/0' })
-  const opts = { maxInboundStreams: 256, maxOutboundStreams: 256 }
+  const n = await makeNode({ privateKey: await keyFromArgs(), listen, userAgent: 'mock-holepunch/0', transports: [circuitRelayTransport()] })
+  const opts = { maxInboundStreams: 256, maxOutboundStreams: 256, runOnLimitedConnection: true }
   await n.handle(ECHO_PROTOCOL, echoHandler, opts)
   await n.handle(PERF_PROTOCOL, perfHandler, opts)
   n.addEventListener('peer:identify', (evt) => jlog(identifyEvent(evt.detail)))
@@ -45,7 +47,9 @@ async function dial (n) {
 
 const cmds = {
   async listen () {
-    const n = await node([args.listen ?? '/ip4/127.0.0.1/tcp/0'])
+    const listen = [args.listen ?? '/ip4/127.0.0.1/tcp/0']
+    if (args.relay) listen.push(`${args.relay}/p2p-circuit`)
+    const n = await node(listen)
     jlog({ event: 'listening', addr: n.getMultiaddrs()[0].toString() })
   },
   async ping () {
@@ -53,7 +57,7 @@ const cmds = {
     const conn = await dial(n)
     await new Promise(resolve => setTimeout(resolve, 300))
     for (let i = 0; i < Number(args.count ?? 3); i++) {
-      jlog({ event: 'ping', peer: conn.remotePeer.toString(), rtt_ms: await n.services.ping.ping(conn.remotePeer) })
+      jlog({ event: 'ping', peer: conn.remotePeer.toString(), rtt_ms: await n.services.ping.ping(conn.remotePeer, LIM) })
     }
     process.exit(0)
   },
@@ -74,8 +78,8 @@ const cmds = {
   async echo () {
     const n = await node([])
     const conn = await dial(n)
-    await echoMany(conn, Number(args.streams ?? 64), 65536)
-    await echoOnce(conn, randomData(Number(args.bytes ?? 16777216)))
+    await echoMany(conn, Number(args.streams ?? 64), 4096, LIM)
+    await echoOnce(conn, randomData(Number(args.bytes ?? 16777216)), LIM)
     process.stdout.write(JSON.stringify({ event: 'echo_result', ok: true }) + '\n')
     process.exit(0)
   },
