@@ -154,6 +154,8 @@ typedef struct kaspa_session_stats {
     uint64_t bytes_in, bytes_out; /* transport bytes */
     uint64_t msgs_in, msgs_out;   /* KaspadMessages */
     uint64_t msgs_ignored;        /* unknown payloads tolerated */
+    uint64_t msgs_in_gzip;        /* received messages that were gzip'd on the wire */
+    int sending_gzip;             /* we gzip our messages */
 } kaspa_session_stats;
 
 int kaspa_session_new(kaspa_session **out, const kaspa_session_config *cfg, kaspa_role role,

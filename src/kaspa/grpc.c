@@ -37,6 +37,10 @@ typedef nghttp2_data_provider h2_data_provider;
 #endif
 
 #define MIB (1u << 20)
+/* After our end of the stream, how long we wait for the peer's end before GOAWAY. Closing
+ * the connection right after END_STREAM makes some peers (grpc-js, which inflates
+ * asynchronously) drop the last messages. */
+#define KASPA_GRPC_CLOSE_GRACE_MS 2000
 
 enum { ST_IDLE, ST_OPEN, ST_CLOSING, ST_EOF_SENT, ST_DONE };
 
@@ -59,6 +63,8 @@ struct kaspa_grpc {
     int failed;        /* stop delivering messages */
     int depth;         /* nesting of public calls (flush only at depth 0) */
     int close_status;
+    int stream_closed;       /* our stream is fully closed (both ends or reset) */
+    uint64_t close_deadline; /* after our end: wait this long for the peer's end */
     uint64_t bytes_out;
     char close_msg[256];
     int has_close_msg;
@@ -185,6 +191,7 @@ static h2_ssize read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t le
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     g->state = ST_EOF_SENT;
+    g->close_deadline = g->now + KASPA_GRPC_CLOSE_GRACE_MS;
     return 0;
 }
 
@@ -269,6 +276,7 @@ static void refuse(kaspa_grpc *g, nghttp2_session *s, int32_t sid, int grpc_stat
     };
     H2_SUBMIT_RESPONSE(s, sid, nv, 4, NULL);
     g->state = ST_EOF_SENT;
+    g->close_deadline = g->now + KASPA_GRPC_CLOSE_GRACE_MS;
     fire_close(g, LP2P_ERR_UNSUPPORTED, grpc_status, why);
 }
 
@@ -341,6 +349,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         if (g->hdr_grpc_status >= 0) { /* trailers-only response */
             fire_close(g, g->hdr_grpc_status == 0 ? 0 : LP2P_ERR_REFUSED, g->hdr_grpc_status,
                        g->hdr_grpc_message);
+            kaspa_grpc_close(g, 0, NULL);
             return 0;
         }
         if (!ctype_ok(g->hdr_ctype) || !enc_ok(g->hdr_enc)) {
@@ -355,14 +364,17 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         if (!g->is_server) { /* trailers */
             fire_close(g, g->hdr_grpc_status == 0 ? 0 : LP2P_ERR_REFUSED, g->hdr_grpc_status,
                        g->hdr_grpc_message[0] ? g->hdr_grpc_message : NULL);
+            kaspa_grpc_close(g, 0, NULL); /* the call is over: end our side too */
             return 0;
         }
     }
 end_stream:
     if (f->hd.stream_id == g->stream_id && g->stream_id != 0 &&
         (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-        (f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS))
+        (f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS)) {
         fire_close(g, 0, -1, NULL); /* peer half-closed: the conversation is over */
+        kaspa_grpc_close(g, 0, NULL);
+    }
     return 0;
 }
 
@@ -394,6 +406,7 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
     if (sid == g->stream_id) {
         fire_close(g, code == NGHTTP2_NO_ERROR ? 0 : LP2P_ERR_RESET, -1,
                    code == NGHTTP2_NO_ERROR ? NULL : "RST_STREAM");
+        g->stream_closed = 1;
         if (g->state < ST_EOF_SENT)
             g->state = ST_EOF_SENT;
     }
@@ -471,6 +484,7 @@ int kaspa_grpc_new(kaspa_grpc **out, const kaspa_grpc_config *cfg, int is_server
     g->user = user;
     g->now = now_ms;
     g->open_deadline = cfg->open_timeout_ms ? now_ms + cfg->open_timeout_ms : UINT64_MAX;
+    g->close_deadline = UINT64_MAX;
     g->next_ping = cfg->keepalive_ms ? now_ms + cfg->keepalive_ms : UINT64_MAX;
     g->ping_deadline = UINT64_MAX;
     lp2p_buf_init(&g->out);
@@ -550,8 +564,9 @@ int kaspa_grpc_flush(kaspa_grpc *g)
             return rc;
         g->bytes_out += (uint64_t)n;
     }
-    if (g->state == ST_EOF_SENT) {
-        /* Our side is finished and flushed: say goodbye at the connection level. */
+    if (g->state == ST_EOF_SENT && (g->stream_closed || g->now >= g->close_deadline)) {
+        /* Both ends of the stream are done (or the peer took too long): say goodbye at the
+         * connection level. */
         nghttp2_session_terminate_session(g->h2, NGHTTP2_NO_ERROR);
         const uint8_t *data;
         h2_ssize n;
@@ -612,6 +627,7 @@ int kaspa_grpc_close(kaspa_grpc *g, int grpc_status, const char *grpc_message)
     snprintf(g->close_msg, sizeof g->close_msg, "%s", grpc_message ? grpc_message : "");
     if (g->stream_id == 0 || (g->is_server && !g->opened)) {
         g->state = ST_EOF_SENT; /* no stream to end: just GOAWAY */
+        g->stream_closed = 1;
     } else {
         g->state = ST_CLOSING;
         if (g->data_deferred) {
@@ -632,6 +648,8 @@ uint64_t kaspa_grpc_next_deadline(const kaspa_grpc *g)
     if (g->state == ST_DONE)
         return UINT64_MAX;
     uint64_t d = g->open_deadline;
+    if (g->state == ST_EOF_SENT && g->close_deadline < d)
+        d = g->close_deadline;
     if (!g->closed_cb) {
         if (g->next_ping < d)
             d = g->next_ping;
@@ -648,16 +666,20 @@ int kaspa_grpc_tick(kaspa_grpc *g, uint64_t now_ms)
         return 0;
     if (now_ms >= g->open_deadline && !g->opened) {
         g->open_deadline = UINT64_MAX;
+        g->stream_closed = 1; /* an unresponsive peer: do not wait for its end */
         fire_close(g, LP2P_ERR_TIMEOUT, -1, "stream not opened in time");
         kaspa_grpc_close(g, 4 /* DEADLINE_EXCEEDED */, "timeout");
+        kaspa_grpc_flush(g);
         return LP2P_ERR_TIMEOUT;
     }
     if (g->closed_cb)
         return kaspa_grpc_flush(g);
     if (now_ms >= g->ping_deadline) {
         g->ping_deadline = UINT64_MAX;
+        g->stream_closed = 1; /* the peer is gone: do not wait for it */
         fire_close(g, LP2P_ERR_TIMEOUT, -1, "HTTP/2 PING timeout");
-        g->state = ST_EOF_SENT;
+        if (g->state < ST_EOF_SENT)
+            g->state = ST_EOF_SENT;
         kaspa_grpc_flush(g);
         return LP2P_ERR_TIMEOUT;
     }

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define READ_BUF (64 * 1024)
+#define READ_BUF            (64 * 1024)
+#define KASPA_TCP_LINGER_MS 2000 /* wait for the peer's FIN after ours */
 
 struct kaspa_tcp_server {
     uv_loop_t *loop;
@@ -120,9 +121,21 @@ static void conn_destroy(kaspa_tcp_conn *c, int err)
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
+static void on_timer(uv_timer_t *t);
+
+/* Our FIN is out. Keep reading until the peer's FIN (or a short linger) so that closing
+ * with unread bytes does not turn into a RST that makes the peer drop our last messages
+ * (a Reject, the final Pong, the trailers). */
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
-    conn_destroy(req->data, 0);
+    kaspa_tcp_conn *c = req->data;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_destroy(c, 0);
+        return;
+    }
+    uv_timer_start(&c->timer, on_timer, KASPA_TCP_LINGER_MS, 0);
 }
 
 /* ---- I/O ---------------------------------------------------------------------------------- */
@@ -167,6 +180,10 @@ static void flush_out(kaspa_tcp_conn *c)
 static void on_timer(uv_timer_t *t)
 {
     kaspa_tcp_conn *c = t->data;
+    if (c->shutting) {
+        conn_destroy(c, 0); /* the peer did not close its side in time */
+        return;
+    }
     if (!c->connected) {
         lp2p_log(LP2P_WARN, "kaspa_tcp_connect_failed", LF_S("peer", c->peer),
                  LF_S("reason", "timeout"));
@@ -190,7 +207,6 @@ static void conn_step(kaspa_tcp_conn *c)
         uv_timer_stop(&c->timer);
         if (c->writes == 0 && !c->shutting) {
             c->shutting = 1;
-            uv_read_stop((uv_stream_t *)&c->tcp);
             c->shutdown_req.data = c;
             if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
                 conn_destroy(c, 0);
@@ -218,6 +234,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
                                     : LP2P_ERR_IO);
         return;
     }
+    if (n > 0 && c->shutting)
+        return; /* after our end: drain and discard until the peer's FIN */
     if (n > 0) {
         uv_update_time(c->loop);
         kaspa_session_recv(c->session, (const uint8_t *)buf->base, (size_t)n, uv_now(c->loop));

@@ -670,6 +670,8 @@ void kaspa_session_get_stats(const kaspa_session *s, kaspa_session_stats *st)
 {
     *st = s->st;
     st->bytes_out = kaspa_grpc_bytes_out(s->grpc);
+    kaspa_grpc_msgs_in(s->grpc, &st->msgs_in_gzip);
+    st->sending_gzip = kaspa_grpc_sending_gzip(s->grpc);
 }
 
 const char *kaspa_session_peer_label(const kaspa_session *s)
