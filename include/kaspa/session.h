@@ -98,6 +98,12 @@ typedef struct kaspa_session_config {
 
 void kaspa_session_config_default(kaspa_session_config *c, kaspa_hub *hub,
                                   kaspa_h2_profile profile);
+/* For a Kaspa stream over libp2p (/kaspad/transport/1.0.0): LIBP2P HTTP/2 profile (grpc
+ * settings reset to its defaults), peer_addr = kaspa_synthetic_addr(peer), relayed flag, and
+ * the base58 peer ID written into label (>= LP2P_PEER_ID_STR_MAX) as the log label. label
+ * must outlive kaspa_session_new (which copies it). */
+int kaspa_session_config_libp2p(kaspa_session_config *c, const lp2p_peer_id *peer, int relayed,
+                                char *label, size_t label_len);
 
 typedef struct kaspa_session kaspa_session;
 

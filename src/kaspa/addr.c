@@ -1,11 +1,11 @@
 /* Kaspa peer addresses, the synthetic fd00::/8 address for libp2p peers, and the hub of
  * connected (node id, IP) pairs used for rusty-kaspa's duplicate-connection check. */
 #include "kaspa/session.h"
+#include "crypto/hash.h"
+#include "crypto/random.h"
 #include "lp2p/err.h"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,11 +68,10 @@ int kaspa_addr_parse(const char *s, kaspa_addr *a)
 
 int kaspa_synthetic_addr(const lp2p_peer_id *peer, uint8_t ip[16], uint16_t *port)
 {
-    uint8_t h[32];
-    unsigned int hl = 0;
+    uint8_t h[LP2P_SHA256_LEN];
     if (!peer || peer->len == 0 || peer->len > LP2P_PEER_ID_MAX)
         return LP2P_ERR_INVAL;
-    if (EVP_Digest(peer->bytes, peer->len, h, &hl, EVP_sha256(), NULL) != 1 || hl != 32)
+    if (lp2p_sha256(peer->bytes, peer->len, h) != 0)
         return LP2P_ERR_CRYPTO;
     ip[0] = 0xfd;
     memcpy(ip + 1, h, 15);
@@ -107,7 +106,7 @@ int kaspa_hub_new(kaspa_hub **out, const uint8_t node_id[KASPA_NODE_ID_LEN])
     if (node_id) {
         memcpy(h->node_id, node_id, KASPA_NODE_ID_LEN);
     } else {
-        if (RAND_bytes(h->node_id, KASPA_NODE_ID_LEN) != 1) {
+        if (lp2p_random_bytes(h->node_id, KASPA_NODE_ID_LEN) != 0) {
             free(h);
             return LP2P_ERR_CRYPTO;
         }
@@ -177,4 +176,20 @@ void kaspa_hub_remove_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr)
     ssize_t i = hub_find(h, id, addr->ip);
     if (i >= 0)
         h->v[i] = h->v[--h->n];
+}
+
+int kaspa_session_config_libp2p(kaspa_session_config *c, const lp2p_peer_id *peer, int relayed,
+                                char *label, size_t label_len)
+{
+    int rc = kaspa_synthetic_addr(peer, c->peer_addr.ip, &c->peer_addr.port);
+    if (rc)
+        return rc;
+    kaspa_grpc_config_default(&c->grpc, KASPA_H2_PROFILE_LIBP2P);
+    c->relayed = relayed;
+    if (label && label_len) {
+        if (lp2p_peer_id_to_string(peer, label, label_len) != 0)
+            snprintf(label, label_len, "unknown");
+        c->peer_label = label;
+    }
+    return 0;
 }

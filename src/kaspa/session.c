@@ -3,10 +3,10 @@
  * Wire facts: ../shared/reference/kaspa-p2p-wire.md sections 3-5; the sequence diagram is in
  * include/kaspa/session.h. */
 #include "kaspa/session.h"
+#include "crypto/random.h"
 #include "lp2p/err.h"
 #include "util/log.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +83,7 @@ static void emit(kaspa_session *s, const kaspa_event *ev)
 static uint64_t rand64(void)
 {
     uint64_t v = 0;
-    if (RAND_bytes((uint8_t *)&v, sizeof v) != 1)
+    if (lp2p_random_bytes(&v, sizeof v) != 0)
         v = 0x9e3779b97f4a7c15ull; /* never happens with a working OpenSSL; still a valid nonce */
     return v;
 }

@@ -895,6 +895,60 @@ static void test_burst_64mib_libp2p_identity(void **state)
     burst(KASPA_H2_PROFILE_LIBP2P, 0);
 }
 
+/* HTTP/2 frame header: length u24, type u8, flags u8, stream id u32. Returns the largest DATA
+ * payload in a run of frames (skips the client preface if present). */
+static size_t largest_data_frame(const uint8_t *p, size_t n)
+{
+    size_t best = 0, i = 0;
+    if (n >= 24 && memcmp(p, "PRI * HTTP/2.0", 14) == 0)
+        i = 24;
+    while (i + 9 <= n) {
+        size_t len = (size_t)p[i] << 16 | (size_t)p[i + 1] << 8 | p[i + 2];
+        if (p[i + 3] == 0 && len > best)
+            best = len;
+        i += 9 + len;
+    }
+    return best;
+}
+
+static void test_frame_sizes_per_profile(void **state)
+{
+    /* gzip of zeros is tiny, so measure with identity: client gzip off */
+    for (int prof = 0; prof <= 1; prof++) {
+        kaspa_hub *hc, *hs;
+        kaspa_hub_new(&hc, NULL);
+        kaspa_hub_new(&hs, NULL);
+        kaspa_session_config cc, sc;
+        cfg_init(&cc, hc, (kaspa_h2_profile)prof, "127.0.0.1:16111");
+        cfg_init(&sc, hs, (kaspa_h2_profile)prof, "127.0.0.1:40000");
+        cc.grpc.gzip = 0;
+        pair p;
+        memset(&p, 0, sizeof p);
+        p.hc = hc;
+        p.hs = hs;
+        pair_new(&p, &cc, &sc, 0);
+        pump(EPS(p.c), EPS(p.s), 1);
+        uint8_t *m = calloc(1, 512 * 1024);
+        m[0] = 0x7a;
+        m[1] = 0xfc;
+        m[2] = 0xff;
+        m[3] = 0x1f;
+        assert_int_equal(kaspa_session_send_raw(p.c, m, 512 * 1024), 0);
+        lp2p_buf *o = kaspa_session_out(p.c);
+        size_t big = largest_data_frame(lp2p_buf_head(o), lp2p_buf_size(o));
+        if (prof == KASPA_H2_PROFILE_TCP)
+            assert_int_equal(big, 16384); /* hyper's default SETTINGS_MAX_FRAME_SIZE */
+        else
+            assert_true(big > 16384 && big <= (1u << 20)); /* the fork's 1 MiB frames */
+        pump(EPS(p.c), EPS(p.s), 2);
+        kaspa_session_stats st;
+        kaspa_session_get_stats(p.s, &st);
+        assert_int_equal(st.msgs_ignored, 1);
+        free(m);
+        pair_free(&p);
+    }
+}
+
 static void test_send_queue_limit(void **state)
 {
     kaspa_hub *hc, *hs;
@@ -1012,6 +1066,7 @@ int main(void)
         cmocka_unit_test(test_1000_ping_rounds_both_ways),
         cmocka_unit_test(test_burst_64mib_tcp_gzip),
         cmocka_unit_test(test_burst_64mib_libp2p_identity),
+        cmocka_unit_test(test_frame_sizes_per_profile),
         cmocka_unit_test(test_send_queue_limit),
         cmocka_unit_test(test_message_size_limit),
         cmocka_unit_test(test_http2_keepalive_ping),

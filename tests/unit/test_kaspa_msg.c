@@ -159,6 +159,30 @@ static void test_synthetic_addr(void **state)
     assert_int_equal(kaspa_synthetic_addr(&bad, ip, &port), LP2P_ERR_INVAL);
 }
 
+static void test_config_for_libp2p_peer(void **state)
+{
+    const char *txt = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+    lp2p_peer_id p;
+    assert_int_equal(lp2p_peer_id_parse(txt, &p), 0);
+    kaspa_hub *h;
+    kaspa_hub_new(&h, NULL);
+    kaspa_session_config c;
+    kaspa_session_config_default(&c, h, KASPA_H2_PROFILE_TCP);
+    char label[LP2P_PEER_ID_STR_MAX];
+    assert_int_equal(kaspa_session_config_libp2p(&c, &p, 1, label, sizeof label), 0);
+    assert_string_equal(c.peer_label, txt);
+    assert_int_equal(c.relayed, 1);
+    assert_int_equal(c.grpc.profile, KASPA_H2_PROFILE_LIBP2P);
+    assert_int_equal(c.grpc.keepalive_ms, 30000);
+    uint8_t ip[16];
+    uint16_t port;
+    assert_int_equal(kaspa_synthetic_addr(&p, ip, &port), 0);
+    assert_memory_equal(c.peer_addr.ip, ip, 16);
+    assert_int_equal(c.peer_addr.port, port);
+    assert_int_equal(ip[0], 0xfd);
+    kaspa_hub_del(h);
+}
+
 static void test_hub_random_ids_and_keys(void **state)
 {
     kaspa_hub *a, *b;
@@ -182,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_unknown_payload_is_kept_and_ignored),
         cmocka_unit_test(test_addr_format_parse),
         cmocka_unit_test(test_synthetic_addr),
+        cmocka_unit_test(test_config_for_libp2p_peer),
         cmocka_unit_test(test_hub_random_ids_and_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
