@@ -373,6 +373,8 @@ int lp2p_yamux_tick(lp2p_yamux *y, uint64_t now_ms)
 {
     if (y->dead)
         return y->dead;
+    if (y->depth)
+        return LP2P_ERR_STATE;
     enter(y);
     int rc = start(y, now_ms);
     if (!rc && y->ping_out && y->now >= y->ping_deadline)
@@ -551,6 +553,8 @@ int lp2p_yamux_recv(lp2p_yamux *y, const uint8_t *in, size_t len, uint64_t now_m
 {
     if (y->dead)
         return y->dead;
+    if (y->depth)
+        return LP2P_ERR_STATE; /* from inside a callback: the parser is mid-frame */
     enter(y);
     int rc = start(y, now_ms);
     /* Anything from the peer proves it alive: our pong may be queued behind its data

@@ -26,7 +26,8 @@
  *   - Calling lp2p_yamux_stream_reset(s) from outside a callback therefore fires
  *     on_stream_closed(s) before it returns: do not touch s afterwards.
  *   - lp2p_yamux_del() fires on_stream_closed for every stream still alive, then frees.
- *   - A callback must not call lp2p_yamux_del().
+ *   - A callback must not call lp2p_yamux_del(); recv/tick from a callback return
+ *     LP2P_ERR_STATE.
  *
  * Inbound streams: on_stream(s) announces a peer's SYN. The stream is "pending" (counted
  * against accept_backlog) until we ACK it: lp2p_yamux_stream_accept(s), or implicitly with
