@@ -216,7 +216,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
             /* One long-lived stream per connection: refuse any other. */
             nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id,
                                       NGHTTP2_REFUSED_STREAM);
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+            return 0; /* its headers and data are ignored: they are not on our stream */
         }
         g->stream_id = f->hd.stream_id;
     }

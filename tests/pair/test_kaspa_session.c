@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nghttp2/nghttp2.h>
+
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
 #include "kaspa/session.h"
@@ -1036,6 +1038,66 @@ static void test_http2_keepalive_ping(void **state)
     pair_free(&p);
 }
 
+/* A second gRPC call on the same connection is refused (one long-lived stream). Uses a
+ * bare nghttp2 client so that two requests can be made. */
+static uint32_t closed_code[8];
+static int on_h2_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *ud)
+{
+    if (sid > 0 && sid < 8)
+        closed_code[sid] = code + 1; /* +1: 0 means "not closed" */
+    return 0;
+}
+
+static void h2_to_session(nghttp2_session *h, kaspa_session *srv)
+{
+    const uint8_t *d;
+    ssize_t n;
+    while ((n = nghttp2_session_mem_send(h, &d)) > 0)
+        kaspa_session_recv(srv, d, (size_t)n, 1);
+}
+
+static void test_second_stream_refused(void **state)
+{
+    kaspa_hub *hs;
+    kaspa_hub_new(&hs, NULL);
+    kaspa_session_config sc;
+    cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
+    rec rs = {0};
+    kaspa_session *srv;
+    kaspa_session_callbacks cb = {on_event};
+    assert_int_equal(kaspa_session_new(&srv, &sc, KASPA_SERVER, &cb, &rs, 0), 0);
+    nghttp2_session_callbacks *cbs;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_h2_stream_close);
+    nghttp2_session *h;
+    assert_int_equal(nghttp2_session_client_new(&h, cbs, NULL), 0);
+    nghttp2_session_callbacks_del(cbs);
+    memset(closed_code, 0, sizeof closed_code);
+    nghttp2_submit_settings(h, NGHTTP2_FLAG_NONE, NULL, 0);
+#define NV(k, v) {(uint8_t *)(k), (uint8_t *)(v), sizeof(k) - 1, sizeof(v) - 1, 0}
+    nghttp2_nv nv[] = {NV(":method", "POST"),
+                       NV(":scheme", "http"),
+                       NV(":path", "/protowire.P2P/MessageStream"),
+                       NV(":authority", "x"),
+                       NV("content-type", "application/grpc"),
+                       NV("te", "trailers")};
+#undef NV
+    int32_t s1 = nghttp2_submit_headers(h, NGHTTP2_FLAG_NONE, -1, NULL, nv, 6, NULL);
+    int32_t s2 = nghttp2_submit_headers(h, NGHTTP2_FLAG_NONE, -1, NULL, nv, 6, NULL);
+    assert_int_equal(s1, 1);
+    assert_int_equal(s2, 3);
+    h2_to_session(h, srv);
+    lp2p_buf *o = kaspa_session_out(srv);
+    assert_true(nghttp2_session_mem_recv(h, lp2p_buf_head(o), lp2p_buf_size(o)) >= 0);
+    lp2p_buf_consume(o, lp2p_buf_size(o));
+    assert_int_equal(closed_code[3], NGHTTP2_REFUSED_STREAM + 1);
+    assert_int_equal(closed_code[1], 0); /* the first call is alive */
+    assert_int_equal(rs.closed, 0);
+    nghttp2_session_del(h);
+    kaspa_session_del(srv);
+    kaspa_hub_del(hs);
+}
+
 static void test_garbage_transport_bytes(void **state)
 {
     pair p;
@@ -1070,6 +1132,7 @@ int main(void)
         cmocka_unit_test(test_send_queue_limit),
         cmocka_unit_test(test_message_size_limit),
         cmocka_unit_test(test_http2_keepalive_ping),
+        cmocka_unit_test(test_second_stream_refused),
         cmocka_unit_test(test_garbage_transport_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
