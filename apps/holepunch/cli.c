@@ -1,0 +1,230 @@
+#include "cli.h"
+
+#include "lp2p/err.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *const CLI_COMMON_HELP =
+    "Common options:\n"
+    "  --key FILE            identity key (libp2p PrivateKey protobuf; created with mode 0600\n"
+    "                        on first use). Default: ~/.config/kaspa-holepunch/identity.key\n"
+    "  --log-format FMT      human (default) or json (one object per line: ts, level, event)\n"
+    "  --log-level LEVEL     debug, info (default), warn, error\n"
+    "  --log-redact          replace IP addresses in the log with stable placeholders\n"
+    "  -h, --help            this help\n";
+
+void cli_common_init(cli_common *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->log_format = "human";
+    c->log_level = "info";
+}
+
+void cli_common_free(cli_common *c)
+{
+    for (size_t i = 0; i < 3; i++)
+        free(c->env_copy[i]);
+}
+
+static int need_arg(int argc, char **argv, int i)
+{
+    if (i + 1 >= argc) {
+        fprintf(stderr, "holepunch: %s needs a value (see --help)\n", argv[i]);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_parse_common(cli_common *c, int argc, char **argv, int i)
+{
+    const char *a = argv[i];
+    if (strcmp(a, "--key") == 0) {
+        if (need_arg(argc, argv, i))
+            return -1;
+        c->key_path = argv[i + 1];
+        return 2;
+    }
+    if (strcmp(a, "--log-format") == 0) {
+        if (need_arg(argc, argv, i))
+            return -1;
+        c->log_format = argv[i + 1];
+        if (strcmp(c->log_format, "json") != 0 && strcmp(c->log_format, "human") != 0) {
+            fprintf(stderr, "holepunch: --log-format must be human or json\n");
+            return -1;
+        }
+        return 2;
+    }
+    if (strcmp(a, "--log-level") == 0) {
+        if (need_arg(argc, argv, i))
+            return -1;
+        c->log_level = argv[i + 1];
+        if (lp2p_log_level_parse(c->log_level) < 0) {
+            fprintf(stderr, "holepunch: --log-level must be debug, info, warn or error\n");
+            return -1;
+        }
+        return 2;
+    }
+    if (strcmp(a, "--log-redact") == 0) {
+        c->log_redact = 1;
+        return 1;
+    }
+    if (strcmp(a, "--listen") == 0) {
+        if (need_arg(argc, argv, i))
+            return -1;
+        if (c->nlisten == CLI_MAX_ADDRS) {
+            fprintf(stderr, "holepunch: at most %d --listen addresses\n", CLI_MAX_ADDRS);
+            return -1;
+        }
+        c->listen[c->nlisten++] = argv[i + 1];
+        return 2;
+    }
+    if (strcmp(a, "--relay") == 0) {
+        if (need_arg(argc, argv, i))
+            return -1;
+        if (c->nrelay == CLI_MAX_ADDRS) {
+            fprintf(stderr, "holepunch: at most %d --relay addresses\n", CLI_MAX_ADDRS);
+            return -1;
+        }
+        c->relay[c->nrelay++] = argv[i + 1];
+        return 2;
+    }
+    return 0;
+}
+
+size_t cli_split_list(const char *s, const char **out, size_t max, char **owned)
+{
+    *owned = strdup(s ? s : "");
+    size_t n = 0;
+    if (!*owned)
+        return 0;
+    char *save = NULL;
+    for (char *t = strtok_r(*owned, ",; \t\n", &save); t && n < max;
+         t = strtok_r(NULL, ",; \t\n", &save))
+        out[n++] = t;
+    return n;
+}
+
+int cli_common_finish(cli_common *c, const char *cmd)
+{
+    lp2p_log_set_format(strcmp(c->log_format, "json") == 0 ? LP2P_LOG_JSON : LP2P_LOG_HUMAN);
+    lp2p_log_set_level((lp2p_log_level)lp2p_log_level_parse(c->log_level));
+    lp2p_log_set_redact(c->log_redact);
+    if (!c->key_path) {
+        if (lp2p_keyfile_default_path(c->key_default, sizeof(c->key_default)) != 0) {
+            fprintf(stderr,
+                    "holepunch %s: no --key given and no home directory for the "
+                    "default key; pass --key FILE\n",
+                    cmd);
+            return -1;
+        }
+        c->key_path = c->key_default;
+    }
+    /* The proof of concept's variables keep working (flags win). */
+    const char *e;
+    if (c->nlisten == 0 && (e = getenv("LIBP2P_LISTEN_MULTIADDRS")) && *e)
+        c->nlisten = cli_split_list(e, c->listen, CLI_MAX_ADDRS, &c->env_copy[0]);
+    if (c->nrelay == 0 && (e = getenv("LIBP2P_RELAY_MULTIADDRS")) && *e)
+        c->nrelay = cli_split_list(e, c->relay, CLI_MAX_ADDRS, &c->env_copy[1]);
+    return 0;
+}
+
+lp2p_keypair *cli_load_key(const cli_common *c, int create)
+{
+    char err[256] = "";
+    lp2p_keypair *kp = NULL;
+    int created = 0;
+    int rc = create ? lp2p_keyfile_load_or_create(c->key_path, &kp, &created, err, sizeof(err))
+                    : lp2p_keyfile_load(c->key_path, &kp, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "holepunch: identity key %s: %s\n", c->key_path,
+                err[0] ? err : lp2p_strerror(rc));
+        return NULL;
+    }
+    char id[LP2P_PEER_ID_STR_MAX];
+    lp2p_peer_id_to_string(lp2p_keypair_peer_id(kp), id, sizeof(id));
+    lp2p_log(LP2P_INFO, created ? "identity_created" : "identity_loaded", LF_S("peer", id),
+             LF_S("key", c->key_path));
+    return kp;
+}
+
+long long cli_parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return -1;
+    long long mul = 1;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        mul = 1024;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mul = 1024 * 1024;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mul = 1024LL * 1024 * 1024;
+        end++;
+        break;
+    }
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end == 'B')
+        end++;
+    if (*end)
+        return -1;
+    return (long long)(v * (double)mul);
+}
+
+static uv_signal_t g_sigint, g_sigterm;
+static void (*g_on_stop)(void *);
+static void *g_stop_ud;
+static int g_stopping;
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    if (g_stopping) {
+        fprintf(stderr, "holepunch: second signal, exiting now\n");
+        _exit(130);
+    }
+    g_stopping = 1;
+    lp2p_log(LP2P_INFO, "shutdown", LF_S("signal", signum == SIGINT ? "SIGINT" : "SIGTERM"));
+    if (g_on_stop)
+        g_on_stop(g_stop_ud);
+}
+
+void cli_on_signal(uv_loop_t *loop, void (*on_stop)(void *ud), void *ud)
+{
+    g_on_stop = on_stop;
+    g_stop_ud = ud;
+    uv_signal_init(loop, &g_sigint);
+    uv_signal_init(loop, &g_sigterm);
+    uv_signal_start(&g_sigint, on_signal, SIGINT);
+    uv_signal_start(&g_sigterm, on_signal, SIGTERM);
+}
+
+void cli_signals_close(void)
+{
+    if (!uv_is_closing((uv_handle_t *)&g_sigint) && g_sigint.loop)
+        uv_close((uv_handle_t *)&g_sigint, NULL);
+    if (!uv_is_closing((uv_handle_t *)&g_sigterm) && g_sigterm.loop)
+        uv_close((uv_handle_t *)&g_sigterm, NULL);
+}
+
+void cli_host_shutdown(uv_loop_t *loop, lp2p_host *h)
+{
+    if (h)
+        lp2p_host_close(h);
+    cli_signals_close();
+    uv_run(loop, UV_RUN_DEFAULT);
+}

@@ -1,0 +1,93 @@
+#include "client.h"
+
+#include "lp2p/err.h"
+#include "util/log.h"
+
+#include <stdio.h>
+
+uint64_t client_now_us(void)
+{
+    return uv_hrtime() / 1000u;
+}
+
+void client_finish(client *cl, int exit_code)
+{
+    if (cl->finished)
+        return;
+    cl->finished = 1;
+    cl->exit_code = exit_code;
+    if (cl->ops->on_finish)
+        cl->ops->on_finish(cl);
+    uv_timer_stop(&cl->deadline);
+    uv_close((uv_handle_t *)&cl->deadline, NULL);
+    if (cl->host)
+        lp2p_host_close(cl->host);
+    cl->host = NULL;
+    cli_signals_close();
+}
+
+static void on_dial(lp2p_conn *c, int err, void *ud)
+{
+    client *cl = ud;
+    if (err < 0) {
+        fprintf(stderr, "holepunch: could not connect: %s\n", lp2p_strerror(err));
+        client_finish(cl, 1);
+        return;
+    }
+    cl->ops->on_connected(cl, c);
+}
+
+static void on_identify(lp2p_conn *c, const lp2p_identify_result *r, void *ud)
+{
+    client *cl = ud;
+    if (cl->ops->on_identify && !cl->finished)
+        cl->ops->on_identify(cl, c, r);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    client *cl = t->data;
+    lp2p_log(LP2P_ERROR, "timeout", LF_S("reason", "command did not finish in time"));
+    client_finish(cl, 1);
+}
+
+static void on_stop(void *ud)
+{
+    client_finish(ud, 130);
+}
+
+int client_run(cli_common *c, const char *target, uint64_t timeout_ms, const client_ops *ops,
+               void *ud)
+{
+    client cl = {.ops = ops, .ud = ud};
+    /* An explicit --key is used (created if missing); otherwise a throwaway identity. */
+    if (c->key_path != c->key_default) {
+        if (!(cl.kp = cli_load_key(c, 1)))
+            return 1;
+    } else if (lp2p_keypair_generate(&cl.kp) < 0) {
+        fprintf(stderr, "holepunch: cannot generate a key\n");
+        return 1;
+    }
+    uv_loop_init(&cl.loop);
+    lp2p_host_config hc;
+    lp2p_host_config_default(&hc, &cl.loop, cl.kp);
+    hc.cb.on_identify = on_identify;
+    hc.ud = &cl;
+    if (lp2p_host_new(&hc, &cl.host) < 0) {
+        lp2p_keypair_del(cl.kp);
+        return 1;
+    }
+    for (size_t i = 0; i < c->nlisten; i++)
+        lp2p_host_listen(cl.host, c->listen[i]);
+    uv_timer_init(&cl.loop, &cl.deadline);
+    cl.deadline.data = &cl;
+    uv_timer_start(&cl.deadline, on_deadline, timeout_ms, 0);
+    cli_on_signal(&cl.loop, on_stop, &cl);
+    if (lp2p_host_dial(cl.host, target, on_dial, &cl) < 0)
+        client_finish(&cl, 1);
+    uv_run(&cl.loop, UV_RUN_DEFAULT);
+    cli_host_shutdown(&cl.loop, cl.host);
+    uv_loop_close(&cl.loop);
+    lp2p_keypair_del(cl.kp);
+    return cl.exit_code;
+}

@@ -1,0 +1,204 @@
+/* holepunch echo MULTIADDR: checks a peer's /echo/1.0.0 with many concurrent streams and
+ * one large transfer, every byte compared. Used by the interop tests in both directions. */
+#include "client.h"
+#include "cmds.h"
+#include "services.h"
+
+#include "crypto/random.h"
+#include "lp2p/err.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const k_help =
+    "usage: holepunch echo MULTIADDR [--streams N] [--bytes BYTES] [options]\n\n"
+    "Opens N concurrent /echo/1.0.0 streams, each sending its own 4 KiB of random data,\n"
+    "plus one stream carrying BYTES of random data; every echoed byte is compared.\n"
+    "Prints `echo_result {ok, streams, bytes, seconds, mbps}`; exit 0 only if all matched.\n\n"
+    "Options:\n"
+    "  --streams N           concurrent small streams (default 64)\n"
+    "  --bytes BYTES         size of the large transfer (default 16M; K/M/G suffixes)\n"
+    "  --timeout MS          give up after this long overall (default 60000)\n\n";
+
+#define SMALL 4096
+
+typedef struct echo_app echo_app;
+typedef struct echo_stream {
+    echo_app *app;
+    uint8_t *data; /* what we sent */
+    size_t len, sent, got;
+    int ok, done;
+} echo_stream;
+
+struct echo_app {
+    client *cl;
+    lp2p_conn *conn;
+    long nstreams;
+    long long big;
+    echo_stream *es;
+    int remaining, failures;
+    uint64_t t0;
+};
+
+static void finish_one(echo_stream *e, int ok)
+{
+    if (e->done)
+        return;
+    e->done = 1;
+    e->ok = ok;
+    echo_app *a = e->app;
+    if (!ok)
+        a->failures++;
+    if (--a->remaining == 0) {
+        double secs = (double)(client_now_us() - a->t0) / 1e6;
+        double mbps = secs > 0 ? (double)a->big * 2 * 8 / secs / 1e6 : 0;
+        lp2p_log(LP2P_INFO, "echo_result", LF_B("ok", a->failures == 0),
+                 LF_I("streams", a->nstreams), LF_I("bytes", a->big), LF_I("failures", a->failures),
+                 LF_F("seconds", secs), LF_F("mbps", mbps));
+        client_finish(a->cl, a->failures == 0 ? 0 : 1);
+    }
+}
+
+static void pump(lp2p_stream *s, echo_stream *e)
+{
+    while (e->sent < e->len && lp2p_stream_pending(s) < (1u << 20)) {
+        size_t n = e->len - e->sent;
+        if (n > 65536)
+            n = 65536;
+        lp2p_stream_write(s, e->data + e->sent, n);
+        e->sent += n;
+    }
+    if (e->sent == e->len)
+        lp2p_stream_close(s);
+}
+
+static void on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
+{
+    echo_stream *e = ud;
+    if (e->got + n > e->len || memcmp(e->data + e->got, p, n) != 0) {
+        lp2p_log(LP2P_ERROR, "echo_mismatch", LF_U("offset", e->got), LF_U("len", n));
+        finish_one(e, 0);
+        lp2p_stream_reset(s);
+        return;
+    }
+    e->got += n;
+}
+
+static void on_eof(lp2p_stream *s, void *ud)
+{
+    echo_stream *e = ud;
+    finish_one(e, e->got == e->len);
+}
+
+static void on_writable(lp2p_stream *s, void *ud)
+{
+    pump(s, ud);
+}
+
+static void on_close(lp2p_stream *s, int err, void *ud)
+{
+    echo_stream *e = ud;
+    if (!e->done) {
+        lp2p_log(LP2P_ERROR, "echo_stream_failed",
+                 LF_S("reason", err ? lp2p_strerror(err) : "closed"));
+        finish_one(e, 0);
+    }
+}
+
+static const lp2p_stream_callbacks k_cb = {
+    .on_data = on_data, .on_eof = on_eof, .on_writable = on_writable, .on_close = on_close};
+
+static void on_connected(client *cl, lp2p_conn *c)
+{
+    echo_app *a = cl->ud;
+    a->cl = cl;
+    a->conn = c;
+    a->t0 = client_now_us();
+    long total = a->nstreams + (a->big > 0 ? 1 : 0);
+    a->es = calloc((size_t)total, sizeof(echo_stream));
+    a->remaining = (int)total;
+    for (long i = 0; i < total; i++) {
+        echo_stream *e = &a->es[i];
+        e->app = a;
+        e->len = i < a->nstreams ? SMALL : (size_t)a->big;
+        e->data = malloc(e->len ? e->len : 1);
+        if (!e->data || lp2p_random_bytes(e->data, e->len) < 0) {
+            client_finish(cl, 1);
+            return;
+        }
+        lp2p_stream *s;
+        if (lp2p_conn_open_stream(c, ECHO_PROTO, &k_cb, e, &s) < 0) {
+            finish_one(e, 0);
+            continue;
+        }
+        pump(s, e);
+    }
+}
+
+static const client_ops k_ops = {.on_connected = on_connected};
+
+int cmd_echo(int argc, char **argv)
+{
+    cli_common c;
+    cli_common_init(&c);
+    const char *target = NULL;
+    long long streams = 64, bytes = 16LL << 20, timeout = 60000;
+    for (int i = 1; i < argc;) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(k_help, stdout);
+            fputs(CLI_COMMON_HELP, stdout);
+            return 0;
+        }
+        if ((strcmp(a, "--streams") == 0 || strcmp(a, "--bytes") == 0 ||
+             strcmp(a, "--timeout") == 0) &&
+            i + 1 < argc) {
+            long long v = cli_parse_size(argv[i + 1]);
+            if (v < 0) {
+                fprintf(stderr, "holepunch echo: %s wants a number\n", a);
+                return 2;
+            }
+            if (a[2] == 's')
+                streams = v;
+            else if (a[2] == 'b')
+                bytes = v;
+            else
+                timeout = v;
+            i += 2;
+            continue;
+        }
+        int n = cli_parse_common(&c, argc, argv, i);
+        if (n < 0)
+            return 2;
+        if (n == 0 && a[0] != '-' && !target) {
+            target = a;
+            i++;
+            continue;
+        }
+        if (n == 0) {
+            fprintf(stderr, "holepunch echo: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        i += n;
+    }
+    if (!target) {
+        fprintf(stderr, "holepunch echo: which peer? give a MULTIADDR (see --help)\n");
+        return 2;
+    }
+    if (cli_common_finish(&c, "echo") < 0)
+        return 2;
+    echo_app app;
+    memset(&app, 0, sizeof(app));
+    app.nstreams = (long)streams;
+    app.big = bytes;
+    int rc = client_run(&c, target, (uint64_t)timeout, &k_ops, &app);
+    if (app.es) {
+        for (long i = 0; i < app.nstreams + (app.big > 0 ? 1 : 0); i++)
+            free(app.es[i].data);
+        free(app.es);
+    }
+    cli_common_free(&c);
+    return rc;
+}

@@ -1,0 +1,86 @@
+/* holepunch keygen / id */
+#include "cli.h"
+#include "cmds.h"
+
+#include "lp2p/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int parse_only_common(cli_common *c, int argc, char **argv, const char *cmd,
+                             const char *help)
+{
+    for (int i = 1; i < argc;) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(help, stdout);
+            fputs(CLI_COMMON_HELP, stdout);
+            return 1;
+        }
+        int n = cli_parse_common(c, argc, argv, i);
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            fprintf(stderr, "holepunch %s: unknown option '%s' (see --help)\n", cmd, argv[i]);
+            return -1;
+        }
+        i += n;
+    }
+    return cli_common_finish(c, cmd) < 0 ? -1 : 0;
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+    cli_common c;
+    cli_common_init(&c);
+    int rc = parse_only_common(&c, argc, argv, "keygen",
+                               "usage: holepunch keygen [--key FILE]\n\n"
+                               "Writes a new Ed25519 identity key (mode 0600) and prints its peer "
+                               "ID.\nRefuses to overwrite an existing file.\n\n");
+    if (rc != 0) {
+        cli_common_free(&c);
+        return rc < 0 ? 2 : 0;
+    }
+    lp2p_keypair *kp = NULL;
+    char err[256] = "";
+    if ((rc = lp2p_keypair_generate(&kp)) < 0 ||
+        (rc = lp2p_keyfile_write(c.key_path, kp, err, sizeof(err))) < 0) {
+        fprintf(stderr, "holepunch keygen: %s: %s\n", c.key_path, err[0] ? err : lp2p_strerror(rc));
+        lp2p_keypair_del(kp);
+        cli_common_free(&c);
+        return 1;
+    }
+    char id[LP2P_PEER_ID_STR_MAX];
+    lp2p_peer_id_to_string(lp2p_keypair_peer_id(kp), id, sizeof(id));
+    printf("%s\n", id);
+    lp2p_keypair_del(kp);
+    cli_common_free(&c);
+    return 0;
+}
+
+int cmd_id(int argc, char **argv)
+{
+    cli_common c;
+    cli_common_init(&c);
+    int rc = parse_only_common(&c, argc, argv, "id",
+                               "usage: holepunch id [--key FILE]\n\n"
+                               "Prints the peer ID of an existing key file: ours, or one written "
+                               "by go-libp2p\nor js-libp2p (protobuf PrivateKey).\n\n");
+    if (rc != 0) {
+        cli_common_free(&c);
+        return rc < 0 ? 2 : 0;
+    }
+    lp2p_keypair *kp = NULL;
+    char err[256] = "";
+    rc = lp2p_keyfile_load(c.key_path, &kp, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "holepunch id: %s: %s\n", c.key_path, err[0] ? err : lp2p_strerror(rc));
+        cli_common_free(&c);
+        return 1;
+    }
+    char id[LP2P_PEER_ID_STR_MAX];
+    lp2p_peer_id_to_string(lp2p_keypair_peer_id(kp), id, sizeof(id));
+    printf("%s\n", id);
+    lp2p_keypair_del(kp);
+    cli_common_free(&c);
+    return 0;
+}

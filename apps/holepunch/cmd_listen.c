@@ -1,0 +1,107 @@
+/* holepunch listen: a libp2p peer serving identify, ping, perf and /echo/1.0.0. */
+#include "cli.h"
+#include "cmds.h"
+#include "services.h"
+
+#include "lp2p/err.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const k_help =
+    "usage: holepunch listen --listen MULTIADDR [--listen MULTIADDR ...] [options]\n\n"
+    "Serves identify, ping, /perf/1.0.0 and /echo/1.0.0 (every byte echoed until EOF).\n"
+    "Listen addresses may also come from LIBP2P_LISTEN_MULTIADDRS (comma or semicolon\n"
+    "separated). Port 0 picks a free port; the `listening` event shows the address.\n\n"
+    "Options:\n"
+    "  --listen MA           e.g. /ip4/0.0.0.0/tcp/4001 (repeatable)\n"
+    "  --no-perf             do not serve /perf/1.0.0\n\n";
+
+typedef struct listen_app {
+    uv_loop_t *loop;
+    lp2p_host *host;
+} listen_app;
+
+static void on_stop(void *ud)
+{
+    listen_app *a = ud;
+    lp2p_host_close(a->host);
+    a->host = NULL;
+    cli_signals_close();
+}
+
+int cmd_listen(int argc, char **argv)
+{
+    cli_common c;
+    cli_common_init(&c);
+    int perf = 1;
+    for (int i = 1; i < argc;) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(k_help, stdout);
+            fputs(CLI_COMMON_HELP, stdout);
+            cli_common_free(&c);
+            return 0;
+        }
+        if (strcmp(argv[i], "--no-perf") == 0) {
+            perf = 0;
+            i++;
+            continue;
+        }
+        int n = cli_parse_common(&c, argc, argv, i);
+        if (n < 0)
+            goto usage;
+        if (n == 0) {
+            fprintf(stderr, "holepunch listen: unknown option '%s' (see --help)\n", argv[i]);
+            goto usage;
+        }
+        i += n;
+    }
+    if (cli_common_finish(&c, "listen") < 0)
+        goto usage;
+    if (c.nlisten == 0) {
+        fprintf(stderr, "holepunch listen: give at least one --listen MULTIADDR "
+                        "(or set LIBP2P_LISTEN_MULTIADDRS)\n");
+        goto usage;
+    }
+    lp2p_keypair *kp = cli_load_key(&c, 1);
+    if (!kp) {
+        cli_common_free(&c);
+        return 1;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    listen_app app = {.loop = &loop};
+    lp2p_host_config hc;
+    lp2p_host_config_default(&hc, &loop, kp);
+    int rc = lp2p_host_new(&hc, &app.host);
+    if (rc < 0) {
+        fprintf(stderr, "holepunch listen: %s\n", lp2p_strerror(rc));
+        return 1;
+    }
+    services_register_echo(app.host);
+    if (perf)
+        services_register_perf(app.host);
+    int ok = 0;
+    for (size_t i = 0; i < c.nlisten; i++)
+        if (lp2p_host_listen(app.host, c.listen[i]) == 0)
+            ok++;
+    int exit_code = 0;
+    if (ok == 0) {
+        fprintf(stderr, "holepunch listen: could not listen on any address\n");
+        lp2p_host_close(app.host);
+        app.host = NULL;
+        exit_code = 1;
+    } else {
+        cli_on_signal(&loop, on_stop, &app);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cli_host_shutdown(&loop, app.host);
+    uv_loop_close(&loop);
+    lp2p_keypair_del(kp);
+    cli_common_free(&c);
+    return exit_code;
+usage:
+    cli_common_free(&c);
+    return 2;
+}

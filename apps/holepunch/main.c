@@ -1,0 +1,54 @@
+/* holepunch: NAT traversal for Kaspa nodes over libp2p (relay v2 + DCUtR). */
+#include "cmds.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command k_commands[] = {
+    {"keygen", cmd_keygen, "write a new identity key and print its peer ID"},
+    {"id", cmd_id, "print the peer ID of a key file (ours, go-libp2p's or js-libp2p's)"},
+    {"listen", cmd_listen, "serve identify, ping, perf and /echo/1.0.0 on --listen addresses"},
+    {"ping", cmd_ping, "dial a peer, identify it, print its agent and ping RTTs"},
+    {"perf", cmd_perf, "measure /perf/1.0.0 upload and download throughput to a peer"},
+    {"echo", cmd_echo, "check /echo/1.0.0 on a peer: many concurrent streams and a big transfer"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: holepunch COMMAND [options]\n\n"
+                 "Two Kaspa nodes behind NAT connect directly: a libp2p Circuit Relay v2\n"
+                 "coordinates, DCUtR punches through both NATs, Kaspa P2P runs on top.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)
+        fprintf(out, "  %-8s %s\n", k_commands[i].name, k_commands[i].summary);
+    fprintf(out, "\nRun `holepunch COMMAND --help` for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("holepunch %s\n", LP2P_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)
+        if (strcmp(argv[1], k_commands[i].name) == 0)
+            return k_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "holepunch: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,111 @@
+/* The libp2p host: listeners, connections (TCP or relayed), streams with protocol handlers.
+ *
+ * One libuv loop, owned by the application, drives everything; nothing here starts a
+ * thread. Connections are upgraded multistream → Noise → Yamux (Yamux is chosen inside the
+ * Noise handshake when both sides offer it, else negotiated by multistream). Exactly one
+ * connection per peer is kept; a later duplicate is closed.
+ *
+ * Lifetimes: a stream is valid until its on_close callback returns; a connection until the
+ * host's on_disconnected callback returns. Callbacks may write, close or reset the stream
+ * they are called for. */
+#ifndef LP2P_HOST_H
+#define LP2P_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "lp2p/identity.h"
+
+typedef struct lp2p_host lp2p_host;
+typedef struct lp2p_conn lp2p_conn;
+typedef struct lp2p_stream lp2p_stream;
+
+typedef struct lp2p_stream_callbacks {
+    /* Inbound: protocol agreed, handler takes the stream. Outbound: not called (the stream
+     * is usable at once; negotiation is lazy, 0-RTT). */
+    void (*on_open)(lp2p_stream *s, void *ud);
+    /* Bytes from the peer. The window is granted back when this returns, unless the stream
+     * has more than its high-water mark of our own bytes waiting to go out (then it is
+     * granted when those drain): a handler that echoes cannot be flooded. */
+    void (*on_data)(lp2p_stream *s, const uint8_t *p, size_t n, void *ud);
+    /* The peer closed its write side. */
+    void (*on_eof)(lp2p_stream *s, void *ud);
+    /* Our pending output fell below the low-water mark. */
+    void (*on_writable)(lp2p_stream *s, void *ud);
+    /* Last callback: err 0 = both sides closed cleanly, else why (reset, NA, conn lost). */
+    void (*on_close)(lp2p_stream *s, int err, void *ud);
+} lp2p_stream_callbacks;
+
+typedef struct lp2p_identify_result {
+    const char *agent;
+    const char *protocol_version;
+    const char *const *protocols;
+    size_t nprotocols;
+    const char *observed; /* multiaddr text, or NULL */
+    const char *const *listen_addrs;
+    size_t nlisten;
+} lp2p_identify_result;
+
+typedef struct lp2p_host_callbacks {
+    void (*on_connected)(lp2p_conn *c, void *ud);
+    void (*on_disconnected)(lp2p_conn *c, int reason, void *ud);
+    void (*on_identify)(lp2p_conn *c, const lp2p_identify_result *r, void *ud);
+} lp2p_host_callbacks;
+
+typedef struct lp2p_host_config {
+    uv_loop_t *loop;
+    const lp2p_keypair *identity;  /* borrowed; must outlive the host */
+    const char *agent;             /* identify agentVersion */
+    uint64_t dial_timeout_ms;      /* TCP connect; default 10 s */
+    uint64_t handshake_timeout_ms; /* multistream+Noise+Yamux; default 10 s */
+    uint32_t max_conns;            /* default 256 */
+    uint32_t max_streams_per_conn; /* default 512 */
+    uint32_t max_stream_window;    /* Yamux auto-tune ceiling; default 16 MiB */
+    lp2p_host_callbacks cb;
+    void *ud;
+} lp2p_host_config;
+
+void lp2p_host_config_default(lp2p_host_config *c, uv_loop_t *loop, const lp2p_keypair *id);
+int lp2p_host_new(const lp2p_host_config *c, lp2p_host **out);
+/* Closes every connection and listener; the host is freed once the loop has run the
+ * close callbacks (call uv_run again after this). */
+void lp2p_host_close(lp2p_host *h);
+
+/* Listens on a /ip4|ip6/.../tcp/PORT multiaddr. The first listener's port is the one
+ * dial sockets bind to (port reuse). Logs `listening {addr}` with /p2p/<id>. */
+int lp2p_host_listen(lp2p_host *h, const char *multiaddr);
+/* Listen addresses (text, with /p2p/<id>); valid until the next listen call. */
+size_t lp2p_host_listen_addrs(const lp2p_host *h, const char *const **out);
+const lp2p_peer_id *lp2p_host_peer_id(const lp2p_host *h);
+
+/* Registers a handler for inbound streams of a protocol. */
+int lp2p_host_handle(lp2p_host *h, const char *proto, const lp2p_stream_callbacks *cb, void *ud);
+
+/* Dials a multiaddr ending in /p2p/<id> (the ID is checked in Noise) or not (any peer).
+ * If a connection to that peer exists it is reused. cb gets the connection or an error. */
+typedef void (*lp2p_dial_cb)(lp2p_conn *c, int err, void *ud);
+int lp2p_host_dial(lp2p_host *h, const char *multiaddr, lp2p_dial_cb cb, void *ud);
+
+/* Opens a stream for proto (lazy multistream: data may be written at once). */
+int lp2p_conn_open_stream(lp2p_conn *c, const char *proto, const lp2p_stream_callbacks *cb,
+                          void *ud, lp2p_stream **out);
+const lp2p_peer_id *lp2p_conn_peer(const lp2p_conn *c);
+const char *lp2p_conn_peer_str(const lp2p_conn *c);
+const char *lp2p_conn_remote_addr(const lp2p_conn *c); /* multiaddr text */
+int lp2p_conn_is_outbound(const lp2p_conn *c);
+void lp2p_conn_close(lp2p_conn *c, int reason);
+lp2p_host *lp2p_conn_host(const lp2p_conn *c);
+
+/* Queues bytes (copied). Never short: output beyond the window waits in the stream. */
+int lp2p_stream_write(lp2p_stream *s, const void *p, size_t n);
+/* Bytes queued in the stream and not yet handed to the muxer. */
+size_t lp2p_stream_pending(const lp2p_stream *s);
+/* Half-close: FIN after the pending bytes. */
+int lp2p_stream_close(lp2p_stream *s);
+void lp2p_stream_reset(lp2p_stream *s);
+const char *lp2p_stream_protocol(const lp2p_stream *s);
+lp2p_conn *lp2p_stream_conn(const lp2p_stream *s);
+void lp2p_stream_set_ud(lp2p_stream *s, void *ud);
+
+#endif

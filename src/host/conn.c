@@ -1,0 +1,622 @@
+/* A connection and its upgrade pipeline (libp2p connections spec, libp2p-wire.md A3–A5):
+ *
+ *   dialer (initiator)                              listener (responder)
+ *   /multistream/1.0.0\n /noise\n  + Noise msg1  ->         (lazy: one write, 0-RTT)
+ *                      <- /multistream/1.0.0\n /noise\n + Noise msg2 (muxers ext)
+ *   Noise msg3 (muxers ext)                      ->
+ *   ==== Yamux frames inside Noise transport frames, both ways ====
+ *
+ * When the Noise extensions agree on /yamux/1.0.0 there is no second multistream round;
+ * otherwise /yamux/1.0.0 is negotiated by multistream inside the encrypted channel.
+ * Roles come from `initiator`, not from who dialed the socket (DCUtR sets them apart). */
+#include "host/host_internal.h"
+#include "lp2p/err.h"
+#include "net/tcp.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define YAMUX_PROTO "/yamux/1.0.0"
+#define NOISE_PROTO "/noise"
+
+static const char *const k_muxers[] = {YAMUX_PROTO};
+/* multistream keeps pointers to the proposal list: these must outlive the negotiation. */
+static const char *const k_noise_list[] = {NOISE_PROTO};
+
+typedef struct wreq {
+    uv_write_t req;
+    lp2p_buf data;
+    lp2p_conn *conn;
+} wreq;
+
+uint64_t lp2p__now(const lp2p_host *h)
+{
+    return uv_now(h->loop);
+}
+
+static void conn_on_plain(lp2p_conn *c);
+
+/* ---- yamux callbacks ------------------------------------------------------------------ */
+
+static void y_on_stream(void *user, lp2p_yamux_stream *ys)
+{
+    lp2p_conn *c = user;
+    if (!lp2p__stream_inbound(c, ys))
+        lp2p_yamux_stream_reset(ys);
+}
+
+static void y_on_data(void *user, lp2p_yamux_stream *ys, const uint8_t *p, size_t n)
+{
+    lp2p_stream *s = lp2p_yamux_stream_user(ys);
+    if (s)
+        lp2p__stream_on_data(s, p, n);
+    else
+        lp2p_yamux_stream_consumed(ys, n);
+}
+
+static void y_on_fin(void *user, lp2p_yamux_stream *ys)
+{
+    lp2p_stream *s = lp2p_yamux_stream_user(ys);
+    if (s)
+        lp2p__stream_on_fin(s);
+}
+
+static void y_on_reset(void *user, lp2p_yamux_stream *ys)
+{
+    lp2p_stream *s = lp2p_yamux_stream_user(ys);
+    if (s)
+        s->reset_seen = 1; /* on_stream_closed follows and reports it */
+}
+
+static void y_on_writable(void *user, lp2p_yamux_stream *ys)
+{
+    lp2p_stream *s = lp2p_yamux_stream_user(ys);
+    if (s)
+        lp2p__stream_pump(s);
+}
+
+static void y_on_closed(void *user, lp2p_yamux_stream *ys)
+{
+    lp2p_stream *s = lp2p_yamux_stream_user(ys);
+    if (s) {
+        lp2p_yamux_stream_set_user(ys, NULL);
+        lp2p__stream_on_closed(s, s->reset_seen ? LP2P_ERR_RESET : 0);
+    }
+}
+
+static void y_on_goaway(void *user, uint32_t code)
+{
+    lp2p_conn *c = user;
+    lp2p_log(LP2P_INFO, "goaway", LF_S("peer", c->peer_str), LF_U("code", code));
+}
+
+static const lp2p_yamux_callbacks k_ycb = {
+    .on_stream = y_on_stream,
+    .on_data = y_on_data,
+    .on_fin = y_on_fin,
+    .on_reset = y_on_reset,
+    .on_writable = y_on_writable,
+    .on_stream_closed = y_on_closed,
+    .on_goaway = y_on_goaway,
+};
+
+/* ---- lifecycle -------------------------------------------------------------------------- */
+
+static void conn_handle_closed(uv_handle_t *hd)
+{
+    lp2p_conn *c = hd->data;
+    if (--c->open_handles > 0)
+        return;
+    lp2p_host *h = c->host;
+    if (c->mss_live)
+        lp2p_mss_free(&c->mss);
+    if (c->noise)
+        lp2p_noise_del(c->noise);
+    if (c->yamux)
+        lp2p_yamux_del(c->yamux);
+    lp2p_buf_free(&c->plain);
+    lp2p_buf_free(&c->wire);
+    lp2p_identify_info_free(&c->remote_info);
+    free(c);
+    if (--h->open_handles == 0 && h->closing)
+        free(h);
+}
+
+lp2p_conn *lp2p__conn_new(lp2p_host *h, int outbound)
+{
+    lp2p_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->host = h;
+    c->outbound = outbound;
+    c->initiator = outbound;
+    lp2p_list_init(&c->link);
+    lp2p_list_init(&c->dirty_link);
+    lp2p_list_init(&c->streams);
+    lp2p_buf_init(&c->plain);
+    lp2p_buf_init(&c->wire);
+    c->tcp.data = c;
+    uv_timer_init(h->loop, &c->timer);
+    c->timer.data = c;
+    c->open_handles = 1; /* timer; tcp is counted once initialised */
+    h->open_handles++;
+    lp2p_list_insert_tail(&h->conns, &c->link);
+    h->nconns++;
+    return c;
+}
+
+void lp2p__conn_fail(lp2p_conn *c, int err, const char *why)
+{
+    if (c->stage == CONN_CLOSED)
+        return;
+    int was_ready = c->stage == CONN_READY;
+    enum conn_stage stage = c->stage;
+    c->stage = CONN_CLOSED;
+    c->close_reason = err;
+    /* Unlink first: callbacks below may close the host, which walks the connection list. */
+    lp2p_list_remove(&c->link);
+    c->host->nconns--;
+    if (c->dirty) {
+        lp2p_list_remove(&c->dirty_link);
+        c->dirty = 0;
+    }
+    /* Streams first: their owners get on_close while the connection is still readable. */
+    lp2p_list *pos, *tmp;
+    lp2p_list_foreach_safe(pos, tmp, &c->streams)
+    {
+        lp2p_stream *s = lp2p_container_of(pos, lp2p_stream, link);
+        if (s->ys)
+            lp2p_yamux_stream_set_user(s->ys, NULL);
+        lp2p__stream_on_closed(s, err ? err : LP2P_ERR_CLOSED);
+    }
+    if (c->dial_cb) {
+        lp2p_dial_cb cb = c->dial_cb;
+        c->dial_cb = NULL;
+        cb(NULL, err ? err : LP2P_ERR_CLOSED, c->dial_ud);
+    }
+    if (was_ready || c->reported_connected) {
+        lp2p_log(LP2P_INFO, "disconnected", LF_S("peer", c->peer_str), LF_S("addr", c->remote_addr),
+                 LF_S("reason", why ? why : lp2p_strerror(err)), LF_B("relayed", c->relayed));
+        lp2p__host_conn_gone(c->host, c);
+    } else {
+        lp2p_log(LP2P_WARN, "connection_failed", LF_S("addr", c->remote_addr),
+                 LF_S("peer", c->has_expected ? c->peer_str : ""),
+                 LF_S("stage", stage == CONN_DIALING        ? "dial"
+                               : stage == CONN_MSS_SECURITY ? "multistream"
+                               : stage == CONN_NOISE        ? "noise"
+                                                            : "muxer"),
+                 LF_S("reason", why ? why : lp2p_strerror(err)), LF_S("error", lp2p_err_name(err)));
+    }
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+    if (c->open_handles > 1) {
+        if (!uv_is_closing((uv_handle_t *)&c->tcp))
+            uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+    }
+}
+
+void lp2p_conn_close(lp2p_conn *c, int reason)
+{
+    if (c->yamux && c->stage == CONN_READY) {
+        lp2p_yamux_goaway(c->yamux, 0);
+        lp2p__conn_flush(c);
+    }
+    lp2p__conn_fail(c, reason, reason ? lp2p_strerror(reason) : "closed locally");
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+void lp2p__conn_mark_dirty(lp2p_conn *c)
+{
+    if (c->dirty || c->stage == CONN_CLOSED)
+        return;
+    c->dirty = 1;
+    lp2p_list_insert_tail(&c->host->dirty, &c->dirty_link);
+}
+
+int lp2p__conn_congested(const lp2p_conn *c)
+{
+    return c->tcp.write_queue_size + lp2p_buf_size(&c->wire) > CONN_HIGH_WATER;
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    wreq *w = (wreq *)req;
+    lp2p_conn *c = w->conn;
+    lp2p_buf_free(&w->data);
+    free(w);
+    if (c->stage == CONN_CLOSED)
+        return;
+    if (status < 0) {
+        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(status));
+        return;
+    }
+    /* The kernel took bytes: let blocked streams feed the muxer again. */
+    if (!lp2p__conn_congested(c)) {
+        lp2p_list *pos, *tmp;
+        lp2p_list_foreach_safe(pos, tmp, &c->streams)
+        {
+            lp2p_stream *s = lp2p_container_of(pos, lp2p_stream, link);
+            if (lp2p_buf_size(&s->pending) > 0 || s->debt)
+                lp2p__stream_pump(s);
+            if (c->stage == CONN_CLOSED)
+                return;
+        }
+    }
+}
+
+void lp2p__conn_flush(lp2p_conn *c)
+{
+    if (c->stage == CONN_CLOSED || c->stage == CONN_DIALING)
+        return;
+    if (c->stage == CONN_READY) {
+        lp2p_buf *yo = lp2p_yamux_out(c->yamux);
+        if (lp2p_buf_size(yo) > 0) {
+            int rc = lp2p_noise_encrypt(c->noise, lp2p_buf_head(yo), lp2p_buf_size(yo), &c->wire);
+            lp2p_buf_clear(yo);
+            if (rc < 0) {
+                lp2p__conn_fail(c, rc, "noise encrypt failed");
+                return;
+            }
+        }
+    }
+    size_t n = lp2p_buf_size(&c->wire);
+    if (n == 0)
+        return;
+    wreq *w = malloc(sizeof(*w));
+    if (!w) {
+        lp2p__conn_fail(c, LP2P_ERR_NOMEM, NULL);
+        return;
+    }
+    w->conn = c;
+    w->data = c->wire; /* move the buffer into the request: no copy */
+    lp2p_buf_init(&c->wire);
+    uv_buf_t b = uv_buf_init((char *)lp2p_buf_head(&w->data), (unsigned)n);
+    c->bytes_out += n;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
+    if (rc < 0) {
+        lp2p_buf_free(&w->data);
+        free(w);
+        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
+    }
+}
+
+/* ---- upgrade pipeline ------------------------------------------------------------------- */
+
+static int mss_supports_noise(void *user, const char *proto)
+{
+    return strcmp(proto, NOISE_PROTO) == 0;
+}
+static int mss_supports_yamux(void *user, const char *proto)
+{
+    return strcmp(proto, YAMUX_PROTO) == 0;
+}
+
+static int conn_start_noise(lp2p_conn *c)
+{
+    lp2p_noise_config nc;
+    memset(&nc, 0, sizeof(nc));
+    nc.identity = c->host->cfg.identity;
+    nc.initiator = c->initiator;
+    nc.expected_remote = c->has_expected ? &c->expected : NULL;
+    nc.muxers = k_muxers;
+    nc.nmuxers = 1;
+    int rc = lp2p_noise_new(&nc, &c->noise);
+    if (rc < 0)
+        return rc;
+    if (c->initiator) {
+        rc = lp2p_noise_start(c->noise);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void take_noise_out(lp2p_conn *c)
+{
+    lp2p_buf *o = lp2p_noise_out(c->noise);
+    if (lp2p_buf_size(o)) {
+        lp2p_buf_append(&c->wire, lp2p_buf_head(o), lp2p_buf_size(o));
+        lp2p_buf_clear(o);
+    }
+}
+
+static void take_mss_out(lp2p_conn *c, lp2p_buf *dst)
+{
+    if (lp2p_buf_size(&c->mss.out)) {
+        lp2p_buf_append(dst, lp2p_buf_head(&c->mss.out), lp2p_buf_size(&c->mss.out));
+        lp2p_buf_clear(&c->mss.out);
+    }
+}
+
+static int conn_start_yamux(lp2p_conn *c)
+{
+    lp2p_yamux_config yc;
+    lp2p_yamux_config_default(&yc, c->initiator);
+    if (c->host->cfg.max_stream_window)
+        yc.max_window = c->host->cfg.max_stream_window;
+    if (c->host->cfg.max_streams_per_conn)
+        yc.max_streams = c->host->cfg.max_streams_per_conn;
+    return lp2p_yamux_new(&yc, &k_ycb, c, &c->yamux);
+}
+
+/* Plaintext for the muxer stage: encrypts what multistream produced. */
+static int send_plain(lp2p_conn *c, lp2p_buf *plain)
+{
+    if (!lp2p_buf_size(plain))
+        return 0;
+    int rc = lp2p_noise_encrypt(c->noise, lp2p_buf_head(plain), lp2p_buf_size(plain), &c->wire);
+    lp2p_buf_clear(plain);
+    return rc;
+}
+
+static void conn_ready(lp2p_conn *c)
+{
+    c->stage = CONN_READY;
+    uv_timer_stop(&c->timer);
+    lp2p__host_conn_ready(c->host, c);
+    if (c->stage != CONN_READY)
+        return;
+    if (c->dial_cb) {
+        lp2p_dial_cb cb = c->dial_cb;
+        c->dial_cb = NULL;
+        cb(c, 0, c->dial_ud);
+    }
+    if (c->stage == CONN_READY)
+        lp2p__conn_arm_timer(c);
+}
+
+static int conn_after_noise(lp2p_conn *c)
+{
+    c->peer = *lp2p_noise_remote_peer(c->noise);
+    lp2p_peer_id_to_string(&c->peer, c->peer_str, sizeof(c->peer_str));
+    const char *mux = lp2p_noise_muxer(c->noise);
+    int rc;
+    if (mux && strcmp(mux, YAMUX_PROTO) == 0) {
+        if ((rc = conn_start_yamux(c)) < 0)
+            return rc;
+        conn_ready(c);
+        return 0;
+    }
+    /* No early muxer negotiation: multistream inside the secure channel. */
+    c->stage = CONN_MSS_MUXER;
+    if (c->initiator) {
+        lp2p_mss_init_dialer(&c->mss, k_muxers, 1, 0);
+    } else {
+        lp2p_mss_init_listener(&c->mss, mss_supports_yamux, c);
+    }
+    c->mss_live = 1;
+    lp2p_buf tmp;
+    lp2p_buf_init(&tmp);
+    take_mss_out(c, &tmp);
+    rc = send_plain(c, &tmp);
+    lp2p_buf_free(&tmp);
+    return rc;
+}
+
+/* Bytes from the socket, in whatever pieces TCP delivers them. */
+static void conn_on_bytes(lp2p_conn *c, const uint8_t *p, size_t n)
+{
+    int rc = 0;
+    const char *why = NULL;
+    c->bytes_in += n;
+    while (n > 0 && c->stage != CONN_CLOSED) {
+        size_t used = 0;
+        switch (c->stage) {
+        case CONN_MSS_SECURITY:
+            rc = lp2p_mss_recv(&c->mss, p, n, &used);
+            take_mss_out(c, &c->wire);
+            if (rc < 0) {
+                why = "security negotiation failed";
+                goto fail;
+            }
+            p += used;
+            n -= used;
+            if (rc == 1) {
+                lp2p_mss_free(&c->mss);
+                c->mss_live = 0;
+                c->stage = CONN_NOISE;
+                if (!c->noise && (rc = conn_start_noise(c)) < 0) {
+                    why = "noise setup failed";
+                    goto fail;
+                }
+            }
+            break;
+        case CONN_NOISE:
+            rc = lp2p_noise_recv_handshake(c->noise, p, n, &used);
+            take_noise_out(c);
+            if (rc < 0) {
+                why = rc == LP2P_ERR_PEER_ID_MISMATCH ? "remote key does not match dialed peer ID"
+                                                      : "noise handshake failed";
+                goto fail;
+            }
+            p += used;
+            n -= used;
+            if (rc == 1 && (rc = conn_after_noise(c)) < 0) {
+                why = "muxer setup failed";
+                goto fail;
+            }
+            break;
+        case CONN_MSS_MUXER:
+        case CONN_READY:
+            rc = lp2p_noise_decrypt(c->noise, p, n, &c->plain);
+            n = 0;
+            if (rc < 0) {
+                why = "noise decrypt failed (bad frame)";
+                goto fail;
+            }
+            conn_on_plain(c);
+            break;
+        default:
+            n = 0;
+            break;
+        }
+    }
+    lp2p__conn_mark_dirty(c);
+    return;
+fail:
+    lp2p__conn_flush(c);
+    lp2p__conn_fail(c, rc, why);
+}
+
+static void conn_on_plain(lp2p_conn *c)
+{
+    int rc;
+    if (c->stage == CONN_MSS_MUXER) {
+        size_t used = 0;
+        rc = lp2p_mss_recv(&c->mss, lp2p_buf_head(&c->plain), lp2p_buf_size(&c->plain), &used);
+        lp2p_buf tmp;
+        lp2p_buf_init(&tmp);
+        take_mss_out(c, &tmp);
+        int rc2 = send_plain(c, &tmp);
+        lp2p_buf_free(&tmp);
+        if (rc < 0 || rc2 < 0) {
+            lp2p__conn_fail(c, rc < 0 ? rc : rc2, "muxer negotiation failed");
+            return;
+        }
+        lp2p_buf_consume(&c->plain, used);
+        if (rc != 1)
+            return;
+        lp2p_mss_free(&c->mss);
+        c->mss_live = 0;
+        if ((rc = conn_start_yamux(c)) < 0) {
+            lp2p__conn_fail(c, rc, "muxer setup failed");
+            return;
+        }
+        conn_ready(c);
+        if (c->stage != CONN_READY)
+            return;
+    }
+    if (c->stage != CONN_READY || lp2p_buf_size(&c->plain) == 0)
+        return;
+    rc = lp2p_yamux_recv(c->yamux, lp2p_buf_head(&c->plain), lp2p_buf_size(&c->plain),
+                         lp2p__now(c->host));
+    if (c->stage == CONN_CLOSED)
+        return;
+    lp2p_buf_clear(&c->plain);
+    if (rc < 0) {
+        lp2p_yamux_goaway(c->yamux, 1);
+        lp2p__conn_flush(c);
+        lp2p__conn_fail(c, rc, lp2p_strerror(rc));
+        return;
+    }
+    lp2p__conn_arm_timer(c);
+}
+
+/* ---- socket events ----------------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
+{
+    lp2p_conn *c = hd->data;
+    lp2p_host *h = c->host;
+    /* One shared read buffer: libuv calls read_cb right after alloc_cb, and conn_on_bytes
+     * copies what it keeps. */
+    if (h->readbuf_busy) {
+        buf->base = malloc(65536);
+        buf->len = buf->base ? 65536 : 0;
+        return;
+    }
+    h->readbuf_busy = 1;
+    buf->base = (char *)h->readbuf;
+    buf->len = sizeof(h->readbuf);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    lp2p_conn *c = st->data;
+    lp2p_host *h = c->host;
+    if (nread > 0 && c->stage != CONN_CLOSED)
+        conn_on_bytes(c, (const uint8_t *)buf->base, (size_t)nread);
+    if (buf->base == (char *)h->readbuf)
+        h->readbuf_busy = 0;
+    else
+        free(buf->base);
+    if (nread < 0 && c->stage != CONN_CLOSED)
+        lp2p__conn_fail(c, nread == UV_EOF ? LP2P_ERR_CLOSED : LP2P_ERR_IO,
+                        nread == UV_EOF ? "remote closed the connection" : uv_strerror((int)nread));
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    lp2p_conn *c = t->data;
+    uint64_t now = lp2p__now(c->host);
+    if (c->stage != CONN_READY) {
+        if (now >= c->deadline_handshake)
+            lp2p__conn_fail(c, LP2P_ERR_TIMEOUT,
+                            c->stage == CONN_DIALING ? "dial timed out" : "handshake timed out");
+        return;
+    }
+    int rc = lp2p_yamux_tick(c->yamux, now);
+    if (rc < 0) {
+        lp2p__conn_fail(c, rc,
+                        rc == LP2P_ERR_TIMEOUT ? "keepalive ping timed out" : lp2p_strerror(rc));
+        return;
+    }
+    lp2p__conn_mark_dirty(c);
+    lp2p__conn_arm_timer(c);
+}
+
+void lp2p__conn_arm_timer(lp2p_conn *c)
+{
+    uint64_t now = lp2p__now(c->host);
+    uint64_t dl =
+        c->stage == CONN_READY ? lp2p_yamux_next_deadline(c->yamux) : c->deadline_handshake;
+    if (dl == UINT64_MAX) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    uv_timer_start(&c->timer, on_timer, dl > now ? dl - now : 0, 0);
+}
+
+void lp2p__conn_start(lp2p_conn *c)
+{
+    lp2p_tcp_tune(&c->tcp);
+    c->stage = CONN_MSS_SECURITY;
+    c->deadline_handshake = lp2p__now(c->host) + c->host->cfg.handshake_timeout_ms;
+    lp2p__conn_arm_timer(c);
+    int rc;
+    if (c->initiator) {
+        /* Lazy multistream (0-RTT): header, proposal and Noise msg1 leave in one write. */
+        lp2p_mss_init_dialer(&c->mss, k_noise_list, 1, 1);
+        c->mss_live = 1;
+        take_mss_out(c, &c->wire);
+        if ((rc = conn_start_noise(c)) < 0) {
+            lp2p__conn_fail(c, rc, "noise setup failed");
+            return;
+        }
+        take_noise_out(c);
+    } else {
+        lp2p_mss_init_listener(&c->mss, mss_supports_noise, c);
+        c->mss_live = 1;
+    }
+    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc < 0) {
+        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
+        return;
+    }
+    lp2p__conn_mark_dirty(c);
+}
+
+/* ---- accessors ---------------------------------------------------------------------------- */
+
+const lp2p_peer_id *lp2p_conn_peer(const lp2p_conn *c)
+{
+    return &c->peer;
+}
+const char *lp2p_conn_peer_str(const lp2p_conn *c)
+{
+    return c->peer_str;
+}
+const char *lp2p_conn_remote_addr(const lp2p_conn *c)
+{
+    return c->remote_addr;
+}
+int lp2p_conn_is_outbound(const lp2p_conn *c)
+{
+    return c->outbound;
+}
+lp2p_host *lp2p_conn_host(const lp2p_conn *c)
+{
+    return c->host;
+}

@@ -1,0 +1,379 @@
+/* The host: listeners, dialing, protocol handlers, one connection per peer, and the
+ * before-sleep hook that flushes every connection's output in one write (redis'
+ * handleClientsWithPendingWrites pattern) and frees closed streams. */
+#include "host/host_internal.h"
+#include "lp2p/err.h"
+#include "net/tcp.h"
+#include "util/log.h"
+#include "wire/multiaddr.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void lp2p_host_config_default(lp2p_host_config *c, uv_loop_t *loop, const lp2p_keypair *id)
+{
+    memset(c, 0, sizeof(*c));
+    c->loop = loop;
+    c->identity = id;
+    c->agent = "kaspa-holepunch/" LP2P_VERSION;
+    c->dial_timeout_ms = 10000;
+    c->handshake_timeout_ms = 10000;
+    c->max_conns = 256;
+    c->max_streams_per_conn = 512;
+    c->max_stream_window = 16u << 20;
+}
+
+static void host_handle_closed(uv_handle_t *hd)
+{
+    lp2p_host *h = hd->data;
+    if (--h->open_handles == 0 && h->closing)
+        free(h);
+}
+
+static void listener_closed(uv_handle_t *hd)
+{
+    host_listener *l = hd->data;
+    lp2p_host *h = l->host;
+    free(l->text);
+    free(l);
+    if (--h->open_handles == 0 && h->closing)
+        free(h);
+}
+
+static void gc_streams(lp2p_host *h)
+{
+    while (!lp2p_list_empty(&h->gc)) {
+        lp2p_list *e = h->gc.next;
+        lp2p_list_remove(e);
+        lp2p__stream_free(lp2p_container_of(e, lp2p_stream, link));
+    }
+}
+
+/* Runs once per loop iteration before the loop polls: every connection that produced
+ * output since the last poll writes it now, in one uv_write. */
+static void on_before_sleep(uv_prepare_t *p)
+{
+    lp2p_host *h = p->data;
+    while (!lp2p_list_empty(&h->dirty)) {
+        lp2p_list *e = h->dirty.next;
+        lp2p_conn *c = lp2p_container_of(e, lp2p_conn, dirty_link);
+        lp2p_list_remove(e);
+        c->dirty = 0;
+        lp2p__conn_flush(c);
+    }
+    gc_streams(h);
+}
+
+static void flush_hook_closed(uv_handle_t *hd)
+{
+    lp2p_host *h = hd->data;
+    gc_streams(h);
+    host_handle_closed(hd);
+}
+
+int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
+{
+    if (!cfg->loop || !cfg->identity)
+        return LP2P_ERR_INVAL;
+    lp2p_host *h = calloc(1, sizeof(*h));
+    if (!h)
+        return LP2P_ERR_NOMEM;
+    h->cfg = *cfg;
+    h->loop = cfg->loop;
+    lp2p_list_init(&h->conns);
+    lp2p_list_init(&h->dirty);
+    lp2p_list_init(&h->gc);
+    lp2p_peer_id_to_string(lp2p_keypair_peer_id(cfg->identity), h->id_str, sizeof(h->id_str));
+    uv_prepare_init(h->loop, &h->flush_hook);
+    h->flush_hook.data = h;
+    uv_prepare_start(&h->flush_hook, on_before_sleep);
+    h->open_handles = 1;
+    lp2p__identify_register(h);
+    lp2p__ping_register(h);
+    *out = h;
+    return 0;
+}
+
+const lp2p_peer_id *lp2p_host_peer_id(const lp2p_host *h)
+{
+    return lp2p_keypair_peer_id(h->cfg.identity);
+}
+
+int lp2p_host_handle(lp2p_host *h, const char *proto, const lp2p_stream_callbacks *cb, void *ud)
+{
+    for (size_t i = 0; i < h->nhandlers; i++) {
+        if (strcmp(h->handlers[i].proto, proto) == 0) {
+            h->handlers[i].cb = *cb;
+            h->handlers[i].ud = ud;
+            return 0;
+        }
+    }
+    if (h->nhandlers == HOST_MAX_HANDLERS)
+        return LP2P_ERR_LIMIT;
+    host_handler *hd = &h->handlers[h->nhandlers];
+    hd->proto = strdup(proto);
+    if (!hd->proto)
+        return LP2P_ERR_NOMEM;
+    hd->cb = *cb;
+    hd->ud = ud;
+    h->nhandlers++;
+    return 0;
+}
+
+const host_handler *lp2p__host_find_handler(const lp2p_host *h, const char *proto)
+{
+    for (size_t i = 0; i < h->nhandlers; i++)
+        if (strcmp(h->handlers[i].proto, proto) == 0)
+            return &h->handlers[i];
+    return NULL;
+}
+
+size_t lp2p__host_protocols(const lp2p_host *h, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->nhandlers && n < max; i++)
+        out[n++] = h->handlers[i].proto;
+    return n;
+}
+
+lp2p_conn *lp2p__host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer, lp2p_conn *except)
+{
+    lp2p_list *pos;
+    for (pos = h->conns.next; pos != &h->conns; pos = pos->next) {
+        lp2p_conn *c = lp2p_container_of(pos, lp2p_conn, link);
+        if (c != except && c->stage == CONN_READY && lp2p_peer_id_equal(&c->peer, peer))
+            return c;
+    }
+    return NULL;
+}
+
+void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
+{
+    lp2p_conn *old = lp2p__host_find_conn(h, &c->peer, c);
+    if (old) {
+        /* One connection per peer: the one already serving streams stays. */
+        lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", c->peer_str),
+                 LF_S("kept", old->remote_addr), LF_S("closed", c->remote_addr));
+        if (c->dial_cb) {
+            lp2p_dial_cb cb = c->dial_cb;
+            c->dial_cb = NULL;
+            cb(old, 0, c->dial_ud);
+        }
+        lp2p__conn_fail(c, LP2P_ERR_EXISTS, "duplicate connection");
+        return;
+    }
+    c->reported_connected = 1;
+    lp2p_log(LP2P_INFO, "connected", LF_S("peer", c->peer_str), LF_S("addr", c->remote_addr),
+             LF_S("direction", c->outbound ? "outbound" : "inbound"), LF_B("relayed", c->relayed));
+    if (h->cfg.cb.on_connected)
+        h->cfg.cb.on_connected(c, h->cfg.ud);
+    if (c->stage == CONN_READY)
+        lp2p__identify_start(c);
+}
+
+void lp2p__host_conn_gone(lp2p_host *h, lp2p_conn *c)
+{
+    if (c->reported_connected && h->cfg.cb.on_disconnected)
+        h->cfg.cb.on_disconnected(c, c->close_reason, h->cfg.ud);
+}
+
+/* ---- listening ---------------------------------------------------------------------------- */
+
+static void set_remote_addr(lp2p_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    lp2p_multiaddr ma = {0};
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 &&
+        lp2p_multiaddr_from_sockaddr(&ma, (struct sockaddr *)&ss) == 0) {
+        lp2p_multiaddr_to_string(&ma, c->remote_addr, sizeof(c->remote_addr));
+        lp2p_multiaddr_free(&ma);
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    host_listener *l = server->data;
+    lp2p_host *h = l->host;
+    if (status < 0 || h->closing)
+        return;
+    lp2p_conn *c = lp2p__conn_new(h, 0);
+    if (!c)
+        return;
+    uv_tcp_init(h->loop, &c->tcp);
+    c->tcp.data = c;
+    c->open_handles++;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        lp2p__conn_fail(c, LP2P_ERR_IO, "accept failed");
+        return;
+    }
+    set_remote_addr(c);
+    if (h->nconns > h->cfg.max_conns) {
+        lp2p__conn_fail(c, LP2P_ERR_LIMIT, "too many connections");
+        return;
+    }
+    lp2p__conn_start(c);
+}
+
+int lp2p_host_listen(lp2p_host *h, const char *text)
+{
+    char err[128] = "";
+    lp2p_multiaddr ma = {0};
+    int rc = lp2p_multiaddr_parse(&ma, text, err, sizeof(err));
+    if (rc < 0) {
+        lp2p_log(LP2P_ERROR, "listen_failed", LF_S("addr", text), LF_S("reason", err));
+        return rc;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    rc = lp2p_multiaddr_to_sockaddr(&ma, &ss, &sl);
+    lp2p_multiaddr_free(&ma);
+    if (rc < 0) {
+        lp2p_log(LP2P_ERROR, "listen_failed", LF_S("addr", text),
+                 LF_S("reason", "only /ip4|ip6/…/tcp/PORT can be listened on"));
+        return rc;
+    }
+    if (h->nlisteners == HOST_MAX_LISTENERS)
+        return LP2P_ERR_LIMIT;
+    host_listener *l = calloc(1, sizeof(*l));
+    if (!l)
+        return LP2P_ERR_NOMEM;
+    l->host = h;
+    l->tcp.data = l;
+    rc = lp2p_tcp_listen(h->loop, &l->tcp, (struct sockaddr *)&ss, 512, on_connection, &l->bound);
+    if (rc < 0) {
+        lp2p_log(LP2P_ERROR, "listen_failed", LF_S("addr", text), LF_S("reason", uv_strerror(rc)));
+        if (l->tcp.loop) {
+            h->open_handles++;
+            uv_close((uv_handle_t *)&l->tcp, listener_closed);
+        } else {
+            free(l);
+        }
+        return LP2P_ERR_IO;
+    }
+    lp2p_multiaddr bound = {0};
+    char buf[LP2P_MULTIADDR_STR_MAX];
+    lp2p_multiaddr_from_sockaddr(&bound, (struct sockaddr *)&l->bound);
+    lp2p_multiaddr_append_p2p(&bound, lp2p_host_peer_id(h));
+    lp2p_multiaddr_to_string(&bound, buf, sizeof(buf));
+    lp2p_multiaddr_free(&bound);
+    l->text = strdup(buf);
+    h->listeners[h->nlisteners] = l;
+    h->listen_texts[h->nlisteners] = l->text;
+    h->nlisteners++;
+    h->open_handles++;
+    lp2p_log(LP2P_INFO, "listening", LF_S("addr", l->text));
+    return 0;
+}
+
+size_t lp2p_host_listen_addrs(const lp2p_host *h, const char *const **out)
+{
+    *out = h->listen_texts;
+    return h->nlisteners;
+}
+
+/* ---- dialing ------------------------------------------------------------------------------ */
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    lp2p_conn *c = req->data;
+    if (c->stage == CONN_CLOSED)
+        return;
+    if (status < 0) {
+        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(status));
+        return;
+    }
+    lp2p__conn_start(c);
+}
+
+/* The listener whose family matches: dial sockets share its port (port reuse). */
+static const struct sockaddr *reuse_addr(const lp2p_host *h, int family)
+{
+    for (size_t i = 0; i < h->nlisteners; i++)
+        if (h->listeners[i]->bound.ss_family == family)
+            return (const struct sockaddr *)&h->listeners[i]->bound;
+    return NULL;
+}
+
+int lp2p_host_dial(lp2p_host *h, const char *text, lp2p_dial_cb cb, void *ud)
+{
+    char err[128] = "";
+    lp2p_multiaddr ma = {0};
+    int rc = lp2p_multiaddr_parse(&ma, text, err, sizeof(err));
+    if (rc < 0) {
+        lp2p_log(LP2P_ERROR, "dial_failed", LF_S("addr", text), LF_S("reason", err));
+        return rc;
+    }
+    lp2p_peer_id expected;
+    int has_expected = lp2p_multiaddr_peer_id(&ma, &expected) == 0;
+    if (has_expected) {
+        lp2p_conn *existing = lp2p__host_find_conn(h, &expected, NULL);
+        if (existing) {
+            lp2p_multiaddr_free(&ma);
+            cb(existing, 0, ud);
+            return 0;
+        }
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    rc = lp2p_multiaddr_to_sockaddr(&ma, &ss, &sl);
+    if (rc < 0) {
+        lp2p_multiaddr_free(&ma);
+        lp2p_log(LP2P_ERROR, "dial_failed", LF_S("addr", text),
+                 LF_S("reason", "not a /ip4|ip6/…/tcp/PORT address"));
+        return rc;
+    }
+    lp2p_conn *c = lp2p__conn_new(h, 1);
+    if (!c) {
+        lp2p_multiaddr_free(&ma);
+        return LP2P_ERR_NOMEM;
+    }
+    lp2p_multiaddr_strip_p2p(&ma);
+    lp2p_multiaddr_to_string(&ma, c->remote_addr, sizeof(c->remote_addr));
+    lp2p_multiaddr_free(&ma);
+    c->has_expected = has_expected;
+    if (has_expected) {
+        c->expected = expected;
+        lp2p_peer_id_to_string(&expected, c->peer_str, sizeof(c->peer_str));
+    }
+    c->dial_cb = cb;
+    c->dial_ud = ud;
+    c->connect_req.data = c;
+    c->deadline_handshake = lp2p__now(h) + h->cfg.dial_timeout_ms;
+    rc = lp2p_tcp_dial(h->loop, &c->tcp, &c->connect_req, reuse_addr(h, ss.ss_family),
+                       (struct sockaddr *)&ss, on_connect);
+    if (c->tcp.loop) {
+        c->tcp.data = c;
+        c->open_handles++;
+    }
+    if (rc < 0) {
+        c->dial_cb = NULL;
+        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
+        return LP2P_ERR_IO;
+    }
+    lp2p__conn_arm_timer(c); /* dial timeout */
+    return 0;
+}
+
+/* ---- shutdown ----------------------------------------------------------------------------- */
+
+void lp2p_host_close(lp2p_host *h)
+{
+    if (h->closing)
+        return;
+    h->closing = 1;
+    while (!lp2p_list_empty(&h->conns)) {
+        lp2p_conn *c = lp2p_container_of(h->conns.next, lp2p_conn, link);
+        lp2p_conn_close(c, 0);
+    }
+    for (size_t i = 0; i < h->nlisteners; i++) {
+        uv_close((uv_handle_t *)&h->listeners[i]->tcp, listener_closed);
+    }
+    for (size_t i = 0; i < h->nhandlers; i++)
+        free(h->handlers[i].proto);
+    h->nhandlers = 0;
+    uv_prepare_stop(&h->flush_hook);
+    /* Closed streams are freed in the close callback: we may be inside one of their
+     * callbacks right now. */
+    uv_close((uv_handle_t *)&h->flush_hook, flush_hook_closed);
+}

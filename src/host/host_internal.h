@@ -1,0 +1,155 @@
+/* Private structures of the host (src/host/). Not a public API. */
+#ifndef LP2P_HOST_INTERNAL_H
+#define LP2P_HOST_INTERNAL_H
+
+#include "lp2p/host.h"
+#include "proto/mss.h"
+#include "proto/identify.h"
+#include "proto/noise.h"
+#include "proto/yamux.h"
+#include "util/buf.h"
+#include "util/list.h"
+
+#include <sys/socket.h>
+
+#define HOST_MAX_HANDLERS  32
+#define HOST_MAX_LISTENERS 8
+/* Per-stream output: above HIGH we stop granting the peer window, below LOW we tell the
+ * writer it may go on. Per-connection socket queue: above HIGH streams stop feeding the
+ * muxer until the kernel takes the bytes. */
+#define STREAM_HIGH_WATER (1u << 20)
+#define STREAM_LOW_WATER  (256u << 10)
+#define CONN_HIGH_WATER   (4u << 20)
+#define HOST_READ_BUF     (256u << 10)
+
+typedef struct host_handler {
+    char *proto;
+    const char *mss_list[1];
+    lp2p_stream_callbacks cb;
+    void *ud;
+} host_handler;
+
+typedef struct host_listener {
+    uv_tcp_t tcp;
+    struct sockaddr_storage bound;
+    char *text; /* multiaddr with /p2p/<id> */
+    lp2p_host *host;
+} host_listener;
+
+struct lp2p_host {
+    lp2p_host_config cfg;
+    uv_loop_t *loop;
+    char id_str[LP2P_PEER_ID_STR_MAX];
+    host_handler handlers[HOST_MAX_HANDLERS];
+    size_t nhandlers;
+    host_listener *listeners[HOST_MAX_LISTENERS];
+    size_t nlisteners;
+    const char *listen_texts[HOST_MAX_LISTENERS];
+    lp2p_list conns;
+    size_t nconns;
+    lp2p_list gc;    /* closed streams, freed before the loop sleeps */
+    lp2p_list dirty; /* connections with output to flush before the loop sleeps */
+    uv_prepare_t flush_hook;
+    int closing;
+    int open_handles; /* freed when it drops to 0 after close */
+    uint8_t readbuf[HOST_READ_BUF];
+    int readbuf_busy;
+};
+
+enum conn_stage {
+    CONN_DIALING,
+    CONN_MSS_SECURITY, /* multistream for /noise */
+    CONN_NOISE,        /* Noise XX handshake */
+    CONN_MSS_MUXER,    /* multistream for /yamux/1.0.0 inside Noise (no early muxer) */
+    CONN_READY,
+    CONN_CLOSED,
+};
+
+struct lp2p_conn {
+    lp2p_host *host;
+    lp2p_list link;
+    lp2p_list dirty_link;
+    int dirty;
+    uv_tcp_t tcp;
+    uv_connect_t connect_req;
+    uv_timer_t timer;
+    int open_handles;
+    int outbound;  /* we dialed the socket */
+    int initiator; /* Noise initiator and Yamux client (DCUtR may set this apart from outbound) */
+    int relayed;
+    enum conn_stage stage;
+    lp2p_mss mss;
+    int mss_live;
+    lp2p_noise *noise;
+    lp2p_yamux *yamux;
+    lp2p_buf plain; /* decrypted bytes not yet handed on */
+    lp2p_buf wire;  /* ciphertext (or handshake bytes) to write to the socket */
+    int has_expected;
+    lp2p_peer_id expected;
+    lp2p_peer_id peer;
+    char peer_str[LP2P_PEER_ID_STR_MAX];
+    char remote_addr[160];
+    uint64_t deadline_handshake;
+    lp2p_dial_cb dial_cb;
+    void *dial_ud;
+    lp2p_list streams;
+    size_t nstreams;
+    uint64_t bytes_in, bytes_out;
+    int close_reason;
+    lp2p_identify_info remote_info; /* from identify; fields 0 until it arrives */
+    int identified;
+    int reported_connected;
+};
+
+enum stream_stage { STREAM_NEGOTIATING, STREAM_OPEN };
+
+struct lp2p_stream {
+    lp2p_conn *conn;
+    lp2p_list link;
+    lp2p_yamux_stream *ys;
+    enum stream_stage stage;
+    int outbound;
+    lp2p_mss mss;
+    int mss_live;
+    char *proto;
+    const char *mss_list[1];
+    lp2p_stream_callbacks cb;
+    void *ud;
+    lp2p_buf pending; /* our bytes not yet accepted by the muxer */
+    size_t debt;      /* peer bytes delivered but not yet granted back as window */
+    int want_fin, fin_sent, above_high, closed, reset_seen;
+};
+
+/* conn.c */
+lp2p_conn *lp2p__conn_new(lp2p_host *h, int outbound);
+void lp2p__conn_start(lp2p_conn *c); /* socket connected: begin the upgrade */
+void lp2p__conn_mark_dirty(lp2p_conn *c);
+void lp2p__conn_flush(lp2p_conn *c);
+void lp2p__conn_arm_timer(lp2p_conn *c);
+int lp2p__conn_congested(const lp2p_conn *c);
+void lp2p__conn_fail(lp2p_conn *c, int err, const char *why);
+uint64_t lp2p__now(const lp2p_host *h);
+
+/* stream.c */
+lp2p_stream *lp2p__stream_inbound(lp2p_conn *c, lp2p_yamux_stream *ys);
+void lp2p__stream_on_data(lp2p_stream *s, const uint8_t *p, size_t n);
+void lp2p__stream_on_fin(lp2p_stream *s);
+void lp2p__stream_on_closed(lp2p_stream *s, int err);
+void lp2p__stream_pump(lp2p_stream *s);
+void lp2p__stream_free(lp2p_stream *s);
+
+/* identify_svc.c */
+void lp2p__identify_register(lp2p_host *h);
+void lp2p__identify_start(lp2p_conn *c);
+
+/* ping_svc.c */
+void lp2p__ping_register(lp2p_host *h);
+
+/* host.c */
+const host_handler *lp2p__host_find_handler(const lp2p_host *h, const char *proto);
+lp2p_conn *lp2p__host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer, lp2p_conn *except);
+void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c);
+void lp2p__host_conn_gone(lp2p_host *h, lp2p_conn *c);
+size_t lp2p__host_protocols(const lp2p_host *h, const char **out, size_t max);
+
+#endif

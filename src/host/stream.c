@@ -1,0 +1,263 @@
+/* Streams: one Yamux stream plus its multistream negotiation and our output queue.
+ *
+ * Outbound streams negotiate lazily (0-RTT): header + proposal go out with the first data,
+ * and the echoed protocol is checked before any reply reaches the application.
+ * Backpressure: the application's bytes wait in `pending` until the muxer's send window and
+ * the socket queue take them; peer bytes are granted back as window only while `pending`
+ * is below the high-water mark, so a peer cannot make us buffer without bound. */
+#include "host/host_internal.h"
+#include "lp2p/err.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MUX_CHUNK (256u << 10)
+
+static lp2p_stream *stream_alloc(lp2p_conn *c, lp2p_yamux_stream *ys, int outbound)
+{
+    lp2p_stream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->conn = c;
+    s->ys = ys;
+    s->outbound = outbound;
+    lp2p_buf_init(&s->pending);
+    lp2p_list_insert_tail(&c->streams, &s->link);
+    c->nstreams++;
+    lp2p_yamux_stream_set_user(ys, s);
+    return s;
+}
+
+static int stream_supports(void *user, const char *proto)
+{
+    lp2p_stream *s = user;
+    return lp2p__host_find_handler(s->conn->host, proto) != NULL;
+}
+
+lp2p_stream *lp2p__stream_inbound(lp2p_conn *c, lp2p_yamux_stream *ys)
+{
+    lp2p_stream *s = stream_alloc(c, ys, 0);
+    if (!s)
+        return NULL;
+    lp2p_mss_init_listener(&s->mss, stream_supports, s);
+    s->mss_live = 1;
+    s->stage = STREAM_NEGOTIATING;
+    return s;
+}
+
+int lp2p_conn_open_stream(lp2p_conn *c, const char *proto, const lp2p_stream_callbacks *cb,
+                          void *ud, lp2p_stream **out)
+{
+    if (c->stage != CONN_READY)
+        return LP2P_ERR_STATE;
+    lp2p_yamux_stream *ys;
+    int rc = lp2p_yamux_open(c->yamux, &ys);
+    if (rc < 0)
+        return rc;
+    lp2p_stream *s = stream_alloc(c, ys, 1);
+    if (!s) {
+        lp2p_yamux_stream_reset(ys);
+        return LP2P_ERR_NOMEM;
+    }
+    s->proto = strdup(proto);
+    if (!s->proto) {
+        lp2p_stream_reset(s);
+        return LP2P_ERR_NOMEM;
+    }
+    s->cb = *cb;
+    s->ud = ud;
+    s->mss_list[0] = s->proto; /* multistream keeps the list: it lives in the stream */
+    lp2p_mss_init_dialer(&s->mss, s->mss_list, 1, 1);
+    s->mss_live = 1;
+    s->stage = STREAM_NEGOTIATING;
+    /* Header and proposal are the first bytes of the stream. */
+    rc = lp2p_buf_append(&s->pending, lp2p_buf_head(&s->mss.out), lp2p_buf_size(&s->mss.out));
+    lp2p_buf_clear(&s->mss.out);
+    if (rc < 0) {
+        lp2p_stream_reset(s);
+        return rc;
+    }
+    lp2p__stream_pump(s);
+    *out = s;
+    return 0;
+}
+
+void lp2p__stream_pump(lp2p_stream *s)
+{
+    lp2p_conn *c = s->conn;
+    if (s->closed || !s->ys)
+        return;
+    while (lp2p_buf_size(&s->pending) > 0 && !lp2p__conn_congested(c)) {
+        size_t n = lp2p_buf_size(&s->pending);
+        if (n > MUX_CHUNK)
+            n = MUX_CHUNK;
+        long w = lp2p_yamux_stream_write(s->ys, lp2p_buf_head(&s->pending), n);
+        if (w < 0) {
+            lp2p_stream_reset(s);
+            return;
+        }
+        if (w == 0)
+            break;
+        lp2p_buf_consume(&s->pending, (size_t)w);
+    }
+    if (lp2p_buf_size(&s->pending) == 0 && s->want_fin && !s->fin_sent) {
+        s->fin_sent = 1;
+        lp2p_yamux_stream_close(s->ys);
+    }
+    size_t pend = lp2p_buf_size(&s->pending);
+    if (s->debt && pend < STREAM_HIGH_WATER) {
+        lp2p_yamux_stream_consumed(s->ys, s->debt);
+        s->debt = 0;
+    }
+    lp2p__conn_mark_dirty(c);
+    if (s->above_high && pend < STREAM_LOW_WATER) {
+        s->above_high = 0;
+        if (s->cb.on_writable && s->stage == STREAM_OPEN)
+            s->cb.on_writable(s, s->ud);
+    }
+}
+
+int lp2p_stream_write(lp2p_stream *s, const void *p, size_t n)
+{
+    if (s->closed || s->want_fin)
+        return LP2P_ERR_STATE;
+    int rc = lp2p_buf_append(&s->pending, p, n);
+    if (rc < 0)
+        return rc;
+    if (lp2p_buf_size(&s->pending) >= STREAM_HIGH_WATER)
+        s->above_high = 1;
+    lp2p__stream_pump(s);
+    return 0;
+}
+
+size_t lp2p_stream_pending(const lp2p_stream *s)
+{
+    return lp2p_buf_size(&s->pending);
+}
+
+int lp2p_stream_close(lp2p_stream *s)
+{
+    if (s->closed)
+        return LP2P_ERR_STATE;
+    s->want_fin = 1;
+    lp2p__stream_pump(s);
+    return 0;
+}
+
+void lp2p_stream_reset(lp2p_stream *s)
+{
+    if (s->closed || !s->ys)
+        return;
+    lp2p_yamux_stream *ys = s->ys;
+    lp2p_yamux_stream_reset(ys);
+    lp2p__conn_mark_dirty(s->conn);
+}
+
+const char *lp2p_stream_protocol(const lp2p_stream *s)
+{
+    return s->proto ? s->proto : "";
+}
+lp2p_conn *lp2p_stream_conn(const lp2p_stream *s)
+{
+    return s->conn;
+}
+void lp2p_stream_set_ud(lp2p_stream *s, void *ud)
+{
+    s->ud = ud;
+}
+
+static void deliver(lp2p_stream *s, const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (s->cb.on_data)
+        s->cb.on_data(s, p, n, s->ud);
+    if (s->closed || !s->ys)
+        return;
+    if (lp2p_buf_size(&s->pending) >= STREAM_HIGH_WATER)
+        s->debt += n; /* granted back when our own output drains */
+    else
+        lp2p_yamux_stream_consumed(s->ys, n);
+}
+
+void lp2p__stream_on_data(lp2p_stream *s, const uint8_t *p, size_t n)
+{
+    if (s->stage == STREAM_OPEN) {
+        deliver(s, p, n);
+        return;
+    }
+    size_t used = 0;
+    int rc = lp2p_mss_recv(&s->mss, p, n, &used);
+    if (lp2p_buf_size(&s->mss.out)) {
+        /* Listener replies (header + echo or na) go ahead of anything else. */
+        lp2p_buf_append(&s->pending, lp2p_buf_head(&s->mss.out), lp2p_buf_size(&s->mss.out));
+        lp2p_buf_clear(&s->mss.out);
+        lp2p__stream_pump(s);
+    }
+    if (s->closed || !s->ys)
+        return;
+    lp2p_yamux_stream_consumed(s->ys, used);
+    if (rc < 0) {
+        lp2p_log(LP2P_DEBUG, "stream_negotiation_failed", LF_S("peer", s->conn->peer_str),
+                 LF_S("protocol", s->proto ? s->proto : ""), LF_S("reason", lp2p_strerror(rc)));
+        lp2p_stream_reset(s);
+        return;
+    }
+    if (rc == 0)
+        return;
+    s->stage = STREAM_OPEN;
+    if (!s->outbound) {
+        const char *sel = lp2p_mss_selected(&s->mss);
+        const host_handler *hd = lp2p__host_find_handler(s->conn->host, sel);
+        s->proto = strdup(sel);
+        lp2p_mss_free(&s->mss);
+        s->mss_live = 0;
+        if (!hd || !s->proto) {
+            lp2p_stream_reset(s);
+            return;
+        }
+        s->cb = hd->cb;
+        s->ud = hd->ud;
+        if (s->cb.on_open)
+            s->cb.on_open(s, s->ud);
+        if (s->closed || !s->ys)
+            return;
+    } else {
+        lp2p_mss_free(&s->mss);
+        s->mss_live = 0;
+    }
+    deliver(s, p + used, n - used);
+}
+
+void lp2p__stream_on_fin(lp2p_stream *s)
+{
+    if (s->stage == STREAM_OPEN && s->cb.on_eof)
+        s->cb.on_eof(s, s->ud);
+}
+
+void lp2p__stream_on_closed(lp2p_stream *s, int err)
+{
+    if (s->closed)
+        return;
+    s->closed = 1;
+    s->ys = NULL;
+    lp2p_list_remove(&s->link);
+    s->conn->nstreams--;
+    /* A stream that never finished negotiating reports NA to an outbound owner. */
+    if (s->stage == STREAM_NEGOTIATING && s->outbound && err == 0)
+        err = LP2P_ERR_NA;
+    if ((s->stage == STREAM_OPEN || s->outbound) && s->cb.on_close)
+        s->cb.on_close(s, err, s->ud);
+    /* Freed before the loop next sleeps, so callers up the stack may still test closed. */
+    lp2p_list_insert_tail(&s->conn->host->gc, &s->link);
+}
+
+void lp2p__stream_free(lp2p_stream *s)
+{
+    if (s->mss_live)
+        lp2p_mss_free(&s->mss);
+    lp2p_buf_free(&s->pending);
+    free(s->proto);
+    free(s);
+}
