@@ -69,18 +69,19 @@ int cmd_id(int argc, char **argv)
         cli_common_free(&c);
         return rc < 0 ? 2 : 0;
     }
-    lp2p_keypair *kp = NULL;
+    /* Any of the four key types names a peer (go and js write RSA/secp256k1/ECDSA too). */
+    lp2p_peer_id pid;
+    lp2p_key_type type;
     char err[256] = "";
-    rc = lp2p_keyfile_load(c.key_path, &kp, err, sizeof(err));
+    rc = lp2p_keyfile_peer_id(c.key_path, &pid, &type, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "holepunch id: %s: %s\n", c.key_path, err[0] ? err : lp2p_strerror(rc));
         cli_common_free(&c);
         return 1;
     }
     char id[LP2P_PEER_ID_STR_MAX];
-    lp2p_peer_id_to_string(lp2p_keypair_peer_id(kp), id, sizeof(id));
+    lp2p_peer_id_to_string(&pid, id, sizeof(id));
     printf("%s\n", id);
-    lp2p_keypair_del(kp);
     cli_common_free(&c);
     return 0;
 }
