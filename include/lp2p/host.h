@@ -90,7 +90,11 @@ int lp2p_host_dial(lp2p_host *h, const char *multiaddr, lp2p_dial_cb cb, void *u
 /* Opens a stream for proto (lazy multistream: data may be written at once). */
 int lp2p_conn_open_stream(lp2p_conn *c, const char *proto, const lp2p_stream_callbacks *cb,
                           void *ud, lp2p_stream **out);
+/* The ready connection to peer (a direct one preferred over a relayed one), or NULL. */
+lp2p_conn *lp2p_host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer);
 const lp2p_peer_id *lp2p_conn_peer(const lp2p_conn *c);
+/* 1 when the connection runs over a relay circuit (/p2p-circuit). */
+int lp2p_conn_is_relayed(const lp2p_conn *c);
 const char *lp2p_conn_peer_str(const lp2p_conn *c);
 const char *lp2p_conn_remote_addr(const lp2p_conn *c); /* multiaddr text */
 int lp2p_conn_is_outbound(const lp2p_conn *c);
@@ -107,5 +111,7 @@ void lp2p_stream_reset(lp2p_stream *s);
 const char *lp2p_stream_protocol(const lp2p_stream *s);
 lp2p_conn *lp2p_stream_conn(const lp2p_stream *s);
 void lp2p_stream_set_ud(lp2p_stream *s, void *ud);
+/* Replaces the stream's callbacks (e.g. a relay turning a hop stream into a byte pipe). */
+void lp2p_stream_set_callbacks(lp2p_stream *s, const lp2p_stream_callbacks *cb, void *ud);
 
 #endif

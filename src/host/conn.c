@@ -612,6 +612,10 @@ const char *lp2p_conn_remote_addr(const lp2p_conn *c)
 {
     return c->remote_addr;
 }
+int lp2p_conn_is_relayed(const lp2p_conn *c)
+{
+    return c->relayed;
+}
 int lp2p_conn_is_outbound(const lp2p_conn *c)
 {
     return c->outbound;

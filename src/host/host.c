@@ -147,6 +147,19 @@ lp2p_conn *lp2p__host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer, lp
     return NULL;
 }
 
+lp2p_conn *lp2p_host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer)
+{
+    lp2p_conn *best = NULL;
+    lp2p_list *pos;
+    for (pos = h->conns.next; pos != &h->conns; pos = pos->next) {
+        lp2p_conn *c = lp2p_container_of(pos, lp2p_conn, link);
+        if (c->stage == CONN_READY && lp2p_peer_id_equal(&c->peer, peer) &&
+            (!best || (best->relayed && !c->relayed)))
+            best = c;
+    }
+    return best;
+}
+
 void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
 {
     lp2p_conn *old = lp2p__host_find_conn(h, &c->peer, c);

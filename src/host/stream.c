@@ -166,6 +166,11 @@ void lp2p_stream_set_ud(lp2p_stream *s, void *ud)
 {
     s->ud = ud;
 }
+void lp2p_stream_set_callbacks(lp2p_stream *s, const lp2p_stream_callbacks *cb, void *ud)
+{
+    s->cb = *cb;
+    s->ud = ud;
+}
 
 static void deliver(lp2p_stream *s, const uint8_t *p, size_t n)
 {
