@@ -1098,6 +1098,80 @@ static void test_second_stream_refused(void **state)
     kaspa_hub_del(hs);
 }
 
+/* Request header rules: unknown path or grpc-encoding -> trailers-only grpc-status 12
+ * (UNIMPLEMENTED, as tonic); no grpc-accept-encoding gzip -> identity replies. */
+static char h2_grpc_status[8], h2_grpc_encoding[16];
+static int on_h2_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                        const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+{
+    if (nl == 11 && memcmp(name, "grpc-status", 11) == 0)
+        snprintf(h2_grpc_status, sizeof h2_grpc_status, "%.*s", (int)vl, value);
+    if (nl == 13 && memcmp(name, "grpc-encoding", 13) == 0)
+        snprintf(h2_grpc_encoding, sizeof h2_grpc_encoding, "%.*s", (int)vl, value);
+    return 0;
+}
+
+static void request_with(const char *path, const char *enc, const char *accept,
+                         const char *want_status, const char *want_enc)
+{
+    kaspa_hub *hs;
+    kaspa_hub_new(&hs, NULL);
+    kaspa_session_config sc;
+    cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
+    rec rs = {0};
+    kaspa_session *srv;
+    kaspa_session_callbacks cb = {on_event};
+    assert_int_equal(kaspa_session_new(&srv, &sc, KASPA_SERVER, &cb, &rs, 0), 0);
+    nghttp2_session_callbacks *cbs;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_h2_header);
+    nghttp2_session *h;
+    assert_int_equal(nghttp2_session_client_new(&h, cbs, NULL), 0);
+    nghttp2_session_callbacks_del(cbs);
+    h2_grpc_status[0] = h2_grpc_encoding[0] = 0;
+    nghttp2_submit_settings(h, NGHTTP2_FLAG_NONE, NULL, 0);
+    nghttp2_nv nv[8];
+    size_t n = 0;
+#define NV(k, v)                                                                                   \
+    nv[n++] = (nghttp2_nv){(uint8_t *)(k), (uint8_t *)(uintptr_t)(v), strlen(k), strlen(v), 0}
+    NV(":method", "POST");
+    NV(":scheme", "http");
+    NV(":path", path);
+    NV(":authority", "x");
+    NV("content-type", "application/grpc");
+    NV("te", "trailers");
+    if (enc)
+        NV("grpc-encoding", enc);
+    if (accept)
+        NV("grpc-accept-encoding", accept);
+#undef NV
+    assert_int_equal(nghttp2_submit_headers(h, NGHTTP2_FLAG_NONE, -1, NULL, nv, n, NULL), 1);
+    h2_to_session(h, srv);
+    lp2p_buf *o = kaspa_session_out(srv);
+    assert_true(nghttp2_session_mem_recv(h, lp2p_buf_head(o), lp2p_buf_size(o)) >= 0);
+    lp2p_buf_consume(o, lp2p_buf_size(o));
+    assert_string_equal(h2_grpc_status, want_status);
+    assert_string_equal(h2_grpc_encoding, want_enc);
+    if (want_status[0]) {
+        assert_int_equal(rs.closed, 1); /* refused calls end the session */
+        assert_int_equal(rs.handshake, 0);
+    } else {
+        assert_int_equal(rs.closed, 0);
+    }
+    nghttp2_session_del(h);
+    kaspa_session_del(srv);
+    kaspa_hub_del(hs);
+}
+
+static void test_request_header_rules(void **state)
+{
+    request_with("/protowire.RPC/MessageStream", NULL, NULL, "12", "");
+    request_with("/protowire.P2P/MessageStream", "br", "gzip", "12", "");
+    request_with("/protowire.P2P/MessageStream", "gzip", "gzip,identity", "", "gzip");
+    request_with("/protowire.P2P/MessageStream", "identity", "identity", "", "");
+    request_with("/protowire.P2P/MessageStream", NULL, NULL, "", "");
+}
+
 static void test_garbage_transport_bytes(void **state)
 {
     pair p;
@@ -1133,6 +1207,7 @@ int main(void)
         cmocka_unit_test(test_message_size_limit),
         cmocka_unit_test(test_http2_keepalive_ping),
         cmocka_unit_test(test_second_stream_refused),
+        cmocka_unit_test(test_request_header_rules),
         cmocka_unit_test(test_garbage_transport_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
