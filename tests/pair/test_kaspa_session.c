@@ -26,6 +26,8 @@ typedef struct rec {
     uint32_t peer_version;
     char network[64], ua[300], reject_sent[300], reject_recv[300], closed_reason[300];
     uint64_t last_rtt;
+    int has_adv;
+    char adv[64];
     /* burst check */
     uint64_t burst_seen, burst_bad, burst_bytes;
 } rec;
@@ -39,6 +41,9 @@ static void on_event(void *u, kaspa_session *s, const kaspa_event *ev)
         r->peer_version = ev->u.handshake.version;
         snprintf(r->network, sizeof r->network, "%s", ev->u.handshake.network);
         snprintf(r->ua, sizeof r->ua, "%s", ev->u.handshake.user_agent);
+        r->has_adv = ev->u.handshake.has_advertised;
+        if (r->has_adv)
+            kaspa_addr_format(&ev->u.handshake.advertised, r->adv, sizeof r->adv);
         break;
     case KASPA_EV_READY:
         r->ready++;
@@ -1056,6 +1061,58 @@ static void h2_to_session(nghttp2_session *h, kaspa_session *srv)
         kaspa_session_recv(srv, d, (size_t)n, 1);
 }
 
+static void test_version_address_field(void **state)
+{
+    /* a public node advertises its address (IPv4 goes on the wire as 4 bytes) */
+    kaspa_hub *hc, *hs;
+    kaspa_hub_new(&hc, NULL);
+    kaspa_hub_new(&hs, NULL);
+    kaspa_session_config cc, sc;
+    cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
+    cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
+    kaspa_addr pub = addr_of("198.51.100.7:16111"), pub6 = addr_of("[2001:db8::7]:16112");
+    cc.advertise = &pub;
+    sc.advertise = &pub6;
+    pair p;
+    memset(&p, 0, sizeof p);
+    p.hc = hc;
+    p.hs = hs;
+    pair_new(&p, &cc, &sc, 0);
+    pump(EPS(p.c), EPS(p.s), 1);
+    assert_true(p.rs.has_adv);
+    assert_string_equal(p.rs.adv, "198.51.100.7:16111");
+    assert_true(p.rc.has_adv);
+    assert_string_equal(p.rc.adv, "[2001:db8::7]:16112");
+    pair_free(&p);
+
+    /* private by default: no address */
+    pair_default(&p, KASPA_H2_PROFILE_TCP, 0);
+    pump(EPS(p.c), EPS(p.s), 1);
+    assert_false(p.rs.has_adv);
+    pair_free(&p);
+
+    /* an IP of 5 bytes is a conversion error upstream: Reject and close */
+    rawpair r;
+    rawpair_new(&r, 0);
+    Protowire__NetAddress na = PROTOWIRE__NET_ADDRESS__INIT;
+    na.ip.data = (uint8_t *)"\x01\x02\x03\x04\x05";
+    na.ip.len = 5;
+    na.port = 1;
+    Protowire__VersionMessage v = PROTOWIRE__VERSION_MESSAGE__INIT;
+    v.protocolversion = 10;
+    v.id.data = (uint8_t *)(uintptr_t)RAW_ID;
+    v.id.len = 16;
+    v.network = "kaspa-mainnet";
+    v.address = &na;
+    kaspa_msg m = PROTOWIRE__KASPAD_MESSAGE__INIT;
+    m.payload_case = PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_VERSION;
+    m.version = &v;
+    raw_send(&r.r, &m);
+    pump(EPS(r.s), EPR(&r.r), 1);
+    assert_string_equal(r.r.reject, "invalid address in Version");
+    rawpair_free(&r);
+}
+
 static void test_second_stream_refused(void **state)
 {
     kaspa_hub *hs;
@@ -1206,6 +1263,7 @@ int main(void)
         cmocka_unit_test(test_send_queue_limit),
         cmocka_unit_test(test_message_size_limit),
         cmocka_unit_test(test_http2_keepalive_ping),
+        cmocka_unit_test(test_version_address_field),
         cmocka_unit_test(test_second_stream_refused),
         cmocka_unit_test(test_request_header_rules),
         cmocka_unit_test(test_garbage_transport_bytes),
