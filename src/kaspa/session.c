@@ -144,6 +144,7 @@ static void fail(kaspa_session *s, int err, const char *reason)
     m.reject = &rj;
     if (s->state != S_WAIT_OPEN || s->role == KASPA_CLIENT)
         send_msg(s, &m);
+    s->state = S_CLOSED; /* a callback below must not start a second Reject */
     kaspa_event ev = {.type = KASPA_EV_REJECT};
     ev.u.reject.sent = 1;
     ev.u.reject.reason = r;
@@ -356,6 +357,7 @@ static void handle(kaspa_session *s, const kaspa_msg *m, size_t wire_len)
         if (s->cfg.log)
             lp2p_log(LP2P_WARN, "kaspa_reject", LF_S("peer", s->peer_label), LF_S("reason", r),
                      LF_S("direction", "received"));
+        s->state = S_CLOSED;
         kaspa_event ev = {.type = KASPA_EV_REJECT};
         ev.u.reject.sent = 0;
         ev.u.reject.reason = r;
