@@ -16,6 +16,8 @@ static const char *const k_help =
     "separated). Port 0 picks a free port; the `listening` event shows the address.\n\n"
     "Options:\n"
     "  --listen MA           e.g. /ip4/0.0.0.0/tcp/4001 (repeatable)\n"
+    "  --relay MA            keep a reservation on this relay (/ip4/…/tcp/…/p2p/<relay>;\n"
+    "                        repeatable, or LIBP2P_RELAY_MULTIADDRS) and serve through it\n"
     "  --no-perf             do not serve /perf/1.0.0\n\n";
 
 typedef struct listen_app {
@@ -93,6 +95,8 @@ int cmd_listen(int argc, char **argv)
         app.host = NULL;
         exit_code = 1;
     } else {
+        for (size_t i = 0; i < c.nrelay; i++)
+            lp2p_host_reserve(app.host, c.relay[i]);
         cli_on_signal(&loop, on_stop, &app);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

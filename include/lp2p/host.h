@@ -79,10 +79,18 @@ int lp2p_host_listen(lp2p_host *h, const char *multiaddr);
 size_t lp2p_host_listen_addrs(const lp2p_host *h, const char *const **out);
 const lp2p_peer_id *lp2p_host_peer_id(const lp2p_host *h);
 
+/* Keeps a Circuit Relay v2 reservation on a relay (/ip4/…/tcp/…/p2p/<relay>): reserves now,
+ * refreshes at 3/4 of the TTL, reserves again with backoff after the relay connection drops.
+ * Logs `reservation {relay, expires, addrs}` with our /p2p-circuit addresses. Peers then
+ * reach us with lp2p_host_dial("<relay>/p2p/<relay>/p2p-circuit/p2p/<us>"). */
+int lp2p_host_reserve(lp2p_host *h, const char *relay_multiaddr);
+
 /* Registers a handler for inbound streams of a protocol. */
 int lp2p_host_handle(lp2p_host *h, const char *proto, const lp2p_stream_callbacks *cb, void *ud);
 
 /* Dials a multiaddr ending in /p2p/<id> (the ID is checked in Noise) or not (any peer).
+ * A /p2p-circuit address dials through that relay (connecting to it first if needed); a
+ * relay that has no reservation for the target makes cb see LP2P_ERR_NOT_FOUND.
  * If a connection to that peer exists it is reused. cb gets the connection or an error. */
 typedef void (*lp2p_dial_cb)(lp2p_conn *c, int err, void *ud);
 int lp2p_host_dial(lp2p_host *h, const char *multiaddr, lp2p_dial_cb cb, void *ud);

@@ -188,6 +188,14 @@ void lp2p__conn_fail(lp2p_conn *c, int err, const char *why)
                                                             : "muxer"),
                  LF_S("reason", why ? why : lp2p_strerror(err)), LF_S("error", lp2p_err_name(err)));
     }
+    if (c->carrier) {
+        /* A relayed connection ends its circuit stream; the stream no longer points here. */
+        lp2p_stream *carrier = c->carrier;
+        c->carrier = NULL;
+        static const lp2p_stream_callbacks inert = {0};
+        lp2p_stream_set_callbacks(carrier, &inert, NULL);
+        lp2p_stream_reset(carrier);
+    }
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
     if (c->open_handles > 1) {
@@ -217,7 +225,25 @@ void lp2p__conn_mark_dirty(lp2p_conn *c)
 
 int lp2p__conn_congested(const lp2p_conn *c)
 {
+    if (c->carrier)
+        return lp2p_stream_pending(c->carrier) + lp2p_buf_size(&c->wire) > STREAM_HIGH_WATER;
     return c->tcp.write_queue_size + lp2p_buf_size(&c->wire) > CONN_HIGH_WATER;
+}
+
+/* The transport took bytes: let blocked streams feed the muxer again. */
+void lp2p__conn_resume_streams(lp2p_conn *c)
+{
+    if (c->stage == CONN_CLOSED || lp2p__conn_congested(c))
+        return;
+    lp2p_list *pos, *tmp;
+    lp2p_list_foreach_safe(pos, tmp, &c->streams)
+    {
+        lp2p_stream *s = lp2p_container_of(pos, lp2p_stream, link);
+        if (lp2p_buf_size(&s->pending) > 0 || s->debt)
+            lp2p__stream_pump(s);
+        if (c->stage == CONN_CLOSED)
+            return;
+    }
 }
 
 static void on_write_done(uv_write_t *req, int status)
@@ -232,18 +258,7 @@ static void on_write_done(uv_write_t *req, int status)
         lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(status));
         return;
     }
-    /* The kernel took bytes: let blocked streams feed the muxer again. */
-    if (!lp2p__conn_congested(c)) {
-        lp2p_list *pos, *tmp;
-        lp2p_list_foreach_safe(pos, tmp, &c->streams)
-        {
-            lp2p_stream *s = lp2p_container_of(pos, lp2p_stream, link);
-            if (lp2p_buf_size(&s->pending) > 0 || s->debt)
-                lp2p__stream_pump(s);
-            if (c->stage == CONN_CLOSED)
-                return;
-        }
-    }
+    lp2p__conn_resume_streams(c);
 }
 
 void lp2p__conn_flush(lp2p_conn *c)
@@ -264,6 +279,15 @@ void lp2p__conn_flush(lp2p_conn *c)
     size_t n = lp2p_buf_size(&c->wire);
     if (n == 0)
         return;
+    if (c->carrier) {
+        /* Relayed: our ciphertext is the payload of a stream on the relay connection. */
+        c->bytes_out += n;
+        int rc = lp2p_stream_write(c->carrier, lp2p_buf_head(&c->wire), n);
+        lp2p_buf_clear(&c->wire);
+        if (rc < 0)
+            lp2p__conn_fail(c, rc, "relay circuit closed");
+        return;
+    }
     wreq *w = malloc(sizeof(*w));
     if (!w) {
         lp2p__conn_fail(c, LP2P_ERR_NOMEM, NULL);
@@ -396,7 +420,7 @@ static int conn_after_noise(lp2p_conn *c)
 }
 
 /* Bytes from the socket, in whatever pieces TCP delivers them. */
-static void conn_on_bytes(lp2p_conn *c, const uint8_t *p, size_t n)
+void lp2p__conn_on_bytes(lp2p_conn *c, const uint8_t *p, size_t n)
 {
     int rc = 0;
     const char *why = NULL;
@@ -527,7 +551,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     lp2p_conn *c = st->data;
     lp2p_host *h = c->host;
     if (nread > 0 && c->stage != CONN_CLOSED)
-        conn_on_bytes(c, (const uint8_t *)buf->base, (size_t)nread);
+        lp2p__conn_on_bytes(c, (const uint8_t *)buf->base, (size_t)nread);
     if (buf->base == (char *)h->readbuf)
         h->readbuf_busy = 0;
     else
@@ -571,7 +595,8 @@ void lp2p__conn_arm_timer(lp2p_conn *c)
 
 void lp2p__conn_start(lp2p_conn *c)
 {
-    lp2p_tcp_tune(&c->tcp);
+    if (!c->carrier)
+        lp2p_tcp_tune(&c->tcp);
     c->stage = CONN_MSS_SECURITY;
     c->deadline_handshake = lp2p__now(c->host) + c->host->cfg.handshake_timeout_ms;
     lp2p__conn_arm_timer(c);
@@ -590,7 +615,7 @@ void lp2p__conn_start(lp2p_conn *c)
         lp2p_mss_init_listener(&c->mss, mss_supports_noise, c);
         c->mss_live = 1;
     }
-    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    rc = c->carrier ? 0 : uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc < 0) {
         lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
         return;

@@ -83,6 +83,7 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     lp2p_list_init(&h->conns);
     lp2p_list_init(&h->dirty);
     lp2p_list_init(&h->gc);
+    lp2p_list_init(&h->reservations);
     lp2p_peer_id_to_string(lp2p_keypair_peer_id(cfg->identity), h->id_str, sizeof(h->id_str));
     uv_prepare_init(h->loop, &h->flush_hook);
     h->flush_hook.data = h;
@@ -90,6 +91,7 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     h->open_handles = 1;
     lp2p__identify_register(h);
     lp2p__ping_register(h);
+    lp2p__relay_register(h);
     *out = h;
     return 0;
 }
@@ -163,8 +165,9 @@ lp2p_conn *lp2p_host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer)
 void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
 {
     lp2p_conn *old = lp2p__host_find_conn(h, &c->peer, c);
-    if (old) {
-        /* One connection per peer: the one already serving streams stays. */
+    /* One connection per peer, except that a direct connection may join a relayed one: that
+     * is the hole punch's upgrade, and the relayed one closes after a grace period. */
+    if (old && !(old->relayed && !c->relayed)) {
         lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", c->peer_str),
                  LF_S("kept", old->remote_addr), LF_S("closed", c->remote_addr));
         if (c->dial_cb) {
@@ -186,6 +189,7 @@ void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
 
 void lp2p__host_conn_gone(lp2p_host *h, lp2p_conn *c)
 {
+    lp2p__reservations_conn_gone(h, c);
     if (c->reported_connected && h->cfg.cb.on_disconnected)
         h->cfg.cb.on_disconnected(c, c->close_reason, h->cfg.ud);
 }
@@ -317,6 +321,11 @@ int lp2p_host_dial(lp2p_host *h, const char *text, lp2p_dial_cb cb, void *ud)
         lp2p_log(LP2P_ERROR, "dial_failed", LF_S("addr", text), LF_S("reason", err));
         return rc;
     }
+    if (lp2p_multiaddr_is_circuit(&ma)) {
+        rc = lp2p__relay_dial(h, &ma, text, cb, ud);
+        lp2p_multiaddr_free(&ma);
+        return rc;
+    }
     lp2p_peer_id expected;
     int has_expected = lp2p_multiaddr_peer_id(&ma, &expected) == 0;
     if (has_expected) {
@@ -375,6 +384,7 @@ void lp2p_host_close(lp2p_host *h)
     if (h->closing)
         return;
     h->closing = 1;
+    lp2p__reservations_close(h);
     while (!lp2p_list_empty(&h->conns)) {
         lp2p_conn *c = lp2p_container_of(h->conns.next, lp2p_conn, link);
         lp2p_conn_close(c, 0);

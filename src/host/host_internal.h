@@ -47,8 +47,9 @@ struct lp2p_host {
     const char *listen_texts[HOST_MAX_LISTENERS];
     lp2p_list conns;
     size_t nconns;
-    lp2p_list gc;    /* closed streams, freed before the loop sleeps */
-    lp2p_list dirty; /* connections with output to flush before the loop sleeps */
+    lp2p_list gc;           /* closed streams, freed before the loop sleeps */
+    lp2p_list reservations; /* relays we keep a reservation on */
+    lp2p_list dirty;        /* connections with output to flush before the loop sleeps */
     uv_prepare_t flush_hook;
     int closing;
     int open_handles; /* freed when it drops to 0 after close */
@@ -77,6 +78,7 @@ struct lp2p_conn {
     int outbound;  /* we dialed the socket */
     int initiator; /* Noise initiator and Yamux client (DCUtR may set this apart from outbound) */
     int relayed;
+    lp2p_stream *carrier; /* relayed: the hop/stop stream on the relay connection */
     enum conn_stage stage;
     lp2p_mss mss;
     int mss_live;
@@ -122,7 +124,9 @@ struct lp2p_stream {
 
 /* conn.c */
 lp2p_conn *lp2p__conn_new(lp2p_host *h, int outbound);
-void lp2p__conn_start(lp2p_conn *c); /* socket connected: begin the upgrade */
+void lp2p__conn_start(lp2p_conn *c); /* transport connected: begin the upgrade */
+void lp2p__conn_on_bytes(lp2p_conn *c, const uint8_t *p, size_t n);
+void lp2p__conn_resume_streams(lp2p_conn *c);
 void lp2p__conn_mark_dirty(lp2p_conn *c);
 void lp2p__conn_flush(lp2p_conn *c);
 void lp2p__conn_arm_timer(lp2p_conn *c);
@@ -141,6 +145,14 @@ void lp2p__stream_free(lp2p_stream *s);
 /* identify_svc.c */
 void lp2p__identify_register(lp2p_host *h);
 void lp2p__identify_start(lp2p_conn *c);
+
+/* relay_client.c, reservation.c */
+void lp2p__relay_register(lp2p_host *h);
+struct lp2p_multiaddr;
+int lp2p__relay_dial(lp2p_host *h, const struct lp2p_multiaddr *ma, const char *text,
+                     lp2p_dial_cb cb, void *ud);
+void lp2p__reservations_conn_gone(lp2p_host *h, lp2p_conn *c);
+void lp2p__reservations_close(lp2p_host *h);
 
 /* ping_svc.c */
 void lp2p__ping_register(lp2p_host *h);
