@@ -110,7 +110,9 @@ static void on_connected(client *cl, lp2p_conn *c)
 static void on_identify(client *cl, lp2p_conn *c, const lp2p_identify_result *r)
 {
     ping_app *a = cl->ud;
-    a->conn = c;
+    /* Only the peer we dialed: through a relay, the relay identifies first. */
+    if (c != a->conn)
+        return;
     start(a);
 }
 
