@@ -54,9 +54,12 @@ need_holepunch() {
 
 # start_bg NAME SECONDS CMD... : CMD in the background under a hard timeout, stdout to
 # $WORK/NAME.out, stderr to $WORK/NAME.err; its PID goes to the cleanup list and $LAST_PID.
+# --foreground: a signal sent to $LAST_PID reaches CMD exactly once (without it, timeout
+# forwards it to CMD and then to its whole process group, so CMD gets it twice and a
+# graceful shutdown is cut short by the second one).
 start_bg() {
   local name="$1" secs="$2"; shift 2
-  timeout -k 2 "$secs" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  timeout --foreground -k 2 "$secs" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   LAST_PID=$!
   STARTED_PIDS+=("$LAST_PID")
 }
