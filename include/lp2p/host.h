@@ -62,6 +62,7 @@ typedef struct lp2p_host_config {
     uint32_t max_conns;            /* default 256 */
     uint32_t max_streams_per_conn; /* default 512 */
     uint32_t max_stream_window;    /* Yamux auto-tune ceiling; default 16 MiB */
+    int holepunch;                 /* serve and start DCUtR; default 1 */
     lp2p_host_callbacks cb;
     void *ud;
 } lp2p_host_config;

@@ -378,6 +378,7 @@ static int send_plain(lp2p_conn *c, lp2p_buf *plain)
 static void conn_ready(lp2p_conn *c)
 {
     c->stage = CONN_READY;
+    c->ready_ms = lp2p__now(c->host);
     uv_timer_stop(&c->timer);
     lp2p__host_conn_ready(c->host, c);
     if (c->stage != CONN_READY)
@@ -569,6 +570,12 @@ static void on_timer(uv_timer_t *t)
         if (now >= c->deadline_handshake)
             lp2p__conn_fail(c, LP2P_ERR_TIMEOUT,
                             c->stage == CONN_DIALING ? "dial timed out" : "handshake timed out");
+        return;
+    }
+    if (c->close_at_ms && now >= c->close_at_ms) {
+        lp2p_log(LP2P_INFO, "relayed_closed", LF_S("peer", c->peer_str),
+                 LF_S("reason", "direct connection established; grace period over"));
+        lp2p_conn_close(c, 0);
         return;
     }
     int rc = lp2p_yamux_tick(c->yamux, now);

@@ -21,6 +21,7 @@ void lp2p_host_config_default(lp2p_host_config *c, uv_loop_t *loop, const lp2p_k
     c->max_conns = 256;
     c->max_streams_per_conn = 512;
     c->max_stream_window = 16u << 20;
+    c->holepunch = 1;
 }
 
 static void host_handle_closed(uv_handle_t *hd)
@@ -68,6 +69,9 @@ static void flush_hook_closed(uv_handle_t *hd)
 {
     lp2p_host *h = hd->data;
     gc_streams(h);
+    for (size_t i = 0; i < h->nobserved; i++)
+        lp2p_multiaddr_free(&h->observed[i]);
+    h->nobserved = 0;
     host_handle_closed(hd);
 }
 
@@ -84,6 +88,7 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     lp2p_list_init(&h->dirty);
     lp2p_list_init(&h->gc);
     lp2p_list_init(&h->reservations);
+    lp2p_list_init(&h->punches);
     lp2p_peer_id_to_string(lp2p_keypair_peer_id(cfg->identity), h->id_str, sizeof(h->id_str));
     uv_prepare_init(h->loop, &h->flush_hook);
     h->flush_hook.data = h;
@@ -92,6 +97,7 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     lp2p__identify_register(h);
     lp2p__ping_register(h);
     lp2p__relay_register(h);
+    lp2p__holepunch_register(h);
     *out = h;
     return 0;
 }
@@ -190,6 +196,7 @@ void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
 void lp2p__host_conn_gone(lp2p_host *h, lp2p_conn *c)
 {
     lp2p__reservations_conn_gone(h, c);
+    lp2p__holepunch_conn_gone(c);
     if (c->reported_connected && h->cfg.cb.on_disconnected)
         h->cfg.cb.on_disconnected(c, c->close_reason, h->cfg.ud);
 }
@@ -225,6 +232,10 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     set_remote_addr(c);
+    struct sockaddr_storage from;
+    int flen = sizeof(from);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&from, &flen) == 0)
+        lp2p__holepunch_claim_inbound(h, c, (struct sockaddr *)&from);
     if (h->nconns > h->cfg.max_conns) {
         lp2p__conn_fail(c, LP2P_ERR_LIMIT, "too many connections");
         return;
@@ -377,6 +388,44 @@ int lp2p_host_dial(lp2p_host *h, const char *text, lp2p_dial_cb cb, void *ud)
     return 0;
 }
 
+/* A hole-punch dial: from our listen port to `to`, with the role DCUtR gave us. */
+int lp2p__host_dial_punch(lp2p_host *h, const struct sockaddr_storage *to, const lp2p_peer_id *peer,
+                          int initiator, lp2p_dial_cb cb, void *ud)
+{
+    const struct sockaddr *local = reuse_addr(h, to->ss_family);
+    if (!local)
+        return LP2P_ERR_STATE; /* without the listen port there is no mapping to punch */
+    lp2p_conn *c = lp2p__conn_new(h, 1);
+    if (!c)
+        return LP2P_ERR_NOMEM;
+    c->initiator = initiator;
+    c->has_expected = 1;
+    c->expected = *peer;
+    lp2p_peer_id_to_string(peer, c->peer_str, sizeof(c->peer_str));
+    lp2p_multiaddr ma = {0};
+    if (lp2p_multiaddr_from_sockaddr(&ma, (const struct sockaddr *)to) == 0) {
+        lp2p_multiaddr_to_string(&ma, c->remote_addr, sizeof(c->remote_addr));
+        lp2p_multiaddr_free(&ma);
+    }
+    c->dial_cb = cb;
+    c->dial_ud = ud;
+    c->connect_req.data = c;
+    c->deadline_handshake = lp2p__now(h) + 5000;
+    int rc = lp2p_tcp_dial(h->loop, &c->tcp, &c->connect_req, local, (const struct sockaddr *)to,
+                           on_connect);
+    if (c->tcp.loop) {
+        c->tcp.data = c;
+        c->open_handles++;
+    }
+    if (rc < 0) {
+        c->dial_cb = NULL;
+        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
+        return LP2P_ERR_IO;
+    }
+    lp2p__conn_arm_timer(c);
+    return 0;
+}
+
 /* ---- shutdown ----------------------------------------------------------------------------- */
 
 void lp2p_host_close(lp2p_host *h)
@@ -385,6 +434,7 @@ void lp2p_host_close(lp2p_host *h)
         return;
     h->closing = 1;
     lp2p__reservations_close(h);
+    lp2p__holepunch_close(h);
     while (!lp2p_list_empty(&h->conns)) {
         lp2p_conn *c = lp2p_container_of(h->conns.next, lp2p_conn, link);
         lp2p_conn_close(c, 0);

@@ -9,6 +9,7 @@
 #include "proto/yamux.h"
 #include "util/buf.h"
 #include "util/list.h"
+#include "wire/multiaddr.h"
 
 #include <sys/socket.h>
 
@@ -21,6 +22,7 @@
 #define STREAM_LOW_WATER  (256u << 10)
 #define CONN_HIGH_WATER   (4u << 20)
 #define HOST_READ_BUF     (256u << 10)
+#define HOST_MAX_OBSERVED 8
 
 typedef struct host_handler {
     char *proto;
@@ -49,7 +51,10 @@ struct lp2p_host {
     size_t nconns;
     lp2p_list gc;           /* closed streams, freed before the loop sleeps */
     lp2p_list reservations; /* relays we keep a reservation on */
-    lp2p_list dirty;        /* connections with output to flush before the loop sleeps */
+    lp2p_list punches;      /* hole punches in progress */
+    struct lp2p_multiaddr observed[HOST_MAX_OBSERVED]; /* our NAT mappings, newest last */
+    size_t nobserved;
+    lp2p_list dirty; /* connections with output to flush before the loop sleeps */
     uv_prepare_t flush_hook;
     int closing;
     int open_handles; /* freed when it drops to 0 after close */
@@ -98,6 +103,9 @@ struct lp2p_conn {
     size_t nstreams;
     uint64_t bytes_in, bytes_out;
     int close_reason;
+    uint64_t ready_ms;
+    uint64_t close_at_ms; /* relayed after a punch: close when the grace period ends */
+    struct lp2p_punch *punch;
     lp2p_identify_info remote_info; /* from identify; fields 0 until it arrives */
     int identified;
     int reported_connected;
@@ -153,6 +161,17 @@ int lp2p__relay_dial(lp2p_host *h, const struct lp2p_multiaddr *ma, const char *
                      lp2p_dial_cb cb, void *ud);
 void lp2p__reservations_conn_gone(lp2p_host *h, lp2p_conn *c);
 void lp2p__reservations_close(lp2p_host *h);
+
+/* holepunch.c */
+typedef struct lp2p_punch lp2p_punch;
+void lp2p__holepunch_register(lp2p_host *h);
+void lp2p__holepunch_observed(lp2p_host *h, lp2p_conn *c, const uint8_t *obs, size_t len);
+void lp2p__holepunch_on_identify(lp2p_conn *c);
+int lp2p__holepunch_claim_inbound(lp2p_host *h, lp2p_conn *c, const struct sockaddr *from);
+void lp2p__holepunch_conn_gone(lp2p_conn *c);
+void lp2p__holepunch_close(lp2p_host *h);
+int lp2p__host_dial_punch(lp2p_host *h, const struct sockaddr_storage *to, const lp2p_peer_id *peer,
+                          int initiator, lp2p_dial_cb cb, void *ud);
 
 /* ping_svc.c */
 void lp2p__ping_register(lp2p_host *h);

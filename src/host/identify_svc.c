@@ -195,7 +195,11 @@ static void idr_on_eof(lp2p_stream *s, void *ud)
     }
     c->identified = 1;
     lp2p_stream_close(s);
+    if (c->remote_info.observed_addr)
+        lp2p__holepunch_observed(c->host, c, c->remote_info.observed_addr,
+                                 c->remote_info.observed_addr_len);
     report(c);
+    lp2p__holepunch_on_identify(c);
 }
 
 static void idr_on_close(lp2p_stream *s, int err, void *ud)

@@ -1,0 +1,451 @@
+/* Hole-punch coordinator: DCUtR (libp2p-wire.md A9) on relayed connections, then the TCP
+ * simultaneous open from our listen port, then the move to the direct connection.
+ *
+ *   B (accepted the relayed conn)                 A (dialed us through the relay)
+ *   open /libp2p/dcutr, CONNECT{observed} ──────►
+ *                          ◄────── CONNECT{A's addrs}          RTT measured by B
+ *   SYNC ───────────────────────────────────────►
+ *   wait RTT/2, dial A's addrs                   dial B's addrs on SYNC
+ *   ═════ TCP simultaneous open: A = Noise initiator and Yamux client, whoever's SYN won ═════
+ *
+ * Roles come from DCUtR: a punch dial carries its role, and a connection accepted by our
+ * listener from an address we are punching towards takes the punch's role too (on one host
+ * the SYNs can cross as a normal connect+accept rather than a simultaneous open).
+ * After success new streams use the direct connection (lp2p_host_find_conn prefers it) and
+ * the relayed one is closed after a grace period. */
+#include "host/host_internal.h"
+#include "lp2p/err.h"
+#include "net/tcp.h"
+#include "proto/dcutr.h"
+#include "util/log.h"
+#include "wire/multiaddr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PUNCH_DIAL_TIMEOUT_MS 5000
+#define RELAY_GRACE_MS        3000
+#define MAX_PUNCH_ADDRS       8
+
+struct lp2p_punch {
+    lp2p_list link;
+    lp2p_host *h;
+    lp2p_conn *relayed; /* NULL once it is gone */
+    lp2p_peer_id peer;
+    char peer_str[LP2P_PEER_ID_STR_MAX];
+    lp2p_dcutr core;
+    lp2p_stream *s;
+    uv_timer_t timer;
+    int role_b;
+    int initiator; /* our Noise/Yamux role on the punched connection */
+    int dials_out; /* punch dials not finished */
+    int done;
+    int closing;
+    int timer_closed;
+    uint64_t t_relayed; /* when the relayed connection was ready */
+    struct sockaddr_storage targets[MAX_PUNCH_ADDRS];
+    size_t ntargets;
+};
+
+static void punch_arm(lp2p_punch *p);
+static void punch_next_attempt(lp2p_punch *p);
+
+/* ---- our candidate addresses ------------------------------------------------------------- */
+
+void lp2p__holepunch_observed(lp2p_host *h, lp2p_conn *c, const uint8_t *obs, size_t len)
+{
+    /* Never a /p2p-circuit observation, and only from direct connections: those are the
+     * NAT mappings of our listen port (we dial from it). */
+    if (c->relayed || !lp2p_dcutr_addr_usable(obs, len))
+        return;
+    for (size_t i = 0; i < h->nobserved; i++)
+        if (h->observed[i].len == len && memcmp(h->observed[i].bytes, obs, len) == 0)
+            return;
+    if (h->nobserved == HOST_MAX_OBSERVED) {
+        lp2p_multiaddr_free(&h->observed[0]);
+        memmove(&h->observed[0], &h->observed[1], (HOST_MAX_OBSERVED - 1) * sizeof(h->observed[0]));
+        h->nobserved--;
+    }
+    lp2p_multiaddr ma = {0};
+    if (lp2p_multiaddr_from_bytes(&ma, obs, len, NULL, 0) == 0) {
+        lp2p_multiaddr_strip_p2p(&ma);
+        h->observed[h->nobserved++] = ma;
+        char t[LP2P_MULTIADDR_STR_MAX];
+        lp2p_multiaddr_to_string(&ma, t, sizeof(t));
+        lp2p_log(LP2P_INFO, "observed_addr", LF_S("addr", t), LF_S("by", c->peer_str));
+    }
+}
+
+/* Observed addresses first; without any, our listen addresses (loopback demo, public host). */
+static size_t own_candidates(lp2p_host *h, const uint8_t **out, size_t *lens, lp2p_multiaddr *tmp,
+                             size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->nobserved && n < max; i++) {
+        out[n] = h->observed[i].bytes;
+        lens[n++] = h->observed[i].len;
+    }
+    if (n > 0)
+        return n;
+    for (size_t i = 0; i < h->nlisteners && n < max; i++) {
+        if (lp2p_multiaddr_parse(&tmp[n], h->listeners[i]->text, NULL, 0) < 0)
+            continue;
+        lp2p_multiaddr_strip_p2p(&tmp[n]);
+        out[n] = tmp[n].bytes;
+        lens[n] = tmp[n].len;
+        n++;
+    }
+    return n;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------- */
+
+/* Freed once it is closed, its timer is closed and no punch dial still points at it. */
+static void punch_maybe_free(lp2p_punch *p)
+{
+    if (!p->closing || !p->timer_closed || p->dials_out > 0)
+        return;
+    lp2p_host *h = p->h;
+    lp2p_dcutr_free(&p->core);
+    free(p);
+    if (--h->open_handles == 0 && h->closing)
+        free(h);
+}
+
+static void punch_timer_closed(uv_handle_t *hd)
+{
+    lp2p_punch *p = hd->data;
+    p->timer_closed = 1;
+    punch_maybe_free(p);
+}
+
+static void punch_end(lp2p_punch *p)
+{
+    if (p->closing)
+        return;
+    p->closing = 1;
+    if (p->s) {
+        lp2p_stream *s = p->s;
+        p->s = NULL;
+        lp2p_stream_set_callbacks(s, &(lp2p_stream_callbacks){0}, NULL);
+        lp2p_stream_close(s);
+    }
+    if (p->relayed)
+        p->relayed->punch = NULL;
+    lp2p_list_remove(&p->link);
+    uv_close((uv_handle_t *)&p->timer, punch_timer_closed);
+}
+
+static void punch_success(lp2p_punch *p, lp2p_conn *direct)
+{
+    if (p->done)
+        return;
+    p->done = 1;
+    lp2p_dcutr_succeeded(&p->core);
+    uint64_t now = lp2p__now(p->h);
+    lp2p_log(LP2P_INFO, "direct_connected", LF_S("peer", p->peer_str),
+             LF_S("addr", direct->remote_addr), LF_I("attempt", p->core.attempt),
+             LF_U("ms_since_relayed", now - p->t_relayed),
+             LF_S("role", p->initiator ? "initiator" : "responder"));
+    lp2p_conn *r = p->relayed;
+    punch_end(p);
+    if (r && r->stage == CONN_READY) {
+        /* Streams still open on the relayed connection get a grace period to finish. */
+        r->close_at_ms = now + RELAY_GRACE_MS;
+        lp2p__conn_arm_timer(r);
+    }
+}
+
+static void punch_attempt_failed(lp2p_punch *p, const char *why)
+{
+    lp2p_log(LP2P_WARN, "dcutr_failed", LF_S("peer", p->peer_str), LF_I("attempt", p->core.attempt),
+             LF_S("reason", why));
+    p->ntargets = 0;
+    if (p->s) {
+        lp2p_stream *s = p->s;
+        p->s = NULL;
+        lp2p_stream_set_callbacks(s, &(lp2p_stream_callbacks){0}, NULL);
+        lp2p_stream_reset(s);
+    }
+    if (p->role_b && lp2p_dcutr_attempt_failed(&p->core) == 1 && p->relayed) {
+        punch_next_attempt(p);
+        return;
+    }
+    if (!p->role_b)
+        lp2p_dcutr_attempt_failed(&p->core);
+    lp2p_log(LP2P_WARN, "holepunch_gave_up", LF_S("peer", p->peer_str),
+             LF_S("reason", "no direct connection; the relayed connection stays up"));
+    punch_end(p);
+}
+
+/* ---- dialing --------------------------------------------------------------------------------- */
+
+static void punch_dialed(lp2p_conn *c, int err, void *ud)
+{
+    lp2p_punch *p = ud;
+    p->dials_out--;
+    if (p->closing) {
+        punch_maybe_free(p);
+        return;
+    }
+    if (err == 0 && c) {
+        punch_success(p, c);
+        return;
+    }
+    if (p->dials_out == 0 && !p->done)
+        punch_attempt_failed(p, "direct dials failed (NAT did not let the punch through)");
+}
+
+/* Starts the simultaneous-open dials to every candidate of the DIAL event. */
+static void punch_dial(lp2p_punch *p, const lp2p_dcutr_event *ev)
+{
+    p->initiator = ev->noise_initiator;
+    if (ev->try_swapped)
+        p->initiator = !p->initiator;
+    lp2p_log(LP2P_INFO, "dcutr_attempt", LF_S("peer", p->peer_str), LF_I("attempt", ev->attempt),
+             LF_U("rtt_ms", ev->rtt_ms), LF_S("role", p->role_b ? "B" : "A"),
+             LF_I("addrs", ev->naddrs), LF_B("swapped", ev->try_swapped));
+    p->ntargets = 0;
+    for (size_t i = 0; i < ev->naddrs && p->ntargets < MAX_PUNCH_ADDRS; i++) {
+        lp2p_multiaddr ma = {0};
+        socklen_t sl;
+        if (lp2p_multiaddr_from_bytes(&ma, ev->addrs[i], ev->addr_lens[i], NULL, 0) < 0)
+            continue;
+        int rc = lp2p_multiaddr_to_sockaddr(&ma, &p->targets[p->ntargets], &sl);
+        lp2p_multiaddr_free(&ma);
+        if (rc == 0)
+            p->ntargets++;
+    }
+    /* Register all targets before dialing: a SYN from the peer may be accepted by our
+     * listener before our own connect() returns. */
+    size_t n = p->ntargets;
+    p->dials_out += (int)n;
+    for (size_t i = 0; i < n; i++)
+        if (lp2p__host_dial_punch(p->h, &p->targets[i], &p->peer, p->initiator, punch_dialed, p) <
+            0)
+            p->dials_out--;
+    if (p->dials_out == 0)
+        punch_attempt_failed(p, "no dialable TCP address from the peer");
+}
+
+/* An inbound TCP connection from an address we are punching towards: the crossing SYNs met
+ * our listener. It belongs to the punch (role and outcome). */
+int lp2p__holepunch_claim_inbound(lp2p_host *h, lp2p_conn *c, const struct sockaddr *from)
+{
+    lp2p_list *pos;
+    for (pos = h->punches.next; pos != &h->punches; pos = pos->next) {
+        lp2p_punch *p = lp2p_container_of(pos, lp2p_punch, link);
+        for (size_t i = 0; i < p->ntargets; i++) {
+            const struct sockaddr *t = (const struct sockaddr *)&p->targets[i];
+            if (t->sa_family != from->sa_family)
+                continue;
+            int same = 0;
+            if (t->sa_family == AF_INET) {
+                const struct sockaddr_in *a = (const void *)t, *b = (const void *)from;
+                same = a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+            } else if (t->sa_family == AF_INET6) {
+                const struct sockaddr_in6 *a = (const void *)t, *b = (const void *)from;
+                same = a->sin6_port == b->sin6_port &&
+                       memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
+            }
+            if (same) {
+                c->initiator = p->initiator;
+                c->has_expected = 1;
+                c->expected = p->peer;
+                c->dial_cb = punch_dialed;
+                c->dial_ud = p;
+                p->dials_out++;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- the dcutr stream --------------------------------------------------------------------------
+ */
+
+static void punch_flush_out(lp2p_punch *p)
+{
+    if (p->s && lp2p_buf_size(&p->core.out)) {
+        lp2p_stream_write(p->s, lp2p_buf_head(&p->core.out), lp2p_buf_size(&p->core.out));
+        lp2p_buf_clear(&p->core.out);
+    }
+}
+
+static void punch_events(lp2p_punch *p)
+{
+    lp2p_dcutr_event ev;
+    punch_flush_out(p);
+    if (lp2p_dcutr_poll(&p->core, &ev))
+        punch_dial(p, &ev);
+    if (!p->closing)
+        punch_arm(p);
+}
+
+static void ds_on_data(lp2p_stream *s, const uint8_t *d, size_t n, void *ud)
+{
+    lp2p_punch *p = ud;
+    int rc = lp2p_dcutr_recv(&p->core, d, n, lp2p__now(p->h));
+    if (rc < 0) {
+        punch_attempt_failed(p, rc == LP2P_ERR_NA ? "peer offered no usable address"
+                                                  : "malformed DCUtR message");
+        return;
+    }
+    punch_events(p);
+}
+
+static void ds_on_close(lp2p_stream *s, int err, void *ud)
+{
+    lp2p_punch *p = ud;
+    p->s = NULL;
+    if (p->core.state == LP2P_DCUTR_WAIT_CONNECT || p->core.state == LP2P_DCUTR_WAIT_SYNC)
+        punch_attempt_failed(p, err == LP2P_ERR_NA ? "peer does not speak /libp2p/dcutr"
+                                                   : "dcutr stream closed early");
+}
+
+static const lp2p_stream_callbacks k_dcutr = {.on_data = ds_on_data, .on_close = ds_on_close};
+
+static void punch_on_timer(uv_timer_t *t)
+{
+    lp2p_punch *p = t->data;
+    int rc = lp2p_dcutr_tick(&p->core, lp2p__now(p->h));
+    if (rc < 0) {
+        punch_attempt_failed(p, "peer did not answer in time");
+        return;
+    }
+    punch_events(p);
+}
+
+static void punch_arm(lp2p_punch *p)
+{
+    uint64_t now = lp2p__now(p->h), dl = lp2p_dcutr_next_deadline(&p->core);
+    if (dl == UINT64_MAX)
+        uv_timer_stop(&p->timer);
+    else
+        uv_timer_start(&p->timer, punch_on_timer, dl > now ? dl - now : 0, 0);
+}
+
+static void punch_next_attempt(lp2p_punch *p)
+{
+    if (!p->relayed || p->relayed->stage != CONN_READY) {
+        punch_attempt_failed(p, "relayed connection gone");
+        return;
+    }
+    int rc = lp2p_conn_open_stream(p->relayed, LP2P_DCUTR_PROTO, &k_dcutr, p, &p->s);
+    if (rc < 0) {
+        p->s = NULL;
+        punch_attempt_failed(p, "could not open a dcutr stream");
+        return;
+    }
+    rc = lp2p_dcutr_start_attempt(&p->core, lp2p__now(p->h));
+    if (rc < 0) {
+        punch_attempt_failed(p, rc == LP2P_ERR_NA
+                                    ? "we have no address to offer (no observed address yet)"
+                                    : "cannot start another attempt");
+        return;
+    }
+    punch_events(p);
+}
+
+static lp2p_punch *punch_new(lp2p_conn *relayed, int role_b)
+{
+    lp2p_host *h = relayed->host;
+    lp2p_punch *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    const uint8_t *own[MAX_PUNCH_ADDRS];
+    size_t lens[MAX_PUNCH_ADDRS];
+    lp2p_multiaddr tmp[MAX_PUNCH_ADDRS];
+    memset(tmp, 0, sizeof(tmp));
+    size_t n = own_candidates(h, own, lens, tmp, MAX_PUNCH_ADDRS);
+    int rc = lp2p_dcutr_init(&p->core, role_b ? LP2P_DCUTR_B : LP2P_DCUTR_A, own, lens, n, 0,
+                             lp2p__now(h));
+    for (size_t i = 0; i < MAX_PUNCH_ADDRS; i++)
+        lp2p_multiaddr_free(&tmp[i]);
+    if (rc < 0) {
+        free(p);
+        return NULL;
+    }
+    p->h = h;
+    p->relayed = relayed;
+    p->peer = relayed->peer;
+    snprintf(p->peer_str, sizeof(p->peer_str), "%s", relayed->peer_str);
+    p->role_b = role_b;
+    p->initiator = !role_b;
+    p->t_relayed = relayed->ready_ms;
+    uv_timer_init(h->loop, &p->timer);
+    p->timer.data = p;
+    h->open_handles++;
+    lp2p_list_insert_tail(&h->punches, &p->link);
+    relayed->punch = p;
+    return p;
+}
+
+/* B: the peer reached us through a relay and identified itself; punch if it speaks DCUtR. */
+void lp2p__holepunch_on_identify(lp2p_conn *c)
+{
+    if (!c->relayed || c->outbound || c->punch || c->host->closing || !c->host->cfg.holepunch)
+        return;
+    int speaks = 0;
+    for (size_t i = 0; i < c->remote_info.n_protocols; i++)
+        if (strcmp(c->remote_info.protocols[i], LP2P_DCUTR_PROTO) == 0)
+            speaks = 1;
+    if (!speaks) {
+        lp2p_log(LP2P_INFO, "dcutr_skipped", LF_S("peer", c->peer_str),
+                 LF_S("reason", "peer does not advertise /libp2p/dcutr"));
+        return;
+    }
+    if (lp2p_host_find_conn(c->host, &c->peer) != c)
+        return; /* already direct */
+    lp2p_punch *p = punch_new(c, 1);
+    if (p)
+        punch_next_attempt(p);
+}
+
+/* A: the dcutr stream arrives on a relayed connection we dialed. */
+static void da_on_open(lp2p_stream *s, void *ud)
+{
+    lp2p_conn *c = lp2p_stream_conn(s);
+    if (!c->relayed || !c->outbound || c->punch) {
+        /* go rejects dcutr on a connection it sees as inbound; so do we. */
+        lp2p_stream_reset(s);
+        return;
+    }
+    lp2p_punch *p = punch_new(c, 0);
+    if (!p) {
+        lp2p_stream_reset(s);
+        return;
+    }
+    p->s = s;
+    lp2p_stream_set_callbacks(s, &k_dcutr, p);
+    punch_arm(p);
+}
+
+static const lp2p_stream_callbacks k_dcutr_handler = {.on_open = da_on_open};
+
+void lp2p__holepunch_register(lp2p_host *h)
+{
+    if (h->cfg.holepunch)
+        lp2p_host_handle(h, LP2P_DCUTR_PROTO, &k_dcutr_handler, NULL);
+}
+
+void lp2p__holepunch_conn_gone(lp2p_conn *c)
+{
+    if (c->punch) {
+        lp2p_punch *p = c->punch;
+        p->relayed = NULL;
+        c->punch = NULL;
+        if (!p->done && p->dials_out == 0)
+            punch_end(p);
+    }
+}
+
+void lp2p__holepunch_close(lp2p_host *h)
+{
+    while (!lp2p_list_empty(&h->punches)) {
+        lp2p_punch *p = lp2p_container_of(h->punches.next, lp2p_punch, link);
+        punch_end(p);
+    }
+}
