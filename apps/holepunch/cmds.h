@@ -8,5 +8,6 @@ int cmd_listen(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_perf(int argc, char **argv);
 int cmd_echo(int argc, char **argv);
+int cmd_relay(int argc, char **argv);
 
 #endif

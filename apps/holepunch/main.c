@@ -17,6 +17,7 @@ static const command k_commands[] = {
     {"ping", cmd_ping, "dial a peer, identify it, print its agent and ping RTTs"},
     {"perf", cmd_perf, "measure /perf/1.0.0 upload and download throughput to a peer"},
     {"echo", cmd_echo, "check /echo/1.0.0 on a peer: many concurrent streams and a big transfer"},
+    {"relay", cmd_relay, "run a Circuit Relay v2 server (hop), with limits and Prometheus metrics"},
 };
 
 static void usage(FILE *out)
