@@ -38,8 +38,10 @@ struct lp2p_punch {
     lp2p_stream *s;
     uv_timer_t timer;
     int role_b;
-    int initiator; /* our Noise/Yamux role on the punched connection */
-    int dials_out; /* punch dials not finished */
+    int initiator;       /* our Noise/Yamux role on the punched connection */
+    int dials_out;       /* punch dials not finished */
+    int awaiting_accept; /* dials whose 4-tuple our listener already holds */
+    uint64_t accept_deadline;
     int done;
     int closing;
     int timer_closed;
@@ -50,6 +52,7 @@ struct lp2p_punch {
 
 static void punch_arm(lp2p_punch *p);
 static void punch_next_attempt(lp2p_punch *p);
+static void punch_on_timer(uv_timer_t *t);
 
 /* ---- our candidate addresses ------------------------------------------------------------- */
 
@@ -197,6 +200,23 @@ static void punch_dialed(lp2p_conn *c, int err, void *ud)
         punch_attempt_failed(p, "direct dials failed (NAT did not let the punch through)");
 }
 
+/* The peer's candidates as socket addresses. Filled as soon as its CONNECT arrives, so a
+ * SYN from it that reaches our listener before we dial is claimed with the right role. */
+static void fill_targets(lp2p_punch *p, const uint8_t *const *addrs, const size_t *lens, size_t n)
+{
+    p->ntargets = 0;
+    for (size_t i = 0; i < n && p->ntargets < MAX_PUNCH_ADDRS; i++) {
+        lp2p_multiaddr ma = {0};
+        socklen_t sl;
+        if (lp2p_multiaddr_from_bytes(&ma, addrs[i], lens[i], NULL, 0) < 0)
+            continue;
+        int rc = lp2p_multiaddr_to_sockaddr(&ma, &p->targets[p->ntargets], &sl);
+        lp2p_multiaddr_free(&ma);
+        if (rc == 0)
+            p->ntargets++;
+    }
+}
+
 /* Starts the simultaneous-open dials to every candidate of the DIAL event. */
 static void punch_dial(lp2p_punch *p, const lp2p_dcutr_event *ev)
 {
@@ -206,17 +226,12 @@ static void punch_dial(lp2p_punch *p, const lp2p_dcutr_event *ev)
     lp2p_log(LP2P_INFO, "dcutr_attempt", LF_S("peer", p->peer_str), LF_I("attempt", ev->attempt),
              LF_U("rtt_ms", ev->rtt_ms), LF_S("role", p->role_b ? "B" : "A"),
              LF_I("addrs", ev->naddrs), LF_B("swapped", ev->try_swapped));
-    p->ntargets = 0;
-    for (size_t i = 0; i < ev->naddrs && p->ntargets < MAX_PUNCH_ADDRS; i++) {
-        lp2p_multiaddr ma = {0};
-        socklen_t sl;
-        if (lp2p_multiaddr_from_bytes(&ma, ev->addrs[i], ev->addr_lens[i], NULL, 0) < 0)
-            continue;
-        int rc = lp2p_multiaddr_to_sockaddr(&ma, &p->targets[p->ntargets], &sl);
-        lp2p_multiaddr_free(&ma);
-        if (rc == 0)
-            p->ntargets++;
+    lp2p_conn *direct = lp2p_host_find_conn(p->h, &p->peer);
+    if (direct && !direct->relayed) {
+        punch_success(p, direct); /* the peer's SYN won and our listener took it */
+        return;
     }
+    fill_targets(p, ev->addrs, ev->addr_lens, ev->naddrs);
     /* Register all targets before dialing: a SYN from the peer may be accepted by our
      * listener before our own connect() returns. */
     size_t n = p->ntargets;
@@ -249,13 +264,15 @@ int lp2p__holepunch_claim_inbound(lp2p_host *h, lp2p_conn *c, const struct socka
                 same = a->sin6_port == b->sin6_port &&
                        memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
             }
-            if (same) {
+            if (same && !p->done && !p->closing) {
                 c->initiator = p->initiator;
                 c->has_expected = 1;
                 c->expected = p->peer;
                 c->dial_cb = punch_dialed;
                 c->dial_ud = p;
                 p->dials_out++;
+                if (p->awaiting_accept > 0)
+                    p->awaiting_accept--;
                 return 1;
             }
         }
@@ -278,6 +295,8 @@ static void punch_events(lp2p_punch *p)
 {
     lp2p_dcutr_event ev;
     punch_flush_out(p);
+    if (p->core.npeer && p->ntargets == 0)
+        fill_targets(p, (const uint8_t *const *)p->core.peer, p->core.peer_lens, p->core.npeer);
     if (lp2p_dcutr_poll(&p->core, &ev))
         punch_dial(p, &ev);
     if (!p->closing)
@@ -310,6 +329,13 @@ static const lp2p_stream_callbacks k_dcutr = {.on_data = ds_on_data, .on_close =
 static void punch_on_timer(uv_timer_t *t)
 {
     lp2p_punch *p = t->data;
+    if (p->awaiting_accept && lp2p__now(p->h) >= p->accept_deadline) {
+        p->awaiting_accept = 0;
+        if (p->dials_out == 0 && !p->done) {
+            punch_attempt_failed(p, "crossing connection never arrived");
+            return;
+        }
+    }
     int rc = lp2p_dcutr_tick(&p->core, lp2p__now(p->h));
     if (rc < 0) {
         punch_attempt_failed(p, "peer did not answer in time");
@@ -321,6 +347,8 @@ static void punch_on_timer(uv_timer_t *t)
 static void punch_arm(lp2p_punch *p)
 {
     uint64_t now = lp2p__now(p->h), dl = lp2p_dcutr_next_deadline(&p->core);
+    if (p->awaiting_accept && p->accept_deadline < dl)
+        dl = p->accept_deadline;
     if (dl == UINT64_MAX)
         uv_timer_stop(&p->timer);
     else
@@ -329,6 +357,11 @@ static void punch_arm(lp2p_punch *p)
 
 static void punch_next_attempt(lp2p_punch *p)
 {
+    lp2p_conn *direct = lp2p_host_find_conn(p->h, &p->peer);
+    if (direct && !direct->relayed) {
+        punch_success(p, direct);
+        return;
+    }
     if (!p->relayed || p->relayed->stage != CONN_READY) {
         punch_attempt_failed(p, "relayed connection gone");
         return;
@@ -408,6 +441,11 @@ void lp2p__holepunch_on_identify(lp2p_conn *c)
 static void da_on_open(lp2p_stream *s, void *ud)
 {
     lp2p_conn *c = lp2p_stream_conn(s);
+    lp2p_conn *best = lp2p_host_find_conn(c->host, &c->peer);
+    if (best && !best->relayed) {
+        lp2p_stream_reset(s); /* already direct: nothing to punch */
+        return;
+    }
     if (!c->relayed || !c->outbound || c->punch) {
         /* go rejects dcutr on a connection it sees as inbound; so do we. */
         lp2p_stream_reset(s);

@@ -419,6 +419,12 @@ int lp2p__host_dial_punch(lp2p_host *h, const struct sockaddr_storage *to, const
     }
     if (rc < 0) {
         c->dial_cb = NULL;
+        if (rc == UV_EADDRNOTAVAIL || rc == UV_EADDRINUSE) {
+            /* The 4-tuple is taken: the peer's SYN already reached our listener, and that
+             * connection (claimed by the punch when accepted) is the punched one. */
+            lp2p__conn_fail(c, LP2P_ERR_EXISTS, "peer's SYN arrived first; using that connection");
+            return LP2P_ERR_EXISTS;
+        }
         lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
         return LP2P_ERR_IO;
     }
