@@ -1,8 +1,10 @@
-/* holepunch relay: a public Circuit Relay v2 server (hop side), with identify and ping from the
- * host and an optional Prometheus endpoint. The relay only coordinates: circuits are limited
- * (2 min, 128 KiB per direction by default) so traffic moves to the punched connection. */
+/* holepunch relay: a public Circuit Relay v2 server (hop side), with identify
+ * and ping from the host and an optional Prometheus endpoint. The relay only
+ * coordinates: circuits are limited (2 min, 128 KiB per direction by default)
+ * so traffic moves to the punched connection. */
 #include "cli.h"
 #include "cmds.h"
+#include "metrics.h"
 #include "relay_svc.h"
 
 #include "lp2p/err.h"
@@ -16,13 +18,18 @@
 
 static const char *const k_help =
     "usage: holepunch relay --listen MULTIADDR [--listen ...] [options]\n\n"
-    "Serves /libp2p/circuit/relay/0.2.0/hop (Circuit Relay v2): peers reserve a slot, others\n"
-    "reach them through /p2p-circuit. Circuits are cut at the data or duration limit.\n"
-    "Defaults follow go-/rust-libp2p. DUR is e.g. 90s, 2m, 1h (bare number: seconds);\n"
-    "SIZE is bytes with optional K/M/G; RATE is BURST/DUR (a token back every DUR).\n\n"
+    "Serves /libp2p/circuit/relay/0.2.0/hop (Circuit Relay v2): peers reserve "
+    "a slot, others\n"
+    "reach them through /p2p-circuit. Circuits are cut at the data or duration "
+    "limit.\n"
+    "Defaults follow go-/rust-libp2p. DUR is e.g. 90s, 2m, 1h (bare number: "
+    "seconds);\n"
+    "SIZE is bytes with optional K/M/G; RATE is BURST/DUR (a token back every "
+    "DUR).\n\n"
     "Options:\n"
     "  --listen MA                   e.g. /ip4/0.0.0.0/tcp/4001 (repeatable)\n"
-    "  --announce MA                 public address handed out in reservations (repeatable;\n"
+    "  --announce MA                 public address handed out in reservations "
+    "(repeatable;\n"
     "                                default: the listen addresses)\n"
     "  --max-reservations N          128\n"
     "  --reservation-ttl DUR         1h\n"
@@ -32,23 +39,28 @@ static const char *const k_help =
     "  --max-circuits-per-peer N     16\n"
     "  --circuit-duration DUR        2m (0: none)\n"
     "  --circuit-data SIZE           128K per direction (0: none)\n"
-    "  --connect-timeout DUR         30s for the target's answer to stop CONNECT\n"
+    "  --connect-timeout DUR         30s for the target's answer to stop "
+    "CONNECT\n"
     "  --stream-timeout DUR          60s for a hop stream to send its request\n"
     "  --reserve-rate-peer RATE      30/2m\n"
     "  --reserve-rate-ip RATE        60/1m\n"
     "  --connect-rate-peer RATE      30/2m\n"
     "  --connect-rate-ip RATE        60/1m\n"
-    "\n";
+    "  --metrics-listen HOST:PORT    Prometheus text at "
+    "http://HOST:PORT/metrics\n\n";
 
 typedef struct relay_app {
     uv_loop_t *loop;
     lp2p_host *host;
     relay_svc *svc;
+    metrics_server *metrics;
     uint64_t conns_total;
     size_t conns_active;
 } relay_app;
 
-/* ---- flag values --------------------------------------------------------------------------- */
+/* ---- flag values
+ * ---------------------------------------------------------------------------
+ */
 
 /* "90s", "2m", "1h", "500ms", "1.5h"; a bare number is seconds. -1 on error. */
 static int64_t parse_duration_ms(const char *s)
@@ -167,7 +179,9 @@ static int parse_relay_flag(lp2p_relay_config *cfg, int argc, char **argv, int i
     return 0;
 }
 
-/* ---- host events --------------------------------------------------------------------------- */
+/* ---- host events
+ * ---------------------------------------------------------------------------
+ */
 
 static void on_connected(lp2p_conn *c, void *ud)
 {
@@ -184,11 +198,62 @@ static void on_disconnected(lp2p_conn *c, int reason, void *ud)
     relay_svc_conn_closed(a->svc, c);
 }
 
-/* ---- command ------------------------------------------------------------------------------- */
+/* ---- metrics
+ * -------------------------------------------------------------------------------
+ */
+
+static void render_metrics(metrics_text *m, void *ud)
+{
+    relay_app *a = ud;
+    relay_svc_stats st;
+    relay_svc_stats_get(a->svc, &st);
+    metrics_family(m, "holepunch_relay_reservations_active", "gauge",
+                   "Reservations currently held by clients.");
+    metrics_value(m, "holepunch_relay_reservations_active", NULL, NULL, st.reservations_active);
+    metrics_family(m, "holepunch_relay_reservations_granted_total", "counter",
+                   "RESERVE requests answered OK (refreshes included).");
+    metrics_value(m, "holepunch_relay_reservations_granted_total", NULL, NULL,
+                  st.reservations_granted_total);
+    metrics_family(m, "holepunch_relay_reservations_refused_total", "counter",
+                   "RESERVE requests refused, by the status sent.");
+    for (size_t i = 0; i < RELAY_SVC_NREFUSALS; i++)
+        metrics_value(m, "holepunch_relay_reservations_refused_total", "reason",
+                      relay_svc_refusal_name(i), st.reservations_refused_total[i]);
+    metrics_family(m, "holepunch_relay_circuits_active", "gauge", "Live (spliced) circuits.");
+    metrics_value(m, "holepunch_relay_circuits_active", NULL, NULL, st.circuits_active);
+    metrics_family(m, "holepunch_relay_circuits_total", "counter", "Circuits that went live.");
+    metrics_value(m, "holepunch_relay_circuits_total", NULL, NULL, st.circuits_total);
+    metrics_family(m, "holepunch_relay_circuits_refused_total", "counter",
+                   "CONNECT requests that did not become a circuit, by the status sent.");
+    for (size_t i = 0; i < RELAY_SVC_NREFUSALS; i++)
+        metrics_value(m, "holepunch_relay_circuits_refused_total", "reason",
+                      relay_svc_refusal_name(i), st.circuits_refused_total[i]);
+    metrics_family(m, "holepunch_relay_circuits_limited_total", "counter",
+                   "Circuits reset at their limit.");
+    metrics_value(m, "holepunch_relay_circuits_limited_total", "limit", "data",
+                  st.circuits_limited_total[0]);
+    metrics_value(m, "holepunch_relay_circuits_limited_total", "limit", "duration",
+                  st.circuits_limited_total[1]);
+    metrics_family(m, "holepunch_relay_bytes_total", "counter", "Bytes relayed on circuits.");
+    metrics_value(m, "holepunch_relay_bytes_total", "direction", "src_to_dst", st.bytes_relayed[0]);
+    metrics_value(m, "holepunch_relay_bytes_total", "direction", "dst_to_src", st.bytes_relayed[1]);
+    metrics_family(m, "holepunch_relay_connections_active", "gauge",
+                   "libp2p connections currently open.");
+    metrics_value(m, "holepunch_relay_connections_active", NULL, NULL, a->conns_active);
+    metrics_family(m, "holepunch_relay_connections_total", "counter",
+                   "libp2p connections established.");
+    metrics_value(m, "holepunch_relay_connections_total", NULL, NULL, a->conns_total);
+}
+
+/* ---- command
+ * -------------------------------------------------------------------------------
+ */
 
 static void on_stop(void *ud)
 {
     relay_app *a = ud;
+    metrics_server_stop(a->metrics);
+    a->metrics = NULL;
     relay_svc_close(a->svc);
     a->svc = NULL;
     lp2p_host_close(a->host);
@@ -204,6 +269,7 @@ int cmd_relay(int argc, char **argv)
     relay_svc_config_default(&rc_cfg);
     const char *announce[CLI_MAX_ADDRS];
     size_t nannounce = 0;
+    const char *metrics_listen = NULL;
     for (int i = 1; i < argc;) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(k_help, stdout);
@@ -219,6 +285,11 @@ int cmd_relay(int argc, char **argv)
                 goto usage;
             }
             announce[nannounce++] = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        if (strcmp(argv[i], "--metrics-listen") == 0 && takes_value) {
+            metrics_listen = argv[i + 1];
             i += 2;
             continue;
         }
@@ -287,6 +358,11 @@ int cmd_relay(int argc, char **argv)
         exit_code = 1;
     } else if ((rc = relay_svc_new(&loop, app.host, kp, &rc_cfg, &app.svc)) < 0) {
         fprintf(stderr, "holepunch relay: %s\n", lp2p_strerror(rc));
+        exit_code = 1;
+    } else if (metrics_listen && (rc = metrics_server_start(&loop, metrics_listen, render_metrics,
+                                                            &app, &app.metrics)) < 0) {
+        fprintf(stderr, "holepunch relay: --metrics-listen %s: %s\n", metrics_listen,
+                lp2p_strerror(rc));
         exit_code = 1;
     }
     if (exit_code) {

@@ -1,0 +1,283 @@
+/* Prometheus endpoint: see metrics.h. libmicrohttpd does the HTTP/1.1 (parsing,
+ * keep-alive, timeouts, connection limits); this file only bridges its external
+ * epoll mode to libuv and writes the text format. */
+#include "metrics.h"
+
+#include "lp2p/err.h"
+#include "util/log.h"
+
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define METRICS_MAX_CONNS    32
+#define METRICS_CONN_TIMEOUT 10 /* seconds: a scrape that stalls is dropped */
+
+/* ---- text format
+ * ---------------------------------------------------------------------------
+ *   # HELP name text
+ *   # TYPE name counter|gauge
+ *   name{label="value"} 42
+ */
+
+static void put(metrics_text *m, const char *s)
+{
+    if (!m->err && lp2p_buf_append(&m->out, s, strlen(s)) < 0)
+        m->err = LP2P_ERR_NOMEM;
+}
+
+void metrics_family(metrics_text *m, const char *name, const char *type, const char *help)
+{
+    put(m, "# HELP ");
+    put(m, name);
+    put(m, " ");
+    put(m, help); /* our own constant text: no backslashes or newlines */
+    put(m, "\n# TYPE ");
+    put(m, name);
+    put(m, " ");
+    put(m, type);
+    put(m, "\n");
+}
+
+void metrics_value(metrics_text *m, const char *name, const char *label, const char *value,
+                   uint64_t v)
+{
+    put(m, name);
+    if (label) {
+        put(m, "{");
+        put(m, label);
+        put(m, "=\"");
+        for (const char *p = value ? value : ""; *p; p++) {
+            char esc[3] = {'\\', *p, 0};
+            if (*p == '\n')
+                esc[1] = 'n';
+            if (*p == '\\' || *p == '"' || *p == '\n') {
+                put(m, esc);
+            } else {
+                char one[2] = {*p, 0};
+                put(m, one);
+            }
+        }
+        put(m, "\"}");
+    }
+    char num[32];
+    snprintf(num, sizeof(num), " %llu\n", (unsigned long long)v);
+    put(m, num);
+}
+
+int metrics_render(metrics_render_fn fn, void *ud, lp2p_buf *out)
+{
+    metrics_text m = {.out = *out, .err = 0};
+    fn(&m, ud);
+    *out = m.out;
+    return m.err;
+}
+
+/* ---- HTTP
+ * ----------------------------------------------------------------------------------
+ */
+
+struct metrics_server {
+    uv_loop_t *loop;
+    struct MHD_Daemon *d;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int open_handles;
+    uint16_t port;
+    metrics_render_fn fn;
+    void *ud;
+};
+
+static int g_request_marker;
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *ctype,
+                             const void *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    enum MHD_Result ok = MHD_queue_response(conn, code, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    metrics_server *s = cls;
+    if (*con_cls == NULL) {
+        /* First call: headers only. Answer on the next one, after any body was
+         * read. */
+        *con_cls = &g_request_marker;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0; /* a body on a scrape is ignored */
+        return MHD_YES;
+    }
+    static const char k_text[] = "text/plain; charset=utf-8";
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        static const char msg[] = "only GET\n";
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, k_text, msg, sizeof(msg) - 1);
+    }
+    if (strcmp(url, "/metrics") != 0) {
+        static const char msg[] = "metrics are at /metrics\n";
+        return reply(conn, MHD_HTTP_NOT_FOUND, k_text, msg, sizeof(msg) - 1);
+    }
+    lp2p_buf out;
+    lp2p_buf_init(&out);
+    enum MHD_Result ok;
+    if (metrics_render(s->fn, s->ud, &out) < 0) {
+        static const char msg[] = "out of memory\n";
+        ok = reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, k_text, msg, sizeof(msg) - 1);
+    } else {
+        ok = reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                   lp2p_buf_head(&out), lp2p_buf_size(&out));
+    }
+    lp2p_buf_free(&out);
+    return ok;
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* Runs MHD once and arms the timer for its next timeout. In epoll mode MHD
+ * keeps connections that still have work on an internal list and then reports a
+ * zero timeout, so looping through the timer also finishes what the
+ * edge-triggered epoll fd will not signal again. */
+static void drive(metrics_server *s)
+{
+    MHD_run(s->d);
+    MHD_UNSIGNED_LONG_LONG to = 0;
+    if (MHD_get_timeout(s->d, &to) == MHD_YES)
+        uv_timer_start(&s->timer, on_timer, to, 0);
+    else
+        uv_timer_stop(&s->timer);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    drive(t->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    drive(p->data);
+}
+
+/* "HOST:PORT", "[V6]:PORT", ":PORT". */
+static int parse_hostport(const char *hp, struct sockaddr_storage *ss)
+{
+    char host[64];
+    const char *colon;
+    if (hp[0] == '[') {
+        const char *end = strchr(hp, ']');
+        if (!end || end[1] != ':' || (size_t)(end - hp - 1) >= sizeof(host))
+            return LP2P_ERR_INVAL;
+        memcpy(host, hp + 1, (size_t)(end - hp - 1));
+        host[end - hp - 1] = 0;
+        colon = end + 1;
+    } else {
+        colon = strrchr(hp, ':');
+        if (!colon || (size_t)(colon - hp) >= sizeof(host))
+            return LP2P_ERR_INVAL;
+        memcpy(host, hp, (size_t)(colon - hp));
+        host[colon - hp] = 0;
+        if (!host[0])
+            strcpy(host, "0.0.0.0");
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port < 0 || port > 65535)
+        return LP2P_ERR_INVAL;
+    memset(ss, 0, sizeof(*ss));
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0)
+        return 0;
+    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0)
+        return 0;
+    return LP2P_ERR_INVAL;
+}
+
+int metrics_server_start(uv_loop_t *loop, const char *hostport, metrics_render_fn fn, void *ud,
+                         metrics_server **out)
+{
+    struct sockaddr_storage ss;
+    if (parse_hostport(hostport, &ss) < 0)
+        return LP2P_ERR_INVAL;
+    metrics_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return LP2P_ERR_NOMEM;
+    s->loop = loop;
+    s->fn = fn;
+    s->ud = ud;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    uint16_t want = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                   : ((struct sockaddr_in *)&ss)->sin_port);
+    s->d = MHD_start_daemon(flags, want, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)METRICS_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)METRICS_CONN_TIMEOUT, MHD_OPTION_END);
+    if (!s->d) {
+        lp2p_log(LP2P_ERROR, "metrics_failed", LF_S("addr", hostport),
+                 LF_S("reason", "could not start the HTTP daemon (address in use?)"));
+        free(s);
+        return LP2P_ERR_IO;
+    }
+    const union MHD_DaemonInfo *fdi = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    if (!fdi) {
+        MHD_stop_daemon(s->d);
+        free(s);
+        return LP2P_ERR_IO;
+    }
+    s->port = pi ? pi->port : want;
+    uv_poll_init(loop, &s->poll, fdi->epoll_fd);
+    uv_timer_init(loop, &s->timer);
+    s->poll.data = s;
+    s->timer.data = s;
+    s->open_handles = 2;
+    uv_poll_start(&s->poll, UV_READABLE, on_poll);
+    char host[64] = "";
+    if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
+    else
+        uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
+    char url[128];
+    snprintf(url, sizeof(url),
+             ss.ss_family == AF_INET6 ? "http://[%s]:%u/metrics" : "http://%s:%u/metrics", host,
+             (unsigned)s->port);
+    lp2p_log(LP2P_INFO, "metrics_listening", LF_S("url", url), LF_U("port", s->port));
+    *out = s;
+    return 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    metrics_server *s = h->data;
+    if (--s->open_handles == 0)
+        free(s);
+}
+
+void metrics_server_stop(metrics_server *s)
+{
+    if (!s)
+        return;
+    uv_poll_stop(&s->poll);
+    uv_timer_stop(&s->timer);
+    /* The poll handle must be closed before MHD closes the epoll fd it watches.
+     */
+    uv_close((uv_handle_t *)&s->poll, on_closed);
+    uv_close((uv_handle_t *)&s->timer, on_closed);
+    MHD_stop_daemon(s->d);
+    s->d = NULL;
+}
+
+uint16_t metrics_server_port(const metrics_server *s)
+{
+    return s->port;
+}

@@ -1,0 +1,50 @@
+/* Prometheus text exposition (format 0.0.4) over HTTP, served by libmicrohttpd
+ * on the application's libuv loop: MHD runs without a thread of its own
+ * (MHD_USE_EPOLL, external mode), its epoll fd is watched with a uv_poll and
+ * its timeouts with a uv_timer. So the render callback runs on the loop thread
+ * and reads the counters directly, with no lock.
+ *
+ *   GET /metrics  →  200 text/plain; version=0.0.4   (rendered fresh for every
+ * scrape) other paths   →  404;  methods other than GET/HEAD → 405 */
+#ifndef HOLEPUNCH_METRICS_H
+#define HOLEPUNCH_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "util/buf.h"
+
+typedef struct metrics_text {
+    lp2p_buf out;
+    int err; /* sticky: out of memory */
+} metrics_text;
+
+/* # HELP and # TYPE lines of a metric family (type: counter, gauge). */
+void metrics_family(metrics_text *m, const char *name, const char *type, const char *help);
+/* One sample: `name{label="value"} v`, or `name v` when label is NULL. Label
+ * values are escaped as the format requires (\\, \", \n). */
+void metrics_value(metrics_text *m, const char *name, const char *label, const char *value,
+                   uint64_t v);
+
+typedef void (*metrics_render_fn)(metrics_text *m, void *ud);
+
+/* Renders once into out (appended); 0 or LP2P_ERR_NOMEM. For tests and for the
+ * server. */
+int metrics_render(metrics_render_fn fn, void *ud, lp2p_buf *out);
+
+typedef struct metrics_server metrics_server;
+
+/* Listens on HOST:PORT ("127.0.0.1:9100", "[::1]:9100", ":9100" = all IPv4
+ * interfaces; port 0 picks one) and logs `metrics_listening {url}`. fn/ud must
+ * stay valid until stop. LP2P_ERR_INVAL for a bad address, LP2P_ERR_IO when the
+ * daemon cannot start. */
+int metrics_server_start(uv_loop_t *loop, const char *hostport, metrics_render_fn fn, void *ud,
+                         metrics_server **out);
+/* Stops serving (open scrapes are dropped); freed once the loop has run the
+ * close callbacks. NULL is ignored. */
+void metrics_server_stop(metrics_server *s);
+/* The bound port (useful with port 0). */
+uint16_t metrics_server_port(const metrics_server *s);
+
+#endif
