@@ -9,5 +9,7 @@ int cmd_ping(int argc, char **argv);
 int cmd_perf(int argc, char **argv);
 int cmd_echo(int argc, char **argv);
 int cmd_relay(int argc, char **argv);
+int cmd_server(int argc, char **argv);
+int cmd_client(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const command k_commands[] = {
     {"perf", cmd_perf, "measure /perf/1.0.0 upload and download throughput to a peer"},
     {"echo", cmd_echo, "check /echo/1.0.0 on a peer: many concurrent streams and a big transfer"},
     {"relay", cmd_relay, "run a Circuit Relay v2 server (hop), with limits and Prometheus metrics"},
+    {"server", cmd_server, "serve Kaspa P2P over libp2p (relay reservations, DCUtR) and plain TCP"},
+    {"client", cmd_client, "connect to a Kaspa server over libp2p (direct after DCUtR) or TCP"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,12 @@
+/* holepunch server: Kaspa P2P over libp2p or plain TCP (being written). */
+#include "cmds.h"
+
+#include <stdio.h>
+
+int cmd_server(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "holepunch server: not implemented yet\n");
+    return 2;
+}
