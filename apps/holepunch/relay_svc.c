@@ -414,6 +414,19 @@ static void fill_src(circ *c, lp2p_relay_src *src)
     lp2p_multiaddr_free(&ma);
 }
 
+/* The target named in a hop CONNECT, for the log of a refusal (the core does not return it). */
+static void connect_target(const lp2p_view *msg, char *out, size_t outlen)
+{
+    lp2p_relay_msg m;
+    lp2p_peer_id id;
+    if (lp2p_relay_msg_decode(LP2P_RELAY_HOP, msg->ptr, msg->len, &m) < 0)
+        return;
+    if (m.type == LP2P_RELAY_CONNECT && m.has_peer &&
+        lp2p_peer_id_from_bytes(m.peer_id.ptr, m.peer_id.len, &id) == 0)
+        lp2p_peer_id_to_string(&id, out, outlen);
+    lp2p_relay_msg_free(&m);
+}
+
 static void hop_request(circ *c, const lp2p_view *msg, const uint8_t *rest, size_t nrest)
 {
     relay_svc *r = c->svc;
@@ -444,8 +457,7 @@ static void hop_request(circ *c, const lp2p_view *msg, const uint8_t *rest, size
         } else {
             r->st.circuits_refused_total[refusal_index(res.status)]++;
             char dst[LP2P_PEER_ID_STR_MAX] = "";
-            if (res.type == LP2P_RELAY_CONNECT && res.target.len)
-                lp2p_peer_id_to_string(&res.target, dst, sizeof(dst));
+            connect_target(msg, dst, sizeof(dst));
             lp2p_log(LP2P_INFO, "circuit_refused", LF_S("src", c->src), LF_S("dst", dst),
                      LF_S("reason", lp2p_relay_status_name(res.status)));
         }
@@ -561,7 +573,11 @@ static void side_close(int side, lp2p_stream *s, int err, void *ud)
             else
                 circ_abort(c, "source went away");
         } else if (c->state == C_LIVE && err) {
-            c->reason = side == SRC ? "source stream reset" : "target stream reset";
+            /* A reset by the peer, or its whole connection went away. */
+            if (err == LP2P_ERR_RESET)
+                c->reason = side == SRC ? "source reset" : "target reset";
+            else
+                c->reason = side == SRC ? "source connection lost" : "target connection lost";
             circ_abort(c, c->reason);
         } else if (c->state == C_LIVE && c->s[!side] && !(c->eof[SRC] && c->eof[DST])) {
             circ_abort(c, "one side closed");
