@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# DCUtR hole punch behind two endpoint-independent ("full cone") NATs, with real processes:
+#   relay namespace: `holepunch relay` (Circuit Relay v2, metrics)
+#   a (behind router A): `holepunch listen --relay …` (reservation, serves echo/ping)
+#   b (behind router B): `holepunch echo|ping <relay>/p2p-circuit/p2p/<server>` from port 4002
+# Checks: both sides log direct_connected and the punched connection's remote address is
+# the other router's public address; 64 concurrent echo streams succeed; the relayed
+# connection is closed after the punch and the relay forwards nothing more for the pair;
+# pings keep working over the direct connection after the relay is killed.
+# The last two need `--wait-direct` on the client commands (start only once the punched
+# connection is up); without it they are reported as not checked (see the gap lines).
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+punch_need_root
+punch_need_holepunch
+
+check "natlab up (eim/eim)" punch_lab_up --nat-a eim --nat-b eim || exit 1
+check "relay listening" punch_start_relay || exit 1
+check "server reserved a slot on the relay" punch_start_server || exit 1
+
+WAIT_DIRECT=()
+if hp_has_option echo --wait-direct && hp_has_option ping --wait-direct; then
+  WAIT_DIRECT=(--wait-direct 10000)
+fi
+
+# 1. Echo: 64 concurrent 4 KiB streams plus 8 MiB, every byte compared. Without
+# --wait-direct the 8 MiB keeps the streams busy across the punch (checked below).
+b0=$(relay_bytes)
+check "echo: 64 concurrent streams + 8 MiB, all bytes match" \
+  punch_client echo 40 echo --streams 64 --bytes 8M --timeout 30000 "${WAIT_DIRECT[@]}"
+check "echo_result ok with 64 streams" \
+  jfirst "$PW/echo.log" echo_result '.ok == true and .streams == 64'
+check_punched "$PW/echo.log"
+check "client: the relayed connection came first (connected relayed=true)" \
+  jfirst "$PW/echo.log" connected '.relayed == true'
+check "client: one dcutr_attempt with an RTT" jfirst "$PW/echo.log" dcutr_attempt '.rtt_ms >= 0'
+plog "ms_since_relayed: client $(jfirst "$PW/echo.log" direct_connected true ms_since_relayed)," \
+  "server $(jfirst "$PW/srv.log" direct_connected true ms_since_relayed)"
+b1=$(relay_bytes)
+echo "# relay forwarded $((b1 - b0)) bytes during the echo run"
+if ((${#WAIT_DIRECT[@]})); then
+  # 2 × (64 × 4 KiB + 8 MiB) = 17 MB went through the echo: none of it may cross the relay.
+  check "echo ran over the direct connection (relay forwarded $((b1 - b0)) < 64 KiB)" \
+    test $((b1 - b0)) -lt 65536
+else
+  echo "# GAP (not checked): echo has no --wait-direct, so its streams were opened on the" \
+    "relayed connection before the punch (relay carried them)"
+  t_direct=$(jfirst "$PW/echo.log" direct_connected true ts)
+  t_echo=$(jfirst "$PW/echo.log" echo_result true ts)
+  check "the punch completed while the echo streams were running (direct at $t_direct < end $t_echo)" \
+    test "${t_direct:-9999999999999}" -lt "${t_echo:-0}"
+fi
+
+# 2. Relay killed after the punch: pings over the direct connection go on.
+if ((${#WAIT_DIRECT[@]})); then
+  punch_client_bg ping ping --count 12 --interval 250 --timeout 30000 "${WAIT_DIRECT[@]}"
+  check "ping: direct connection" jwait "$PW/ping.log" direct_connected 10
+  check "ping: first ping answered" jwait "$PW/ping.log" ping 10
+  check "ping: relayed connection closed after the grace period" \
+    jwait "$PW/ping.log" relayed_closed 6
+  sleep 0.3
+  c0=$(relay_bytes)
+  sleep 1
+  c1=$(relay_bytes)
+  check "relay forwards nothing for the pair after the punch ($c0 → $c1 bytes)" test "$c0" = "$c1"
+  n_before=$(jcount "$PW/ping.log" ping)
+  punch_stop relay
+  plog "relay killed after $n_before pings"
+  wait "${PIDS[ping]}"
+  rc=$?
+  unset "PIDS[ping]"
+  check "ping exited 0 after the relay was killed" test "$rc" = 0
+  check "12 pings answered, $((12 - n_before)) of them with the relay dead" \
+    test "$(jcount "$PW/ping.log" ping)" = 12
+  check "the direct connection was never lost" \
+    test "$(jcount "$PW/ping.log" disconnected '.relayed == false and (.addr | startswith("/ip4/'$RA_PUB'"))')" = 0 -o \
+    "$(jcount "$PW/ping.log" ping)" = 12
+else
+  echo "# GAP (not checked): ping has no --wait-direct; its stream lives on the relayed" \
+    "connection, which the host closes 3 s after the punch, so no client command outlives" \
+    "the relay: 'relay killed, direct ping still works' and 'relay stops forwarding' need it"
+  # What can be checked today: the relay's circuit for the pair closes (the client exits and
+  # the relayed connection is gone) while the relay itself stays up.
+  check "relay: the pair's circuit was opened and closed" \
+    jfirst "$PW/relay.log" circuit_closed '.src == "'"$CLI_ID"'" and .dst == "'"$SRV_ID"'"'
+fi
+
+punch_finish
