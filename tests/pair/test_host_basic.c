@@ -23,6 +23,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    raw_abandon();
     host_free(&A);
     host_free(&B);
     host_free(&C);
@@ -37,7 +38,8 @@ static int teardown(void **state)
 /* A dials B by B's listen address (with /p2p) and both sides identify. */
 static lp2p_conn *connect_a_to_b(void)
 {
-    dial_rec d = {0};
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
     assert_int_equal(lp2p_host_dial(A.host, B.addr, on_dial, &d), 0);
     assert_true(RUN_UNTIL(d.done && A.identified && B.identified, 5000));
     assert_int_equal(d.done, 1);
@@ -105,7 +107,7 @@ static void test_echo_stream(void **state)
 static void test_unregistered_protocol_is_na(void **state)
 {
     lp2p_conn *c = connect_a_to_b();
-    stream_rec r;
+    static stream_rec r;
     sr_init(&r);
     assert_int_equal(lp2p_conn_open_stream(c, "/nobody/home/1.0.0", &k_rec_cb, &r, &r.s), 0);
     /* lazy negotiation: data may be written at once; it must never reach a handler */
@@ -164,7 +166,7 @@ static void test_64_concurrent_streams(void **state)
 static void test_16mib_transfer(void **state)
 {
     lp2p_conn *c = connect_a_to_b();
-    stream_rec r;
+    static stream_rec r;
     sr_init(&r);
     r.check_pattern = 1;
     r.seed = 0xC0FFEE;
@@ -207,7 +209,7 @@ static void test_BUG_big_single_write_to_echo_deadlocks(void **state)
     if (!getenv("HOSTTEST_KNOWN_BUGS"))
         skip();
     lp2p_conn *c = connect_a_to_b();
-    stream_rec r;
+    static stream_rec r;
     sr_init(&r);
     r.check_pattern = 1;
     r.seed = 7;
@@ -234,7 +236,8 @@ static void test_BUG_big_single_write_to_echo_deadlocks(void **state)
 static void test_second_dial_reuses_connection(void **state)
 {
     lp2p_conn *c = connect_a_to_b();
-    dial_rec d = {0};
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
     assert_int_equal(lp2p_host_dial(A.host, B.addr, on_dial, &d), 0);
     assert_true(RUN_UNTIL(d.done, 2000));
     assert_int_equal(d.err, 0);
@@ -251,7 +254,8 @@ static void test_second_dial_reuses_connection(void **state)
 static void test_reverse_dial_keeps_one_connection(void **state)
 {
     lp2p_conn *c = connect_a_to_b();
-    dial_rec d = {0};
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
     assert_int_equal(lp2p_host_dial(B.host, A.addr, on_dial, &d), 0);
     assert_true(RUN_UNTIL(d.done, 5000));
     assert_int_equal(d.err, 0);
@@ -271,7 +275,8 @@ static void test_wrong_peer_id_fails(void **state)
     char wrong[300], c_id[LP2P_PEER_ID_STR_MAX];
     lp2p_peer_id_to_string(lp2p_host_peer_id(C.host), c_id, sizeof(c_id));
     snprintf(wrong, sizeof(wrong), "/ip4/127.0.0.1/tcp/%u/p2p/%s", B.port, c_id);
-    dial_rec d = {0};
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
     assert_int_equal(lp2p_host_dial(A.host, wrong, on_dial, &d), 0);
     assert_true(RUN_UNTIL(d.done, 5000));
     assert_int_equal(d.err, LP2P_ERR_PEER_ID_MISMATCH);
@@ -302,7 +307,8 @@ static void test_closed_port_fails_fast(void **state)
     char addr[300], b_id[LP2P_PEER_ID_STR_MAX];
     lp2p_peer_id_to_string(lp2p_host_peer_id(B.host), b_id, sizeof(b_id));
     snprintf(addr, sizeof(addr), "/ip4/127.0.0.1/tcp/%u/p2p/%s", ntohs(sa.sin_port), b_id);
-    dial_rec d = {0};
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
     uint64_t t0 = uv_now(&g_loop);
     assert_int_equal(lp2p_host_dial(A.host, addr, on_dial, &d), 0);
     assert_true(RUN_UNTIL(d.done, 5000));
@@ -347,7 +353,8 @@ static void test_handshake_timeout_against_mute_listener(void **state)
     char addr[300], b_id[LP2P_PEER_ID_STR_MAX];
     lp2p_peer_id_to_string(lp2p_host_peer_id(B.host), b_id, sizeof(b_id));
     snprintf(addr, sizeof(addr), "/ip4/127.0.0.1/tcp/%u/p2p/%s", ntohs(sa.sin_port), b_id);
-    dial_rec d = {0};
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
     uint64_t t0 = uv_now(&g_loop);
     assert_int_equal(lp2p_host_dial(C.host, addr, on_dial, &d), 0);
     assert_true(RUN_UNTIL(d.done, 5000));
@@ -368,7 +375,7 @@ static void test_handshake_timeout_against_mute_listener(void **state)
 static void test_inbound_handshake_timeout(void **state)
 {
     host_start(&C, "C", 1, 300);
-    raw_peer p;
+    static raw_peer p;
     raw_connect(&p, C.port);
     uint64_t t0 = uv_now(&g_loop);
     assert_true(RUN_UNTIL(raw_gone(&p), 3000));
@@ -379,7 +386,8 @@ static void test_inbound_handshake_timeout(void **state)
                                "\"reason\":\"handshake timed out\""),
                      1);
     raw_close(&p);
-    dial_rec d = {0};
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
     assert_int_equal(lp2p_host_dial(A.host, C.addr, on_dial, &d), 0);
     assert_true(RUN_UNTIL(d.done, 5000));
     assert_int_equal(d.err, 0);
@@ -392,7 +400,7 @@ static void test_inbound_handshake_timeout(void **state)
 static void test_graceful_close(void **state)
 {
     lp2p_conn *c = connect_a_to_b();
-    stream_rec r;
+    static stream_rec r;
     sr_init(&r);
     assert_int_equal(lp2p_conn_open_stream(c, ECHO_PROTO, &k_rec_cb, &r, &r.s), 0);
     assert_int_equal(lp2p_stream_write(r.s, "pending", 7), 0);

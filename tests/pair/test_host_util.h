@@ -376,7 +376,7 @@ static inline void sr_free(stream_rec *r)
  * stream closed cleanly. */
 static inline void echo_round_trip(lp2p_conn *c, const char *msg)
 {
-    stream_rec r;
+    static stream_rec r; /* static: a failed test must not leave a dangling ud */
     sr_init(&r);
     assert_int_equal(lp2p_conn_open_stream(c, ECHO_PROTO, &k_rec_cb, &r, &r.s), 0);
     assert_int_equal(lp2p_stream_write(r.s, msg, strlen(msg)), 0);
@@ -533,10 +533,15 @@ static inline void raw_on_connect(uv_connect_t *req, int status)
         uv_read_start((uv_stream_t *)&p->tcp, raw_alloc, raw_on_read);
 }
 
+/* The raw peer in use, so that teardown can close it when a test failed half-way (tests
+ * keep their raw_peer in static storage for the same reason). */
+static raw_peer *g_live_raw;
+
 /* Connects to 127.0.0.1:port and waits until connected. */
 static inline void raw_connect(raw_peer *p, uint16_t port)
 {
     memset(p, 0, sizeof(*p));
+    g_live_raw = p;
     lp2p_buf_init(&p->in);
     lp2p_buf_init(&p->plain);
     uv_tcp_init(&g_loop, &p->tcp);
@@ -599,6 +604,26 @@ static inline void raw_close(raw_peer *p)
     if (!uv_is_closing((uv_handle_t *)&p->tcp))
         uv_close((uv_handle_t *)&p->tcp, raw_closed_cb);
     assert_true(RUN_UNTIL(p->closed_handle, 2000));
+    g_live_raw = NULL;
+    if (p->mss_live)
+        lp2p_mss_free(&p->mss);
+    lp2p_noise_del(p->noise);
+    lp2p_buf_free(&p->in);
+    lp2p_buf_free(&p->plain);
+}
+
+/* Teardown: closes a raw peer a failed test left behind (before loop_finish). */
+static inline void raw_abandon(void)
+{
+    raw_peer *p = g_live_raw;
+    if (!p)
+        return;
+    g_live_raw = NULL;
+    if (!uv_is_closing((uv_handle_t *)&p->tcp))
+        uv_close((uv_handle_t *)&p->tcp, NULL);
+    for (int i = 0; i < 100 && !uv_is_closing((uv_handle_t *)&p->tcp); i++)
+        uv_run(&g_loop, UV_RUN_NOWAIT);
+    uv_run(&g_loop, UV_RUN_NOWAIT);
     if (p->mss_live)
         lp2p_mss_free(&p->mss);
     lp2p_noise_del(p->noise);
