@@ -20,6 +20,9 @@ REPS="${BENCH_REPS:-3}"
 MIB="${BENCH_MIB:-128}"
 HOLD="${BENCH_HOLD:-100}"
 BYTES=$((MIB * 1024 * 1024))
+# Raw TCP moves 4x as much (well under a second) so that one slice of a busy machine's
+# scheduling does not decide the whole run.
+RAW_BYTES=$((4 * BYTES))
 
 HP="$build/holepunch"
 for bin in holepunch bench_rawtcp bench_host; do
@@ -69,6 +72,17 @@ start_listener() {
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+# CPU seconds (user + sys) of the shell's finished children, and of a running process.
+# (`times` must run in this shell, not in a $(...) subshell: child_cpu sets CPU.)
+child_cpu() {
+  times >"$tmp/times"
+  CPU="$(tail -1 "$tmp/times" |
+    awk '{ t=0; for (i=1;i<=2;i++) { split($i, a, /[ms]/); t += a[1]*60 + a[2] } printf "%.3f", t }')"
+}
+HZ="$(getconf CLK_TCK)"
+proc_cpu() { awk -v hz="$HZ" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# MB moved per CPU-second: bytes, then CPU seconds
+per_cpu() { awk -v b="$1" -v c="$2" 'BEGIN{ if (c <= 0) print "null"; else printf "%.1f", b / 1e6 / c }'; }
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 t_start=$(date +%s)
@@ -107,11 +121,22 @@ done
 start_listener perf
 PERF_ADDR="$LADDR"
 raw_tp=() hp_up=() hp_down=() bh_up=() bh_down=() p_up=() p_down=()
+raw_cpu=() hp_cpu=() p_cpu=()
 for r in $(seq "$REPS"); do
-  line="$("$build/bench_rawtcp" throughput "$BYTES")"
+  child_cpu; c0="$CPU"
+  line="$("$build/bench_rawtcp" throughput "$RAW_BYTES")"
+  child_cpu; c1="$CPU"
   raw_tp+=("$(field MBps <<<"$line")")
+  raw_cpu+=("$(per_cpu "$RAW_BYTES" "$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')")")
+  s0="$(proc_cpu "$LPID")"
+  child_cpu; c0="$CPU"
   line="$("$HP" perf "$PERF_ADDR" --upload "$BYTES" --download "$BYTES" --log-format json \
     2>&1 | grep '"event":"perf"')"
+  child_cpu; c1="$CPU"
+  s1="$(proc_cpu "$LPID")"
+  hp_cpu+=("$(per_cpu $((2 * BYTES)) "$(awk -v a="$c0" -v b="$c1" -v x="$s0" -v y="$s1" \
+    'BEGIN{print b-a+y-x}')")")
+  p_cpu+=("$(ratio "${hp_cpu[-1]}" "${raw_cpu[-1]}")")
   hp_up+=("$(awk -v m="$(field upload_mbps <<<"$line")" 'BEGIN{printf "%.1f", m/8}')")
   hp_down+=("$(awk -v m="$(field download_mbps <<<"$line")" 'BEGIN{printf "%.1f", m/8}')")
   line="$("$build/bench_host" throughput "$PERF_ADDR" "$BYTES")"
@@ -120,7 +145,8 @@ for r in $(seq "$REPS"); do
   p_up+=("$(ratio "${hp_up[-1]}" "${raw_tp[-1]}")")
   p_down+=("$(ratio "${hp_down[-1]}" "${raw_tp[-1]}")")
   log "throughput run $r: raw ${raw_tp[-1]} MB/s, holepunch perf up ${hp_up[-1]} down" \
-    "${hp_down[-1]} MB/s, bench_host up ${bh_up[-1]} down ${bh_down[-1]} MB/s"
+    "${hp_down[-1]} MB/s, bench_host up ${bh_up[-1]} down ${bh_down[-1]} MB/s;" \
+    "MB per CPU-second (both ends): raw ${raw_cpu[-1]}, holepunch ${hp_cpu[-1]}"
 done
 
 # ---- 2. connections ---------------------------------------------------------------------
@@ -179,7 +205,8 @@ m_idle=$(median "${mem_idle[@]}") m_held=$(median "${mem_held[@]}") m_per=$(medi
 # back, so a change of load between runs cancels out of the ratio.
 r_up_raw=$(median "${p_up[@]}") r_down_raw=$(median "${p_down[@]}")
 r_up_js=$(ratio "$m_hp_up" "$js_up") r_down_js=$(ratio "$m_hp_down" "$js_down")
-r_hs_raw=$(median "${p_hs[@]}") r_rtt_js=$(ratio "$js_rtt" "$m_rtt")
+r_hs_raw=$(median "${p_hs[@]}")
+m_raw_cpu=$(median "${raw_cpu[@]}") m_hp_cpu=$(median "${hp_cpu[@]}") r_cpu=$(median "${p_cpu[@]}") r_rtt_js=$(ratio "$js_rtt" "$m_rtt")
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 elapsed=$(($(date +%s) - t_start))
 
@@ -196,6 +223,8 @@ x() { awk -v r="$1" 'BEGIN{ if (r=="null") print "-"; else printf "%.2fx", r }';
     "$js_up" "$(x "$r_up_js")  (aim >= 2x)"
   printf '%-44s %12s %12s   %s\n' "throughput down, MB/s (ours / js-libp2p best)" "$m_hp_down" \
     "$js_down" "$(x "$r_down_js")"
+  printf '%-44s %12s %12s   %s\n' "MB per CPU-second, both ends (ours / raw)" "$m_hp_cpu" \
+    "$m_raw_cpu" "$(pct "$r_cpu")  (load-robust)"
   printf '%-44s %12s %12s   %s\n' "  bench_host up/down, MB/s (open -> EOF)" "$m_bh_up" \
     "$m_bh_down" ""
   printf '%-44s %12s %12s   %s\n' "connections/s (libp2p dial / raw TCP)" "$m_hs" \
@@ -222,6 +251,7 @@ cat >"$here/results/latest.json" <<EOF
   "loadavg_after": "$load_after",
   "reps": $REPS,
   "transfer_bytes": $BYTES,
+  "raw_transfer_bytes": $RAW_BYTES,
   "throughput_MBps": {
     "raw_tcp": {"median": $m_raw, "runs": $(jarr "${raw_tp[@]}")},
     "holepunch_perf_upload": {"median": $m_hp_up, "runs": $(jarr "${hp_up[@]}")},
@@ -229,6 +259,8 @@ cat >"$here/results/latest.json" <<EOF
     "bench_host_upload": {"median": $m_bh_up, "runs": $(jarr "${bh_up[@]}")},
     "bench_host_download": {"median": $m_bh_down, "runs": $(jarr "${bh_down[@]}")},
     "js_libp2p_upload_best": $js_up,
+    "raw_tcp_MB_per_cpu_s": {"median": $m_raw_cpu, "runs": $(jarr "${raw_cpu[@]}")},
+    "holepunch_MB_per_cpu_s": {"median": $m_hp_cpu, "runs": $(jarr "${hp_cpu[@]}")},
     "js_libp2p_download_best": $js_down
   },
   "connections": {
@@ -249,6 +281,8 @@ cat >"$here/results/latest.json" <<EOF
     "upload_ours_over_raw_runs": $(jarr "${p_up[@]}"),
     "download_ours_over_raw": $r_down_raw,
     "download_ours_over_raw_runs": $(jarr "${p_down[@]}"),
+    "cpu_cost_raw_over_ours": $r_cpu,
+    "cpu_cost_raw_over_ours_runs": $(jarr "${p_cpu[@]}"),
     "upload_ours_over_js": $r_up_js,
     "download_ours_over_js": $r_down_js,
     "dials_ours_over_raw_connects": $r_hs_raw,
