@@ -1,12 +1,183 @@
-/* holepunch server: Kaspa P2P over libp2p or plain TCP (being written). */
+/* holepunch server: a Kaspa P2P endpoint reachable over libp2p (listen addresses, relay
+ * reservations, DCUtR hole punching in the host) and over plain TCP (--kaspa-listen). Every
+ * inbound /kaspad/transport/1.0.0 stream and every TCP connection runs a gRPC-server Kaspa
+ * session; one kaspa_hub per process detects duplicates across both transports. */
+#include "cli.h"
 #include "cmds.h"
+#include "kaspa_opts.h"
+#include "kaspa_stream.h"
+
+#include "kaspa/kaspa_tcp.h"
+#include "lp2p/err.h"
+#include "util/log.h"
 
 #include <stdio.h>
+#include <string.h>
+
+static const char *const k_help =
+    "usage: holepunch server [--listen MA ...] [--relay MA ...] [--kaspa-listen HOST:PORT]\n"
+    "                        [options]\n\n"
+    "Serves Kaspa P2P (rusty-kaspa's gRPC MessageStream) on libp2p streams\n"
+    "/kaspad/transport/1.0.0 (and the PoC's /kaspa/p2p/bridge/1.0), reachable through relay\n"
+    "reservations; peers that dial through a relay are hole-punched (DCUtR) and Kaspa runs on\n"
+    "the direct connection. --kaspa-listen also serves plain TCP, as a stock kaspad on 16111.\n"
+    "Inbound libp2p peers get a synthetic fd00::/8 address (from their peer ID) as their\n"
+    "Kaspa address, logged in kaspa_stream_open and used for duplicate detection.\n\n"
+    "Options:\n"
+    "  --listen MA           libp2p listen address, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable;\n"
+    "                        or LIBP2P_LISTEN_MULTIADDRS)\n"
+    "  --relay MA            keep a reservation on this relay (/ip4/…/tcp/…/p2p/<relay>;\n"
+    "                        repeatable, or LIBP2P_RELAY_MULTIADDRS)\n"
+    "  --kaspa-listen HP     also serve Kaspa over plain TCP on HOST:PORT (port 0: any; the\n"
+    "                        kaspa_listen event shows the bound address)\n\n";
+
+typedef struct server_app {
+    uv_loop_t *loop;
+    lp2p_host *host;
+    kaspa_tcp_server *tcp;
+} server_app;
+
+static void on_stop(void *ud)
+{
+    server_app *a = ud;
+    if (a->tcp)
+        kaspa_tcp_server_close(a->tcp);
+    a->tcp = NULL;
+    if (a->host)
+        lp2p_host_close(a->host);
+    a->host = NULL;
+    cli_signals_close();
+}
+
+static void on_tcp_closed(void *user, kaspa_tcp_conn *c, int err)
+{
+    (void)user;
+    kaspa_session *s = kaspa_tcp_conn_session(c);
+    if (!s)
+        return;
+    kaspa_session_stats st;
+    kaspa_session_get_stats(s, &st);
+    lp2p_log(LP2P_INFO, "kaspa_session_closed", LF_S("peer", kaspa_tcp_conn_peer(c)),
+             LF_S("addr", kaspa_tcp_conn_peer(c)), LF_B("relayed", 0),
+             LF_U("bytes_in", st.bytes_in), LF_U("bytes_out", st.bytes_out),
+             LF_U("messages_in", st.msgs_in), LF_U("messages_out", st.msgs_out),
+             LF_S("reason", err ? lp2p_strerror(err) : "closed"));
+}
 
 int cmd_server(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "holepunch server: not implemented yet\n");
+    cli_common c;
+    cli_common_init(&c);
+    kaspa_opts ko;
+    kaspa_opts_init(&ko);
+    const char *kaspa_listen = NULL;
+    for (int i = 1; i < argc;) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(k_help, stdout);
+            fputs(KASPA_OPTS_HELP, stdout);
+            fputs("\n", stdout);
+            fputs(CLI_COMMON_HELP, stdout);
+            cli_common_free(&c);
+            return 0;
+        }
+        if (strcmp(argv[i], "--kaspa-listen") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "holepunch server: --kaspa-listen needs HOST:PORT\n");
+                goto usage;
+            }
+            kaspa_listen = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        int n = kaspa_opts_parse(&ko, argc, argv, i);
+        if (n == 0)
+            n = cli_parse_common(&c, argc, argv, i);
+        if (n < 0)
+            goto usage;
+        if (n == 0) {
+            fprintf(stderr, "holepunch server: unknown option '%s' (see --help)\n", argv[i]);
+            goto usage;
+        }
+        i += n;
+    }
+    if (cli_common_finish(&c, "server") < 0)
+        goto usage;
+    if (c.nlisten == 0 && c.nrelay == 0 && !kaspa_listen) {
+        fprintf(stderr, "holepunch server: give --listen MULTIADDR and/or --relay MULTIADDR (or "
+                        "LIBP2P_LISTEN_MULTIADDRS / LIBP2P_RELAY_MULTIADDRS), or "
+                        "--kaspa-listen HOST:PORT\n");
+        goto usage;
+    }
+
+    kaspa_hub *hub = kaspa_opts_hub(&ko);
+    if (!hub) {
+        cli_common_free(&c);
+        return 1;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    server_app app = {.loop = &loop};
+    lp2p_keypair *kp = NULL;
+    int exit_code = 0;
+
+    kaspa_session_config tcp_cfg, p2p_cfg;
+    kaspa_opts_config(&ko, &tcp_cfg, hub, KASPA_H2_PROFILE_TCP);
+    kaspa_opts_config(&ko, &p2p_cfg, hub, KASPA_H2_PROFILE_LIBP2P);
+
+    if (kaspa_listen) {
+        kaspa_tcp_callbacks tcb = {.on_conn_closed = on_tcp_closed};
+        if (kaspa_tcp_listen(&loop, kaspa_listen, &tcp_cfg, &tcb, &app, &app.tcp) != 0) {
+            fprintf(stderr, "holepunch server: cannot serve Kaspa on %s\n", kaspa_listen);
+            exit_code = 1;
+            goto out;
+        }
+    }
+    if (c.nlisten > 0 || c.nrelay > 0) {
+        if (!(kp = cli_load_key(&c, 1))) {
+            exit_code = 1;
+            goto out;
+        }
+        lp2p_host_config hc;
+        lp2p_host_config_default(&hc, &loop, kp);
+        hc.agent = "kaspa-holepunch/" LP2P_VERSION;
+        int rc = lp2p_host_new(&hc, &app.host);
+        if (rc < 0) {
+            fprintf(stderr, "holepunch server: %s\n", lp2p_strerror(rc));
+            exit_code = 1;
+            goto out;
+        }
+        kaspa_stream_serve(app.host, &loop, &p2p_cfg, NULL, &app);
+        size_t ok = 0;
+        for (size_t i = 0; i < c.nlisten; i++)
+            if (lp2p_host_listen(app.host, c.listen[i]) == 0)
+                ok++;
+        if (c.nlisten > 0 && ok == 0) {
+            fprintf(stderr, "holepunch server: could not listen on any address\n");
+            exit_code = 1;
+            goto out;
+        }
+        for (size_t i = 0; i < c.nrelay; i++)
+            if (lp2p_host_reserve(app.host, c.relay[i]) < 0)
+                fprintf(stderr, "holepunch server: bad relay address %s\n", c.relay[i]);
+        char id[LP2P_PEER_ID_STR_MAX];
+        lp2p_peer_id_to_string(lp2p_host_peer_id(app.host), id, sizeof id);
+        lp2p_log(LP2P_INFO, "kaspa_server", LF_S("peer", id), LF_S("network", ko.network),
+                 LF_S("protocol", KASPA_STREAM_PROTO));
+    }
+    cli_on_signal(&loop, on_stop, &app);
+    uv_run(&loop, UV_RUN_DEFAULT);
+out:
+    if (app.tcp)
+        kaspa_tcp_server_close(app.tcp);
+    app.tcp = NULL;
+    cli_host_shutdown(&loop, app.host);
+    uv_loop_close(&loop);
+    kaspa_hub_del(hub);
+    if (kp)
+        lp2p_keypair_del(kp);
+    cli_common_free(&c);
+    return exit_code;
+usage:
+    cli_common_free(&c);
     return 2;
 }

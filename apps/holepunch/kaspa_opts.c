@@ -1,0 +1,112 @@
+#include "kaspa_opts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const KASPA_OPTS_HELP =
+    "Kaspa options:\n"
+    "  --network NAME        kaspa-mainnet (default), kaspa-testnet-10, ...; a peer on another\n"
+    "                        network is rejected with \"Network mismatch - ...\"\n"
+    "  --protocol-version N  P2P protocol version we advertise (default 10)\n"
+    "  --ping-interval SEC   our Ping every SEC seconds after Ready (default 120, 0 = never)\n"
+    "  --node-id HEX         16-byte node id as 32 hex digits (default: random per process)\n"
+    "  --no-gzip             do not gzip our gRPC messages\n";
+
+void kaspa_opts_init(kaspa_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->network = KASPA_NETWORK_DEFAULT;
+    o->protocol_version = KASPA_PROTOCOL_VERSION_DEFAULT;
+    o->ping_interval_ms = 120000;
+    o->gzip = 1;
+}
+
+static int parse_u64(const char *flag, const char *s, unsigned long long max,
+                     unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v > max) {
+        fprintf(stderr, "holepunch: %s wants a number up to %llu, not '%s'\n", flag, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_hex_id(const char *s, uint8_t out[KASPA_NODE_ID_LEN])
+{
+    if (strlen(s) != 2 * KASPA_NODE_ID_LEN)
+        return -1;
+    for (size_t i = 0; i < KASPA_NODE_ID_LEN; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+int kaspa_opts_parse(kaspa_opts *o, int argc, char **argv, int i)
+{
+    const char *a = argv[i];
+    if (strcmp(a, "--no-gzip") == 0) {
+        o->gzip = 0;
+        return 1;
+    }
+    int takes = strcmp(a, "--network") == 0 || strcmp(a, "--protocol-version") == 0 ||
+                strcmp(a, "--ping-interval") == 0 || strcmp(a, "--node-id") == 0;
+    if (!takes)
+        return 0;
+    if (i + 1 >= argc) {
+        fprintf(stderr, "holepunch: %s needs a value (see --help)\n", a);
+        return -1;
+    }
+    const char *v = argv[i + 1];
+    unsigned long long n;
+    if (strcmp(a, "--network") == 0) {
+        if (!*v) {
+            fprintf(stderr, "holepunch: --network must not be empty\n");
+            return -1;
+        }
+        o->network = v;
+    } else if (strcmp(a, "--protocol-version") == 0) {
+        if (parse_u64(a, v, UINT32_MAX, &n) < 0)
+            return -1;
+        o->protocol_version = (uint32_t)n;
+    } else if (strcmp(a, "--ping-interval") == 0) {
+        if (parse_u64(a, v, 86400, &n) < 0)
+            return -1;
+        o->ping_interval_ms = n * 1000;
+    } else {
+        if (parse_hex_id(v, o->node_id) < 0) {
+            fprintf(stderr, "holepunch: --node-id wants 32 hex digits\n");
+            return -1;
+        }
+        o->has_node_id = 1;
+    }
+    return 2;
+}
+
+kaspa_hub *kaspa_opts_hub(const kaspa_opts *o)
+{
+    kaspa_hub *hub = NULL;
+    if (kaspa_hub_new(&hub, o->has_node_id ? o->node_id : NULL) != 0) {
+        fprintf(stderr, "holepunch: cannot create the Kaspa hub\n");
+        return NULL;
+    }
+    return hub;
+}
+
+void kaspa_opts_config(const kaspa_opts *o, kaspa_session_config *c, kaspa_hub *hub,
+                       kaspa_h2_profile profile)
+{
+    kaspa_session_config_default(c, hub, profile);
+    c->network = o->network;
+    c->protocol_version = o->protocol_version;
+    c->ping_interval_ms = o->ping_interval_ms;
+    c->grpc.gzip = o->gzip;
+}
