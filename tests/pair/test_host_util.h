@@ -32,6 +32,15 @@
 
 #define ECHO_PROTO "/echo/1.0.0"
 
+/* A test that shows a known bug in code this suite does not own (src/host, src/net): it is
+ * skipped, so the suite stays green, unless HOSTTEST_KNOWN_BUGS=1. Such tests are named
+ * test_BUG_* and their comment says what is wrong and how to fix it. */
+#define KNOWN_BUG()                                                                                \
+    do {                                                                                           \
+        if (!getenv("HOSTTEST_KNOWN_BUGS"))                                                        \
+            skip();                                                                                \
+    } while (0)
+
 /* ---- log capture ----------------------------------------------------------------------- */
 
 static FILE *g_log;
@@ -241,7 +250,8 @@ static const lp2p_stream_callbacks k_echo = {
 };
 
 /* Creates a host with a fresh key listening on 127.0.0.1:0 (listen=1) and serving echo. */
-static inline void host_start(host_rec *r, const char *name, int listen, uint64_t handshake_ms)
+static inline void host_start_ex(host_rec *r, const char *name, int listen, uint64_t handshake_ms,
+                                 uint32_t max_conns)
 {
     memset(r, 0, sizeof(*r));
     assert_int_equal(lp2p_keypair_generate(&r->kp), 0);
@@ -253,6 +263,8 @@ static inline void host_start(host_rec *r, const char *name, int listen, uint64_
     hc.agent = r->agent_own;
     if (handshake_ms)
         hc.handshake_timeout_ms = handshake_ms;
+    if (max_conns)
+        hc.max_conns = max_conns;
     hc.cb.on_connected = h_on_connected;
     hc.cb.on_disconnected = h_on_disconnected;
     hc.cb.on_identify = h_on_identify;
@@ -268,6 +280,11 @@ static inline void host_start(host_rec *r, const char *name, int listen, uint64_
         assert_int_equal(sscanf(r->addr, "/ip4/127.0.0.1/tcp/%u/p2p/", &port), 1);
         r->port = (uint16_t)port;
     }
+}
+
+static inline void host_start(host_rec *r, const char *name, int listen, uint64_t handshake_ms)
+{
+    host_start_ex(r, name, listen, handshake_ms, 0);
 }
 
 /* host_close, then the keypair once the loop has run the host's close callbacks. */
