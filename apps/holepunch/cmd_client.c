@@ -90,6 +90,7 @@ typedef struct client_app {
     int burst_done, burst_wait_pong;
     uint8_t *burst_msg;
     size_t burst_msg_len;
+    char last_reason[160]; /* of the current session: a Reject or why it closed */
 } client_app;
 
 static void start_attempt(client_app *a);
@@ -198,6 +199,15 @@ static void on_kaspa_event(client_app *a, const kaspa_event *ev)
     if (a->st == ST_DONE)
         return;
     switch (ev->type) {
+    case KASPA_EV_REJECT:
+        snprintf(a->last_reason, sizeof a->last_reason, "reject %s: %s",
+                 ev->u.reject.sent ? "sent" : "received",
+                 ev->u.reject.reason ? ev->u.reject.reason : "");
+        break;
+    case KASPA_EV_CLOSED:
+        if (!a->last_reason[0] && ev->u.closed.reason)
+            snprintf(a->last_reason, sizeof a->last_reason, "%s", ev->u.closed.reason);
+        break;
     case KASPA_EV_READY:
         a->backoff_ms = BACKOFF_MIN_MS;
         if (a->burst > 0)
@@ -226,6 +236,8 @@ static void on_kaspa_event(client_app *a, const kaspa_event *ev)
 
 static void session_ended(client_app *a, const char *why)
 {
+    if (a->last_reason[0])
+        why = a->last_reason;
     if (a->st == ST_DONE)
         return;
     if (test_mode(a)) {
@@ -448,7 +460,9 @@ static void tcp_on_closed(void *user, kaspa_tcp_conn *c, int err)
              LF_S("addr", kaspa_tcp_conn_peer(c)), LF_B("relayed", 0),
              LF_U("bytes_in", st.bytes_in), LF_U("bytes_out", st.bytes_out),
              LF_U("messages_in", st.msgs_in), LF_U("messages_out", st.msgs_out),
-             LF_S("reason", err ? lp2p_strerror(err) : "closed"));
+             LF_S("reason", a->last_reason[0] ? a->last_reason
+                            : err             ? lp2p_strerror(err)
+                                              : "closed"));
     session_ended(a, err ? lp2p_strerror(err) : "Kaspa session ended");
 }
 
@@ -456,6 +470,7 @@ static void start_attempt(client_app *a)
 {
     if (a->st == ST_DONE)
         return;
+    a->last_reason[0] = 0;
     if (a->kaspa_connect) {
         a->st = ST_SESSION;
         kaspa_tcp_callbacks tcb = {.on_event = tcp_on_event, .on_conn_closed = tcp_on_closed};

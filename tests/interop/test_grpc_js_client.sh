@@ -3,7 +3,6 @@
 # over plain TCP: Kaspa handshake, 5 Pings answered, our RequestAddresses answered, gzip both
 # ways (grpc-js sends gzip; our server gzips because grpc-js accepts it), clean end. Then a
 # grpc-js peer on the wrong network gets Reject "Network mismatch - ...".
-# (wip_: renamed to test_ once `holepunch server --kaspa-listen` exists.)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_holepunch

@@ -2,7 +2,6 @@
 # `holepunch client --kaspa-connect` dials a @grpc/grpc-js Kaspa server (rusty-kaspa's own
 # proto files) over plain TCP: request headers as tonic sends them, our Version, Verack,
 # Ready, the grpc-js peer's Ready; our client exits after Ready (--exit-after-ready).
-# (wip_: renamed to test_ once `holepunch client --kaspa-connect` exists.)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_holepunch
