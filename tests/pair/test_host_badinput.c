@@ -8,6 +8,8 @@
  * cores (see test_host_util.h), so it can then send exactly the bad bytes. */
 #include "pair/test_host_util.h"
 
+#include "proto/identify.h"
+
 static host_rec A, B, C;
 static lp2p_conn *g_ab; /* A's connection to B, made before each attack */
 static lp2p_keypair *g_raw_kp;
@@ -373,6 +375,69 @@ static void test_yamux_many_proper_streams_are_fine(void **state)
     good_peer_still_served("after 800 proper streams");
 }
 
+/* The first stream B opened towards us (SYN, even ID), or 0. */
+static uint32_t b_opened_stream(const raw_peer *p)
+{
+    const uint8_t *d = lp2p_buf_head(&p->plain);
+    size_t n = lp2p_buf_size(&p->plain), off = 0;
+    while (off + LP2P_YAMUX_HDR_LEN <= n) {
+        lp2p_yamux_hdr h;
+        if (lp2p_yamux_hdr_decode(d + off, &h) != 0)
+            return 0;
+        off += LP2P_YAMUX_HDR_LEN;
+        if ((h.flags & LP2P_YAMUX_SYN) && h.stream_id && h.stream_id % 2 == 0 &&
+            h.type != LP2P_YAMUX_PING)
+            return h.stream_id;
+        if (h.type == LP2P_YAMUX_DATA)
+            off += h.length;
+    }
+    return 0;
+}
+
+/* B asks us for identify at once; we answer with someone else's public key. That is a lie
+ * on an authenticated connection: B closes the connection and says why. */
+static void test_identify_with_another_key(void **state)
+{
+    static raw_peer p;
+    raw_secure_connect(&p, B.port, g_raw_kp);
+    assert_true(RUN_UNTIL(B.connected == 2, 3000));
+    uint32_t sid = 0;
+    assert_true(RUN_UNTIL((sid = b_opened_stream(&p)) != 0, 3000));
+
+    lp2p_keypair *liar;
+    assert_int_equal(lp2p_keypair_generate(&liar), 0);
+    lp2p_identify_info info;
+    lp2p_identify_info_init(&info);
+    size_t pklen;
+    info.public_key = (uint8_t *)lp2p_keypair_pubkey(liar, &pklen);
+    info.public_key_len = pklen;
+    info.agent_version = (char *)"liar/1.0";
+    lp2p_buf body;
+    lp2p_buf_init(&body);
+    lp2p_mss_write_line(&body, LP2P_MSS_PROTOCOL);
+    lp2p_mss_write_line(&body, LP2P_IDENTIFY_PROTO);
+    assert_int_equal(lp2p_identify_encode(&info, &body, NULL, NULL), 0);
+    lp2p_keypair_del(liar);
+
+    uint8_t h[LP2P_YAMUX_HDR_LEN];
+    yhdr(h, 0, LP2P_YAMUX_DATA, LP2P_YAMUX_ACK | LP2P_YAMUX_FIN, sid,
+         (uint32_t)lp2p_buf_size(&body));
+    lp2p_buf f;
+    lp2p_buf_init(&f);
+    lp2p_buf_append(&f, h, sizeof(h));
+    lp2p_buf_append(&f, lp2p_buf_head(&body), lp2p_buf_size(&body));
+    raw_send_plain(&p, lp2p_buf_head(&f), lp2p_buf_size(&f));
+    lp2p_buf_free(&f);
+    lp2p_buf_free(&body);
+
+    expect_dropped(&p);
+    expect_disconnected("identify: public key does not match");
+    assert_int_equal(LOG_COUNT("identify_failed"), 1);
+    assert_int_equal(B.identified, 1); /* only A's */
+    raw_close(&p);
+    good_peer_still_served("after an identify lie");
+}
+
 /* ---- dialer side ---------------------------------------------------------------------------- */
 
 /* A dials B's address naming another peer: the Noise check fails on A's side, A's existing
@@ -425,6 +490,7 @@ int main(void)
         T(test_yamux_window_violation),
         T(test_yamux_syn_flood),
         T(test_yamux_many_proper_streams_are_fine),
+        T(test_identify_with_another_key),
         T(test_dial_key_mismatch_keeps_other_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
