@@ -95,7 +95,7 @@ struct lp2p_conn {
     lp2p_peer_id expected;
     lp2p_peer_id peer;
     char peer_str[LP2P_PEER_ID_STR_MAX];
-    char remote_addr[160];
+    char remote_addr[LP2P_MULTIADDR_STR_MAX];
     uint64_t deadline_handshake;
     lp2p_dial_cb dial_cb;
     void *dial_ud;

@@ -76,12 +76,14 @@ static lp2p_conn *relayed_conn(lp2p_host *h, lp2p_stream *s, int initiator, cons
 /* "<addr of the relay connection>/p2p/R/p2p-circuit" */
 static void circuit_addr(lp2p_conn *relay_conn, char *out, size_t outlen)
 {
-    char base[160];
+    char base[LP2P_MULTIADDR_STR_MAX];
     snprintf(base, sizeof(base), "%s", relay_conn->remote_addr);
     char *p2p = strstr(base, "/p2p/");
     if (p2p)
         *p2p = 0;
-    snprintf(out, outlen, "%s/p2p/%s/p2p-circuit", base, relay_conn->peer_str);
+    int n = snprintf(out, outlen, "%s/p2p/%s/p2p-circuit", base, relay_conn->peer_str);
+    if (n < 0 || (size_t)n >= outlen)
+        out[0] = 0; /* cannot happen with real addresses; never log half an address */
 }
 
 /* ---- dialing through a relay -------------------------------------------------------------- */

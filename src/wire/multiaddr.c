@@ -193,7 +193,7 @@ static int validate(const uint8_t *b, size_t n, char *errbuf, size_t errlen)
         return fail(errbuf, errlen, LP2P_ERR_TOO_LARGE, "multiaddr longer than %d bytes",
                     LP2P_MULTIADDR_MAX);
     lp2p_ma_iter it = {b, b + n};
-    lp2p_ma_component c;
+    lp2p_ma_component c = {0};
     int rc;
     while ((rc = next_raw(&it, &c, errbuf, errlen)) == 1) {
         rc = check_value(proto_by_code(c.code), c.value, c.len, errbuf, errlen);
@@ -409,7 +409,7 @@ int lp2p_multiaddr_to_string(const lp2p_multiaddr *ma, char *out, size_t outlen)
     out[0] = '\0';
     text_out o = {out, outlen, 0};
     lp2p_ma_iter it;
-    lp2p_ma_component c;
+    lp2p_ma_component c = {0};
     int rc;
     char tmp[LP2P_PEER_ID_STR_MAX];
     lp2p_ma_iter_init(&it, ma);
@@ -585,7 +585,7 @@ int lp2p_multiaddr_peer_id(const lp2p_multiaddr *ma, lp2p_peer_id *out)
 int lp2p_multiaddr_is_circuit(const lp2p_multiaddr *ma)
 {
     lp2p_ma_iter it;
-    lp2p_ma_component c;
+    lp2p_ma_component c = {0};
     lp2p_ma_iter_init(&it, ma);
     while (lp2p_ma_iter_next(&it, &c) == 1)
         if (c.code == LP2P_MA_P2P_CIRCUIT)
@@ -677,7 +677,7 @@ int lp2p_multiaddr_append_circuit(lp2p_multiaddr *ma)
 int lp2p_multiaddr_strip_p2p(lp2p_multiaddr *ma)
 {
     lp2p_ma_iter it;
-    lp2p_ma_component c;
+    lp2p_ma_component c = {0};
     const uint8_t *start = NULL, *s;
     uint64_t last = 0;
     lp2p_ma_iter_init(&it, ma);
@@ -763,7 +763,7 @@ static int dns_is_local(const uint8_t *v, size_t n)
 int lp2p_multiaddr_is_public(const lp2p_multiaddr *ma)
 {
     lp2p_ma_iter it;
-    lp2p_ma_component c;
+    lp2p_ma_component c = {0};
     if (lp2p_multiaddr_is_circuit(ma))
         return 0;
     lp2p_ma_iter_init(&it, ma);
@@ -788,7 +788,7 @@ int lp2p_multiaddr_is_loopback(const lp2p_multiaddr *ma)
     static const uint8_t lo6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     lp2p_ma_iter it;
-    lp2p_ma_component c;
+    lp2p_ma_component c = {0};
     lp2p_ma_iter_init(&it, ma);
     if (lp2p_ma_iter_next(&it, &c) != 1)
         return 0;

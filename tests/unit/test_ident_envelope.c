@@ -65,7 +65,7 @@ static void test_envelope_wire_layout(void **state)
     assert_int_equal(env[1], 36);
     assert_memory_equal(env + 2, pk, 36);
     assert_memory_equal(env + 38, "\x12\x02\x03\x01\x1a\x05hello\x2a\x40", 11);
-    size_t siglen;
+    size_t siglen = 0;
     const uint8_t *sig = pb_field(env, n, 5, &siglen);
     assert_non_null(sig);
     assert_int_equal(siglen, 64);
@@ -114,7 +114,7 @@ static void test_envelope_roundtrip_and_rejections(void **state)
     assert_int_equal(lp2p_envelope_open(env, n, "test-domain", (const uint8_t *)"\x03\x01", 2, &e),
                      LP2P_ERR_UNSUPPORTED);
     /* every single-bit flip in the payload, type or signature is caught */
-    size_t plen;
+    size_t plen = 0;
     uint8_t *pp = (uint8_t *)pb_field(env, n, 3, &plen);
     assert_int_equal(plen, 8);
     for (size_t i = 0; i < plen * 8; i++) {

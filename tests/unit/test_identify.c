@@ -14,7 +14,7 @@
 #include "util/uvarint.h"
 
 /* /ip4/198.51.100.<n>/tcp/4001 as binary multiaddr: 04 c6 33 64 n 06 0f a1 */
-static void ma_ip4_tcp(uint8_t out[9], uint8_t n)
+static void ma_ip4_tcp(uint8_t out[8], uint8_t n)
 {
     const uint8_t tmpl[] = {0x04, 0xc6, 0x33, 0x64, 0x00, 0x06, 0x0f, 0xa1};
     memcpy(out, tmpl, 8);
