@@ -44,6 +44,8 @@ static const char *const k_help =
     "  --no-require-direct   also run Kaspa over the relay (limited: 2 min, 128 KiB by default)\n"
     "  --direct-timeout SEC  wait this long for the direct connection (default 30)\n"
     "  --kaspa-connect HP    plain TCP to HOST:PORT instead of libp2p (any Kaspa node)\n"
+    "  --kaspa-protocol ID   stream protocol (default /kaspad/transport/1.0.0; the PoC fork\n"
+    "                        speaks /kaspa/p2p/bridge/1.0)\n"
     "  --exit-after-ready    exit 0 once the handshake completed (Ready both ways)\n"
     "  --pings N             after Ready send N pings, one at a time; exit 0 when all answered\n"
     "  --burst BYTES         after Ready send BYTES of Kaspa messages (K/M/G suffixes) and\n"
@@ -70,6 +72,7 @@ typedef struct client_app {
     char *addrs[CLI_MAX_ADDRS];
     size_t naddrs, addr_idx;
     const char *kaspa_connect;
+    const char *proto; /* --kaspa-protocol */
     /* behaviour */
     int require_direct;
     uint64_t direct_timeout_ms;
@@ -334,7 +337,7 @@ static void open_session(client_app *a, lp2p_conn *conn)
     lp2p_log(LP2P_INFO, "kaspa_connection", LF_S("peer", a->peer_str),
              LF_S("addr", lp2p_conn_remote_addr(conn)),
              LF_B("relayed", lp2p_conn_is_relayed(conn)));
-    int rc = kaspa_stream_open(conn, &a->loop, &a->p2p_cfg, &k_ks_cb, a, &a->ks);
+    int rc = kaspa_stream_open(conn, a->proto, &a->loop, &a->p2p_cfg, &k_ks_cb, a, &a->ks);
     if (rc != 0) {
         a->ks = NULL;
         lp2p_log(LP2P_WARN, "kaspa_stream_error", LF_S("peer", a->peer_str),
@@ -564,7 +567,8 @@ int cmd_client(int argc, char **argv)
         }
         int valued = strcmp(o, "--peer") == 0 || strcmp(o, "--remote") == 0 ||
                      strcmp(o, "--direct-timeout") == 0 || strcmp(o, "--kaspa-connect") == 0 ||
-                     strcmp(o, "--pings") == 0 || strcmp(o, "--burst") == 0;
+                     strcmp(o, "--pings") == 0 || strcmp(o, "--burst") == 0 ||
+                     strcmp(o, "--kaspa-protocol") == 0;
         if (valued) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "holepunch client: %s needs a value (see --help)\n", o);
@@ -580,6 +584,12 @@ int cmd_client(int argc, char **argv)
                     goto out_args;
                 }
                 remote[nremote++] = v;
+            } else if (strcmp(o, "--kaspa-protocol") == 0) {
+                if (v[0] != '/') {
+                    fprintf(stderr, "holepunch client: --kaspa-protocol must start with /\n");
+                    goto out_args;
+                }
+                a->proto = v;
             } else if (strcmp(o, "--kaspa-connect") == 0) {
                 a->kaspa_connect = v;
             } else if (strcmp(o, "--direct-timeout") == 0) {

@@ -245,6 +245,7 @@ static int ks_start(kaspa_stream *ks, kaspa_role role)
     kaspa_session_callbacks scb = {on_session_event};
     lp2p_log(LP2P_INFO, "kaspa_stream_open", LF_S("peer", ks->peer), LF_S("addr", ks->remote),
              LF_B("relayed", ks->relayed), LF_S("synthetic_addr", ks->synth),
+             LF_S("protocol", ks->s ? lp2p_stream_protocol(ks->s) : ""),
              LF_S("role", role == KASPA_CLIENT ? "client" : "server"));
     return kaspa_session_new(&ks->session, &ks->cfg, role, &scb, ks, uv_now(ks->loop));
 }
@@ -287,13 +288,15 @@ int kaspa_stream_serve(lp2p_host *host, uv_loop_t *loop, const kaspa_session_con
     return rc;
 }
 
-int kaspa_stream_open(lp2p_conn *conn, uv_loop_t *loop, const kaspa_session_config *base,
-                      const kaspa_stream_callbacks *cb, void *user, kaspa_stream **out)
+int kaspa_stream_open(lp2p_conn *conn, const char *proto, uv_loop_t *loop,
+                      const kaspa_session_config *base, const kaspa_stream_callbacks *cb,
+                      void *user, kaspa_stream **out)
 {
     kaspa_stream *ks = ks_new(loop, NULL, conn, base, cb, user);
     if (!ks)
         return LP2P_ERR_NOMEM;
-    int rc = lp2p_conn_open_stream(conn, KASPA_STREAM_PROTO, &k_stream_cb, ks, &ks->s);
+    int rc =
+        lp2p_conn_open_stream(conn, proto ? proto : KASPA_STREAM_PROTO, &k_stream_cb, ks, &ks->s);
     if (rc == 0)
         rc = ks_start(ks, KASPA_CLIENT);
     if (rc != 0) {

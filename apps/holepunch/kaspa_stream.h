@@ -45,9 +45,10 @@ typedef struct kaspa_stream_callbacks {
 int kaspa_stream_serve(lp2p_host *host, uv_loop_t *loop, const kaspa_session_config *base,
                        const kaspa_stream_callbacks *cb, void *user);
 
-/* Opens /kaspad/transport/1.0.0 on conn and runs a KASPA_CLIENT session over it. */
-int kaspa_stream_open(lp2p_conn *conn, uv_loop_t *loop, const kaspa_session_config *base,
-                      const kaspa_stream_callbacks *cb, void *user, kaspa_stream **out);
+/* Opens proto (NULL: /kaspad/transport/1.0.0) on conn and runs a KASPA_CLIENT session. */
+int kaspa_stream_open(lp2p_conn *conn, const char *proto, uv_loop_t *loop,
+                      const kaspa_session_config *base, const kaspa_stream_callbacks *cb,
+                      void *user, kaspa_stream **out);
 
 kaspa_session *kaspa_stream_session(kaspa_stream *ks);
 /* After using kaspa_session_* outside an on_event callback: moves output, re-arms timer. */
