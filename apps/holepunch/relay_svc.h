@@ -56,10 +56,11 @@ const char *relay_svc_refusal_name(size_t i);
 /* Registers the hop handler on h. kp signs vouchers; kp and h must outlive the service. */
 int relay_svc_new(uv_loop_t *loop, lp2p_host *h, const lp2p_keypair *kp,
                   const relay_svc_config *cfg, relay_svc **out);
-/* Call from the host's on_disconnected: the connection's reservations end. */
+/* Call from the host's on_disconnected: the connection's reservations end. NULL is ignored
+ * (after relay_svc_close, pass NULL: the host reports its last disconnections later). */
 void relay_svc_conn_closed(relay_svc *r, lp2p_conn *c);
 /* Resets every circuit and stream, stops the timer. The object is freed once the loop has
- * run the timer's close callback (call before lp2p_host_close, then uv_run). */
+ * run the timer's close callback (call before lp2p_host_close, then uv_run). NULL is ignored. */
 void relay_svc_close(relay_svc *r);
 void relay_svc_stats_get(const relay_svc *r, relay_svc_stats *out);
 

@@ -168,14 +168,29 @@ static lp2p_conn *dial(world *w, lp2p_host *h, const char *addr)
     return d.c;
 }
 
-static lp2p_host *new_host(world *w, lp2p_keypair **kp)
+/* As cmd_relay does: a closed connection ends its reservations (ud: the relay_svc slot). */
+static void relay_disconnected(lp2p_conn *c, int reason, void *ud)
+{
+    relay_svc_conn_closed(*(relay_svc **)ud, c);
+}
+
+static lp2p_host *new_host_cb(world *w, lp2p_keypair **kp, relay_svc **svc_slot)
 {
     assert_int_equal(lp2p_keypair_generate(kp), 0);
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &w->loop, *kp);
+    if (svc_slot) {
+        hc.cb.on_disconnected = relay_disconnected;
+        hc.ud = svc_slot;
+    }
     lp2p_host *h;
     assert_int_equal(lp2p_host_new(&hc, &h), 0);
     return h;
+}
+
+static lp2p_host *new_host(world *w, lp2p_keypair **kp)
+{
+    return new_host_cb(w, kp, NULL);
 }
 
 static void first_addr(lp2p_host *h, char *out, size_t n)
@@ -190,7 +205,7 @@ static world *make_world(const relay_svc_config *cfg)
     world *w = calloc(1, sizeof(*w));
     W = w;
     uv_loop_init(&w->loop);
-    w->r = new_host(w, &w->kp_r);
+    w->r = new_host_cb(w, &w->kp_r, &w->svc);
     assert_int_equal(lp2p_host_listen(w->r, "/ip4/127.0.0.1/tcp/0"), 0);
     assert_int_equal(relay_svc_new(&w->loop, w->r, w->kp_r, cfg, &w->svc), 0);
     first_addr(w->r, w->raddr, sizeof(w->raddr));
@@ -204,9 +219,10 @@ static world *make_world(const relay_svc_config *cfg)
 
 static void free_world(world *w)
 {
-    if (w->svc0)
-        relay_svc_close(w->svc0);
+    /* The slots go NULL first: closing the hosts reports disconnections (NULL is ignored). */
+    relay_svc_close(w->svc0);
     relay_svc_close(w->svc);
+    w->svc0 = w->svc = NULL;
     lp2p_host *hs[] = {w->r, w->t, w->s, w->r0};
     for (size_t i = 0; i < 4; i++)
         if (hs[i])
@@ -483,13 +499,48 @@ static void test_no_reservation(void **state)
     free_world(w);
 }
 
+/* A second RESERVE over the peer's rate limit: RESOURCE_LIMIT_EXCEEDED. */
+static void test_reserve_rate_limit(void **state)
+{
+    relay_svc_config cfg = test_config();
+    cfg.core.reserve_burst_peer = 1;
+    world *w = make_world(&cfg);
+    assert_status(hop_reserve(w, w->t_conn), LP2P_RELAY_STATUS_OK);
+    assert_status(hop_reserve(w, w->t_conn), LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED);
+    relay_svc_stats st;
+    relay_svc_stats_get(w->svc, &st);
+    assert_int_equal(st.reservations_refused_total[1], 1); /* RESOURCE_LIMIT_EXCEEDED */
+    free_world(w);
+}
+
+/* The reservation lives only as long as the connection it was made on. */
+static void test_conn_close_ends_reservation(void **state)
+{
+    relay_svc_config cfg = test_config();
+    world *w = make_world(&cfg);
+    assert_status(hop_reserve(w, w->t_conn), LP2P_RELAY_STATUS_OK);
+    relay_svc_stats st;
+    relay_svc_stats_get(w->svc, &st);
+    assert_int_equal(st.reservations_active, 1);
+    lp2p_conn_close(w->t_conn, 0);
+    for (int i = 0; i < 50 && st.reservations_active; i++) {
+        int never = 0;
+        run_until(w, &never, 20);
+        relay_svc_stats_get(w->svc, &st);
+    }
+    assert_int_equal(st.reservations_active, 0);
+    pstream *x = hop_connect(w, w->s_conn, lp2p_keypair_peer_id(w->kp_t));
+    assert_status(x, LP2P_RELAY_STATUS_NO_RESERVATION);
+    free_world(w);
+}
+
 /* S reaches R through another relay R0 (R reserves there), then asks R for a reservation
  * over that relayed connection: PERMISSION_DENIED (spec: relays SHOULD NOT). */
 static void test_relayed_denied(void **state)
 {
     relay_svc_config cfg = test_config();
     world *w = make_world(&cfg);
-    w->r0 = new_host(w, &w->kp_r0);
+    w->r0 = new_host_cb(w, &w->kp_r0, &w->svc0);
     assert_int_equal(lp2p_host_listen(w->r0, "/ip4/127.0.0.1/tcp/0"), 0);
     assert_int_equal(relay_svc_new(&w->loop, w->r0, w->kp_r0, &cfg, &w->svc0), 0);
     first_addr(w->r0, w->r0addr, sizeof(w->r0addr));
@@ -524,11 +575,18 @@ int main(void)
 {
     lp2p_log_set_level(LP2P_WARN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reserve),          cmocka_unit_test(test_hop_timeout),
-        cmocka_unit_test(test_oversize_message), cmocka_unit_test(test_circuit_echo_fin),
-        cmocka_unit_test(test_data_limit),       cmocka_unit_test(test_duration_limit),
-        cmocka_unit_test(test_target_refuses),   cmocka_unit_test(test_target_silent),
-        cmocka_unit_test(test_no_reservation),   cmocka_unit_test(test_relayed_denied),
+        cmocka_unit_test(test_reserve),
+        cmocka_unit_test(test_hop_timeout),
+        cmocka_unit_test(test_oversize_message),
+        cmocka_unit_test(test_circuit_echo_fin),
+        cmocka_unit_test(test_data_limit),
+        cmocka_unit_test(test_duration_limit),
+        cmocka_unit_test(test_target_refuses),
+        cmocka_unit_test(test_target_silent),
+        cmocka_unit_test(test_no_reservation),
+        cmocka_unit_test(test_relayed_denied),
+        cmocka_unit_test(test_reserve_rate_limit),
+        cmocka_unit_test(test_conn_close_ends_reservation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
