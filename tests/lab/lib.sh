@@ -194,7 +194,7 @@ punch_start_relay() {
 # raised like ours; it prints its own peer ID.
 punch_start_js_relay() {
   punch_bg relay relay node "$SRC_DIR/tests/interop/js/relay.mjs" \
-    --listen "/ip4/0.0.0.0/tcp/$SRV_PORT" --limit-bytes 0 --limit-seconds 120
+    --listen "/ip4/0.0.0.0/tcp/$SRV_PORT" --limit-bytes 1073741824
   jwait "$PW/relay.log" listening 20 || return 1
   RELAY_ID=$(jfirst "$PW/relay.log" listening true peer)
   [[ -n $RELAY_ID && $RELAY_ID != null ]] || return 1
@@ -258,4 +258,70 @@ check_punched() {
 # Does `holepunch CMD --help` offer OPTION?
 hp_has_option() {
   "$HOLEPUNCH" "$1" --help 2>&1 | grep -q -- "$2"
+}
+
+# WAIT_DIRECT: the client option that holds the command until the punched connection is up
+# (empty while the commands lack it).
+WAIT_DIRECT=()
+punch_detect_wait_direct() {
+  WAIT_DIRECT=()
+  if hp_has_option echo --wait-direct && hp_has_option ping --wait-direct; then
+    WAIT_DIRECT=(--wait-direct 10000)
+  fi
+}
+
+# punch_client_case KIND [TIMEOUT-S]: the client behind B runs `holepunch KIND` through the
+# relay while DCUtR punches, then the punch checks. KIND echo: 64 concurrent 4 KiB streams +
+# 8 MiB, every byte compared; KIND ping: 6 pings 400 ms apart (light traffic, so the RTT that
+# DCUtR measures is the path's, not a queue's). With --wait-direct the echo must not cross
+# the relay; without it the punch must complete while the client's streams are still
+# running, and they must all survive the move.
+punch_client_case() {
+  local kind=$1 secs=${2:-40}
+  punch_detect_wait_direct
+  local b0 b1 log=$PW/$kind.log
+  b0=$(relay_bytes)
+  if [[ $kind == echo ]]; then
+    check "echo: 64 concurrent streams + 8 MiB, all bytes match" \
+      punch_client echo "$secs" echo --streams 64 --bytes 8M --timeout $((secs * 1000 - 5000)) \
+      "${WAIT_DIRECT[@]}"
+    check "echo_result ok with 64 streams" \
+      jfirst "$log" echo_result '.ok == true and .streams == 64'
+  else
+    check "ping: 6 pings answered" \
+      punch_client ping "$secs" ping --count 6 --interval 400 --timeout $((secs * 1000 - 5000)) \
+      "${WAIT_DIRECT[@]}"
+    check "ping: 6 ping events" test "$(jcount "$log" ping)" = 6
+  fi
+  check "client: the relayed connection came first (connected relayed=true)" \
+    jfirst "$log" connected '.relayed == true'
+  check_punched "$log"
+  check "client: dcutr_attempt logged with the measured RTT" jfirst "$log" dcutr_attempt '.rtt_ms >= 0'
+  MS_CLIENT=$(jfirst "$log" direct_connected true ms_since_relayed)
+  MS_SERVER=$(jfirst "$PW/srv.log" direct_connected true ms_since_relayed)
+  RTT_CLIENT=$(jfirst "$log" dcutr_attempt true rtt_ms)
+  RTT_SERVER=$(jfirst "$PW/srv.log" dcutr_attempt true rtt_ms)
+  echo "# relayed → direct: client ${MS_CLIENT} ms, server ${MS_SERVER} ms;" \
+    "dcutr RTT client ${RTT_CLIENT} ms, server ${RTT_SERVER} ms"
+  [[ -n $b0 ]] && b1=$(relay_bytes)
+  if ((${#WAIT_DIRECT[@]})); then
+    if [[ -n $b0 && $kind == echo ]]; then
+      # 2 × (64 × 4 KiB + 8 MiB) = 17 MB went through the echo: none of it may cross the relay.
+      check "echo ran over the direct connection (relay forwarded $((b1 - b0)) < 64 KiB)" \
+        test $((b1 - b0)) -lt 65536
+    fi
+  else
+    [[ -n $b0 ]] && echo "# relay forwarded $((b1 - b0)) bytes during the $kind run"
+    echo "# GAP (not checked): $kind has no --wait-direct, so its streams were opened on the" \
+      "relayed connection before the punch (the relay carried them)"
+    local t_direct t_end
+    t_direct=$(jfirst "$log" direct_connected true ts)
+    if [[ $kind == echo ]]; then
+      t_end=$(jfirst "$log" echo_result true ts)
+    else
+      t_end=$(jfirst "$log" ping '.seq == 6' ts)
+    fi
+    check "the punch completed while the $kind streams were running (direct at ${t_direct:-none} < end ${t_end:-none})" \
+      test "${t_direct:-9999999999999}" -lt "${t_end:-0}"
+  fi
 }
