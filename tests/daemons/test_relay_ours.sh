@@ -20,7 +20,7 @@ start_bg small 90 "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/rsmall.k
   --log-format json --max-reservations 1 --metrics-listen 127.0.0.1:0
 SMALL_PID=$LAST_PID
 start_bg short 90 "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/rshort.key" \
-  --log-format json --circuit-duration 2s --circuit-data 0
+  --log-format json --circuit-duration 2s --circuit-data 0 --announce /ip4/198.51.100.7/tcp/4001
 BIG="$(listen_addr big)"
 SMALL="$(listen_addr small)"
 SHORT="$(listen_addr short)"
@@ -33,6 +33,14 @@ L2="$(peer_id_in "$WORK/keygen_l2.out")"
 L3="$(peer_id_in "$WORK/keygen_l3.out")"
 L4="$(peer_id_in "$WORK/keygen_l4.out")"
 E1="$(peer_id_in "$WORK/keygen_e1.out")"
+
+# ---- bad flag values are refused before anything starts ------------------------------------
+step_fails badflag 10 "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/bad.key" --circuit-data lots
+grep -q "bad value 'lots' for --circuit-data" "$WORK/badflag.err" || fail "no clear message for a bad --circuit-data"
+[ "$STEP_RC" -eq 2 ] || fail "bad flag exit code $STEP_RC, want 2"
+step_fails badrate 10 "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/bad.key" --reserve-rate-peer 30
+step_fails badmetrics 10 "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/bad.key" --metrics-listen nohost
+log "ok: bad --circuit-data, --reserve-rate-peer and --metrics-listen values are refused"
 
 # ---- reservations: L1 on BIG, L2 on SMALL (fills it), L3 refused by SMALL, L4 on SHORT --------
 start_bg l1 90 "$H" listen --listen /ip4/127.0.0.1/tcp/0 --relay "$BIG" --key "$WORK/l1.key" --log-format json
@@ -54,7 +62,10 @@ log "ok: L3 got STATUS RESERVATION_REFUSED from the full relay"
 expect small "e.event === 'reservation_refused' && e.peer === '$L3' && e.reason === 'RESERVATION_REFUSED'" \
   "SMALL logged the refusal"
 jfirst l3 'e.event === "reservation"' >/dev/null && fail "L3 reserved on a full relay"
-wait_for 15 l4 'e.event === "reservation"' >/dev/null
+SHORT_ID="${SHORT##*/}"
+wait_for 15 l4 "e.event === 'reservation' && e.limit_duration_s === 2 && e.limit_data === 0 &&
+  e.addrs.length === 1 && e.addrs[0] === '/ip4/198.51.100.7/tcp/4001/p2p/$SHORT_ID/p2p-circuit/p2p/$L4'" >/dev/null
+log "ok: SHORT hands out its --announce address (not the listen address) and its 2 s / no-data limit"
 
 # ---- 1 MiB echoed through BIG ----------------------------------------------------------------
 step echo_big 60 "$H" echo "$BIG/p2p-circuit/p2p/$L1" --streams 8 --bytes 1M --key "$WORK/e1.key" --log-format json
