@@ -113,7 +113,7 @@ static void punch_maybe_free(lp2p_punch *p)
     lp2p_dcutr_free(&p->core);
     free(p);
     if (--h->open_handles == 0 && h->closing)
-        free(h);
+        lp2p__host_free(h);
 }
 
 static void punch_timer_closed(uv_handle_t *hd)

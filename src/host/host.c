@@ -24,11 +24,19 @@ void lp2p_host_config_default(lp2p_host_config *c, uv_loop_t *loop, const lp2p_k
     c->holepunch = 1;
 }
 
+/* The last handle of a closed host is gone: release what outlived the connections. */
+void lp2p__host_free(lp2p_host *h)
+{
+    for (size_t i = 0; i < h->nspare; i++)
+        lp2p_buf_free(&h->spare[i]);
+    free(h);
+}
+
 static void host_handle_closed(uv_handle_t *hd)
 {
     lp2p_host *h = hd->data;
     if (--h->open_handles == 0 && h->closing)
-        free(h);
+        lp2p__host_free(h);
 }
 
 static void listener_closed(uv_handle_t *hd)
@@ -38,7 +46,7 @@ static void listener_closed(uv_handle_t *hd)
     free(l->text);
     free(l);
     if (--h->open_handles == 0 && h->closing)
-        free(h);
+        lp2p__host_free(h);
 }
 
 static void gc_streams(lp2p_host *h)
@@ -72,6 +80,7 @@ static void flush_hook_closed(uv_handle_t *hd)
     for (size_t i = 0; i < h->nobserved; i++)
         lp2p_multiaddr_free(&h->observed[i]);
     h->nobserved = 0;
+
     host_handle_closed(hd);
 }
 

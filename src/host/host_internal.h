@@ -23,6 +23,7 @@
 #define CONN_HIGH_WATER   (4u << 20)
 #define HOST_READ_BUF     (256u << 10)
 #define HOST_MAX_OBSERVED 8
+#define HOST_SPARE_BUFS   4
 
 typedef struct host_handler {
     char *proto;
@@ -57,7 +58,9 @@ struct lp2p_host {
     lp2p_list dirty; /* connections with output to flush before the loop sleeps */
     uv_prepare_t flush_hook;
     int closing;
-    int open_handles; /* freed when it drops to 0 after close */
+    int open_handles;                /* freed when it drops to 0 after close */
+    lp2p_buf spare[HOST_SPARE_BUFS]; /* written wire buffers kept for reuse */
+    size_t nspare;
     uint8_t readbuf[HOST_READ_BUF];
     int readbuf_busy;
 };
@@ -177,6 +180,7 @@ int lp2p__host_dial_punch(lp2p_host *h, const struct sockaddr_storage *to, const
 void lp2p__ping_register(lp2p_host *h);
 
 /* host.c */
+void lp2p__host_free(lp2p_host *h);
 const host_handler *lp2p__host_find_handler(const lp2p_host *h, const char *proto);
 lp2p_conn *lp2p__host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer, lp2p_conn *except);
 void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c);

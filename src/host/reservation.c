@@ -232,7 +232,7 @@ static void rsv_closed(uv_handle_t *hd)
     free(r->text);
     free(r);
     if (--h->open_handles == 0 && h->closing)
-        free(h);
+        lp2p__host_free(h);
 }
 
 void lp2p__reservations_close(lp2p_host *h)

@@ -37,8 +37,10 @@ int lp2p_buf_reserve(lp2p_buf *b, size_t n)
 {
     if (b->cap - b->len >= n)
         return 0;
-    /* Reclaim consumed space before growing: most buffers are queues. */
-    if (b->off > 0 && b->cap - (b->len - b->off) >= n) {
+    /* Reclaim consumed space before growing (most buffers are queues), but only when the
+     * live bytes are no more than the consumed prefix: moving a large tail on every
+     * append would cost more than the memory it saves. */
+    if (b->off > 0 && b->len - b->off <= b->off && b->cap - (b->len - b->off) >= n) {
         lp2p_buf_compact(b);
         return 0;
     }
