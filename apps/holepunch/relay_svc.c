@@ -145,6 +145,17 @@ static int write_buf(lp2p_stream *s, lp2p_buf *b)
     return rc;
 }
 
+/* After the last reply on the hop stream (a refusal, a reservation, CONNECTION_FAILED): the
+ * client should close; one that does not is reset after the stream timeout. */
+static void svc_rearm(relay_svc *r);
+
+static void linger(circ *c, enum circ_state st)
+{
+    c->state = st;
+    c->deadline_ms = uv_now(c->svc->loop) + c->svc->cfg.stream_timeout_ms;
+    svc_rearm(c->svc);
+}
+
 /* ---- timer: the core's deadlines and the hop stream timeout ------------------------------ */
 
 static void on_timer(uv_timer_t *t);
@@ -195,7 +206,7 @@ static void expire_circuit(relay_svc *r, uint64_t id, int was_pending)
         r->st.circuits_refused_total[refusal_index(LP2P_RELAY_STATUS_CONNECTION_FAILED)]++;
         lp2p_buf out;
         lp2p_buf_init(&out);
-        c->state = C_DONE;
+        linger(c, C_DONE);
         if (lp2p_relay_msg_encode_status(LP2P_RELAY_HOP, LP2P_RELAY_STATUS_CONNECTION_FAILED,
                                          &out) == 0 &&
             write_buf(c->s[SRC], &out) == 0)
@@ -314,7 +325,7 @@ static void stop_failed(circ *c, const char *why)
     lp2p_buf_init(&out);
     int rc = lp2p_relay_on_stop_failed(r->core, c->id, &out);
     c->in_core = 0;
-    c->state = C_DONE;
+    linger(c, C_DONE);
     lp2p_log(LP2P_INFO, "circuit_failed", LF_S("src", c->src), LF_S("dst", c->dst),
              LF_S("reason", why));
     r->st.circuits_refused_total[refusal_index(LP2P_RELAY_STATUS_CONNECTION_FAILED)]++;
@@ -355,7 +366,7 @@ static void stop_bytes(circ *c, const uint8_t *p, size_t n)
     }
     /* Refused or undecodable: the core dropped the circuit and wrote CONNECTION_FAILED. */
     c->in_core = 0;
-    c->state = C_DONE;
+    linger(c, C_DONE);
     lp2p_log(LP2P_INFO, "circuit_failed", LF_S("src", c->src), LF_S("dst", c->dst),
              LF_S("reason", rc == LP2P_ERR_REFUSED ? "target refused" : "bad stop reply"));
     r->st.circuits_refused_total[refusal_index(LP2P_RELAY_STATUS_CONNECTION_FAILED)]++;
@@ -461,9 +472,7 @@ static void hop_request(circ *c, const lp2p_view *msg, const uint8_t *rest, size
             lp2p_log(LP2P_INFO, "circuit_refused", LF_S("src", c->src), LF_S("dst", dst),
                      LF_S("reason", lp2p_relay_status_name(res.status)));
         }
-        c->state = C_REPLIED;
-        /* The client closes after reading the reply; one that never does is reset later. */
-        c->deadline_ms = now_ms(r) + r->cfg.stream_timeout_ms;
+        linger(c, C_REPLIED);
         if (write_buf(c->s[SRC], &hop_out) == 0)
             lp2p_stream_close(c->s[SRC]);
         goto out;
@@ -496,8 +505,7 @@ static void hop_bytes(circ *c, const uint8_t *p, size_t n)
         c->svc->st.circuits_refused_total[refusal_index(LP2P_RELAY_STATUS_MALFORMED_MESSAGE)]++;
         lp2p_buf out;
         lp2p_buf_init(&out);
-        c->state = C_REPLIED;
-        c->deadline_ms = now_ms(c->svc) + c->svc->cfg.stream_timeout_ms;
+        linger(c, C_REPLIED);
         if (lp2p_relay_msg_encode_status(LP2P_RELAY_HOP, LP2P_RELAY_STATUS_MALFORMED_MESSAGE,
                                          &out) == 0 &&
             write_buf(c->s[SRC], &out) == 0)
@@ -532,7 +540,10 @@ static void side_data(int side, lp2p_stream *s, const uint8_t *p, size_t n, void
         forward(c, side, p, n);
         break;
     default:
-        break; /* after a reply: nothing more is expected; the bytes are dropped */
+        /* After the last reply nothing more may come on the hop stream (and a refused or
+         * failed target has nothing to say either): reset rather than read on for free. */
+        circ_abort(c, "data after the last message");
+        break;
     }
     circ_unref(c);
 }
@@ -687,6 +698,10 @@ static int set_addrs(relay_svc *r, const char *const *texts, size_t n, int from_
         lens[k] = ma.len;
         k++;
     }
+    if (k == 0)
+        lp2p_log(LP2P_WARN, "relay_no_address",
+                 LF_S("reason", "only unspecified listen addresses: reservations carry no relay "
+                                "address; pass --announce"));
     rc = lp2p_relay_set_addrs(r->core, ptrs, lens, k);
 out:
     for (size_t i = 0; i < k; i++)

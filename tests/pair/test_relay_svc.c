@@ -534,6 +534,30 @@ static void test_conn_close_ends_reservation(void **state)
     free_world(w);
 }
 
+/* After the reply the client should close: one that keeps the stream open is reset after the
+ * stream timeout, and one that sends more is reset at once. */
+static void test_linger_after_reply(void **state)
+{
+    relay_svc_config cfg = test_config();
+    cfg.stream_timeout_ms = 300;
+    world *w = make_world(&cfg);
+    uint64_t t0 = uv_now(&w->loop);
+    pstream *x = hop_reserve(w, w->t_conn);
+    assert_status(x, LP2P_RELAY_STATUS_OK);
+    assert_true(run_until(w, &x->closed, 3000)); /* we never close our side */
+    assert_int_equal(x->err, LP2P_ERR_RESET);
+    assert_in_range(x->closed_at - t0, 250, 2000);
+
+    pstream *y = hop_reserve(w, w->t_conn);
+    assert_status(y, LP2P_RELAY_STATUS_OK);
+    t0 = uv_now(&w->loop);
+    lp2p_stream_write(y->s, "more", 4);
+    assert_true(run_until(w, &y->closed, 3000));
+    assert_int_equal(y->err, LP2P_ERR_RESET);
+    assert_true(y->closed_at - t0 < 250);
+    free_world(w);
+}
+
 /* S reaches R through another relay R0 (R reserves there), then asks R for a reservation
  * over that relayed connection: PERMISSION_DENIED (spec: relays SHOULD NOT). */
 static void test_relayed_denied(void **state)
@@ -585,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_target_silent),
         cmocka_unit_test(test_no_reservation),
         cmocka_unit_test(test_relayed_denied),
+        cmocka_unit_test(test_linger_after_reply),
         cmocka_unit_test(test_reserve_rate_limit),
         cmocka_unit_test(test_conn_close_ends_reservation),
     };
