@@ -70,6 +70,13 @@ start_listener() {
   cat "$tmp/$name.log" >&2
   exit 1
 }
+# got WHAT: stop with a message when the last measurement printed nothing.
+got() {
+  if [ -z "$line" ]; then
+    echo "run.sh: $1 failed (no result line); see the messages above" >&2
+    exit 1
+  fi
+}
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 # CPU seconds (user + sys) of the shell's finished children, and of a running process.
@@ -124,14 +131,17 @@ raw_tp=() hp_up=() hp_down=() bh_up=() bh_down=() p_up=() p_down=()
 raw_cpu=() hp_cpu=() p_cpu=()
 for r in $(seq "$REPS"); do
   child_cpu; c0="$CPU"
-  line="$("$build/bench_rawtcp" throughput "$RAW_BYTES")"
+  line="$("$build/bench_rawtcp" throughput "$RAW_BYTES")" || true
+  got "bench_rawtcp throughput"
   child_cpu; c1="$CPU"
   raw_tp+=("$(field MBps <<<"$line")")
   raw_cpu+=("$(per_cpu "$RAW_BYTES" "$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')")")
   s0="$(proc_cpu "$LPID")"
   child_cpu; c0="$CPU"
   line="$("$HP" perf "$PERF_ADDR" --upload "$BYTES" --download "$BYTES" --log-format json \
-    2>&1 | grep '"event":"perf"')"
+    >"$tmp/perf.out" 2>&1; grep '"event":"perf"' "$tmp/perf.out")" || true
+  [ -n "$line" ] || cat "$tmp/perf.out" >&2
+  got "holepunch perf"
   child_cpu; c1="$CPU"
   s1="$(proc_cpu "$LPID")"
   hp_cpu+=("$(per_cpu $((2 * BYTES)) "$(awk -v a="$c0" -v b="$c1" -v x="$s0" -v y="$s1" \
@@ -139,7 +149,8 @@ for r in $(seq "$REPS"); do
   p_cpu+=("$(ratio "${hp_cpu[-1]}" "${raw_cpu[-1]}")")
   hp_up+=("$(awk -v m="$(field upload_mbps <<<"$line")" 'BEGIN{printf "%.1f", m/8}')")
   hp_down+=("$(awk -v m="$(field download_mbps <<<"$line")" 'BEGIN{printf "%.1f", m/8}')")
-  line="$("$build/bench_host" throughput "$PERF_ADDR" "$BYTES")"
+  line="$("$build/bench_host" throughput "$PERF_ADDR" "$BYTES")" || true
+  got "bench_host throughput"
   bh_up+=("$(field upload_MBps <<<"$line")")
   bh_down+=("$(field download_MBps <<<"$line")")
   p_up+=("$(ratio "${hp_up[-1]}" "${raw_tp[-1]}")")
@@ -152,11 +163,14 @@ done
 # ---- 2. connections ---------------------------------------------------------------------
 hs=() raw_cps=() rtt=() p_hs=()
 for r in $(seq "$REPS"); do
-  line="$("$build/bench_host" handshakes "$PERF_ADDR" 1)"
+  line="$("$build/bench_host" handshakes "$PERF_ADDR" 1)" || true
+  got "bench_host handshakes"
   hs+=("$(field per_s <<<"$line")")
-  line="$("$build/bench_rawtcp" connects 1)"
+  line="$("$build/bench_rawtcp" connects 1)" || true
+  got "bench_rawtcp connects"
   raw_cps+=("$(field per_s <<<"$line")")
-  line="$("$build/bench_host" rtt "$PERF_ADDR" 20)"
+  line="$("$build/bench_host" rtt "$PERF_ADDR" 20)" || true
+  got "bench_host rtt"
   rtt+=("$(field median_ms <<<"$line")")
   p_hs+=("$(ratio "${hs[-1]}" "${raw_cps[-1]}")")
   log "connections run $r: libp2p ${hs[-1]}/s, raw TCP ${raw_cps[-1]}/s," \
