@@ -16,6 +16,8 @@ const char *const CLI_COMMON_HELP =
     "  --log-format FMT      human (default) or json (one object per line: ts, level, event)\n"
     "  --log-level LEVEL     debug, info (default), warn, error\n"
     "  --log-redact          replace IP addresses in the log with stable placeholders\n"
+    "  --wait-direct MS      (ping/perf/echo) reached through a relay: wait up to MS for the\n"
+    "                        hole-punched direct connection and use it (needs --listen)\n"
     "  -h, --help            this help\n";
 
 void cli_common_init(cli_common *c)
@@ -65,6 +67,17 @@ int cli_parse_common(cli_common *c, int argc, char **argv, int i)
         c->log_level = argv[i + 1];
         if (lp2p_log_level_parse(c->log_level) < 0) {
             fprintf(stderr, "holepunch: --log-level must be debug, info, warn or error\n");
+            return -1;
+        }
+        return 2;
+    }
+    if (strcmp(a, "--wait-direct") == 0) {
+        if (need_arg(argc, argv, i))
+            return -1;
+        char *end;
+        c->wait_direct_ms = strtol(argv[i + 1], &end, 10);
+        if (*end || c->wait_direct_ms < 0) {
+            fprintf(stderr, "holepunch: --wait-direct wants milliseconds\n");
             return -1;
         }
         return 2;

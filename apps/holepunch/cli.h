@@ -22,7 +22,8 @@ typedef struct cli_common {
     size_t nlisten;
     const char *relay[CLI_MAX_ADDRS]; /* --relay, or LIBP2P_RELAY_MULTIADDRS */
     size_t nrelay;
-    char *env_copy[3]; /* owned copies of split environment variables */
+    long wait_direct_ms; /* dialing commands: wait this long for a hole-punched connection */
+    char *env_copy[3];   /* owned copies of split environment variables */
 } cli_common;
 
 /* Result of cli_parse_common for one argv entry: 0 not a common flag, N>0 consumed N args,

@@ -20,10 +20,30 @@ void client_finish(client *cl, int exit_code)
         cl->ops->on_finish(cl);
     uv_timer_stop(&cl->deadline);
     uv_close((uv_handle_t *)&cl->deadline, NULL);
+    uv_close((uv_handle_t *)&cl->direct_wait, NULL);
     if (cl->host)
         lp2p_host_close(cl->host);
     cl->host = NULL;
     cli_signals_close();
+}
+
+static void start(client *cl, lp2p_conn *c)
+{
+    if (cl->started || cl->finished)
+        return;
+    cl->started = 1;
+    uv_timer_stop(&cl->direct_wait);
+    cl->ops->on_connected(cl, c);
+}
+
+static void on_direct_timeout(uv_timer_t *t)
+{
+    client *cl = t->data;
+    lp2p_log(LP2P_WARN, "no_direct_connection",
+             LF_S("reason", "no hole-punched connection in time; continuing over the relay"),
+             LF_I("waited_ms", cl->wait_direct_ms));
+    if (cl->relayed)
+        start(cl, cl->relayed);
 }
 
 static void on_dial(lp2p_conn *c, int err, void *ud)
@@ -34,7 +54,33 @@ static void on_dial(lp2p_conn *c, int err, void *ud)
         client_finish(cl, 1);
         return;
     }
-    cl->ops->on_connected(cl, c);
+    if (lp2p_conn_is_relayed(c) && cl->wait_direct_ms > 0) {
+        lp2p_conn *direct = lp2p_host_find_conn(cl->host, lp2p_conn_peer(c));
+        if (direct && !lp2p_conn_is_relayed(direct)) {
+            start(cl, direct);
+            return;
+        }
+        cl->relayed = c;
+        uv_timer_start(&cl->direct_wait, on_direct_timeout, (uint64_t)cl->wait_direct_ms, 0);
+        return;
+    }
+    start(cl, c);
+}
+
+/* A hole punch finished: the direct connection to the peer we wait for. */
+static void on_connected_any(lp2p_conn *c, void *ud)
+{
+    client *cl = ud;
+    if (cl->relayed && !lp2p_conn_is_relayed(c) &&
+        lp2p_peer_id_equal(lp2p_conn_peer(c), lp2p_conn_peer(cl->relayed)))
+        start(cl, c);
+}
+
+static void on_disconnected_any(lp2p_conn *c, int reason, void *ud)
+{
+    client *cl = ud;
+    if (c == cl->relayed)
+        cl->relayed = NULL;
 }
 
 static void on_identify(lp2p_conn *c, const lp2p_identify_result *r, void *ud)
@@ -72,6 +118,9 @@ int client_run(cli_common *c, const char *target, uint64_t timeout_ms, const cli
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &cl.loop, cl.kp);
     hc.cb.on_identify = on_identify;
+    hc.cb.on_connected = on_connected_any;
+    hc.cb.on_disconnected = on_disconnected_any;
+    cl.wait_direct_ms = c->wait_direct_ms;
     hc.ud = &cl;
     if (lp2p_host_new(&hc, &cl.host) < 0) {
         lp2p_keypair_del(cl.kp);
@@ -79,6 +128,8 @@ int client_run(cli_common *c, const char *target, uint64_t timeout_ms, const cli
     }
     for (size_t i = 0; i < c->nlisten; i++)
         lp2p_host_listen(cl.host, c->listen[i]);
+    uv_timer_init(&cl.loop, &cl.direct_wait);
+    cl.direct_wait.data = &cl;
     uv_timer_init(&cl.loop, &cl.deadline);
     cl.deadline.data = &cl;
     uv_timer_start(&cl.deadline, on_deadline, timeout_ms, 0);

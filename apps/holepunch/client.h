@@ -25,6 +25,10 @@ struct client {
     int exit_code;
     int finished;
     uv_timer_t deadline;
+    uv_timer_t direct_wait; /* --wait-direct */
+    long wait_direct_ms;
+    lp2p_conn *relayed; /* the relayed connection while we wait for a direct one */
+    int started;
 };
 
 /* Runs the loop until client_finish (or the overall timeout). Returns the exit code. */

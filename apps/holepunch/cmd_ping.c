@@ -105,6 +105,8 @@ static void on_connected(client *cl, lp2p_conn *c)
     uv_timer_init(&cl->loop, &a->timer);
     a->timer.data = a;
     a->timer_live = 1;
+    if (lp2p_conn_identified(c))
+        start(a); /* e.g. the relayed connection, after waiting for a punch in vain */
 }
 
 static void on_identify(client *cl, lp2p_conn *c, const lp2p_identify_result *r)

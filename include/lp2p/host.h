@@ -102,6 +102,8 @@ int lp2p_conn_open_stream(lp2p_conn *c, const char *proto, const lp2p_stream_cal
 /* The ready connection to peer (a direct one preferred over a relayed one), or NULL. */
 lp2p_conn *lp2p_host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer);
 const lp2p_peer_id *lp2p_conn_peer(const lp2p_conn *c);
+/* 1 once the peer answered identify on this connection. */
+int lp2p_conn_identified(const lp2p_conn *c);
 /* 1 when the connection runs over a relay circuit (/p2p-circuit). */
 int lp2p_conn_is_relayed(const lp2p_conn *c);
 const char *lp2p_conn_peer_str(const lp2p_conn *c);

@@ -614,6 +614,8 @@ void lp2p__conn_arm_timer(lp2p_conn *c)
     uint64_t now = lp2p__now(c->host);
     uint64_t dl =
         c->stage == CONN_READY ? lp2p_yamux_next_deadline(c->yamux) : c->deadline_handshake;
+    if (c->stage == CONN_READY && c->close_at_ms && c->close_at_ms < dl)
+        dl = c->close_at_ms;
     if (dl == UINT64_MAX) {
         uv_timer_stop(&c->timer);
         return;
@@ -664,6 +666,10 @@ const char *lp2p_conn_peer_str(const lp2p_conn *c)
 const char *lp2p_conn_remote_addr(const lp2p_conn *c)
 {
     return c->remote_addr;
+}
+int lp2p_conn_identified(const lp2p_conn *c)
+{
+    return c->identified;
 }
 int lp2p_conn_is_relayed(const lp2p_conn *c)
 {
