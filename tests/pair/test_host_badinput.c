@@ -438,6 +438,73 @@ static void test_identify_with_another_key(void **state)
     good_peer_still_served("after an identify lie");
 }
 
+/* Window deltas B granted us on stream `sid` (WindowUpdate frames), walking all plaintext. */
+static uint64_t window_granted(const raw_peer *p, uint32_t sid)
+{
+    const uint8_t *d = lp2p_buf_head(&p->plain);
+    size_t n = lp2p_buf_size(&p->plain), off = 0;
+    uint64_t total = 0;
+    while (off + LP2P_YAMUX_HDR_LEN <= n) {
+        lp2p_yamux_hdr h;
+        if (lp2p_yamux_hdr_decode(d + off, &h) != 0)
+            break;
+        off += LP2P_YAMUX_HDR_LEN;
+        if (h.type == LP2P_YAMUX_WINDOW && h.stream_id == sid)
+            total += h.length;
+        if (h.type == LP2P_YAMUX_DATA)
+            off += h.length;
+    }
+    return total;
+}
+
+/* A peer that sends to the echo service as fast as its window allows and never reads the
+ * echo (never grants B any window): B may buffer at most about its high-water mark of echo
+ * output, then must stop granting us window. The connection stays up (this is not a
+ * violation) and B keeps serving A. */
+static void test_echo_reader_that_never_reads_is_bounded(void **state)
+{
+    static raw_peer p;
+    raw_secure_connect(&p, B.port, g_raw_kp);
+    assert_true(RUN_UNTIL(B.connected == 2, 3000));
+    static uint8_t frame[LP2P_YAMUX_HDR_LEN + 65536];
+    lp2p_buf pre;
+    lp2p_buf_init(&pre);
+    lp2p_mss_write_line(&pre, LP2P_MSS_PROTOCOL);
+    lp2p_mss_write_line(&pre, ECHO_PROTO);
+    yhdr(frame, 0, LP2P_YAMUX_DATA, LP2P_YAMUX_SYN, 1, (uint32_t)lp2p_buf_size(&pre));
+    memcpy(frame + LP2P_YAMUX_HDR_LEN, lp2p_buf_head(&pre), lp2p_buf_size(&pre));
+    raw_send_plain(&p, frame, LP2P_YAMUX_HDR_LEN + lp2p_buf_size(&pre));
+    uint64_t sent = lp2p_buf_size(&pre);
+    lp2p_buf_free(&pre);
+    memset(frame + LP2P_YAMUX_HDR_LEN, 'z', 65536);
+    for (int idle = 0; idle < 5;) {
+        uint64_t allowed = LP2P_YAMUX_INITIAL_WINDOW + window_granted(&p, 1);
+        if (sent < allowed) {
+            uint32_t n = (uint32_t)(allowed - sent > 65536 ? 65536 : allowed - sent);
+            yhdr(frame, 0, LP2P_YAMUX_DATA, 0, 1, n);
+            raw_send_plain(&p, frame, LP2P_YAMUX_HDR_LEN + n);
+            sent += n;
+            idle = 0;
+        } else {
+            run_for(100); /* wait for more window; five quiet rounds = B stopped granting */
+            idle++;
+        }
+        assert_false(raw_gone(&p));
+        assert_true(sent < (64u << 20)); /* would mean B grants window without bound */
+    }
+    /* B took our initial window, its echo's worth of window (256 KiB to us), and its
+     * high-water mark of queued output, and no more */
+    fprintf(stderr, "B accepted %llu bytes from a peer that never reads\n",
+            (unsigned long long)sent);
+    assert_true(sent <= (3u << 20));
+    assert_true(sent >= (1u << 20));
+    assert_int_equal(B.disconnected, 0);
+    good_peer_still_served("while a non-reader is parked");
+    raw_close(&p);
+    assert_true(RUN_UNTIL(B.disconnected == 1, 3000));
+    good_peer_still_served("after the non-reader left");
+}
+
 /* ---- dialer side ---------------------------------------------------------------------------- */
 
 /* A dials B's address naming another peer: the Noise check fails on A's side, A's existing
@@ -491,6 +558,7 @@ int main(void)
         T(test_yamux_syn_flood),
         T(test_yamux_many_proper_streams_are_fine),
         T(test_identify_with_another_key),
+        T(test_echo_reader_that_never_reads_is_bounded),
         T(test_dial_key_mismatch_keeps_other_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
