@@ -318,8 +318,10 @@ static void ks_on_writable(void *user, kaspa_stream *ks)
 static void ks_on_closed(void *user, kaspa_stream *ks, int err)
 {
     client_app *a = user;
-    (void)ks;
     a->ks = NULL;
+    /* The stream's own account (a Reject, "the peer does not serve ...") is the most exact. */
+    if (kaspa_stream_reason(ks)[0])
+        snprintf(a->last_reason, sizeof a->last_reason, "%s", kaspa_stream_reason(ks));
     session_ended(a, err ? lp2p_strerror(err) : "Kaspa session ended");
 }
 

@@ -22,6 +22,7 @@ struct kaspa_stream {
     char remote[256];
     char synth[64];
     char reason[160];
+    char proto[64];
     int relayed;
     int fin_sent;    /* our half-close is queued */
     int stream_err;  /* from on_close */
@@ -70,6 +71,8 @@ static void ks_on_close(lp2p_stream *s, int err, void *ud)
     (void)s;
     ks->s = NULL;
     ks->stream_err = err;
+    if (err == LP2P_ERR_NA)
+        snprintf(ks->reason, sizeof ks->reason, "the peer does not serve %s", ks->proto);
     if (!kaspa_session_is_done(ks->session)) {
         if (!ks->reason[0])
             snprintf(ks->reason, sizeof ks->reason, "stream closed: %s",
@@ -243,10 +246,10 @@ static kaspa_stream *ks_new(uv_loop_t *loop, lp2p_stream *s, lp2p_conn *conn,
 static int ks_start(kaspa_stream *ks, kaspa_role role)
 {
     kaspa_session_callbacks scb = {on_session_event};
+    snprintf(ks->proto, sizeof ks->proto, "%s", ks->s ? lp2p_stream_protocol(ks->s) : "");
     lp2p_log(LP2P_INFO, "kaspa_stream_open", LF_S("peer", ks->peer), LF_S("addr", ks->remote),
              LF_B("relayed", ks->relayed), LF_S("synthetic_addr", ks->synth),
-             LF_S("protocol", ks->s ? lp2p_stream_protocol(ks->s) : ""),
-             LF_S("role", role == KASPA_CLIENT ? "client" : "server"));
+             LF_S("protocol", ks->proto), LF_S("role", role == KASPA_CLIENT ? "client" : "server"));
     return kaspa_session_new(&ks->session, &ks->cfg, role, &scb, ks, uv_now(ks->loop));
 }
 
@@ -339,6 +342,10 @@ void kaspa_stream_close(kaspa_stream *ks, const char *reason)
     ks_step(ks);
 }
 
+const char *kaspa_stream_reason(const kaspa_stream *ks)
+{
+    return ks->reason;
+}
 const char *kaspa_stream_peer(const kaspa_stream *ks)
 {
     return ks->peer;

@@ -60,6 +60,8 @@ int kaspa_stream_ping(kaspa_stream *ks);
 /* Ends the session (Reject{reason} first if reason), flushes, half-closes, then closes. */
 void kaspa_stream_close(kaspa_stream *ks, const char *reason);
 
+/* Why the session ended (a Reject, the stream's error, ...); "" while it runs. */
+const char *kaspa_stream_reason(const kaspa_stream *ks);
 const char *kaspa_stream_peer(const kaspa_stream *ks);        /* base58 peer ID */
 const char *kaspa_stream_remote_addr(const kaspa_stream *ks); /* connection multiaddr */
 const char *kaspa_stream_synthetic_addr(const kaspa_stream *ks);

@@ -4,7 +4,8 @@
 # /p2p/<id> suffix comes from --peer) handshakes, 20 pings all answered, a timed burst. The
 # server logs the client's synthetic fd00::/8 address, identical across two runs of the same
 # client key (the duplicate key of rusty-kaspa's hub), and different for another key, which
-# dials with the PoC's protocol id /kaspa/p2p/bridge/1.0. A wrong peer ID is retried.
+# dials with the PoC's protocol id /kaspa/p2p/bridge/1.0. A wrong peer ID is retried; a
+# long-lived client reconnects with backoff after a server restart; a non-Kaspa peer fails.
 set -euo pipefail
 # shellcheck source=tests/daemons/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -75,8 +76,35 @@ sleep 2
 expect wrong 'e.event === "kaspa_dial_failed"' "wrong peer ID: dial failed"
 expect wrong 'e.event === "kaspa_reconnect" && e.in_ms === 1000' "wrong peer ID: retried after 1 s"
 
+# ---- a long-lived client reconnects with backoff when the server goes and comes back -------
+start_bg daemon 40 "$H" client --peer "$SID" --remote "$TCP" --key "$WORK/c.key" --log-format json
+DPID=$LAST_PID
+wait_for 10 daemon 'e.event === "kaspa_ready"' >/dev/null
 kill -0 "$SPID" 2>/dev/null || fail "server exited"
 kill -TERM "$SPID"
 wait "$SPID" && rc=0 || rc=$?
 [ "$rc" -eq 0 ] || fail "server exited $rc on SIGTERM"
 log "ok: server exits 0 on SIGTERM"
+wait_for 5 daemon 'e.event === "kaspa_session_closed"' >/dev/null
+wait_for 5 daemon 'e.event === "kaspa_reconnect" && e.in_ms === 1000' >/dev/null
+wait_for 5 daemon 'e.event === "kaspa_reconnect" && e.in_ms === 2000' >/dev/null
+log "ok: client retries after 1 s, then 2 s"
+start_bg server2 30 "$H" server --listen "$TCP" --key "$WORK/s.key" --log-format json
+for _ in $(seq 150); do
+  [ "$(jcount daemon 'e.event === "kaspa_ready"')" -ge 2 ] && break
+  sleep 0.1
+done
+[ "$(jcount daemon 'e.event === "kaspa_ready"')" = 2 ] || fail "client did not get a second session"
+log "ok: client is back in a session once the server returned"
+kill -TERM "$DPID"
+wait "$DPID" && rc=0 || rc=$?
+[ "$rc" -eq 0 ] || fail "client exited $rc on SIGTERM"
+log "ok: client exits 0 on SIGTERM"
+
+# ---- a libp2p peer that does not serve Kaspa: clear reason, exit 1 -------------------------
+start_bg plain 20 "$H" listen --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/c.key" --log-format json
+PLAIN="$(listen_addr plain)"
+step_fails notkaspa 20 "$H" client --remote "$PLAIN" --log-format json --exit-after-ready
+[ "$STEP_RC" -eq 1 ] || fail "client against a non-Kaspa peer exited $STEP_RC, want 1"
+expect notkaspa 'e.event === "kaspa_session_failed" && e.reason === "the peer does not serve /kaspad/transport/1.0.0"' \
+  "client says the peer does not serve Kaspa"

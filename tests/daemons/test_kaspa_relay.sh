@@ -76,20 +76,26 @@ wait "$SPID" && rc=0 || rc=$?
 [ "$rc" -eq 0 ] || fail "server exited $rc on SIGTERM"
 step keygen_s2 10 "$H" keygen --key "$WORK/s2.key"
 SID2="$(peer_id_in "$WORK/keygen_s2.out")"
-start_bg early 45 "$H" client --peer "$SID2" --remote "$RELAY/p2p-circuit" \
-  --listen /ip4/127.0.0.1/tcp/0 --log-format json --pings 3
+# The PoC's variables: peer and addresses (tried in order; a refused one first) from the
+# environment, and the server's listen and relay addresses too.
+start_bg early 45 env LIBP2P_REMOTE_PEER_ID="$SID2" \
+  LIBP2P_REMOTE_MULTIADDRS="/ip4/127.0.0.1/tcp/1;$RELAY/p2p-circuit" \
+  "$H" client --listen /ip4/127.0.0.1/tcp/0 --log-format json --pings 3
 EPID=$LAST_PID
 wait_for 10 early "e.event === 'kaspa_server_not_there_yet' && e.peer === '$SID2' &&
   e.addr === '$RELAY/p2p-circuit/p2p/$SID2'" >/dev/null
 log "ok: client: the relay has no reservation (server not there yet)"
+expect early "e.event === 'kaspa_dial_failed' && e.addr === '/ip4/127.0.0.1/tcp/1/p2p/$SID2'" \
+  "client: first address from LIBP2P_REMOTE_MULTIADDRS tried and failed"
 wait_for 10 early 'e.event === "kaspa_reconnect" && e.in_ms === 2000' >/dev/null
 log "ok: client retries with a growing backoff"
 kill -0 "$EPID" 2>/dev/null || fail "client gave up on NO_RESERVATION"
-start_bg server2 40 "$H" server --listen /ip4/127.0.0.1/tcp/0 --relay "$RELAY" --key "$WORK/s2.key" \
-  --log-format json
+start_bg server2 40 env LIBP2P_LISTEN_MULTIADDRS=/ip4/127.0.0.1/tcp/0 LIBP2P_RELAY_MULTIADDRS="$RELAY" \
+  "$H" server --key "$WORK/s2.key" --log-format json
 wait "$EPID" && rc=0 || rc=$?
 [ "$rc" -eq 0 ] || fail "early client exited $rc"
 expect early 'e.event === "kaspa_pings_done" && e.sent === 3 && e.answered === 3' \
   "client: reached the server once it reserved, 3 pings answered"
 expect early "e.event === 'kaspa_handshake' && e.peer === '$SID2' && e.relayed === false" \
   "client: the late session also runs on the direct connection"
+expect server2 "e.event === 'reservation' && e.relay === '$RID'" "server: reserved from LIBP2P_RELAY_MULTIADDRS"
