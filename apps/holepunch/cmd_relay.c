@@ -321,6 +321,11 @@ int cmd_relay(int argc, char **argv)
     }
     if (cli_common_finish(&c, "relay") < 0)
         goto usage;
+    if (c.nrelay > 0 && getenv("LIBP2P_RELAY_MULTIADDRS") == NULL) {
+        fprintf(stderr, "holepunch relay: --relay is for peers that reserve on a relay; "
+                        "a relay does not reserve elsewhere\n");
+        goto usage;
+    }
     if (c.nlisten == 0) {
         fprintf(stderr, "holepunch relay: give at least one --listen MULTIADDR "
                         "(or set LIBP2P_LISTEN_MULTIADDRS)\n");

@@ -64,6 +64,7 @@ const int relay_svc_refusal_status[RELAY_SVC_NREFUSALS] = {
     LP2P_RELAY_STATUS_RESERVATION_REFUSED, LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
     LP2P_RELAY_STATUS_PERMISSION_DENIED,   LP2P_RELAY_STATUS_CONNECTION_FAILED,
     LP2P_RELAY_STATUS_NO_RESERVATION,      LP2P_RELAY_STATUS_MALFORMED_MESSAGE,
+    LP2P_RELAY_STATUS_UNEXPECTED_MESSAGE,
 };
 
 const char *relay_svc_refusal_name(size_t i)
@@ -76,7 +77,7 @@ static size_t refusal_index(int status)
     for (size_t i = 0; i < RELAY_SVC_NREFUSALS; i++)
         if (relay_svc_refusal_status[i] == status)
             return i;
-    return RELAY_SVC_NREFUSALS - 1; /* UNEXPECTED_MESSAGE and anything odd: as malformed */
+    return 5; /* anything else (none today): counted as MALFORMED_MESSAGE */
 }
 
 void relay_svc_config_default(relay_svc_config *c)

@@ -40,16 +40,16 @@ void relay_svc_config_default(relay_svc_config *c);
 typedef struct relay_svc_stats {
     size_t reservations_active;
     uint64_t reservations_granted_total;
-    uint64_t reservations_refused_total[6]; /* by relay_svc_refusal_index */
+    uint64_t reservations_refused_total[7]; /* by relay_svc_refusal_status */
     size_t circuits_active;                 /* live circuits (spliced) */
     uint64_t circuits_total;                /* circuits that went live */
-    uint64_t circuits_refused_total[6];     /* CONNECTs answered with a non-OK status */
+    uint64_t circuits_refused_total[7];     /* CONNECTs answered with a non-OK status */
     uint64_t circuits_limited_total[2];     /* cut at the limit: 0 data, 1 duration */
     uint64_t bytes_relayed[2];              /* 0 source→target, 1 target→source */
 } relay_svc_stats;
 
 /* Refusal statuses in the order of the stats arrays, and their names (metric labels). */
-#define RELAY_SVC_NREFUSALS 6
+#define RELAY_SVC_NREFUSALS 7
 extern const int relay_svc_refusal_status[RELAY_SVC_NREFUSALS];
 const char *relay_svc_refusal_name(size_t i);
 
