@@ -151,3 +151,24 @@ listen_addr() {
 
 # peer_id_in FILE : the first base58 peer ID in FILE (plain or JSON output).
 peer_id_in() { grep -oE '12D3KooW[1-9A-HJ-NP-Za-km-z]{40,}' "$1" | head -n1 || true; }
+
+# new_key NAME : writes $WORK/NAME.key with `holepunch keygen` and prints its peer ID.
+new_key() {
+  step "keygen_$1" 10 "$HOLEPUNCH" keygen --key "$WORK/$1.key"
+  local id
+  id="$(peer_id_in "$WORK/keygen_$1.out")"
+  [ -n "$id" ] || fail "keygen $1 printed no peer ID"
+  echo "$id"
+}
+
+# start_listener_bg NAME KEYNAME [SECONDS [-- extra listen args...]] : runs
+# `holepunch listen --listen /ip4/127.0.0.1/tcp/0 --log-format json --key $WORK/KEYNAME.key`
+# in the background (JSON log in $WORK/NAME.err), PID in $LAST_PID. Then
+# ADDR="$(listen_addr NAME)" waits for its address (with /p2p).
+start_listener_bg() {
+  local name="$1" key="$2" secs="${3:-120}"
+  shift 3 2>/dev/null || shift $#
+  [ "${1:-}" = "--" ] && shift
+  start_bg "$name" "$secs" "$HOLEPUNCH" listen --listen /ip4/127.0.0.1/tcp/0 --log-format json \
+    --key "$WORK/$key.key" "$@"
+}

@@ -9,9 +9,8 @@ set -euo pipefail
 need_holepunch
 H="$HOLEPUNCH"
 
-step keygen_l 10 "$H" keygen --key "$WORK/l.key"
-step keygen_c 10 "$H" keygen --key "$WORK/c.key"
-LID="$(peer_id_in "$WORK/keygen_l.out")"
+LID="$(new_key l)"
+new_key c >/dev/null
 
 # A TCP port that is free right now: bind to 0 and close (node prints it).
 free_port() {
@@ -41,7 +40,7 @@ expect ping_mute "e.event === 'timeout' && e.reason" "ping to a mute listener lo
 log "ok: ping to a mute listener gave up after ${DT}s: $(grep -v '^{' "$WORK/ping_mute.err" | head -n1)"
 
 # ---- a real listener: garbage, then 8 clients at once, then SIGINT ------------------------
-start_bg listener 60 "$H" listen --listen /ip4/127.0.0.1/tcp/0 --log-format json --key "$WORK/l.key"
+start_listener_bg listener l 60
 LPID=$LAST_PID
 ADDR="$(listen_addr listener)"
 LPORT="$(echo "$ADDR" | sed -E 's|^/ip4/127.0.0.1/tcp/([0-9]+)/.*|\1|')"
