@@ -241,3 +241,49 @@ void cli_host_shutdown(uv_loop_t *loop, lp2p_host *h)
     cli_signals_close();
     uv_run(loop, UV_RUN_DEFAULT);
 }
+
+int cli_parse_target(cli_common *c, int argc, char **argv, const char *cmd, const char *help,
+                     const cli_num_opt *opts, size_t nopts, const char **target)
+{
+    *target = NULL;
+    for (int i = 1; i < argc;) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(help, stdout);
+            fputs(CLI_COMMON_HELP, stdout);
+            return 1;
+        }
+        const cli_num_opt *o = NULL;
+        for (size_t k = 0; k < nopts; k++)
+            if (strcmp(a, opts[k].flag) == 0)
+                o = &opts[k];
+        if (o) {
+            long long v = i + 1 < argc ? cli_parse_size(argv[i + 1]) : -1;
+            if (v < 0) {
+                fprintf(stderr, "holepunch %s: %s wants a number (sizes take K/M/G)\n", cmd, a);
+                return -1;
+            }
+            *o->value = v;
+            i += 2;
+            continue;
+        }
+        int n = cli_parse_common(c, argc, argv, i);
+        if (n < 0)
+            return -1;
+        if (n == 0 && a[0] != '-' && !*target) {
+            *target = a;
+            i++;
+            continue;
+        }
+        if (n == 0) {
+            fprintf(stderr, "holepunch %s: unknown option '%s' (see --help)\n", cmd, a);
+            return -1;
+        }
+        i += n;
+    }
+    if (!*target) {
+        fprintf(stderr, "holepunch %s: which peer? give a MULTIADDR (see --help)\n", cmd);
+        return -1;
+    }
+    return cli_common_finish(c, cmd) < 0 ? -1 : 0;
+}

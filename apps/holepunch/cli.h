@@ -36,6 +36,18 @@ void cli_common_free(cli_common *c);
 /* Help text for the common flags, for each command's --help. */
 extern const char *const CLI_COMMON_HELP;
 
+/* A numeric flag of a command: "--count 3", sizes accept K/M/G ("--bytes 16M"). */
+typedef struct cli_num_opt {
+    const char *flag;
+    long long *value;
+} cli_num_opt;
+
+/* Parses `holepunch CMD TARGET [flags]`: the common flags, the command's numeric flags and
+ * one positional TARGET, then cli_common_finish. Returns 0 to go on, 1 when --help was
+ * printed (exit 0), -1 on a usage error already explained on stderr (exit 2). */
+int cli_parse_target(cli_common *c, int argc, char **argv, const char *cmd, const char *help,
+                     const cli_num_opt *opts, size_t nopts, const char **target);
+
 /* Loads the key (creating it on first use when create != 0). Prints a clear error. */
 lp2p_keypair *cli_load_key(const cli_common *c, int create);
 

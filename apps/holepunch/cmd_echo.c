@@ -143,52 +143,16 @@ int cmd_echo(int argc, char **argv)
 {
     cli_common c;
     cli_common_init(&c);
-    const char *target = NULL;
+    const char *target;
     long long streams = 64, bytes = 16LL << 20, timeout = 60000;
-    for (int i = 1; i < argc;) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(k_help, stdout);
-            fputs(CLI_COMMON_HELP, stdout);
-            return 0;
-        }
-        if ((strcmp(a, "--streams") == 0 || strcmp(a, "--bytes") == 0 ||
-             strcmp(a, "--timeout") == 0) &&
-            i + 1 < argc) {
-            long long v = cli_parse_size(argv[i + 1]);
-            if (v < 0) {
-                fprintf(stderr, "holepunch echo: %s wants a number\n", a);
-                return 2;
-            }
-            if (a[2] == 's')
-                streams = v;
-            else if (a[2] == 'b')
-                bytes = v;
-            else
-                timeout = v;
-            i += 2;
-            continue;
-        }
-        int n = cli_parse_common(&c, argc, argv, i);
-        if (n < 0)
-            return 2;
-        if (n == 0 && a[0] != '-' && !target) {
-            target = a;
-            i++;
-            continue;
-        }
-        if (n == 0) {
-            fprintf(stderr, "holepunch echo: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-        i += n;
+    const cli_num_opt opts[] = {
+        {"--streams", &streams}, {"--bytes", &bytes}, {"--timeout", &timeout}};
+    int pr = cli_parse_target(&c, argc, argv, "echo", k_help, opts, sizeof(opts) / sizeof(opts[0]),
+                              &target);
+    if (pr != 0) {
+        cli_common_free(&c);
+        return pr > 0 ? 0 : 2;
     }
-    if (!target) {
-        fprintf(stderr, "holepunch echo: which peer? give a MULTIADDR (see --help)\n");
-        return 2;
-    }
-    if (cli_common_finish(&c, "echo") < 0)
-        return 2;
     echo_app app;
     memset(&app, 0, sizeof(app));
     app.nstreams = (long)streams;

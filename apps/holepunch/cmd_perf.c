@@ -122,52 +122,15 @@ int cmd_perf(int argc, char **argv)
 {
     cli_common c;
     cli_common_init(&c);
-    const char *target = NULL;
+    const char *target;
     long long up = 64LL << 20, down = 64LL << 20, timeout = 120000;
-    for (int i = 1; i < argc;) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(k_help, stdout);
-            fputs(CLI_COMMON_HELP, stdout);
-            return 0;
-        }
-        if ((strcmp(a, "--upload") == 0 || strcmp(a, "--download") == 0 ||
-             strcmp(a, "--timeout") == 0) &&
-            i + 1 < argc) {
-            long long v = cli_parse_size(argv[i + 1]);
-            if (v < 0) {
-                fprintf(stderr, "holepunch perf: %s wants a size like 16M\n", a);
-                return 2;
-            }
-            if (a[2] == 'u')
-                up = v;
-            else if (a[2] == 'd')
-                down = v;
-            else
-                timeout = v;
-            i += 2;
-            continue;
-        }
-        int n = cli_parse_common(&c, argc, argv, i);
-        if (n < 0)
-            return 2;
-        if (n == 0 && a[0] != '-' && !target) {
-            target = a;
-            i++;
-            continue;
-        }
-        if (n == 0) {
-            fprintf(stderr, "holepunch perf: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-        i += n;
+    const cli_num_opt opts[] = {{"--upload", &up}, {"--download", &down}, {"--timeout", &timeout}};
+    int pr = cli_parse_target(&c, argc, argv, "perf", k_help, opts, sizeof(opts) / sizeof(opts[0]),
+                              &target);
+    if (pr != 0) {
+        cli_common_free(&c);
+        return pr > 0 ? 0 : 2;
     }
-    if (!target) {
-        fprintf(stderr, "holepunch perf: which peer? give a MULTIADDR (see --help)\n");
-        return 2;
-    }
-    if (cli_common_finish(&c, "perf") < 0)
-        return 2;
     perf_app app;
     memset(&app, 0, sizeof(app));
     app.up = (uint64_t)up;

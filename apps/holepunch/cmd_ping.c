@@ -134,56 +134,19 @@ int cmd_ping(int argc, char **argv)
 {
     cli_common c;
     cli_common_init(&c);
-    const char *target = NULL;
-    long count = 3, interval = 1000, timeout = 30000;
-    for (int i = 1; i < argc;) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(k_help, stdout);
-            fputs(CLI_COMMON_HELP, stdout);
-            return 0;
-        }
-        if ((strcmp(a, "--count") == 0 || strcmp(a, "--interval") == 0 ||
-             strcmp(a, "--timeout") == 0) &&
-            i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[i + 1], &end, 10);
-            if (*end || v < 0) {
-                fprintf(stderr, "holepunch ping: %s wants a number\n", a);
-                return 2;
-            }
-            if (a[2] == 'c')
-                count = v > 0 ? v : 1;
-            else if (a[2] == 'i')
-                interval = v;
-            else
-                timeout = v;
-            i += 2;
-            continue;
-        }
-        int n = cli_parse_common(&c, argc, argv, i);
-        if (n < 0)
-            return 2;
-        if (n == 0 && a[0] != '-' && !target) {
-            target = a;
-            i++;
-            continue;
-        }
-        if (n == 0) {
-            fprintf(stderr, "holepunch ping: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-        i += n;
+    const char *target;
+    long long count = 3, interval = 1000, timeout = 30000;
+    const cli_num_opt opts[] = {
+        {"--count", &count}, {"--interval", &interval}, {"--timeout", &timeout}};
+    int pr = cli_parse_target(&c, argc, argv, "ping", k_help, opts, sizeof(opts) / sizeof(opts[0]),
+                              &target);
+    if (pr != 0) {
+        cli_common_free(&c);
+        return pr > 0 ? 0 : 2;
     }
-    if (!target) {
-        fprintf(stderr, "holepunch ping: which peer? give a MULTIADDR (see --help)\n");
-        return 2;
-    }
-    if (cli_common_finish(&c, "ping") < 0)
-        return 2;
     ping_app app;
     memset(&app, 0, sizeof(app));
-    app.count = (int)count;
+    app.count = count > 0 ? (int)count : 1;
     app.interval_ms = (uint64_t)interval;
     lp2p_ping_init(&app.core, LP2P_PING_DIALER, 10000u * 1000u);
     int rc = client_run(&c, target, (uint64_t)timeout, &k_ops, &app);

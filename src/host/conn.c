@@ -226,8 +226,13 @@ void lp2p__conn_mark_dirty(lp2p_conn *c)
 int lp2p__conn_congested(const lp2p_conn *c)
 {
     if (c->carrier)
-        return lp2p_stream_pending(c->carrier) + lp2p_buf_size(&c->wire) > STREAM_HIGH_WATER;
-    return c->tcp.write_queue_size + lp2p_buf_size(&c->wire) > CONN_HIGH_WATER;
+        return lp2p_stream_pending(c->carrier) + lp2p_buf_size(&c->wire) +
+                   (c->yamux ? lp2p_buf_size(lp2p_yamux_out(c->yamux)) : 0) >
+               STREAM_HIGH_WATER;
+    /* Count the muxer's unencrypted output too: otherwise one loop iteration stages a whole
+     * send window (up to 16 MiB) in cold, freshly allocated buffers. */
+    size_t ymux = c->yamux ? lp2p_buf_size(lp2p_yamux_out(c->yamux)) : 0;
+    return c->tcp.write_queue_size + lp2p_buf_size(&c->wire) + ymux > CONN_HIGH_WATER;
 }
 
 /* The transport took bytes: let blocked streams feed the muxer again. */

@@ -20,7 +20,7 @@
  * muxer until the kernel takes the bytes. */
 #define STREAM_HIGH_WATER (1u << 20)
 #define STREAM_LOW_WATER  (256u << 10)
-#define CONN_HIGH_WATER   (4u << 20)
+#define CONN_HIGH_WATER   (1u << 20)
 #define HOST_READ_BUF     (256u << 10)
 #define HOST_MAX_OBSERVED 8
 #define HOST_SPARE_BUFS   4
