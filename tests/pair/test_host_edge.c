@@ -233,6 +233,82 @@ static void test_close_inside_on_identify(void **state)
     assert_true(RUN_UNTIL(A.disconnected == 1, 3000));
 }
 
+/* The whole host closed from inside on_connected, on_identify or on_disconnected (a
+ * command that is done when its peer appears or leaves does exactly this). */
+static int g_close_host_in; /* 1 connected, 2 identify, 3 disconnected */
+static void hc_on_connected(lp2p_conn *c, void *ud)
+{
+    host_rec *r = ud;
+    h_on_connected(c, ud);
+    if (g_close_host_in == 1 && r->host) {
+        lp2p_host_close(r->host);
+        r->host = NULL;
+    }
+}
+static void hc_on_identify(lp2p_conn *c, const lp2p_identify_result *res, void *ud)
+{
+    host_rec *r = ud;
+    h_on_identify(c, res, ud);
+    if (g_close_host_in == 2 && r->host) {
+        lp2p_host_close(r->host);
+        r->host = NULL;
+    }
+}
+static void hc_on_disconnected(lp2p_conn *c, int reason, void *ud)
+{
+    host_rec *r = ud;
+    h_on_disconnected(c, reason, ud);
+    if (g_close_host_in == 3 && r->host) {
+        lp2p_host_close(r->host);
+        r->host = NULL;
+    }
+}
+
+static void run_close_host_inside(int where)
+{
+    g_close_host_in = where;
+    assert_int_equal(lp2p_keypair_generate(&C.kp), 0);
+    lp2p_host_config hc;
+    lp2p_host_config_default(&hc, &g_loop, C.kp);
+    hc.cb.on_connected = hc_on_connected;
+    hc.cb.on_disconnected = hc_on_disconnected;
+    hc.cb.on_identify = hc_on_identify;
+    hc.ud = &C;
+    assert_int_equal(lp2p_host_new(&hc, &C.host), 0);
+    assert_int_equal(lp2p_host_listen(C.host, "/ip4/127.0.0.1/tcp/0"), 0);
+    const char *const *addrs;
+    lp2p_host_listen_addrs(C.host, &addrs);
+    char addr[256];
+    snprintf(addr, sizeof(addr), "%s", addrs[0]);
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(lp2p_host_dial(A.host, addr, on_dial, &d), 0);
+    assert_true(RUN_UNTIL(d.done, 5000));
+    if (where == 3) {
+        assert_int_equal(d.err, 0);
+        assert_true(RUN_UNTIL(C.identified == 1, 3000));
+        lp2p_conn_close(d.conn, 0); /* C's on_disconnected closes C */
+    }
+    assert_true(RUN_UNTIL(C.host == NULL, 3000));
+    assert_true(RUN_UNTIL(A.disconnected == A.connected, 3000));
+    /* A is fine afterwards */
+    lp2p_conn *c = connect_a_to_b();
+    echo_round_trip(c, "A still works");
+}
+
+static void test_host_close_inside_on_connected(void **state)
+{
+    run_close_host_inside(1);
+}
+static void test_host_close_inside_on_identify(void **state)
+{
+    run_close_host_inside(2);
+}
+static void test_host_close_inside_on_disconnected(void **state)
+{
+    run_close_host_inside(3);
+}
+
 /* The host closed from inside a stream's on_data. */
 static lp2p_host *g_close_host;
 static int g_data_seen;
@@ -443,6 +519,9 @@ int main(void)
         T(test_close_inside_on_connected),
         T(test_close_inside_on_identify),
         T(test_host_close_inside_stream_callback),
+        T(test_host_close_inside_on_connected),
+        T(test_host_close_inside_on_identify),
+        T(test_host_close_inside_on_disconnected),
         T(test_peer_reset_reported),
         T(test_BUG_close_during_dial_names_the_error),
         T(test_stream_limit_per_connection),
