@@ -259,7 +259,6 @@ int lp2p_peerbook_add_ma(lp2p_peerbook *pb, const lp2p_peer_id *peer, const lp2p
     }
 
     /* Decide every eviction before changing anything, so a refusal leaves the book as it was. */
-    int pinned_new = (sources & LP2P_PB_SRC_USER) != 0;
     pb_peer *evict_peer = NULL;
     long evict_addr = -1;
     if (!p && pb->npeers >= pb->cfg.max_peers) {
@@ -276,7 +275,6 @@ int lp2p_peerbook_add_ma(lp2p_peerbook *pb, const lp2p_peer_id *peer, const lp2p
             return LP2P_ERR_LIMIT;
         }
     }
-    (void)pinned_new;
 
     pb_peer *np = NULL;
     if (!p) {
@@ -355,8 +353,7 @@ static int lookup(const lp2p_peerbook *pb, const lp2p_peer_id *peer, const lp2p_
     return *pa ? 0 : LP2P_ERR_NOT_FOUND;
 }
 
-int lp2p_peerbook_remove_addr(lp2p_peerbook *pb, const lp2p_peer_id *peer,
-                              const lp2p_multiaddr *ma)
+int lp2p_peerbook_remove_addr(lp2p_peerbook *pb, const lp2p_peer_id *peer, const lp2p_multiaddr *ma)
 {
     pb_peer *p;
     pb_addr *a;
@@ -392,8 +389,8 @@ static void slot_free(pb_slot *s)
     memset(s, 0, sizeof(*s));
 }
 
-int lp2p_peerbook_dial_result(lp2p_peerbook *pb, const lp2p_peer_id *peer,
-                              const lp2p_multiaddr *ma, int result, uint64_t now_ms)
+int lp2p_peerbook_dial_result(lp2p_peerbook *pb, const lp2p_peer_id *peer, const lp2p_multiaddr *ma,
+                              int result, uint64_t now_ms)
 {
     pb_peer *p;
     pb_addr *a;
@@ -447,8 +444,8 @@ static int addr_better(const pb_addr *x, const pb_addr *y)
     return x->last_seen_ms > y->last_seen_ms;
 }
 
-size_t lp2p_peerbook_candidates(const lp2p_peerbook *pb, const lp2p_peer_id *peer,
-                                uint64_t now_ms, const lp2p_multiaddr **out, size_t max)
+size_t lp2p_peerbook_candidates(const lp2p_peerbook *pb, const lp2p_peer_id *peer, uint64_t now_ms,
+                                const lp2p_multiaddr **out, size_t max)
 {
     const pb_peer *p = peer_find(pb, peer);
     size_t n = 0;

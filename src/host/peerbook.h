@@ -78,12 +78,12 @@ enum {
 };
 
 typedef struct lp2p_peerbook_config {
-    size_t max_peers;                 /* default 1024 */
-    size_t max_addrs_per_peer;        /* default 16 */
-    size_t max_relay_addrs;           /* relay quota, pending + confirmed; default 4 */
-    uint64_t addr_ttl_ms;             /* default 1 h; 0 = addresses never expire */
-    uint64_t dial_backoff_ms;         /* first backoff after a failed dial; default 5 s */
-    uint64_t dial_backoff_max_ms;     /* cap; default 5 min */
+    size_t max_peers;                  /* default 1024 */
+    size_t max_addrs_per_peer;         /* default 16 */
+    size_t max_relay_addrs;            /* relay quota, pending + confirmed; default 4 */
+    uint64_t addr_ttl_ms;              /* default 1 h; 0 = addresses never expire */
+    uint64_t dial_backoff_ms;          /* first backoff after a failed dial; default 5 s */
+    uint64_t dial_backoff_max_ms;      /* cap; default 5 min */
     uint64_t relay_pending_timeout_ms; /* default 60 s; 0 = pending slots never time out */
 } lp2p_peerbook_config;
 
@@ -125,14 +125,14 @@ int lp2p_peerbook_remove_peer(lp2p_peerbook *pb, const lp2p_peer_id *peer);
  * Touches the peer. On failure also releases the PENDING relay slot of `peer` when ma is one of
  * its addresses (ma with or without /p2p/<peer>). Returns the number of relay slots released
  * (0 or 1), or LP2P_ERR_NOT_FOUND when the address is unknown and no slot was released. */
-int lp2p_peerbook_dial_result(lp2p_peerbook *pb, const lp2p_peer_id *peer,
-                              const lp2p_multiaddr *ma, int result, uint64_t now_ms);
+int lp2p_peerbook_dial_result(lp2p_peerbook *pb, const lp2p_peer_id *peer, const lp2p_multiaddr *ma,
+                              int result, uint64_t now_ms);
 
 /* Up to max dial candidates for peer, best first (see the top of this file). The pointers are
  * borrowed: valid until the next call that changes the book. Returns the count (0 for an
  * unknown peer). */
-size_t lp2p_peerbook_candidates(const lp2p_peerbook *pb, const lp2p_peer_id *peer,
-                                uint64_t now_ms, const lp2p_multiaddr **out, size_t max);
+size_t lp2p_peerbook_candidates(const lp2p_peerbook *pb, const lp2p_peer_id *peer, uint64_t now_ms,
+                                const lp2p_multiaddr **out, size_t max);
 
 size_t lp2p_peerbook_npeers(const lp2p_peerbook *pb);
 /* Number of addresses stored for peer (0 when unknown). */
