@@ -154,7 +154,7 @@ punch_stop() {
 jfirst() {
   local f=$1 ev=$2 flt=${3:-true} field=${4:-}
   local out
-  out=$(jq -c --arg ev "$ev" "select(type == \"object\" and .event == \$ev and ($flt))" \
+  out=$(jq -cR --arg ev "$ev" "fromjson? | select(type == \"object\" and .event == \$ev and ($flt))" \
     <(grep '^{' "$f" 2>/dev/null) 2>/dev/null | head -n 1)
   [[ -n $out ]] || return 1
   if [[ -n $field ]]; then jq -r ".$field" <<<"$out"; else echo "$out"; fi
@@ -162,7 +162,7 @@ jfirst() {
 
 jcount() {
   local f=$1 ev=$2 flt=${3:-true}
-  jq -c --arg ev "$ev" "select(type == \"object\" and .event == \$ev and ($flt))" \
+  jq -cR --arg ev "$ev" "fromjson? | select(type == \"object\" and .event == \$ev and ($flt))" \
     <(grep '^{' "$f" 2>/dev/null) 2>/dev/null | wc -l
 }
 
@@ -296,7 +296,10 @@ punch_client_case() {
   check "client: the relayed connection came first (connected relayed=true)" \
     jfirst "$log" connected '.relayed == true'
   check_punched "$log"
-  check "client: dcutr_attempt logged with the measured RTT" jfirst "$log" dcutr_attempt '.rtt_ms >= 0'
+  # B (the server) measures the RTT and always logs its attempt; A may be done before its own
+  # dial (B's SYN reached A's listener first).
+  check "server: dcutr_attempt logged with the measured RTT" \
+    jfirst "$PW/srv.log" dcutr_attempt ".rtt_ms >= 0 and .peer == \"$CLI_ID\""
   MS_CLIENT=$(jfirst "$log" direct_connected true ms_since_relayed)
   MS_SERVER=$(jfirst "$PW/srv.log" direct_connected true ms_since_relayed)
   RTT_CLIENT=$(jfirst "$log" dcutr_attempt true rtt_ms)

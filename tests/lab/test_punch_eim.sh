@@ -21,30 +21,43 @@ check "server reserved a slot on the relay" punch_start_server || exit 1
 # 1. Echo through the relay while DCUtR punches, then the punch checks.
 punch_client_case echo 40
 
-# 2. Relay killed after the punch: pings over the direct connection go on.
+# 2. A long ping on the punched connection: the relayed connection is closed after its grace
+# period, the relay then forwards nothing for the pair, and killing the relay does not
+# disturb the pings.
 if ((${#WAIT_DIRECT[@]})); then
-  punch_client_bg ping ping --count 12 --interval 250 --timeout 30000 "${WAIT_DIRECT[@]}"
+  punch_client_bg ping ping --count 60 --interval 300 --timeout 30000 "${WAIT_DIRECT[@]}"
   check "ping: direct connection" jwait "$PW/ping.log" direct_connected 10
   check "ping: first ping answered" jwait "$PW/ping.log" ping 10
-  check "ping: relayed connection closed after the grace period" \
-    jwait "$PW/ping.log" relayed_closed 6
+  # The host closes the relayed connection 3 s after the punch (relayed_closed, by whichever
+  # side's timer fires first); allow up to 8 s.
+  grace_closed() {
+    jfirst "$PW/ping.log" relayed_closed >/dev/null ||
+      jfirst "$PW/srv.log" relayed_closed ".peer == \"$CLI_ID\"" >/dev/null
+  }
+  end=$((SECONDS + 8))
+  until grace_closed || ((SECONDS > end)); do sleep 0.1; done
+  check "the relayed connection is closed ≤ 8 s after the punch (relayed_closed) while the ping runs" \
+    grace_closed
   sleep 0.3
   c0=$(relay_bytes)
-  sleep 1
+  sleep 1.5
   c1=$(relay_bytes)
   check "relay forwards nothing for the pair after the punch ($c0 → $c1 bytes)" test "$c0" = "$c1"
+  check "relay: the pair's circuit is closed" \
+    jfirst "$PW/relay.log" circuit_closed ".src == \"$CLI_ID\" and .dst == \"$SRV_ID\""
   n_before=$(jcount "$PW/ping.log" ping)
+  t_kill=$(date +%s%3N)
   punch_stop relay
   plog "relay killed after $n_before pings"
   wait "${PIDS[ping]}"
   rc=$?
   unset "PIDS[ping]"
   check "ping exited 0 after the relay was killed" test "$rc" = 0
-  check "12 pings answered, $((12 - n_before)) of them with the relay dead" \
-    test "$(jcount "$PW/ping.log" ping)" = 12
+  after=$(jcount "$PW/ping.log" ping ".ts > $t_kill")
+  check "60 pings answered, $after of them after the relay was killed" \
+    test "$(jcount "$PW/ping.log" ping)" = 60 -a "$after" -ge 5
   check "the direct connection was never lost" \
-    test "$(jcount "$PW/ping.log" disconnected '.relayed == false and (.addr | startswith("/ip4/'$RA_PUB'"))')" = 0 -o \
-    "$(jcount "$PW/ping.log" ping)" = 12
+    test "$(jcount "$PW/ping.log" disconnected '.relayed == false and .ts < '"$t_kill + 100000"' and (.addr | startswith("/ip4/'$RA_PUB'")) and .reason != "closed locally"')" = 0
 else
   echo "# GAP (not checked): ping has no --wait-direct; its stream lives on the relayed" \
     "connection, which the host closes 3 s after the punch, so no client command outlives" \
