@@ -393,6 +393,26 @@ static void test_inbound_handshake_timeout(void **state)
     echo_round_trip(d.conn, "after the mute one");
 }
 
+/* IPv6 loopback: B also listens on [::1]; A (no IPv6 listener, so no port reuse) dials it,
+ * identify reports an /ip6 observed address, echo works. Skipped where ::1 is missing. */
+static void test_ipv6_loopback(void **state)
+{
+    if (lp2p_host_listen(B.host, "/ip6/::1/tcp/0") != 0)
+        skip();
+    const char *const *addrs;
+    assert_int_equal(lp2p_host_listen_addrs(B.host, &addrs), 2);
+    assert_true(strncmp(addrs[1], "/ip6/::1/tcp/", 13) == 0);
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(lp2p_host_dial(A.host, addrs[1], on_dial, &d), 0);
+    assert_true(RUN_UNTIL(d.done && A.identified && B.identified, 5000));
+    assert_int_equal(d.err, 0);
+    assert_true(strncmp(A.observed, "/ip6/::1/tcp/", 13) == 0);
+    assert_string_equal(A.observed, B.remote_addr);
+    assert_true(strncmp(lp2p_conn_remote_addr(d.conn), "/ip6/::1/tcp/", 13) == 0);
+    echo_round_trip(d.conn, "over ipv6");
+}
+
 /* host_close with a live connection and an open stream: the stream owner gets on_close
  * with an error, the peer sees disconnected, every handle closes (teardown checks that
  * uv_loop_close succeeds; ASan checks that nothing leaks). */
@@ -431,6 +451,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_handshake_timeout_against_mute_listener, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_inbound_handshake_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ipv6_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graceful_close, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
