@@ -85,6 +85,7 @@ void relay_svc_config_default(relay_svc_config *c)
     memset(c, 0, sizeof(*c));
     lp2p_relay_config_default(&c->core);
     c->stream_timeout_ms = 60 * 1000;
+    c->max_pending_hops_per_conn = 10;
     c->max_buffered = 4u << 20;
 }
 
@@ -628,12 +629,36 @@ static const lp2p_stream_callbacks k_side_cb[2] = {
     {.on_data = dst_data, .on_eof = dst_eof, .on_close = dst_close},
 };
 
+/* Hop streams on conn that have not sent their request yet. */
+static size_t pending_hops(relay_svc *r, const lp2p_conn *conn)
+{
+    size_t n = 0;
+    lp2p_list *pos, *tmp;
+    lp2p_list_foreach_safe(pos, tmp, &r->circs)
+    {
+        circ *c = lp2p_container_of(pos, circ, link);
+        if (c->state == C_WAIT_MSG && c->s[SRC] && lp2p_stream_conn(c->s[SRC]) == conn)
+            n++;
+    }
+    return n;
+}
+
 static void hop_open(lp2p_stream *s, void *ud)
 {
     relay_svc *r = ud;
+    if (r->closing) {
+        lp2p_stream_reset(s);
+        return;
+    }
+    lp2p_conn *conn = lp2p_stream_conn(s);
+    if (pending_hops(r, conn) >= r->cfg.max_pending_hops_per_conn) {
+        lp2p_log(LP2P_INFO, "hop_refused", LF_S("peer", lp2p_conn_peer_str(conn)),
+                 LF_S("reason", "too many hop streams waiting for a request on one connection"));
+        lp2p_stream_reset(s);
+        return;
+    }
     circ *c = calloc(1, sizeof(*c));
-    if (!c || r->closing) {
-        free(c);
+    if (!c) {
         lp2p_stream_reset(s);
         return;
     }

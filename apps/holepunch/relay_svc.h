@@ -29,6 +29,9 @@ typedef struct relay_svc_config {
     size_t nannounce;
     /* A hop stream that has not sent its message within this time is reset (go: 1 min). */
     uint64_t stream_timeout_ms;
+    /* Hop streams of one connection still waiting for their request; more are reset at once
+     * (rust: 10 concurrent streams per connection). */
+    uint32_t max_pending_hops_per_conn;
     /* Bound on bytes queued towards one side of a circuit; over it the circuit is reset
      * (the public host API cannot hold back the other side's window). */
     size_t max_buffered;

@@ -558,6 +558,26 @@ static void test_linger_after_reply(void **state)
     free_world(w);
 }
 
+/* Ten hop streams of one connection may wait for their request; the eleventh is reset at
+ * once, and another connection is not affected. */
+static void test_pending_hops_per_conn(void **state)
+{
+    relay_svc_config cfg = test_config();
+    world *w = make_world(&cfg);
+    pstream *idle[10];
+    for (int i = 0; i < 10; i++)
+        idle[i] = hop_send(w, w->s_conn, NULL);
+    int never = 0;
+    run_until(w, &never, 200);
+    pstream *extra = hop_send(w, w->s_conn, NULL);
+    assert_true(run_until(w, &extra->closed, 2000));
+    assert_int_equal(extra->err, LP2P_ERR_RESET);
+    for (int i = 0; i < 10; i++)
+        assert_false(idle[i]->closed);
+    assert_status(hop_reserve(w, w->t_conn), LP2P_RELAY_STATUS_OK);
+    free_world(w);
+}
+
 /* S reaches R through another relay R0 (R reserves there), then asks R for a reservation
  * over that relayed connection: PERMISSION_DENIED (spec: relays SHOULD NOT). */
 static void test_relayed_denied(void **state)
@@ -610,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_no_reservation),
         cmocka_unit_test(test_relayed_denied),
         cmocka_unit_test(test_linger_after_reply),
+        cmocka_unit_test(test_pending_hops_per_conn),
         cmocka_unit_test(test_reserve_rate_limit),
         cmocka_unit_test(test_conn_close_ends_reservation),
     };
