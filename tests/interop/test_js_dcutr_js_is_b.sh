@@ -23,6 +23,7 @@ PROBE="$INTEROP_DIR/js/dcutr_probe.mjs"
 RELAY_KIND="${DCUTR_RELAY:-js}"
 
 # count FILE PRED : number of JSON lines in FILE matching PRED (JavaScript on `e`).
+# shellcheck disable=SC2016  # the JavaScript is meant literally
 count() {
   node -e '
     const [f, p] = process.argv.slice(1); const pred = new Function("e", `return (${p})`); let n = 0
