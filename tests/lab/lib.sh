@@ -132,10 +132,16 @@ punch_lab_down() {
 
 # punch_bg NAME ROLE CMD...: CMD runs in namespace ROLE (natlab exec replaces itself, so the
 # pid is CMD's own).
+# PUNCH_LOOPBACK=1 (scripts/demo.sh without namespaces): everything runs here, on loopback.
+PUNCH_LOOPBACK=${PUNCH_LOOPBACK:-0}
 punch_bg() {
   local name=$1 role=$2
   shift 2
-  "$NATLAB" exec "$PL" "$role" -- "$@" >"$PW/$name.log" 2>&1 &
+  if ((PUNCH_LOOPBACK)); then
+    "$@" >"$PW/$name.log" 2>&1 &
+  else
+    "$NATLAB" exec "$PL" "$role" -- "$@" >"$PW/$name.log" 2>&1 &
+  fi
   PIDS[$name]=$!
 }
 
@@ -229,7 +235,9 @@ punch_client_bg() {
 
 # relay_bytes: bytes our relay forwarded (both directions), from its Prometheus metrics.
 relay_bytes() {
-  "$NATLAB" exec "$PL" relay -- curl -sf --max-time 2 "http://$METRICS/metrics" |
+  local in_ns=("$NATLAB" exec "$PL" relay --)
+  ((PUNCH_LOOPBACK)) && in_ns=()
+  "${in_ns[@]}" curl -sf --max-time 2 "http://$METRICS/metrics" |
     awk '/^holepunch_relay_bytes_total/ { s += $2 } END { if (NR) printf "%d\n", s }'
 }
 
