@@ -438,6 +438,54 @@ static void test_identify_with_another_key(void **state)
     good_peer_still_served("after an identify lie");
 }
 
+/* B asks us for identify; we answer with a length prefix announcing 1 MiB. B refuses it on
+ * the prefix (identify messages are at most 8 KiB), logs identify_failed, resets that
+ * stream only: the connection stays (a bad identify answer is not a lie about who we are). */
+static void test_identify_oversized_answer(void **state)
+{
+    static raw_peer p;
+    raw_secure_connect(&p, B.port, g_raw_kp);
+    assert_true(RUN_UNTIL(B.connected == 2, 3000));
+    uint32_t sid = 0;
+    assert_true(RUN_UNTIL((sid = b_opened_stream(&p)) != 0, 3000));
+    lp2p_buf body;
+    lp2p_buf_init(&body);
+    lp2p_mss_write_line(&body, LP2P_MSS_PROTOCOL);
+    lp2p_mss_write_line(&body, LP2P_IDENTIFY_PROTO);
+    lp2p_buf_append_uvarint(&body, 1u << 20);
+    lp2p_buf_append(&body, "\x0a\x05hello", 7);
+    uint8_t h[LP2P_YAMUX_HDR_LEN];
+    yhdr(h, 0, LP2P_YAMUX_DATA, LP2P_YAMUX_ACK, sid, (uint32_t)lp2p_buf_size(&body));
+    lp2p_buf f;
+    lp2p_buf_init(&f);
+    lp2p_buf_append(&f, h, sizeof(h));
+    lp2p_buf_append(&f, lp2p_buf_head(&body), lp2p_buf_size(&body));
+    raw_send_plain(&p, lp2p_buf_head(&f), lp2p_buf_size(&f));
+    lp2p_buf_free(&f);
+    lp2p_buf_free(&body);
+    assert_true(RUN_UNTIL(LOG_COUNT("identify_failed") == 1, 3000));
+    run_for(100);
+    assert_false(raw_gone(&p));
+    assert_int_equal(B.disconnected, 0);
+    assert_int_equal(B.identified, 1); /* only A's */
+    /* B reset the identify stream */
+    const uint8_t *d = lp2p_buf_head(&p.plain);
+    size_t n = lp2p_buf_size(&p.plain), off = 0;
+    int rst = 0;
+    while (off + LP2P_YAMUX_HDR_LEN <= n) {
+        lp2p_yamux_hdr y;
+        if (lp2p_yamux_hdr_decode(d + off, &y) != 0)
+            break;
+        off += LP2P_YAMUX_HDR_LEN;
+        rst |= y.stream_id == sid && (y.flags & LP2P_YAMUX_RST);
+        if (y.type == LP2P_YAMUX_DATA)
+            off += y.length;
+    }
+    assert_true(rst);
+    raw_close(&p);
+    good_peer_still_served("after an oversized identify");
+}
+
 /* Window deltas B granted us on stream `sid` (WindowUpdate frames), walking all plaintext. */
 static uint64_t window_granted(const raw_peer *p, uint32_t sid)
 {
@@ -615,6 +663,7 @@ int main(void)
         T(test_yamux_syn_flood),
         T(test_yamux_many_proper_streams_are_fine),
         T(test_identify_with_another_key),
+        T(test_identify_oversized_answer),
         T(test_echo_reader_that_never_reads_is_bounded),
         T(test_goaway_then_silence),
         T(test_BUG_dial_answered_with_goaway_connection),
