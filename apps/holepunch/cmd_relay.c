@@ -46,8 +46,8 @@ static const char *const k_help =
     "  --reserve-rate-ip RATE        60/1m\n"
     "  --connect-rate-peer RATE      30/2m\n"
     "  --connect-rate-ip RATE        60/1m\n"
-    "  --metrics-listen HOST:PORT    Prometheus text at "
-    "http://HOST:PORT/metrics\n\n";
+    "  --max-connections N           256 libp2p connections in all (reservations, dialers)\n"
+    "  --metrics-listen HOST:PORT    Prometheus text at http://HOST:PORT/metrics\n\n";
 
 typedef struct relay_app {
     uv_loop_t *loop;
@@ -270,6 +270,7 @@ int cmd_relay(int argc, char **argv)
     const char *announce[CLI_MAX_ADDRS];
     size_t nannounce = 0;
     const char *metrics_listen = NULL;
+    uint32_t max_conns = 0; /* 0: the host's default */
     for (int i = 1; i < argc;) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(k_help, stdout);
@@ -290,6 +291,14 @@ int cmd_relay(int argc, char **argv)
         }
         if (strcmp(argv[i], "--metrics-listen") == 0 && takes_value) {
             metrics_listen = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        if (strcmp(argv[i], "--max-connections") == 0 && takes_value) {
+            if (parse_u32(argv[i + 1], &max_conns) < 0 || max_conns == 0) {
+                fprintf(stderr, "holepunch relay: bad --max-connections '%s'\n", argv[i + 1]);
+                goto usage;
+            }
             i += 2;
             continue;
         }
@@ -344,6 +353,8 @@ int cmd_relay(int argc, char **argv)
     relay_app app = {.loop = &loop};
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &loop, kp);
+    if (max_conns)
+        hc.max_conns = max_conns;
     hc.cb.on_connected = on_connected;
     hc.cb.on_disconnected = on_disconnected;
     hc.ud = &app;
