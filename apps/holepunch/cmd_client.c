@@ -43,7 +43,7 @@ static const char *const k_help =
     "  --require-direct      run Kaspa only on a direct connection (default)\n"
     "  --no-require-direct   also run Kaspa over the relay (limited: 2 min, 128 KiB by default)\n"
     "  --direct-timeout SEC  wait this long for the direct connection (default 30), then\n"
-    "                        drop the relayed connection and retry (test modes: exit 1)\n"
+    "                        drop the relayed connection and retry (a new punch)\n"
     "  --kaspa-connect HP    plain TCP to HOST:PORT instead of libp2p (any Kaspa node)\n"
     "  --kaspa-protocol ID   stream protocol (default /kaspad/transport/1.0.0; the PoC fork\n"
     "                        speaks /kaspa/p2p/bridge/1.0)\n"
@@ -378,10 +378,7 @@ static void on_direct_timer(uv_timer_t *t)
     lp2p_conn *c = a->host ? lp2p_host_find_conn(a->host, &a->peer) : NULL;
     if (c && lp2p_conn_is_relayed(c))
         lp2p_conn_close(c, 0);
-    if (test_mode(a))
-        finish(a, 1); /* a test waits for an answer, not for the next punch */
-    else
-        schedule_retry(a, "no direct connection in time");
+    schedule_retry(a, "no direct connection in time");
 }
 
 static void on_host_connected(lp2p_conn *c, void *ud)

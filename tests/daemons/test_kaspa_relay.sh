@@ -4,8 +4,11 @@
 # <relay>/p2p-circuit/p2p/<server> with --listen (punchable). DCUtR gives a direct connection
 # on both sides (direct_connected), the Kaspa stream runs on it (kaspa_handshake
 # relayed=false on both), pings are answered, and a long-lived session keeps answering pings
-# after the relayed connection is closed (grace period). Then a client started before the server: the relay answers NO_RESERVATION,
-# the client says the server is not there yet and retries with backoff until it appears.
+# after the relayed connection is closed (grace period). Then a client started before the
+# server: the relay answers NO_RESERVATION, the client says the server is not there yet and
+# retries with backoff until it appears. Last, a server with no listen address cannot be
+# punched: --direct-timeout ends the wait and the client retries on a fresh relayed
+# connection; --no-require-direct runs Kaspa over the relay instead.
 set -euo pipefail
 # shellcheck source=tests/daemons/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -32,9 +35,10 @@ log "ok: server holds a reservation"
 
 # A long-lived client (pings every second by the session itself) through the relay.
 start_bg punched 45 "$H" client --remote "$CIRCUIT" --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/c.key" \
-  --log-format json --ping-interval 1
+  --log-format json --ping-interval 1 --direct-timeout 5
 CPID=$LAST_PID
-wait_for 10 punched 'e.event === "kaspa_ready"' >/dev/null
+# (--direct-timeout 5: a punch that fails is retried on a fresh relayed connection.)
+wait_for 25 punched 'e.event === "kaspa_ready"' >/dev/null
 expect punched "e.event === 'connected' && e.peer === '$SID' && e.relayed === true" \
   "client: relayed connection to the server first"
 expect punched "e.event === 'kaspa_waiting_direct' && e.peer === '$SID'" "client: waits for the direct connection"
@@ -80,7 +84,7 @@ SID2="$(peer_id_in "$WORK/keygen_s2.out")"
 # environment, and the server's listen and relay addresses too.
 start_bg early 45 env LIBP2P_REMOTE_PEER_ID="$SID2" \
   LIBP2P_REMOTE_MULTIADDRS="/ip4/127.0.0.1/tcp/1;$RELAY/p2p-circuit" \
-  "$H" client --listen /ip4/127.0.0.1/tcp/0 --log-format json --pings 3
+  "$H" client --listen /ip4/127.0.0.1/tcp/0 --log-format json --pings 3 --direct-timeout 5
 EPID=$LAST_PID
 wait_for 10 early "e.event === 'kaspa_server_not_there_yet' && e.peer === '$SID2' &&
   e.addr === '$RELAY/p2p-circuit/p2p/$SID2'" >/dev/null
@@ -99,3 +103,27 @@ expect early 'e.event === "kaspa_pings_done" && e.sent === 3 && e.answered === 3
 expect early "e.event === 'kaspa_handshake' && e.peer === '$SID2' && e.relayed === false" \
   "client: the late session also runs on the direct connection"
 expect server2 "e.event === 'reservation' && e.relay === '$RID'" "server: reserved from LIBP2P_RELAY_MULTIADDRS"
+
+# ---- a server reachable only through the relay (no listen address): no punch is possible ------
+step keygen_s3 10 "$H" keygen --key "$WORK/s3.key"
+SID3="$(peer_id_in "$WORK/keygen_s3.out")"
+start_bg server3 30 "$H" server --relay "$RELAY" --key "$WORK/s3.key" --log-format json
+wait_for 10 server3 "e.event === 'reservation' && e.relay === '$RID'" >/dev/null
+start_bg nodirect 20 "$H" client --remote "$RELAY/p2p-circuit/p2p/$SID3" --log-format json \
+  --direct-timeout 2 --exit-after-ready
+NPID=$LAST_PID
+wait_for 8 nodirect "e.event === 'kaspa_direct_timeout' && e.peer === '$SID3' && e.waited_ms === 2000" >/dev/null
+log "ok: client: kaspa_direct_timeout after --direct-timeout"
+wait_for 3 nodirect 'e.event === "kaspa_reconnect" && e.reason === "no direct connection in time"' >/dev/null
+log "ok: client drops the relayed connection and tries again"
+kill "$NPID"
+wait "$NPID" || true
+[ "$(jcount nodirect 'e.event === "kaspa_stream_open"')" = 0 ] || fail "client ran Kaspa over the relay"
+# --no-require-direct: Kaspa over the relay circuit (within its data limit).
+step overrelay 20 "$H" client --remote "$RELAY/p2p-circuit/p2p/$SID3" --log-format json \
+  --no-require-direct --pings 3
+expect overrelay "e.event === 'kaspa_handshake' && e.peer === '$SID3' && e.relayed === true" \
+  "client with --no-require-direct: kaspa_handshake relayed=true"
+expect overrelay 'e.event === "kaspa_pings_done" && e.answered === 3' "client: 3 pings answered over the relay"
+wait_for 5 server3 "e.event === 'kaspa_handshake' && e.relayed === true" >/dev/null
+log "ok: server: kaspa_handshake relayed=true"
