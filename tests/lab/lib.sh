@@ -255,6 +255,10 @@ check_punched() {
     test "${sa%/tcp/*}" = "/ip4/$RB_PUB"
   check "client's direct connection goes to router A ($ca)" \
     test "${ca%/tcp/*}" = "/ip4/$RA_PUB"
+  # A failed first attempt costs 10 s (handshake timeout) and is a bug here, not the NAT:
+  # these NATs let the first SYNs through.
+  check "punched on the first DCUtR attempt (server: attempt $(jfirst "$PW/srv.log" direct_connected true attempt))" \
+    jfirst "$PW/srv.log" direct_connected '.attempt == 1'
   check "server: direct_connected names the client's peer ID" \
     test "$(jfirst "$PW/srv.log" direct_connected true peer)" = "$CLI_ID"
   check "client: direct_connected names the server's peer ID" \
@@ -274,7 +278,7 @@ WAIT_DIRECT=()
 punch_detect_wait_direct() {
   WAIT_DIRECT=()
   if hp_has_option echo --wait-direct && hp_has_option ping --wait-direct; then
-    WAIT_DIRECT=(--wait-direct 10000)
+    WAIT_DIRECT=(--wait-direct 25000)
   fi
 }
 

@@ -16,7 +16,6 @@ check "server reserved a slot on the relay" punch_start_server || exit 1
 punch_client_case ping 60
 check "DCUtR measured the delayed RTT (server's rtt_ms ${RTT_SERVER:-?} ≥ 200)" \
   test "${RTT_SERVER:-0}" -ge 200
-check "punched on the first attempt" jfirst "$PW/srv.log" direct_connected '.attempt == 1'
 echo "# RESULT delay=50ms ms_since_relayed client=${MS_CLIENT:-?} server=${MS_SERVER:-?}" \
   "rtt_ms=${RTT_SERVER:-?}"
 if [[ -n ${MS_CLIENT:-} && $MS_CLIENT != null ]] && ((MS_CLIENT >= 500)); then

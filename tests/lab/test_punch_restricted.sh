@@ -15,6 +15,4 @@ check "server reserved a slot on the relay" punch_start_server || exit 1
 punch_client_case echo 40
 # A restricted NAT drops unsolicited SYNs: the direct connection cannot be a plain dial,
 # so it proves the simultaneous open through both filters.
-check "router A dropped no punch SYN it should have let through (punch on first attempt)" \
-  jfirst "$PW/srv.log" direct_connected '.attempt == 1'
 punch_finish
