@@ -7,6 +7,11 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 punch_need_root
 punch_need_holepunch
+# CTest may run interop/npm_ci (which installs node_modules) at the same time: wait for it.
+for _ in $(seq 300); do
+  [[ -d $SRC_DIR/tests/interop/node_modules/libp2p ]] && break
+  sleep 1
+done
 [[ -d $SRC_DIR/tests/interop/node_modules/libp2p ]] || {
   echo "FAIL: tests/interop/node_modules missing (run: bash tests/interop/npm-ci.sh)"
   exit 1
