@@ -97,7 +97,7 @@ typedef struct lp2p_peerbook_addr_info {
     int relayed;
     int is_public;
     uint64_t last_seen_ms;
-    uint64_t last_dial_ms; /* 0 when never dialed */
+    uint64_t last_dial_ms; /* meaningful when last_dial != LP2P_PB_DIAL_NONE */
     int last_dial;         /* LP2P_PB_DIAL_* */
     unsigned fails;        /* consecutive failed dials */
 } lp2p_peerbook_addr_info;
@@ -122,9 +122,11 @@ int lp2p_peerbook_remove_addr(lp2p_peerbook *pb, const lp2p_peer_id *peer,
 int lp2p_peerbook_remove_peer(lp2p_peerbook *pb, const lp2p_peer_id *peer);
 
 /* Records a dial of (peer, ma): result 0 = connected, negative = failed (the lp2p_err code).
- * Touches the peer. On failure also releases the PENDING relay slot of `peer` when ma is one of
- * its addresses (ma with or without /p2p/<peer>). Returns the number of relay slots released
- * (0 or 1), or LP2P_ERR_NOT_FOUND when the address is unknown and no slot was released. */
+ * Touches the peer when the address is known. Record ordinary dials only: a DCUtR punch
+ * attempt failing says nothing about the address. On failure also releases the PENDING relay slot
+ * of `peer` when ma is one of its addresses (ma with or without /p2p/<peer>). Returns the number of
+ * relay slots released (0 or 1), or LP2P_ERR_NOT_FOUND when the address is unknown and no slot was
+ * released. */
 int lp2p_peerbook_dial_result(lp2p_peerbook *pb, const lp2p_peer_id *peer, const lp2p_multiaddr *ma,
                               int result, uint64_t now_ms);
 
