@@ -3,7 +3,8 @@
 # (bound port in kaspa_listen) and `holepunch client --kaspa-connect`: handshake and Ready on
 # both sides, 3 pings answered, byte counters in kaspa_session_closed; a second client with
 # the same node id is rejected DUPLICATE_CONNECTION (rusty-kaspa's PeerKey = node id + IP);
-# a client on another network gets rusty-kaspa's "Network mismatch" reason.
+# a client on another network gets rusty-kaspa's "Network mismatch" reason, one advertising
+# protocol version 6 "P2P protocol version mismatch".
 set -euo pipefail
 # shellcheck source=tests/daemons/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -55,6 +56,13 @@ wait_for 5 server 'e.event === "kaspa_reject" && e.direction === "sent" &&
 log "ok: server rejected the wrong network with rusty-kaspa's reason text"
 expect net 'e.event === "kaspa_session_failed"' "wrong-network client says the session failed"
 [ "$(jcount net 'e.event === "kaspa_ready"')" = 0 ] || fail "wrong-network client reached Ready"
+
+# ---- too old a protocol version (--protocol-version) ---------------------------------------
+step_fails oldver 20 "$H" client --kaspa-connect "$ADDR" --log-format json --protocol-version 6 --exit-after-ready
+wait_for 5 server 'e.event === "kaspa_reject" && e.direction === "sent" &&
+  e.reason === "P2P protocol version mismatch - local: 10, remote: 6"' >/dev/null
+log "ok: server rejected protocol version 6 with rusty-kaspa's reason text"
+expect oldver 'e.event === "kaspa_handshake" && e.version === 10' "old-version client saw the server's version 10"
 
 kill -0 "$SPID" 2>/dev/null || fail "server exited"
 # ---- clean shutdown on SIGTERM -------------------------------------------------------------
