@@ -13,6 +13,8 @@
 #   reads our SYNC, dials our address and gets a direct connection (Noise initiator, as
 #   DCUtR wants for A), pings us over it, closes the relayed connection and echoes over
 #   the direct one. What our side logs about it is asserted too (see the note there).
+# Phase 3, js also dialing from a fixed port it advertises (--punch-port): the SYNs share
+#   a 4-tuple, our punch machinery recognises the connection, and we log direct_connected.
 #
 # DCUTR_RELAY=ours (default) or js picks the relay.
 set -euo pipefail
@@ -135,4 +137,28 @@ case "$outcome" in
     log "KNOWN GAP: we logged holepunch_gave_up although js's direct connection to us is up" ;;
   *) fail "no direct_connected and no holepunch_gave_up for $J2 on our side within 12 s" ;;
 esac
+
+# ---- phase 3: js punching from a fixed port ----------------------------------------------------
+# --punch-port P: js's CONNECT carries 127.0.0.1:P and its DCUtR dial leaves from P (Node
+# binds with SO_REUSEADDR, no SO_REUSEPORT, so P cannot be its listen port). Our SYN from
+# our listen port to P and js's SYN from P to our listen port use the same 4-tuple: a
+# simultaneous open, or (on one host, usually) js's SYN reaches our listener first and we
+# claim that connection by its 4-tuple with B's role. Either way we must log direct_connected.
+PP="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+step js3 40 node "$PROBE" dial "$CIRCUIT" --hold 3 --allow-private --punch-port "$PP" --timeout 35
+P3="$WORK/js3.out"
+J3="$(jq_first "$P3" 'e.event==="listening"' 'e.peer')"
+expect "$P3" "e.event==='dcutr_msg' && e.dir==='sent' && e.type==='CONNECT' &&
+  JSON.stringify(e.addrs)===JSON.stringify(['/ip4/127.0.0.1/tcp/$PP/p2p/$J3'])" "js answered CONNECT with its punch port $PP"
+expect "$P3" "e.event==='dcutr_dial_result' && e.ok===true && e.limited===false && e.direction==='outbound'" \
+  "js's dial from port $PP gave a direct connection"
+expect "$P3" "e.event==='direct_ping' && e.ok===true" "js pinged us over it"
+expect "$P3" 'e.event==="result" && e.ok===true && e.echo_limited===false' "js echoed over the direct connection"
+wait_for 10 "$HPL" "e.event==='direct_connected' && e.peer==='$J3' && e.addr==='/ip4/127.0.0.1/tcp/$PP' &&
+  e.role==='responder'" >/dev/null
+log "ok: we logged direct_connected to 127.0.0.1:$PP as responder (B): $(jq_first "$HPL" \
+  "e.event==='direct_connected' && e.peer==='$J3'" '`attempt ${e.attempt}, ${e.ms_since_relayed} ms after the relayed connection`')"
+how="$(jq_first "$HPL" "e.event==='connection_failed' && e.peer==='$J3' && e.addr==='/ip4/127.0.0.1/tcp/$PP'" \
+  'e.reason' || echo 'simultaneous open')"
+log "(our own dial to $PP: $how)"
 log "PASS"

@@ -43,7 +43,7 @@ import { ECHO_PROTOCOL, echoHandler, echoOnce, randomData } from './echo.mjs'
 import { randomBytes } from 'node:crypto'
 
 const NAME = 'dcutr_probe'
-const args = parseArgs(process.argv.slice(2), ['listen', 'relay', 'timeout', 'hold', 'key'], ['allow-private'])
+const args = parseArgs(process.argv.slice(2), ['listen', 'relay', 'timeout', 'hold', 'key', 'punch-port'], ['allow-private'])
 const mode = args._[0]
 const HANDLER_OPTS = { maxInboundStreams: 256, maxOutboundStreams: 256, runOnLimitedConnection: true }
 const TYPES = { 100: 'CONNECT', 300: 'SYNC' }
@@ -184,8 +184,51 @@ function fmt (args) {
   }) + (i < rest.length ? ' ' + rest.slice(i).map(String).join(' ') : '')
 }
 
+/**
+ * --punch-port: the DCUtR dial goes straight to the transport (bypassing the dial queue,
+ * which drops `initiator`), from 127.0.0.1:PORT, with the module's `initiator` option, so
+ * its SYN can meet the remote's SYN to PORT (TCP simultaneous open on one host).
+ */
+async function punchDial (svc, addrs, opts, port) {
+  const errors = []
+  for (const ma of (Array.isArray(addrs) ? addrs : [addrs])) {
+    // A signal of our own that lives only as long as the dial: the module's 5 s
+    // AbortSignal.timeout would otherwise reach the connection and end it 5 s after the
+    // DCUtR stream opened (the dial queue, which we bypass, does the same isolation).
+    const ac = new AbortController()
+    const stop = () => ac.abort(new Error('punch dial timed out or was aborted'))
+    const timer = setTimeout(stop, 5000)
+    opts.signal?.addEventListener('abort', stop)
+    try {
+      return await svc.transportManager.dial(ma, {
+        signal: ac.signal,
+        localAddress: '127.0.0.1',
+        localPort: port,
+        initiator: opts.initiator
+      })
+    } catch (e) {
+      errors.push(e)
+    } finally {
+      clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', stop)
+    }
+  }
+  throw new AggregateError(errors, 'all punch dials failed')
+}
+
 /** Patches the DCUtR service instance so its exchange shows up as events. */
-function instrument (svc, allowPrivate) {
+function instrument (svc, allowPrivate, punchPort, selfId) {
+  if (punchPort) {
+    // CONNECT carries only the punch port: that is where our SYN will come from.
+    const am = svc.addressManager
+    svc.addressManager = new Proxy(am, {
+      get (target, prop) {
+        if (prop === 'getAddresses') return () => [multiaddr(`/ip4/127.0.0.1/tcp/${punchPort}/p2p/${selfId}`)]
+        const v = Reflect.get(target, prop, target)
+        return typeof v === 'function' ? v.bind(target) : v
+      }
+    })
+  }
   const origLog = svc.log
   const logger = (...a) => { emit({ event: 'dcutr_log', level: 'info', msg: fmt(a) }); origLog(...a) }
   logger.error = (...a) => {
@@ -221,9 +264,9 @@ function instrument (svc, allowPrivate) {
       if (prop === 'openConnection') {
         return async (addrs, opts = {}) => {
           const list = (Array.isArray(addrs) ? addrs : [addrs]).map(String)
-          emit({ event: 'dcutr_dial', addrs: list, initiator_opt: opts.initiator ?? null, force: opts.force ?? null })
+          emit({ event: 'dcutr_dial', addrs: list, initiator_opt: opts.initiator ?? null, force: opts.force ?? null, punch_port: punchPort })
           try {
-            const c = await target.openConnection(addrs, opts)
+            const c = punchPort ? await punchDial(svc, addrs, opts, punchPort) : await target.openConnection(addrs, opts)
             emit({ event: 'dcutr_dial_result', ok: true, remote_addr: c.remoteAddr.toString(), direction: c.direction, limited: c.limits != null })
             // Use the punched connection before the module closes the relayed one (after
             // that the remote may go away): one /ipfs/ping/1.0.0 round trip on it.
@@ -266,7 +309,7 @@ async function buildNode ({ listen, privateKey }) {
     services: { dcutr: dcutr() },
     transports: [circuitRelayTransport({ reservationCompletionTimeout: 10000 })]
   })
-  instrument(node.services.dcutr, args['allow-private'] === true)
+  instrument(node.services.dcutr, args['allow-private'] === true, args['punch-port'] ? Number(args['punch-port']) : null, node.peerId.toString())
   await node.handle(ECHO_PROTOCOL, echoHandler, HANDLER_OPTS)
   node.addEventListener('peer:identify', (evt) => emit(identifyEvent(evt.detail)))
   const connEvent = (event, c) => emit({ event, peer: c.remotePeer.toString(), remote_addr: c.remoteAddr.toString(), direction: c.direction, limited: c.limits != null })
