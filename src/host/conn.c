@@ -89,6 +89,7 @@ static void y_on_goaway(void *user, uint32_t code)
 {
     lp2p_conn *c = user;
     lp2p_log(LP2P_INFO, "goaway", LF_S("peer", c->peer_str), LF_U("code", code));
+    c->remote_goaway = 1;
 }
 
 static const lp2p_yamux_callbacks k_ycb = {
@@ -186,7 +187,8 @@ void lp2p__conn_fail(lp2p_conn *c, int err, const char *why)
                                : stage == CONN_MSS_SECURITY ? "multistream"
                                : stage == CONN_NOISE        ? "noise"
                                                             : "muxer"),
-                 LF_S("reason", why ? why : lp2p_strerror(err)), LF_S("error", lp2p_err_name(err)));
+                 LF_S("reason", why ? why : lp2p_strerror(err)),
+                 LF_S("error", lp2p_err_name(err ? err : LP2P_ERR_CLOSED)));
     }
     if (c->carrier) {
         /* A relayed connection ends its circuit stream; the stream no longer points here. */

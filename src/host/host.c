@@ -158,7 +158,8 @@ lp2p_conn *lp2p__host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer, lp
     lp2p_list *pos;
     for (pos = h->conns.next; pos != &h->conns; pos = pos->next) {
         lp2p_conn *c = lp2p_container_of(pos, lp2p_conn, link);
-        if (c != except && c->stage == CONN_READY && lp2p_peer_id_equal(&c->peer, peer))
+        if (c != except && c->stage == CONN_READY && !c->remote_goaway &&
+            lp2p_peer_id_equal(&c->peer, peer))
             return c;
     }
     return NULL;
@@ -170,7 +171,7 @@ lp2p_conn *lp2p_host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer)
     lp2p_list *pos;
     for (pos = h->conns.next; pos != &h->conns; pos = pos->next) {
         lp2p_conn *c = lp2p_container_of(pos, lp2p_conn, link);
-        if (c->stage == CONN_READY && lp2p_peer_id_equal(&c->peer, peer) &&
+        if (c->stage == CONN_READY && !c->remote_goaway && lp2p_peer_id_equal(&c->peer, peer) &&
             (!best || (best->relayed && !c->relayed)))
             best = c;
     }
@@ -180,6 +181,22 @@ lp2p_conn *lp2p_host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer)
 void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
 {
     lp2p_conn *old = lp2p__host_find_conn(h, &c->peer, c);
+    /* Both sides dialed at once: each holds one outbound and one inbound connection. Both
+     * must keep the same one, so keep the one dialed by the peer with the smaller ID. */
+    if (old && old->relayed == c->relayed && old->outbound != c->outbound) {
+        const lp2p_peer_id *me = lp2p_host_peer_id(h);
+        size_t n = me->len < c->peer.len ? me->len : c->peer.len;
+        int cmp = memcmp(me->bytes, c->peer.bytes, n);
+        if (cmp == 0)
+            cmp = (int)me->len - (int)c->peer.len;
+        int keep_new = cmp < 0 ? c->outbound : !c->outbound;
+        if (keep_new) {
+            lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", c->peer_str),
+                     LF_S("kept", c->remote_addr), LF_S("closed", old->remote_addr));
+            lp2p__conn_fail(old, LP2P_ERR_EXISTS, "duplicate connection");
+            old = NULL;
+        }
+    }
     /* One connection per peer, except that a direct connection may join a relayed one: that
      * is the hole punch's upgrade, and the relayed one closes after a grace period. */
     if (old && !(old->relayed && !c->relayed)) {
@@ -365,14 +382,17 @@ int lp2p_host_dial(lp2p_host *h, const char *text, lp2p_dial_cb cb, void *ud)
                  LF_S("reason", "not a /ip4|ip6/…/tcp/PORT address"));
         return rc;
     }
-    lp2p_conn *c = lp2p__conn_new(h, 1);
-    if (!c) {
-        lp2p_multiaddr_free(&ma);
-        return LP2P_ERR_NOMEM;
-    }
+    const struct sockaddr *local = reuse_addr(h, ss.ss_family);
+    char rtext[LP2P_MULTIADDR_STR_MAX];
     lp2p_multiaddr_strip_p2p(&ma);
-    lp2p_multiaddr_to_string(&ma, c->remote_addr, sizeof(c->remote_addr));
+    lp2p_multiaddr_to_string(&ma, rtext, sizeof(rtext));
     lp2p_multiaddr_free(&ma);
+    lp2p_conn *c;
+again:
+    c = lp2p__conn_new(h, 1);
+    if (!c)
+        return LP2P_ERR_NOMEM;
+    memcpy(c->remote_addr, rtext, sizeof(rtext));
     c->has_expected = has_expected;
     if (has_expected) {
         c->expected = expected;
@@ -382,14 +402,23 @@ int lp2p_host_dial(lp2p_host *h, const char *text, lp2p_dial_cb cb, void *ud)
     c->dial_ud = ud;
     c->connect_req.data = c;
     c->deadline_handshake = lp2p__now(h) + h->cfg.dial_timeout_ms;
-    rc = lp2p_tcp_dial(h->loop, &c->tcp, &c->connect_req, reuse_addr(h, ss.ss_family),
-                       (struct sockaddr *)&ss, on_connect);
+    rc =
+        lp2p_tcp_dial(h->loop, &c->tcp, &c->connect_req, local, (struct sockaddr *)&ss, on_connect);
     if (c->tcp.loop) {
         c->tcp.data = c;
         c->open_handles++;
     }
     if (rc < 0) {
         c->dial_cb = NULL;
+        if (local && (rc == UV_EADDRNOTAVAIL || rc == UV_EADDRINUSE)) {
+            /* Our listen port already has a connection to that address (the peer dialed us,
+             * or we dial it again without /p2p): dial from an ephemeral port, as go's
+             * reuseport dialer does. */
+            lp2p__conn_fail(c, LP2P_ERR_EXISTS,
+                            "listen port's 4-tuple in use; redialing from another port");
+            local = NULL;
+            goto again;
+        }
         lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
         return LP2P_ERR_IO;
     }

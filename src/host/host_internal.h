@@ -112,6 +112,7 @@ struct lp2p_conn {
     lp2p_identify_info remote_info; /* from identify; fields 0 until it arrives */
     int identified;
     int reported_connected;
+    int remote_goaway; /* peer sent GoAway: no new streams, never handed out again */
 };
 
 enum stream_stage { STREAM_NEGOTIATING, STREAM_OPEN };

@@ -176,11 +176,16 @@ static void deliver(lp2p_stream *s, const uint8_t *p, size_t n)
 {
     if (n == 0)
         return;
+    /* Hold the window back only when this delivery made our own output grow past the mark
+     * (an echo whose far side does not read). A stream that is merely sending a lot while
+     * it receives must keep granting, or two such streams wait on each other forever. */
+    size_t before = lp2p_buf_size(&s->pending);
     if (s->cb.on_data)
         s->cb.on_data(s, p, n, s->ud);
     if (s->closed || !s->ys)
         return;
-    if (lp2p_buf_size(&s->pending) >= STREAM_HIGH_WATER)
+    size_t after = lp2p_buf_size(&s->pending);
+    if (after > before && after >= STREAM_HIGH_WATER)
         s->debt += n; /* granted back when our own output drains */
     else
         lp2p_yamux_stream_consumed(s->ys, n);

@@ -586,9 +586,8 @@ static void test_goaway_then_silence(void **state)
  * once (err 0), for as long as the peer keeps the TCP connection open. Fix: y_on_goaway
  * sets c->remote_goaway = 1, and both find_conn functions skip such connections, so the
  * dial makes a new connection (here: to a closed port, so it must fail with IO). */
-static void test_BUG_dial_answered_with_goaway_connection(void **state)
+static void test_regression_dial_answered_with_goaway_connection(void **state)
 {
-    KNOWN_BUG();
     static raw_peer p;
     raw_secure_connect(&p, B.port, g_raw_kp);
     assert_true(RUN_UNTIL(B.connected == 2, 3000));
@@ -666,7 +665,7 @@ int main(void)
         T(test_identify_oversized_answer),
         T(test_echo_reader_that_never_reads_is_bounded),
         T(test_goaway_then_silence),
-        T(test_BUG_dial_answered_with_goaway_connection),
+        T(test_regression_dial_answered_with_goaway_connection),
         T(test_dial_key_mismatch_keeps_other_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,9 +204,8 @@ static void test_16mib_transfer(void **state)
  * therefore stops granting the echo's window; the echo server's output then piles up past
  * its own high-water mark and it stops granting the client's window: both wait forever.
  * Skipped unless HOSTTEST_KNOWN_BUGS=1 so the suite stays green until the fix lands. */
-static void test_BUG_big_single_write_to_echo_deadlocks(void **state)
+static void test_regression_big_single_write_to_echo_deadlocks(void **state)
 {
-    KNOWN_BUG();
     lp2p_conn *c = connect_a_to_b();
     static stream_rec r;
     sr_init(&r);
@@ -442,7 +441,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unregistered_protocol_is_na, setup, teardown),
         cmocka_unit_test_setup_teardown(test_64_concurrent_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_16mib_transfer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_BUG_big_single_write_to_echo_deadlocks, setup,
+        cmocka_unit_test_setup_teardown(test_regression_big_single_write_to_echo_deadlocks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_second_dial_reuses_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reverse_dial_keeps_one_connection, setup, teardown),

@@ -46,9 +46,8 @@ static lp2p_conn *connect_a_to_b(void)
  * EADDRNOTAVAIL and lp2p_host_dial returns LP2P_ERR_IO ("address not available").
  * go-libp2p's reuseport dialer retries without the bind on EADDRINUSE/EADDRNOTAVAIL; we
  * should too (then the duplicate rule hands the dial the existing connection). */
-static void test_BUG_dial_without_peer_id_when_connected(void **state)
+static void test_regression_dial_without_peer_id_when_connected(void **state)
 {
-    KNOWN_BUG();
     lp2p_conn *c = connect_a_to_b();
     char plain[128];
     snprintf(plain, sizeof(plain), "/ip4/127.0.0.1/tcp/%u", B.port);
@@ -70,9 +69,8 @@ static void test_BUG_dial_without_peer_id_when_connected(void **state)
  * B's dial socket (B's port -> A's port) has the 4-tuple of A's connection, already
  * completed by the kernel and waiting in B's accept queue: B's lp2p_host_dial returns
  * LP2P_ERR_IO synchronously although a connection to A is about to be accepted. */
-static void test_BUG_simultaneous_dial(void **state)
+static void test_regression_simultaneous_dial(void **state)
 {
-    KNOWN_BUG();
     static dial_rec da, db;
     memset(&da, 0, sizeof(da));
     memset(&db, 0, sizeof(db));
@@ -99,9 +97,8 @@ static void test_BUG_simultaneous_dial(void **state)
  * reported success. The survivor must be chosen the same way on both sides (e.g. the
  * connection dialed by the peer with the smaller peer ID), or duplicates kept (go-libp2p
  * and rust-libp2p keep both). */
-static void test_BUG_simultaneous_dial_distinct_addresses(void **state)
+static void test_regression_simultaneous_dial_distinct_addresses(void **state)
 {
-    KNOWN_BUG();
     assert_int_equal(lp2p_host_listen(A.host, "/ip4/127.0.0.2/tcp/0"), 0);
     const char *const *addrs;
     assert_int_equal(lp2p_host_listen_addrs(A.host, &addrs), 2);
@@ -374,9 +371,8 @@ static void never_accept(uv_stream_t *srv, int status)
 {
 }
 
-static void test_BUG_close_during_dial_names_the_error(void **state)
+static void test_regression_close_during_dial_names_the_error(void **state)
 {
-    KNOWN_BUG();
     /* a listener that accepts and never speaks */
     static uv_tcp_t srv;
     uv_tcp_init(&g_loop, &srv);
@@ -511,9 +507,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_BUG_dial_without_peer_id_when_connected),
-        T(test_BUG_simultaneous_dial),
-        T(test_BUG_simultaneous_dial_distinct_addresses),
+        T(test_regression_dial_without_peer_id_when_connected),
+        T(test_regression_simultaneous_dial),
+        T(test_regression_simultaneous_dial_distinct_addresses),
         T(test_dial_self),
         T(test_connection_limit),
         T(test_close_inside_on_connected),
@@ -523,7 +519,7 @@ int main(void)
         T(test_host_close_inside_on_identify),
         T(test_host_close_inside_on_disconnected),
         T(test_peer_reset_reported),
-        T(test_BUG_close_during_dial_names_the_error),
+        T(test_regression_close_during_dial_names_the_error),
         T(test_stream_limit_per_connection),
         T(test_stream_burst_past_twice_the_limit_is_a_flood),
     };
