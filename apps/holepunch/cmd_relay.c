@@ -355,6 +355,8 @@ int cmd_relay(int argc, char **argv)
     lp2p_host_config_default(&hc, &loop, kp);
     if (max_conns)
         hc.max_conns = max_conns;
+    /* A paused circuit side can still deliver one window: keep that below max_buffered. */
+    hc.max_stream_window = 1u << 20;
     hc.cb.on_connected = on_connected;
     hc.cb.on_disconnected = on_disconnected;
     hc.ud = &app;

@@ -40,6 +40,7 @@ typedef struct circ {
     uint64_t deadline_ms; /* stream timeout while WAIT_MSG / REPLIED; 0 = none */
     lp2p_buf early;       /* source bytes that arrived before the circuit went live */
     int eof[2];           /* that side sent FIN */
+    int paused[2];        /* reading that side is paused: the other side's output is full */
     uint64_t bytes[2];
     int busy;
     int aborting;
@@ -286,8 +287,15 @@ static void forward(circ *c, int from, const uint8_t *p, size_t n)
         circ_abort(c, "data limit");
         return;
     }
-    /* The host cannot hold back the sender's window from here; bound what we queue. */
-    if (c->s[!from] && lp2p_stream_pending(c->s[!from]) > r->cfg.max_buffered) {
+    /* Backpressure: while the destination holds a high-water mark of output, the source's
+     * window is not granted back; the destination's on_writable resumes it. */
+    size_t pend = lp2p_stream_pending(to);
+    if (pend >= LP2P_STREAM_HIGH_WATER && !c->paused[from] && c->s[from]) {
+        c->paused[from] = 1;
+        lp2p_stream_pause_read(c->s[from], 1);
+    }
+    /* What the source had in flight when paused still arrives; bound it anyway. */
+    if (pend > r->cfg.max_buffered) {
         lp2p_log(LP2P_WARN, "circuit_overflow", LF_S("src", c->src), LF_S("dst", c->dst),
                  LF_U("pending", lp2p_stream_pending(c->s[!from])));
         circ_abort(c, "receiver too slow");
@@ -574,6 +582,18 @@ static void side_eof(int side, lp2p_stream *s, void *ud)
     circ_unref(c);
 }
 
+/* `side` drained below its low-water mark: the other side may be read again. */
+static void side_writable(int side, lp2p_stream *s, void *ud)
+{
+    circ *c = ud;
+    circ_ref(c);
+    if (c->paused[!side] && c->s[!side]) {
+        c->paused[!side] = 0;
+        lp2p_stream_pause_read(c->s[!side], 0);
+    }
+    circ_unref(c);
+}
+
 static void side_close(int side, lp2p_stream *s, int err, void *ud)
 {
     circ *c = ud;
@@ -615,6 +635,14 @@ static void dst_eof(lp2p_stream *s, void *ud)
 {
     side_eof(DST, s, ud);
 }
+static void src_writable(lp2p_stream *s, void *ud)
+{
+    side_writable(SRC, s, ud);
+}
+static void dst_writable(lp2p_stream *s, void *ud)
+{
+    side_writable(DST, s, ud);
+}
 static void src_close(lp2p_stream *s, int err, void *ud)
 {
     side_close(SRC, s, err, ud);
@@ -625,8 +653,8 @@ static void dst_close(lp2p_stream *s, int err, void *ud)
 }
 
 static const lp2p_stream_callbacks k_side_cb[2] = {
-    {.on_data = src_data, .on_eof = src_eof, .on_close = src_close},
-    {.on_data = dst_data, .on_eof = dst_eof, .on_close = dst_close},
+    {.on_data = src_data, .on_eof = src_eof, .on_writable = src_writable, .on_close = src_close},
+    {.on_data = dst_data, .on_eof = dst_eof, .on_writable = dst_writable, .on_close = dst_close},
 };
 
 /* Hop streams on conn that have not sent their request yet. */

@@ -32,8 +32,9 @@ typedef struct relay_svc_config {
     /* Hop streams of one connection still waiting for their request; more are reset at once
      * (rust: 10 concurrent streams per connection). */
     uint32_t max_pending_hops_per_conn;
-    /* Bound on bytes queued towards one side of a circuit; over it the circuit is reset
-     * (the public host API cannot hold back the other side's window). */
+    /* Bound on bytes queued towards one side of a circuit; over it the circuit is reset.
+     * Reading the other side pauses at LP2P_STREAM_HIGH_WATER, so only what it had in flight
+     * (at most one window: keep the host's max_stream_window below this) comes on top. */
     size_t max_buffered;
 } relay_svc_config;
 

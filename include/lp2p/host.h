@@ -124,5 +124,14 @@ lp2p_conn *lp2p_stream_conn(const lp2p_stream *s);
 void lp2p_stream_set_ud(lp2p_stream *s, void *ud);
 /* Replaces the stream's callbacks (e.g. a relay turning a hop stream into a byte pipe). */
 void lp2p_stream_set_callbacks(lp2p_stream *s, const lp2p_stream_callbacks *cb, void *ud);
+/* Our pending output at or above this stops granting the peer window, and arms on_writable
+ * (called when pending falls below a quarter of it). */
+#define LP2P_STREAM_HIGH_WATER (1u << 20)
+/* paused = 1: bytes the peer sends on s are still delivered, but not granted back as window,
+ * so the peer stops after at most one window; paused = 0: grants what was held back. For
+ * code that forwards s's bytes elsewhere (a relay splicing two streams): pause s while the
+ * destination's lp2p_stream_pending is >= LP2P_STREAM_HIGH_WATER, resume in the
+ * destination's on_writable. */
+void lp2p_stream_pause_read(lp2p_stream *s, int paused);
 
 #endif

@@ -18,7 +18,7 @@
 /* Per-stream output: above HIGH we stop granting the peer window, below LOW we tell the
  * writer it may go on. Per-connection socket queue: above HIGH streams stop feeding the
  * muxer until the kernel takes the bytes. */
-#define STREAM_HIGH_WATER (1u << 20)
+#define STREAM_HIGH_WATER LP2P_STREAM_HIGH_WATER
 #define STREAM_LOW_WATER  (256u << 10)
 #define CONN_HIGH_WATER   (1u << 20)
 #define HOST_READ_BUF     (256u << 10)
@@ -132,6 +132,7 @@ struct lp2p_stream {
     lp2p_buf pending; /* our bytes not yet accepted by the muxer */
     size_t debt;      /* peer bytes delivered but not yet granted back as window */
     int want_fin, fin_sent, above_high, closed, reset_seen;
+    int read_paused; /* lp2p_stream_pause_read: peer bytes go to debt */
 };
 
 /* conn.c */

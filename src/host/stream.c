@@ -106,7 +106,7 @@ void lp2p__stream_pump(lp2p_stream *s)
         lp2p_yamux_stream_close(s->ys);
     }
     size_t pend = lp2p_buf_size(&s->pending);
-    if (s->debt && pend < STREAM_HIGH_WATER) {
+    if (s->debt && pend < STREAM_HIGH_WATER && !s->read_paused) {
         lp2p_yamux_stream_consumed(s->ys, s->debt);
         s->debt = 0;
     }
@@ -166,6 +166,13 @@ void lp2p_stream_set_ud(lp2p_stream *s, void *ud)
 {
     s->ud = ud;
 }
+void lp2p_stream_pause_read(lp2p_stream *s, int paused)
+{
+    s->read_paused = paused != 0;
+    if (!paused)
+        lp2p__stream_pump(s); /* grants the debt once our own output is below the mark */
+}
+
 void lp2p_stream_set_callbacks(lp2p_stream *s, const lp2p_stream_callbacks *cb, void *ud)
 {
     s->cb = *cb;
@@ -185,8 +192,8 @@ static void deliver(lp2p_stream *s, const uint8_t *p, size_t n)
     if (s->closed || !s->ys)
         return;
     size_t after = lp2p_buf_size(&s->pending);
-    if (after > before && after >= STREAM_HIGH_WATER)
-        s->debt += n; /* granted back when our own output drains */
+    if (s->read_paused || (after > before && after >= STREAM_HIGH_WATER))
+        s->debt += n; /* granted back when our own output drains / reading resumes */
     else
         lp2p_yamux_stream_consumed(s->ys, n);
 }
