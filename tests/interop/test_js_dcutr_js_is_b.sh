@@ -14,6 +14,8 @@
 #   log direct_connected; js's own dial (initiator:false is dropped by libp2p 2.10, so it
 #   is an ordinary outbound connection) reaches our listener too, js pings us over it and
 #   closes the relayed connection. What happens to our ping command then is asserted.
+# Phase 3, js dialing from a fixed port it advertises, with initiator:false honoured
+#   (--punch-port): see the note there.
 #
 # DCUTR_RELAY=js (default) or ours picks the relay.
 set -euo pipefail
@@ -143,5 +145,45 @@ else
   pf="$(jq_first "$H2" "e.event==='ping_failed'" 'e.ts')"
   [ "$pf" -ge "$dc" ] || fail "ping_failed ($pf) came before direct_connected ($dc)"
   log "KNOWN GAP: holepunch ping exited $rc: its stream stayed on the relayed connection js closed after the punch"
+fi
+
+# ---- phase 3: js dialing from a fixed port, with initiator:false honoured ------------------------
+# --punch-port P: js's CONNECT carries only 127.0.0.1:P and its DCUtR dial goes straight to
+# the transport from P with initiator:false (B = Noise responder, as DCUtR wants). We dial
+# P at once on SYNC, js only RTT/2 after sending it: on one host our SYN usually reaches P
+# before js has bound it and is refused (behind a NAT it would be dropped instead). js's
+# SYN from P then reaches our listener. Either we claim it by its 4-tuple as A (initiator)
+# and log direct_connected, or (what we do today) our punch has already ended on the
+# refusal, the connection is treated as an ordinary inbound one (responder), both ends
+# wait as responders and it dies (reported gap). Both outcomes are asserted precisely.
+PP="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+start_js js3 --allow-private --punch-port "$PP"
+P3="$WORK/js3.out"
+H3="$WORK/hp3.err"
+rc=0
+timeout -k 2 30 "$HOLEPUNCH" ping "$JCIRC" --listen /ip4/127.0.0.1/tcp/0 --count 5 --interval 1000 \
+  --timeout 20000 --log-format json >"$WORK/hp3.out" 2>"$H3" || rc=$?
+[ "$rc" -ne 124 ] || fail "holepunch ping timed out"
+HLISTEN="$(jq_first "$H3" 'e.event==="listening"' 'e.addr.split("/p2p/")[0]')"
+expect "$P3" "e.event==='dcutr_msg' && e.dir==='sent' && e.type==='CONNECT' &&
+  JSON.stringify(e.addrs)===JSON.stringify(['/ip4/127.0.0.1/tcp/$PP/p2p/$JPEER'])" "js's CONNECT carries only its punch port $PP"
+expect "$P3" "e.event==='dcutr_msg' && e.dir==='sent' && e.type==='SYNC'" "js sent SYNC"
+expect "$H3" "e.event==='dcutr_attempt' && e.peer==='$JPEER' && e.role==='A' && e.attempt===1" "on SYNC we dialed $PP"
+expect "$P3" "e.event==='dcutr_dial' && e.initiator_opt===false && e.punch_port===$PP &&
+  JSON.stringify(e.addrs)===JSON.stringify(['$HLISTEN'])" "js dialed our listen address from $PP with initiator:false"
+if jq_first "$H3" "e.event==='direct_connected' && e.peer==='$JPEER'" >/dev/null; then
+  expect "$H3" "e.event==='direct_connected' && e.peer==='$JPEER' && e.addr==='/ip4/127.0.0.1/tcp/$PP' &&
+    e.role==='initiator'" "we logged direct_connected to $PP as initiator (A)"
+  expect "$P3" "e.event==='dcutr_dial_result' && e.ok===true && e.direction==='inbound'" \
+    "js's dial came up with js as responder (initiator:false honoured)"
+else
+  expect "$H3" "e.event==='connection_failed' && e.peer==='$JPEER' && e.addr==='/ip4/127.0.0.1/tcp/$PP' &&
+    e.stage==='dial' && e.reason==='connection refused'" "our SYN to $PP was refused (js had not bound it yet)"
+  expect "$H3" "e.event==='holepunch_gave_up' && e.peer==='$JPEER'" "our punch (A) ended on that refusal"
+  expect "$P3" "e.event==='dcutr_dial_result' && e.ok===false" \
+    "js's dial from $PP did not complete"
+  expect "$H3" "e.event==='connection_failed' && e.addr==='/ip4/127.0.0.1/tcp/$PP' && e.peer==='' &&
+    e.stage==='multistream'" "our listener held js's connection from $PP in multistream, unauthenticated, until it ended (both ends responders)"
+  log "KNOWN GAP: js's crossing connection from $PP arrived after our punch ended, so it was not claimed with A's role"
 fi
 log "PASS"
