@@ -41,7 +41,8 @@ static const char *const k_help =
     "  --listen MA           listen too (needed to be hole-punched: punch dials come from the\n"
     "                        listen port), e.g. /ip4/0.0.0.0/tcp/0\n"
     "  --require-direct      run Kaspa only on a direct connection (default)\n"
-    "  --no-require-direct   also run Kaspa over the relay (limited: 2 min, 128 KiB by default)\n"
+    "  --no-require-direct   also run Kaspa over the relay (limited: 2 min, 128 KiB by default);\n"
+    "                        moved to the direct connection once the punch succeeds\n"
     "  --direct-timeout SEC  wait this long for the direct connection (default 30), then\n"
     "                        drop the relayed connection and retry (a new punch)\n"
     "  --kaspa-connect HP    plain TCP to HOST:PORT instead of libp2p (any Kaspa node)\n"
@@ -95,10 +96,13 @@ typedef struct client_app {
     uint8_t *burst_msg;
     size_t burst_msg_len;
     char last_reason[160]; /* of the current session: a Reject or why it closed */
+    int upgrading;         /* closing a relayed session to reopen it on the direct connection */
 } client_app;
 
 static void start_attempt(client_app *a);
 static void dial_next(client_app *a);
+static void open_session(client_app *a, lp2p_conn *conn);
+static lp2p_conn *direct_conn(client_app *a);
 
 static int test_mode(const client_app *a)
 {
@@ -321,6 +325,16 @@ static void ks_on_closed(void *user, kaspa_stream *ks, int err)
     client_app *a = user;
     a->ks = NULL;
     /* The stream's own account (a Reject, "the peer does not serve ...") is the most exact. */
+    if (a->upgrading && a->st == ST_SESSION) {
+        lp2p_conn *d = direct_conn(a);
+        a->upgrading = 0;
+        if (d) {
+            a->pings_sent = a->pings_ok; /* a Ping in flight died with the old session */
+            a->last_reason[0] = 0;
+            open_session(a, d);
+            return;
+        }
+    }
     if (kaspa_stream_reason(ks)[0])
         snprintf(a->last_reason, sizeof a->last_reason, "%s", kaspa_stream_reason(ks));
     session_ended(a, err ? lp2p_strerror(err) : "Kaspa session ended");
@@ -359,9 +373,24 @@ static lp2p_conn *direct_conn(client_app *a)
 static void on_check_timer(uv_timer_t *t)
 {
     client_app *a = t->data;
-    lp2p_conn *c;
-    if (a->st == ST_WAIT_DIRECT && (c = direct_conn(a)))
+    lp2p_conn *c = direct_conn(a);
+    if (!c)
+        return;
+    if (a->st == ST_WAIT_DIRECT) {
         open_session(a, c);
+        return;
+    }
+    /* --no-require-direct: a session that started on the relay moves to the punched
+     * connection (the relayed one closes after its grace period anyway). Its end is awaited
+     * first, so the server has forgotten it and the new one is no duplicate. A burst in
+     * flight stays where it is. */
+    if (a->st == ST_SESSION && a->ks && kaspa_stream_relayed(a->ks) && !a->upgrading &&
+        !(a->burst_start_ns && !a->burst_done)) {
+        a->upgrading = 1;
+        lp2p_log(LP2P_INFO, "kaspa_upgrade_direct", LF_S("peer", a->peer_str),
+                 LF_S("addr", lp2p_conn_remote_addr(c)));
+        kaspa_stream_close(a->ks, NULL);
+    }
 }
 
 static void on_direct_timer(uv_timer_t *t)
@@ -384,7 +413,8 @@ static void on_direct_timer(uv_timer_t *t)
 static void on_host_connected(lp2p_conn *c, void *ud)
 {
     client_app *a = ud;
-    if (a->st != ST_WAIT_DIRECT || lp2p_conn_is_relayed(c) ||
+    int relayed_session = a->st == ST_SESSION && a->ks && kaspa_stream_relayed(a->ks);
+    if ((a->st != ST_WAIT_DIRECT && !relayed_session) || lp2p_conn_is_relayed(c) ||
         !lp2p_peer_id_equal(lp2p_conn_peer(c), &a->peer))
         return;
     /* Next loop turn: the host may still be settling which of several punched connections

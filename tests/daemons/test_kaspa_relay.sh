@@ -8,7 +8,8 @@
 # server: the relay answers NO_RESERVATION, the client says the server is not there yet and
 # retries with backoff until it appears. Last, a server with no listen address cannot be
 # punched: --direct-timeout ends the wait and the client retries on a fresh relayed
-# connection; --no-require-direct runs Kaspa over the relay instead.
+# connection; --no-require-direct runs Kaspa over the relay instead (and, with a punchable
+# server, moves the session to the direct connection once it exists).
 set -euo pipefail
 # shellcheck source=tests/daemons/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -103,6 +104,24 @@ expect early 'e.event === "kaspa_pings_done" && e.sent === 3 && e.answered === 3
 expect early "e.event === 'kaspa_handshake' && e.peer === '$SID2' && e.relayed === false" \
   "client: the late session also runs on the direct connection"
 expect server2 "e.event === 'reservation' && e.relay === '$RID'" "server: reserved from LIBP2P_RELAY_MULTIADDRS"
+
+# ---- --no-require-direct with a punchable server: Kaspa may start on the relay, then moves to
+# the direct connection (one clean session end, no failure, no duplicate on the server).
+start_bg upg 30 "$H" client --remote "$RELAY/p2p-circuit/p2p/$SID2" --listen /ip4/127.0.0.1/tcp/0 \
+  --log-format json --no-require-direct --ping-interval 1
+UPID=$LAST_PID
+T_DIRECT="$(wait_for 15 upg "e.event === 'kaspa_handshake' && e.peer === '$SID2' && e.relayed === false" 'e.ts')"
+log "ok: --no-require-direct session runs on the direct connection"
+if [ "$(jcount upg 'e.event === "kaspa_handshake" && e.relayed === true')" != 0 ]; then
+  expect upg "e.event === 'kaspa_upgrade_direct' && e.peer === '$SID2'" "the relayed session was moved (kaspa_upgrade_direct)"
+fi
+[ "$(jcount upg 'e.event === "kaspa_handshake" && e.relayed === true')" -le 1 ] || fail "more than one session over the relay"
+wait_for 5 upg "e.event === 'kaspa_ping' && e.ts > $T_DIRECT" >/dev/null
+log "ok: pings answered after the move"
+[ "$(jcount upg 'e.event === "kaspa_session_failed" || e.event === "kaspa_reject"')" = 0 ] || fail "the move failed a session"
+[ "$(jcount server2 'e.event === "kaspa_reject"')" = 0 ] || fail "server rejected the moved session"
+kill -TERM "$UPID"
+wait "$UPID" || fail "client exited non-zero on SIGTERM"
 
 # ---- a server reachable only through the relay (no listen address): no punch is possible ------
 step keygen_s3 10 "$H" keygen --key "$WORK/s3.key"
