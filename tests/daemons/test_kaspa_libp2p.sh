@@ -16,7 +16,7 @@ step keygen_s 10 "$H" keygen --key "$WORK/s.key"
 SID="$(peer_id_in "$WORK/keygen_s.out")"
 step keygen_c 10 "$H" keygen --key "$WORK/c.key"
 CID="$(peer_id_in "$WORK/keygen_c.out")"
-[ -n "$SID" ] && [ -n "$CID" ] || fail "keygen printed no peer ID"
+{ [ -n "$SID" ] && [ -n "$CID" ]; } || fail "keygen printed no peer ID"
 
 start_bg server 55 "$H" server --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/s.key" --log-format json
 SPID=$LAST_PID

@@ -4,6 +4,7 @@
 # ways (grpc-js sends gzip; our server gzips because grpc-js accepts it), clean end. Then a
 # grpc-js peer on the wrong network gets Reject "Network mismatch - ...".
 set -euo pipefail
+# shellcheck source=tests/interop/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_holepunch
 PEER="$INTEROP_DIR/grpc/kaspa_peer.mjs"

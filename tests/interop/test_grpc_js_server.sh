@@ -3,6 +3,7 @@
 # proto files) over plain TCP: request headers as tonic sends them, our Version, Verack,
 # Ready, the grpc-js peer's Ready; our client exits after Ready (--exit-after-ready).
 set -euo pipefail
+# shellcheck source=tests/interop/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_holepunch
 PEER="$INTEROP_DIR/grpc/kaspa_peer.mjs"
