@@ -37,7 +37,7 @@ static const char *const k_help =
     "Options:\n"
     "  --peer ID             server peer ID (or LIBP2P_REMOTE_PEER_ID)\n"
     "  --remote MA           server address (repeatable; or LIBP2P_REMOTE_MULTIADDRS, comma or\n"
-    "                        semicolon separated)\n"
+    "                        semicolon separated; LIBP2P_REMOTE_MULTIADDR also works)\n"
     "  --listen MA           listen too (needed to be hole-punched: punch dials come from the\n"
     "                        listen port), e.g. /ip4/0.0.0.0/tcp/0\n"
     "  --require-direct      run Kaspa only on a direct connection (default)\n"
@@ -667,7 +667,9 @@ int cmd_client(int argc, char **argv)
         const char *e;
         if (!peer && (e = getenv("LIBP2P_REMOTE_PEER_ID")) && *e)
             peer = e;
-        if (nremote == 0 && (e = getenv("LIBP2P_REMOTE_MULTIADDRS")) && *e)
+        /* The PoC's client also reads the singular name. */
+        if (nremote == 0 && (((e = getenv("LIBP2P_REMOTE_MULTIADDRS")) && *e) ||
+                             ((e = getenv("LIBP2P_REMOTE_MULTIADDR")) && *e)))
             nremote = cli_split_list(e, remote, CLI_MAX_ADDRS, &env_remote);
         if (nremote == 0) {
             fprintf(stderr, "holepunch client: give --remote MULTIADDR (or "

@@ -69,6 +69,10 @@ expect server "e.event === 'identify' && e.protocols.includes('/kaspad/transport
 expect run3 "e.event === 'identify' && e.protocols.includes('/kaspad/transport/1.0.0') &&
   e.protocols.includes('/kaspa/p2p/bridge/1.0')" "server advertises both Kaspa protocol ids"
 
+# ---- the PoC client's singular variable, the peer taken from the address ------------------
+step envsingle 20 env LIBP2P_REMOTE_MULTIADDR="$ADDR" "$H" client --log-format json --exit-after-ready
+expect envsingle "e.event === 'kaspa_ready' && e.peer === '$SID'" "LIBP2P_REMOTE_MULTIADDR (singular) works"
+
 # ---- a wrong peer ID fails the Noise check and is retried, not run --------------------------
 start_bg wrong 20 "$H" client --peer "$CID" --remote "$TCP" --log-format json --exit-after-ready
 sleep 2
