@@ -52,9 +52,12 @@ punch_need_root
 punch_need_holepunch
 [[ -x $build/tapdelay ]] || { echo "punch.sh: $build/tapdelay not built" >&2; exit 1; }
 
+RUN_TIMEOUT=40 # s: B's three attempts (up to 10 s handshake timeout each) fit inside
+punch_detect_wait_direct
+[[ ${#WAIT_DIRECT[@]} -gt 0 ]] && WAIT_DIRECT=(--wait-direct $(((RUN_TIMEOUT + 5) * 1000)))
+FAILDIR=${PUNCH_FAILDIR:-${TMPDIR:-/tmp}/punch-failures.$$}
 SAMPLES=$PW/samples.jsonl
 : >"$SAMPLES"
-RUN_TIMEOUT=25 # s: B's three attempts (5 s dial timeout each) fit well inside
 
 # one_run CASE I: prints nothing; appends one JSON sample.
 one_run() {
@@ -63,7 +66,10 @@ one_run() {
   CLI_PORT=$((4100 + i))
   local t0
   t0=$(($(date +%s%3N) - 1))
-  punch_client_bg "$name" ping --count 100 --interval 1000 --timeout $((RUN_TIMEOUT * 1000))
+  # --wait-direct: nothing but identify and DCUtR on the relayed connection (no ping stream
+  # there that the grace-period close would cut); older builds ping over the relay meanwhile.
+  punch_client_bg "$name" ping --count 100 --interval 1000 --timeout $((RUN_TIMEOUT * 1000 + 5000)) \
+    "${WAIT_DIRECT[@]}"
   local log=$PW/$name.log outcome=timeout end=$((SECONDS + RUN_TIMEOUT))
   local sflt=".peer == \"$CLI_ID\" and .ts >= $t0"
   while ((SECONDS < end)); do
@@ -91,6 +97,12 @@ one_run() {
     '{case: $case, run: $i, ok: ($outcome == "direct"), outcome: $outcome,
       ms: ($ms | tonumber? // null), server_ms: ($srv_ms | tonumber? // null),
       rtt_ms: ($rtt | tonumber? // null), attempt: ($attempt | tonumber? // null)}' >>"$SAMPLES"
+  if [[ $outcome != direct ]]; then
+    # keep the evidence: this run's client log and the server log so far
+    mkdir -p "$FAILDIR"
+    cp "$log" "$FAILDIR/" 2>/dev/null
+    cp "$PW/srv.log" "$FAILDIR/srv.$name.log" 2>/dev/null
+  fi
   if [[ $outcome == server_died ]]; then
     plog "server died (see its log); restarting it"
     cp "$PW/srv.log" "$PW/srv.died.$i.log"
@@ -163,4 +175,5 @@ jq -r '.cases[] | [.case, "\(.ok)/\(.runs)", (.ms_median // "-"), (.ms_p90 // "-
 echo
 echo "RTTs = ms / the relayed RTT DCUtR measured; the floor is 4 RTTs (1.5 DCUtR + 1 TCP + 1.5 Noise XX)."
 echo "wrote $OUT"
+[[ -d $FAILDIR ]] && echo "logs of the runs that did not punch: $FAILDIR"
 ((FAILS == 0))
