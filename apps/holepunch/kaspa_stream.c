@@ -91,7 +91,7 @@ static void on_timer(uv_timer_t *t)
 {
     kaspa_stream *ks = t->data;
     if (ks->lingering) {
-        /* The peer did not close its side in time after our FIN. */
+        /* Our last bytes did not drain, or the peer did not close its side after our FIN. */
         if (ks->s)
             lp2p_stream_reset(ks->s);
         return;
@@ -135,10 +135,14 @@ static void ks_step(kaspa_stream *ks)
     if (!ks->s)
         return;
     if (kaspa_session_is_done(ks->session)) {
+        if (!ks->lingering) {
+            /* Bound the end: a peer that stops reading cannot keep the stream forever. */
+            ks->lingering = 1;
+            uv_timer_start(&ks->timer, on_timer, KASPA_STREAM_DRAIN_MS, 0);
+        }
         if (!ks->fin_sent && lp2p_buf_size(kaspa_session_out(ks->session)) == 0) {
             ks->fin_sent = 1;
             lp2p_stream_close(ks->s);
-            ks->lingering = 1;
             uv_timer_start(&ks->timer, on_timer, KASPA_STREAM_LINGER_MS, 0);
         }
         return;

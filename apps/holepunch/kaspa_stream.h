@@ -25,7 +25,8 @@
 #define KASPA_STREAM_PROTO        "/kaspad/transport/1.0.0"
 #define KASPA_STREAM_PROTO_BRIDGE "/kaspa/p2p/bridge/1.0" /* the public PoC's id */
 #define KASPA_STREAM_HIGH_WATER   (1024 * 1024)
-#define KASPA_STREAM_LINGER_MS    2000 /* after our FIN, wait this long for the peer's */
+#define KASPA_STREAM_LINGER_MS    2000  /* after our FIN, wait this long for the peer's */
+#define KASPA_STREAM_DRAIN_MS     10000 /* after the session ended, for our last bytes */
 
 typedef struct kaspa_stream kaspa_stream;
 
