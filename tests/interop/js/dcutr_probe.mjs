@@ -3,12 +3,14 @@
 // direct dial DCUtR makes and every connection it gains or loses are printed as JSON
 // lines on stdout. Used by test_js_dcutr_*.sh to assert the exchange with holepunch.
 //
-//   dcutr_probe.mjs listen --relay MA [--listen MA] [--allow-private] [--timeout SEC]
+//   dcutr_probe.mjs listen --relay MA [--listen MA] [--allow-private] [--punch-port P]
+//                          [--key FILE] [--timeout SEC]
 //     js as DCUtR "B": listens (default /ip4/127.0.0.1/tcp/0), reserves on the relay and
 //     prints {"event":"listening"} and {"event":"reserved","addr":<circuit>}. js starts
 //     DCUtR itself on every inbound relayed connection whose peer speaks /libp2p/dcutr.
 //
-//   dcutr_probe.mjs dial MA [--listen MA] [--allow-private] [--hold SEC] [--timeout SEC]
+//   dcutr_probe.mjs dial MA [--listen MA] [--allow-private] [--punch-port P] [--hold SEC]
+//                       [--key FILE] [--timeout SEC]
 //     js as DCUtR "A": listens too (so its CONNECT has an address), dials MA (a
 //     /p2p-circuit address), waits for identify, watches for --hold seconds (default 8)
 //     while the remote runs DCUtR, then echoes 1 KiB over whatever connection
@@ -22,12 +24,19 @@
 // Nothing else in the module changes (in particular its B-side dial still runs through
 // the connection manager, which in libp2p 2.10 drops `initiator:false`).
 //
+// --punch-port P (both modes): js's CONNECT carries only /ip4/127.0.0.1/tcp/P, and its
+// DCUtR dial goes straight to the TCP transport from 127.0.0.1:P (Node binds with
+// SO_REUSEADDR; it has no SO_REUSEPORT, so P cannot be the listen port), passing the
+// module's `initiator` option, which the transport's upgrader honours. So the two SYNs
+// share one 4-tuple, as in a real punch, and js as B really is the Noise responder.
+//
 // Events (besides listening/reserved/identify/result):
 //   dcutr_msg       {dir:"sent"|"recv", role:"A"|"B", stream, type:"CONNECT"|"SYNC"|n,
 //                    addrs:[string], raw_hex}
 //   dcutr_stream    {role, stream, what:"opened"|"local_abort"|"local_close"|"remote_end"|
 //                    "remote_error", error?}
-//   dcutr_dial      {addrs, initiator_opt, force} / dcutr_dial_result {ok, remote_addr,
+//   dcutr_start     {role:"B", peer, relayed_addr}  (js starts DCUtR as B)
+//   dcutr_dial      {addrs, initiator_opt, force, punch_port} / dcutr_dial_result {ok, remote_addr,
 //                    direction, error}; after a successful dial, before the module closes
 //                    the relayed connection: direct_ping {ok, remote_addr, rtt_ms, error?}
 //                    (one /ipfs/ping/1.0.0 round trip on the punched connection)
