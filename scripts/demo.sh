@@ -36,12 +36,13 @@ export PUNCH_LOOPBACK
 # shellcheck source=../tests/lab/lib.sh
 source "$ROOT/tests/lab/lib.sh"
 PNAME=demo
+PUNCH_DUMP_LOGS=0 # the timeline says what happened; PUNCH_KEEP=1 keeps the raw logs
 punch_need_holepunch
 
 say() { printf '%s\n' "$*"; }
 die() {
   say ""
-  say "DEMO FAILED: $*"
+  say "DEMO FAILED: $*${PUNCH_KEEP:+ (JSON logs kept in $PW)}"
   exit 1
 }
 
@@ -207,7 +208,11 @@ if [[ -n $B1 && -n $B2 ]]; then
 fi
 say ""
 if ((FAILS)); then
-  say "DEMO FAILED ($FAILS check(s)); logs: ${PUNCH_KEEP:+$PW}"
+  if [[ ${PUNCH_KEEP:-0} == 1 ]]; then
+    say "DEMO FAILED ($FAILS check(s)); JSON logs kept in $PW"
+  else
+    say "DEMO FAILED ($FAILS check(s)); rerun with PUNCH_KEEP=1 to keep the JSON logs"
+  fi
   exit 1
 fi
 say "DEMO OK: the two NATed nodes talk directly; the relay only introduced them."

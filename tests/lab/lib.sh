@@ -54,7 +54,7 @@ punch_cleanup() {
     wait "$pid" 2>/dev/null
   done
   ((PLAB_UP)) && "$NATLAB" down "$PL" >/dev/null 2>&1
-  if ((rc != 0)); then
+  if ((rc != 0)) && [[ ${PUNCH_DUMP_LOGS:-1} == 1 ]]; then
     local f
     for f in "$PW"/*.log; do
       [[ -s $f ]] || continue
