@@ -27,6 +27,10 @@
 #define PUNCH_DIAL_TIMEOUT_MS 5000
 #define RELAY_GRACE_MS        3000
 #define MAX_PUNCH_ADDRS       8
+/* After our own dials failed, the peer's SYN may still arrive at our listener (its dial
+ * started later, or ours was refused before it bound its port): keep the targets claimable
+ * this long before giving up. */
+#define CLAIM_WINDOW_MS 3000
 
 struct lp2p_punch {
     lp2p_list link;
@@ -45,6 +49,8 @@ struct lp2p_punch {
     int done;
     int closing;
     int timer_closed;
+    int logged_attempt;
+    int lingering;
     uint64_t t_relayed; /* when the relayed connection was ready */
     struct sockaddr_storage targets[MAX_PUNCH_ADDRS];
     size_t ntargets;
@@ -140,8 +146,21 @@ static void punch_end(lp2p_punch *p)
     uv_close((uv_handle_t *)&p->timer, punch_timer_closed);
 }
 
+/* One `dcutr_attempt` per attempt: at our dial, or at success when the peer's SYN reached
+ * our listener before our own dial was due. */
+static void log_attempt(lp2p_punch *p, int attempt, uint64_t rtt_ms, size_t naddrs, int swapped)
+{
+    if (p->logged_attempt == attempt)
+        return;
+    p->logged_attempt = attempt;
+    lp2p_log(LP2P_INFO, "dcutr_attempt", LF_S("peer", p->peer_str), LF_I("attempt", attempt),
+             LF_U("rtt_ms", rtt_ms), LF_S("role", p->role_b ? "B" : "A"), LF_I("addrs", naddrs),
+             LF_B("swapped", swapped));
+}
+
 static void punch_success(lp2p_punch *p, lp2p_conn *direct)
 {
+    log_attempt(p, p->core.attempt ? p->core.attempt : 1, p->core.rtt_ms, p->core.npeer, 0);
     if (p->done)
         return;
     p->done = 1;
@@ -160,26 +179,47 @@ static void punch_success(lp2p_punch *p, lp2p_conn *direct)
     }
 }
 
+static void punch_give_up(lp2p_punch *p)
+{
+    lp2p_log(LP2P_WARN, "holepunch_gave_up", LF_S("peer", p->peer_str),
+             LF_S("reason", "no direct connection; the relayed connection stays up"));
+    punch_end(p);
+}
+
 static void punch_attempt_failed(lp2p_punch *p, const char *why)
 {
+    lp2p_conn *direct = lp2p_host_find_conn(p->h, &p->peer);
+    if (direct && !direct->relayed) {
+        punch_success(p, direct); /* a direct connection came another way */
+        return;
+    }
     lp2p_log(LP2P_WARN, "dcutr_failed", LF_S("peer", p->peer_str), LF_I("attempt", p->core.attempt),
              LF_S("reason", why));
-    p->ntargets = 0;
     if (p->s) {
         lp2p_stream *s = p->s;
         p->s = NULL;
         lp2p_stream_set_callbacks(s, &(lp2p_stream_callbacks){0}, NULL);
         lp2p_stream_reset(s);
     }
-    if (p->role_b && lp2p_dcutr_attempt_failed(&p->core) == 1 && p->relayed) {
-        punch_next_attempt(p);
+    if (p->role_b) {
+        p->ntargets = 0;
+        if (lp2p_dcutr_attempt_failed(&p->core) == 1 && p->relayed)
+            punch_next_attempt(p);
+        else
+            punch_give_up(p);
         return;
     }
-    if (!p->role_b)
-        lp2p_dcutr_attempt_failed(&p->core);
-    lp2p_log(LP2P_WARN, "holepunch_gave_up", LF_S("peer", p->peer_str),
-             LF_S("reason", "no direct connection; the relayed connection stays up"));
-    punch_end(p);
+    lp2p_dcutr_attempt_failed(&p->core);
+    if (p->ntargets) {
+        /* A has one attempt: B's SYN may still arrive late at our listener; keep the targets
+         * claimable for a moment before giving up. */
+        p->lingering = 1;
+        p->awaiting_accept = 1;
+        p->accept_deadline = lp2p__now(p->h) + CLAIM_WINDOW_MS;
+        punch_arm(p);
+        return;
+    }
+    punch_give_up(p);
 }
 
 /* ---- dialing --------------------------------------------------------------------------------- */
@@ -223,9 +263,7 @@ static void punch_dial(lp2p_punch *p, const lp2p_dcutr_event *ev)
     p->initiator = ev->noise_initiator;
     if (ev->try_swapped)
         p->initiator = !p->initiator;
-    lp2p_log(LP2P_INFO, "dcutr_attempt", LF_S("peer", p->peer_str), LF_I("attempt", ev->attempt),
-             LF_U("rtt_ms", ev->rtt_ms), LF_S("role", p->role_b ? "B" : "A"),
-             LF_I("addrs", ev->naddrs), LF_B("swapped", ev->try_swapped));
+    log_attempt(p, ev->attempt, ev->rtt_ms, ev->naddrs, ev->try_swapped);
     lp2p_conn *direct = lp2p_host_find_conn(p->h, &p->peer);
     if (direct && !direct->relayed) {
         punch_success(p, direct); /* the peer's SYN won and our listener took it */
@@ -235,13 +273,26 @@ static void punch_dial(lp2p_punch *p, const lp2p_dcutr_event *ev)
     /* Register all targets before dialing: a SYN from the peer may be accepted by our
      * listener before our own connect() returns. */
     size_t n = p->ntargets;
-    p->dials_out += (int)n;
-    for (size_t i = 0; i < n; i++)
-        if (lp2p__host_dial_punch(p->h, &p->targets[i], &p->peer, p->initiator, punch_dialed, p) <
-            0)
-            p->dials_out--;
-    if (p->dials_out == 0)
+    int waiting = 0;
+    for (size_t i = 0; i < n && !p->done; i++) {
+        p->dials_out++;
+        int rc =
+            lp2p__host_dial_punch(p->h, &p->targets[i], &p->peer, p->initiator, punch_dialed, p);
+        if (rc == 0)
+            continue;
+        p->dials_out--;
+        if (rc == LP2P_ERR_EXISTS)
+            waiting++; /* our listener holds that connection: claimed when libuv hands it over */
+    }
+    if (p->done)
+        return;
+    if (waiting) {
+        p->awaiting_accept += waiting;
+        p->accept_deadline = lp2p__now(p->h) + CLAIM_WINDOW_MS;
+        punch_arm(p);
+    } else if (p->dials_out == 0) {
         punch_attempt_failed(p, "no dialable TCP address from the peer");
+    }
 }
 
 /* An inbound TCP connection from an address we are punching towards: the crossing SYNs met
@@ -278,6 +329,22 @@ int lp2p__holepunch_claim_inbound(lp2p_host *h, lp2p_conn *c, const struct socka
         }
     }
     return 0;
+}
+
+/* Any direct connection to a peer we are punching with ends the punch successfully, however
+ * it came (our dial, a claimed SYN, or the peer dialing our listener from another port). */
+void lp2p__holepunch_conn_ready(lp2p_conn *c)
+{
+    if (c->relayed)
+        return;
+    lp2p_list *pos;
+    for (pos = c->host->punches.next; pos != &c->host->punches; pos = pos->next) {
+        lp2p_punch *p = lp2p_container_of(pos, lp2p_punch, link);
+        if (!p->done && !p->closing && lp2p_peer_id_equal(&p->peer, &c->peer)) {
+            punch_success(p, c);
+            return;
+        }
+    }
 }
 
 /* ---- the dcutr stream --------------------------------------------------------------------------
@@ -332,7 +399,10 @@ static void punch_on_timer(uv_timer_t *t)
     if (p->awaiting_accept && lp2p__now(p->h) >= p->accept_deadline) {
         p->awaiting_accept = 0;
         if (p->dials_out == 0 && !p->done) {
-            punch_attempt_failed(p, "crossing connection never arrived");
+            if (p->lingering)
+                punch_give_up(p);
+            else
+                punch_attempt_failed(p, "crossing connection never arrived");
             return;
         }
     }
@@ -445,6 +515,11 @@ static void da_on_open(lp2p_stream *s, void *ud)
     if (best && !best->relayed) {
         lp2p_stream_reset(s); /* already direct: nothing to punch */
         return;
+    }
+    if (c->punch && !c->punch->done) {
+        /* B opens a new stream only when it considers the last attempt over (possibly while
+         * we still wait for a late SYN of it): the new attempt replaces ours. */
+        punch_end(c->punch);
     }
     if (!c->relayed || !c->outbound || c->punch) {
         /* go rejects dcutr on a connection it sees as inbound; so do we. */

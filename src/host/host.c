@@ -73,6 +73,14 @@ static void on_before_sleep(uv_prepare_t *p)
     gc_streams(h);
 }
 
+/* Runs right after the loop's I/O callbacks, before handles closed during them are freed:
+ * streams closed by those callbacks get their on_close while their connection still
+ * exists. */
+static void on_after_io(uv_check_t *ck)
+{
+    gc_streams(ck->data);
+}
+
 static void flush_hook_closed(uv_handle_t *hd)
 {
     lp2p_host *h = hd->data;
@@ -102,7 +110,10 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     uv_prepare_init(h->loop, &h->flush_hook);
     h->flush_hook.data = h;
     uv_prepare_start(&h->flush_hook, on_before_sleep);
-    h->open_handles = 1;
+    uv_check_init(h->loop, &h->close_hook);
+    h->close_hook.data = h;
+    uv_check_start(&h->close_hook, on_after_io);
+    h->open_handles = 2; /* flush_hook, close_hook */
     lp2p__identify_register(h);
     lp2p__ping_register(h);
     lp2p__relay_register(h);
@@ -215,6 +226,8 @@ void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
              LF_S("direction", c->outbound ? "outbound" : "inbound"), LF_B("relayed", c->relayed));
     if (h->cfg.cb.on_connected)
         h->cfg.cb.on_connected(c, h->cfg.ud);
+    if (c->stage == CONN_READY)
+        lp2p__holepunch_conn_ready(c);
     if (c->stage == CONN_READY)
         lp2p__identify_start(c);
 }
@@ -489,7 +502,14 @@ void lp2p_host_close(lp2p_host *h)
     for (size_t i = 0; i < h->nhandlers; i++)
         free(h->handlers[i].proto);
     h->nhandlers = 0;
+    /* Connections just closed above still exist: their streams' on_close runs now (they are
+     * freed later, in the close callback: we may be inside one of their callbacks). */
+    lp2p_list *pos;
+    for (pos = h->gc.next; pos != &h->gc; pos = pos->next)
+        lp2p__stream_notify_closed(lp2p_container_of(pos, lp2p_stream, link));
     uv_prepare_stop(&h->flush_hook);
+    uv_check_stop(&h->close_hook);
+    uv_close((uv_handle_t *)&h->close_hook, host_handle_closed);
     /* Closed streams are freed in the close callback: we may be inside one of their
      * callbacks right now. */
     uv_close((uv_handle_t *)&h->flush_hook, flush_hook_closed);

@@ -57,6 +57,7 @@ struct lp2p_host {
     size_t nobserved;
     lp2p_list dirty; /* connections with output to flush before the loop sleeps */
     uv_prepare_t flush_hook;
+    uv_check_t close_hook; /* delivers on_close right after I/O callbacks */
     int closing;
     int open_handles;                /* freed when it drops to 0 after close */
     lp2p_buf spare[HOST_SPARE_BUFS]; /* written wire buffers kept for reuse */
@@ -133,6 +134,8 @@ struct lp2p_stream {
     size_t debt;      /* peer bytes delivered but not yet granted back as window */
     int want_fin, fin_sent, above_high, closed, reset_seen;
     int read_paused; /* lp2p_stream_pause_read: peer bytes go to debt */
+    int close_err;   /* delivered with on_close */
+    int close_notified;
 };
 
 /* conn.c */
@@ -154,6 +157,7 @@ void lp2p__stream_on_fin(lp2p_stream *s);
 void lp2p__stream_on_closed(lp2p_stream *s, int err);
 void lp2p__stream_pump(lp2p_stream *s);
 void lp2p__stream_free(lp2p_stream *s);
+void lp2p__stream_notify_closed(lp2p_stream *s);
 
 /* identify_svc.c */
 void lp2p__identify_register(lp2p_host *h);
@@ -174,6 +178,7 @@ void lp2p__holepunch_observed(lp2p_host *h, lp2p_conn *c, const uint8_t *obs, si
 void lp2p__holepunch_on_identify(lp2p_conn *c);
 int lp2p__holepunch_claim_inbound(lp2p_host *h, lp2p_conn *c, const struct sockaddr *from);
 void lp2p__holepunch_conn_gone(lp2p_conn *c);
+void lp2p__holepunch_conn_ready(lp2p_conn *c);
 void lp2p__holepunch_close(lp2p_host *h);
 int lp2p__host_dial_punch(lp2p_host *h, const struct sockaddr_storage *to, const lp2p_peer_id *peer,
                           int initiator, lp2p_dial_cb cb, void *ud);

@@ -264,14 +264,26 @@ void lp2p__stream_on_closed(lp2p_stream *s, int err)
     /* A stream that never finished negotiating reports NA to an outbound owner. */
     if (s->stage == STREAM_NEGOTIATING && s->outbound && err == 0)
         err = LP2P_ERR_NA;
-    if ((s->stage == STREAM_OPEN || s->outbound) && s->cb.on_close)
-        s->cb.on_close(s, err, s->ud);
-    /* Freed before the loop next sleeps, so callers up the stack may still test closed. */
+    /* on_close is delivered, and the stream freed, when the current event handler is done
+     * (the host's check/prepare hooks): an application that writes, closes or resets a
+     * stream must never find its own on_close has run (and freed its state) inside that
+     * call. Until then the stream is `closed` and every operation on it is refused. */
+    s->close_err = err;
     lp2p_list_insert_tail(&s->conn->host->gc, &s->link);
+}
+
+void lp2p__stream_notify_closed(lp2p_stream *s)
+{
+    if (s->close_notified)
+        return;
+    s->close_notified = 1;
+    if ((s->stage == STREAM_OPEN || s->outbound) && s->cb.on_close)
+        s->cb.on_close(s, s->close_err, s->ud);
 }
 
 void lp2p__stream_free(lp2p_stream *s)
 {
+    lp2p__stream_notify_closed(s);
     if (s->mss_live)
         lp2p_mss_free(&s->mss);
     lp2p_buf_free(&s->pending);
