@@ -64,6 +64,11 @@ one_run() {
   local cs=$1 i=$2 name
   name=run_$(tr '/+' '__' <<<"$cs")_$i
   CLI_PORT=$((4100 + i))
+  # A new client identity per run: the server may still hold the previous run's direct
+  # connection (with loss its close can take a while), and the host keeps one connection
+  # per peer, so the same peer ID would have its new relayed connection refused.
+  rm -f "$PW/cli.key"
+  CLI_ID=$("$HOLEPUNCH" keygen --key "$PW/cli.key") || return 1
   local t0
   t0=$(($(date +%s%3N) - 1))
   # --wait-direct: nothing but identify and DCUtR on the relayed connection (no ping stream
