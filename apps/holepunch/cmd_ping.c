@@ -72,10 +72,28 @@ static void p_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
     uv_timer_start(&a->timer, on_timer, a->interval_ms, 0);
 }
 
+static const lp2p_stream_callbacks k_cb;
+
 static void p_on_close(lp2p_stream *s, int err, void *ud)
 {
     ping_app *a = ud;
     a->s = NULL;
+    if (a->done >= a->count || a->cl->finished)
+        return;
+    /* The relayed connection went away after a hole punch (the peer closed it at once, or
+     * its grace period ended): go on over the direct connection. */
+    lp2p_conn *direct = lp2p_host_find_conn(a->cl->host, lp2p_conn_peer(a->conn));
+    if (direct && direct != a->conn && !lp2p_conn_is_relayed(direct)) {
+        lp2p_log(LP2P_INFO, "ping_moved", LF_S("peer", lp2p_conn_peer_str(direct)),
+                 LF_S("to", lp2p_conn_remote_addr(direct)));
+        a->conn = direct;
+        lp2p_ping_free(&a->core);
+        lp2p_ping_init(&a->core, LP2P_PING_DIALER, 10000u * 1000u);
+        if (lp2p_conn_open_stream(direct, LP2P_PING_PROTO, &k_cb, a, &a->s) == 0) {
+            send_one(a);
+            return;
+        }
+    }
     if (a->done < a->count) {
         lp2p_log(LP2P_ERROR, "ping_failed", LF_S("peer", lp2p_conn_peer_str(a->conn)),
                  LF_S("reason", err ? lp2p_strerror(err) : "stream closed early"));

@@ -519,6 +519,10 @@ static void da_on_open(lp2p_stream *s, void *ud)
     if (c->punch && !c->punch->done) {
         /* B opens a new stream only when it considers the last attempt over (possibly while
          * we still wait for a late SYN of it): the new attempt replaces ours. */
+        if (!c->punch->lingering)
+            lp2p_log(LP2P_WARN, "dcutr_failed", LF_S("peer", c->punch->peer_str),
+                     LF_I("attempt", c->punch->core.attempt),
+                     LF_S("reason", "dcutr stream closed early"));
         punch_end(c->punch);
     }
     if (!c->relayed || !c->outbound || c->punch) {
