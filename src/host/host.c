@@ -29,6 +29,7 @@ void lp2p__host_free(lp2p_host *h)
 {
     for (size_t i = 0; i < h->nspare; i++)
         lp2p_buf_free(&h->spare[i]);
+    lp2p_peerbook_del(h->pb);
     free(h);
 }
 
@@ -106,6 +107,10 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     lp2p_list_init(&h->gc);
     lp2p_list_init(&h->reservations);
     lp2p_list_init(&h->punches);
+    if (lp2p_peerbook_new(NULL, &h->pb) < 0) {
+        free(h);
+        return LP2P_ERR_NOMEM;
+    }
     lp2p_peer_id_to_string(lp2p_keypair_peer_id(cfg->identity), h->id_str, sizeof(h->id_str));
     uv_prepare_init(h->loop, &h->flush_hook);
     h->flush_hook.data = h;

@@ -4,6 +4,7 @@
 
 #include "lp2p/host.h"
 #include "proto/mss.h"
+#include "host/peerbook.h"
 #include "proto/identify.h"
 #include "proto/noise.h"
 #include "proto/yamux.h"
@@ -52,6 +53,7 @@ struct lp2p_host {
     size_t nconns;
     lp2p_list gc;           /* closed streams, freed before the loop sleeps */
     lp2p_list reservations; /* relays we keep a reservation on */
+    lp2p_peerbook *pb;      /* addresses we know, relay reservation quota */
     lp2p_list punches;      /* hole punches in progress */
     struct lp2p_multiaddr observed[HOST_MAX_OBSERVED]; /* our NAT mappings, newest last */
     size_t nobserved;

@@ -195,6 +195,12 @@ static void idr_on_eof(lp2p_stream *s, void *ud)
     }
     c->identified = 1;
     lp2p_stream_close(s);
+    /* What the peer says it listens on goes to the peer book (never for circuit addresses'
+     * sake: the book keeps the relay flag and ranks them last). */
+    for (size_t i = 0; i < c->remote_info.n_listen_addrs; i++)
+        lp2p_peerbook_add_addr(c->host->pb, &c->peer, c->remote_info.listen_addrs[i],
+                               c->remote_info.listen_addr_lens[i], LP2P_PB_SRC_IDENTIFY_LISTEN,
+                               lp2p__now(c->host));
     if (c->remote_info.observed_addr)
         lp2p__holepunch_observed(c->host, c, c->remote_info.observed_addr,
                                  c->remote_info.observed_addr_len);

@@ -20,6 +20,7 @@ typedef struct reservation {
     lp2p_list link;
     lp2p_host *h;
     char *text; /* relay multiaddr with /p2p/R */
+    lp2p_multiaddr ma;
     lp2p_peer_id relay;
     char relay_str[LP2P_PEER_ID_STR_MAX];
     lp2p_relay_refresh rf;
@@ -34,6 +35,7 @@ static void rsv_arm(reservation *r);
 
 static void rsv_failed(reservation *r, const char *why)
 {
+    lp2p_peerbook_relay_release(r->h->pb, &r->ma); /* the quota slot comes back */
     lp2p_relay_refresh_failed(&r->rf, lp2p__now(r->h));
     uint64_t next = lp2p_relay_refresh_next_deadline(&r->rf);
     lp2p_log(LP2P_WARN, "reservation_failed", LF_S("relay", r->relay_str), LF_S("reason", why),
@@ -94,6 +96,10 @@ static void hop_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
     }
     uint64_t now = lp2p__now(r->h), unix_now = lp2p_wall_ms() / 1000;
     lp2p_relay_refresh_ok(&r->rf, now, unix_now, rsv.expire_unix_s);
+    lp2p_peerbook_relay_confirm(r->h->pb, &r->ma, now); /* STATE on a refresh: fine */
+    for (size_t i = 0; i < rsv.naddrs; i++)
+        lp2p_peerbook_add_addr(r->h->pb, &r->relay, rsv.addrs[i], rsv.addr_lens[i],
+                               LP2P_PB_SRC_RELAY_RESERVATION, now);
     lp2p_buf js;
     lp2p_buf_init(&js);
     circuit_addrs_json(r, &rsv, &js);
@@ -139,6 +145,8 @@ static void rsv_dialed(lp2p_conn *c, int err, void *ud)
     if (r->closing)
         return;
     if (err < 0 || !c) {
+        lp2p_peerbook_dial_result(r->h->pb, &r->relay, &r->ma, err < 0 ? err : LP2P_ERR_IO,
+                                  lp2p__now(r->h));
         rsv_failed(r, "could not connect to the relay");
         return;
     }
@@ -151,6 +159,13 @@ static void rsv_on_timer(uv_timer_t *t)
     uint64_t now = lp2p__now(r->h);
     if (r->s || r->dialing || !lp2p_relay_refresh_due(&r->rf, now)) {
         rsv_arm(r);
+        return;
+    }
+    /* The relay quota: pending while we dial and RESERVE, confirmed on STATUS OK. */
+    int q = lp2p_peerbook_relay_reserve_pending(r->h->pb, &r->ma, now);
+    if (q == LP2P_ERR_LIMIT) {
+        r->rf.in_flight = 0;
+        rsv_failed(r, "relay quota full (too many relays in use)");
         return;
     }
     lp2p_conn *c = lp2p_host_find_conn(r->h, &r->relay);
@@ -180,6 +195,9 @@ int lp2p_host_reserve(lp2p_host *h, const char *relay_text)
     lp2p_multiaddr ma = {0};
     char err[128] = "";
     int rc = lp2p_multiaddr_parse(&ma, relay_text, err, sizeof(err));
+    lp2p_multiaddr ma_keep = {0};
+    if (rc == 0)
+        lp2p_multiaddr_copy(&ma_keep, &ma);
     if (rc < 0) {
         lp2p_log(LP2P_ERROR, "reservation_failed", LF_S("relay", relay_text), LF_S("reason", err));
         return rc;
@@ -187,11 +205,14 @@ int lp2p_host_reserve(lp2p_host *h, const char *relay_text)
     reservation *r = calloc(1, sizeof(*r));
     if (!r) {
         lp2p_multiaddr_free(&ma);
+        lp2p_multiaddr_free(&ma_keep);
         return LP2P_ERR_NOMEM;
     }
     rc = lp2p_multiaddr_peer_id(&ma, &r->relay);
     lp2p_multiaddr_free(&ma);
+    r->ma = ma_keep;
     if (rc < 0) {
+        lp2p_multiaddr_free(&r->ma);
         free(r);
         lp2p_log(LP2P_ERROR, "reservation_failed", LF_S("relay", relay_text),
                  LF_S("reason", "the relay address must end in /p2p/<relay peer id>"));
@@ -229,6 +250,7 @@ static void rsv_closed(uv_handle_t *hd)
     reservation *r = hd->data;
     lp2p_host *h = r->h;
     lp2p_lpm_free(&r->lpm);
+    lp2p_multiaddr_free(&r->ma);
     free(r->text);
     free(r);
     if (--h->open_handles == 0 && h->closing)
