@@ -128,9 +128,24 @@ ping_sample() {
 
 SAMPLES=$W/samples.jsonl
 : >"$SAMPLES"
+# Bursts that ended with the session failing. Known cause (2026-11-25): the server closes
+# with "malformed message" (DECODE) in some fast --no-gzip bursts because the client's
+# kaspa_stream move_out is re-entered from lp2p_stream_write (the host calls on_writable
+# synchronously when its pump drains the stream below the low-water mark), so one chunk of
+# session output is written twice and the next one never. Not seen with gzip (20-30 MB/s).
+FAILED_BURSTS=0
 for run in $(seq "$RUNS"); do
-  libp2p "burst$run" --burst "$BURST" --no-gzip || die "run $run: libp2p burst failed"
-  libp2p "gzip$run" --burst "$GZIP_BURST" || die "run $run: libp2p gzip burst failed"
+  # A burst that fails (see FAILED_BURSTS above) is counted and retried, up to 5 times.
+  for _ in 1 2 3 4 5; do
+    libp2p "burst$run" --burst "$BURST" --no-gzip && break
+    FAILED_BURSTS=$((FAILED_BURSTS + 1))
+    echo "# run $run: burst failed: $(ev "$W/burst$run.log" kaspa_session_failed reason)" >&2
+  done
+  for _ in 1 2 3 4 5; do
+    libp2p "gzip$run" --burst "$GZIP_BURST" && break
+    FAILED_BURSTS=$((FAILED_BURSTS + 1))
+    echo "# run $run: gzip burst failed: $(ev "$W/gzip$run.log" kaspa_session_failed reason)" >&2
+  done
   libp2p "lping$run" --pings "$PINGS" --no-gzip || die "run $run: libp2p pings failed"
   tcp "tping$run" --pings "$PINGS" --no-gzip || die "run $run: TCP pings failed"
   b=$(burst_sample "$W/burst$run.log")
@@ -152,7 +167,7 @@ mkdir -p "$(dirname "$OUT")"
 jq -s --arg date "$(date -u +%FT%TZ)" --arg build "$build" \
   --arg commit "$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null)" \
   --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg burst "$BURST" --arg gburst "$GZIP_BURST" \
-  --argjson inmem "$INMEM" '
+  --argjson inmem "$INMEM" --argjson failed "$FAILED_BURSTS" '
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
     else (.[length / 2 - 1] + .[length / 2]) / 2 end;
   def r2: if . == null then null else (. * 100 | round) / 100 end;
@@ -160,6 +175,7 @@ jq -s --arg date "$(date -u +%FT%TZ)" --arg build "$build" \
     date: $date, build: $build, commit: $commit, loadavg_before_inmem: $load,
     method: "loopback, one holepunch server; per run: libp2p --burst (gzip off, then on), libp2p --pings, TCP --pings (--kaspa-connect to --kaspa-listen); medians over runs",
     runs: length,
+    failed_bursts_retried: $failed,
     libp2p: {
       burst_bytes: $burst,
       burst_mb_per_s: (map(.libp2p_burst.mb_per_s) | median | r2),
