@@ -91,7 +91,9 @@ one_run() {
   punch_stop "$name"
   local ms attempt rtt srv_ms
   ms=$(jfirst "$log" direct_connected true ms_since_relayed)
-  attempt=$(jfirst "$log" direct_connected true attempt)
+  # B (the server) counts DCUtR attempts; A logs every attempt as 1.
+  attempt=$(jfirst "$PW/srv.log" direct_connected "$sflt" attempt)
+  [[ -n $attempt ]] || attempt=$(jfirst "$log" direct_connected true attempt)
   srv_ms=$(jfirst "$PW/srv.log" direct_connected "$sflt" ms_since_relayed)
   # B's RTT for the attempt that worked (or its last one)
   rtt=$(jq -rR --argjson t0 "$t0" --arg p "$CLI_ID" \
