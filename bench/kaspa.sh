@@ -8,7 +8,7 @@
 #     --runs        runs, each measuring everything once, libp2p and TCP back to back (3)
 #     --burst       bytes per burst without gzip (default 256M)
 #     --gzip-burst  bytes per burst with gzip, the Kaspa default (default 64M)
-#     --pings       Ping/Pong rounds per ping run (default 5000)
+#     --pings       Ping/Pong rounds per ping run (default 20000)
 #     --inmem-mib   MiB for bench_kaspa's in-memory throughput (default 64; 0 = skip)
 #     --out         default bench/results/kaspa.json
 #
@@ -32,7 +32,7 @@ SRC_DIR=$(cd "$HERE/.." && pwd)
 RUNS=3
 BURST=256M
 GZIP_BURST=64M
-PINGS=5000
+PINGS=20000
 INMEM_MIB=64
 OUT=$SRC_DIR/bench/results/kaspa.json
 build=build/release
@@ -194,6 +194,7 @@ jq -s --arg date "$(date -u +%FT%TZ)" --arg build "$build" \
     },
     ratio_libp2p_over_tcp: {
       ping_rounds_per_s: ((map(.libp2p_pings.rounds_per_s) | median) / (map(.tcp_pings.rounds_per_s) | median) | r2),
+      ping_rounds_per_s_median_of_run_ratios: (map(.libp2p_pings.rounds_per_s / .tcp_pings.rounds_per_s) | median | r2),
       inmem_throughput_gzip_off: ($inmem | map(select(.bench == "kaspa_throughput" and .gzip == false))
         | (map(select(.profile == "libp2p"))[0].mib_per_s) as $l | (map(select(.profile == "tcp"))[0].mib_per_s) as $t
         | if $l and $t then $l / $t | r2 else null end)
