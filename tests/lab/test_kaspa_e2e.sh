@@ -100,8 +100,26 @@ else
 fi
 
 # ---- the relay's counters stand still while the punched session runs ----------------------------
-# (the relayed connections close 3 s after each punch; the second client has exited)
-sleep 4
+# relay_metric NAME: the relay's Prometheus value of NAME (no labels).
+relay_metric() {
+  "$NATLAB" exec "$PL" relay -- curl -sf --max-time 2 "http://$METRICS/metrics" |
+    awk -v n="$1" '$1 == n { print $2 }'
+}
+# The relayed connections close 3 s after each punch (the second client has exited anyway).
+# shellcheck disable=SC2317  # called through check
+circuits_gone() {
+  local end=$((SECONDS + 35))
+  while ((SECONDS <= end)); do
+    [[ $(relay_metric holepunch_relay_circuits_active) == 0 ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+check "relay carried exactly 2 circuits (one per punch)" \
+  test "$(relay_metric holepunch_relay_circuits_total)" = 2
+T0=$SECONDS
+check "relay: no circuit left open after the punches" circuits_gone
+echo "# circuits closed $((SECONDS - T0)) s after the burst client ended"
 B3=$(relay_bytes)
 T_B3=$(now_ms)
 sleep 3
