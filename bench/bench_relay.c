@@ -16,6 +16,12 @@
  *   bench_relay oversize RELAY N   N hop messages over the 4 KiB cap (a 4097-byte message, a
  *                                  1 GiB prefix with 1000 bytes, a 5000-byte prefix alone);
  *                                  each must be answered with MALFORMED_MESSAGE
+ *   bench_relay perf ADDR BYTES    /perf/1.0.0 to ADDR (e.g. <relay>/p2p-circuit/p2p/<id>):
+ *                                  one stream uploads BYTES, then one downloads BYTES, timed
+ *                                  from stream open to the server's EOF; this host does not
+ *                                  serve DCUtR, so the listener never starts a hole punch on
+ *                                  the relayed connection (`holepunch perf` stalls now and
+ *                                  then while one runs). Prints {"event":"relay_perf",...}
  *
  * RELAY is /ip4/…/tcp/…/p2p/<relay id>. Options:
  *   --peers P        connections (identities) that carry the ops (default: N for reserve,
@@ -41,6 +47,7 @@
 #include "lp2p/err.h"
 #include "lp2p/host.h"
 #include "lp2p/identity.h"
+#include "proto/perf.h"
 #include "proto/relay_msg.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -51,7 +58,7 @@
 #define PROBE       "relay-probe-0123"
 #define PROBE_LEN   16
 
-typedef enum mode { M_RESERVE, M_CONNECT, M_CIRCUITS, M_HALF_OPEN, M_OVERSIZE } mode;
+typedef enum mode { M_RESERVE, M_CONNECT, M_CIRCUITS, M_HALF_OPEN, M_OVERSIZE, M_PERF } mode;
 
 struct bench;
 
@@ -109,6 +116,13 @@ typedef struct bench {
     long resets, closed_no_status, ok, probe_bad;
     double close_ms_min, close_ms_max;
     long stop_connects; /* circuits: stop CONNECTs our targets answered */
+    /* perf */
+    lp2p_stream *ps;
+    lp2p_conn *pconn;
+    lp2p_perf_client perf;
+    int phase;
+    uint64_t t_phase;
+    double up_MBps, down_MBps;
 } bench;
 
 static double since_s(uint64_t t0)
@@ -379,6 +393,108 @@ static void stop_open(lp2p_stream *s, void *ud)
 
 static const lp2p_stream_callbacks k_stop_handler = {.on_open = stop_open};
 
+/* ---- perf through the circuit ------------------------------------------------------------- */
+
+#define WRITE_HIGH (1u << 20) /* as `holepunch perf`: refill when less is pending */
+
+static uint64_t now_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
+
+static void perf_start(bench *b);
+
+static void perf_pump(bench *b)
+{
+    lp2p_view chunk;
+    while (b->ps) {
+        switch (lp2p_perf_client_next(&b->perf, &chunk)) {
+        case LP2P_PERF_WRITE:
+            if (lp2p_stream_pending(b->ps) >= WRITE_HIGH)
+                return;
+            if (lp2p_stream_write(b->ps, chunk.ptr, chunk.len) < 0) {
+                b->failed = 1;
+                finish(b);
+                return;
+            }
+            lp2p_perf_client_sent(&b->perf, chunk.len, now_ms());
+            break;
+        case LP2P_PERF_CLOSE_WRITE:
+            lp2p_stream_close(b->ps);
+            lp2p_perf_client_write_closed(&b->perf, now_ms());
+            break;
+        default:
+            return;
+        }
+    }
+}
+
+static void perf_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
+{
+    bench *b = ud;
+    if (lp2p_perf_client_recv(&b->perf, p, n, now_ms()) < 0) {
+        b->failed = 1;
+        finish(b);
+    }
+}
+
+static void perf_writable(lp2p_stream *s, void *ud)
+{
+    perf_pump(ud);
+}
+
+static void perf_eof(lp2p_stream *s, void *ud)
+{
+    bench *b = ud;
+    double secs = since_s(b->t_phase);
+    if (lp2p_perf_client_eof(&b->perf, now_ms()) < 0) {
+        fprintf(stderr, "bench_relay: perf server sent fewer bytes than asked\n");
+        b->failed = 1;
+        finish(b);
+        return;
+    }
+    if (b->phase == 0) {
+        b->up_MBps = (double)b->perf.uploaded / secs / 1e6;
+        b->phase = 1;
+        perf_start(b);
+        return;
+    }
+    b->down_MBps = (double)b->perf.downloaded / secs / 1e6;
+    b->ndone = b->n;
+    b->secs = since_s(b->t0);
+    finish(b);
+}
+
+static void perf_close(lp2p_stream *s, int err, void *ud)
+{
+    bench *b = ud;
+    if (s != b->ps)
+        return;
+    b->ps = NULL;
+    if (err && !b->finished) {
+        fprintf(stderr, "bench_relay: perf stream closed: %s\n", lp2p_strerror(err));
+        b->failed = 1;
+        finish(b);
+    }
+}
+
+static const lp2p_stream_callbacks k_perf_cb = {
+    .on_data = perf_data, .on_eof = perf_eof, .on_writable = perf_writable, .on_close = perf_close};
+
+static void perf_start(bench *b)
+{
+    uint64_t n = (uint64_t)b->n;
+    b->t_phase = uv_hrtime();
+    lp2p_perf_client_init(&b->perf, b->phase == 0 ? n : 0, b->phase == 0 ? 0 : n, 0, now_ms());
+    if (lp2p_conn_open_stream(b->pconn, LP2P_PERF_PROTO, &k_perf_cb, b, &b->ps) < 0) {
+        b->ps = NULL;
+        b->failed = 1;
+        finish(b);
+        return;
+    }
+    perf_pump(b);
+}
+
 /* ---- hosts and dialing --------------------------------------------------------------------- */
 
 static void host_ops_start(bench *b, hostctx *hc)
@@ -417,6 +533,12 @@ static void on_dial(lp2p_conn *c, int err, void *ud)
         return;
     }
     hc->relay = c;
+    if (b->mode == M_PERF) {
+        b->nconnected = 1;
+        b->pconn = c;
+        perf_start(b);
+        return;
+    }
     if (hc->idx >= b->ntargets)
         b->nconnected++;
     host_ops_start(b, hc);
@@ -472,6 +594,15 @@ static int make_host(bench *b, size_t i)
 
 static void report(bench *b)
 {
+    if (b->mode == M_PERF) {
+        if (!b->failed && !b->timed_out)
+            printf("{\"event\":\"relay_perf\",\"bytes\":%ld,\"upload_MBps\":%.1f,"
+                   "\"download_MBps\":%.1f,\"relayed\":%s}\n",
+                   b->n, b->up_MBps, b->down_MBps,
+                   b->pconn && lp2p_conn_is_relayed(b->pconn) ? "true" : "false");
+        fflush(stdout);
+        return;
+    }
     static const char *const k_mode[] = {"reserve", "connect", "circuits", "half-open", "oversize"};
     long pending = target_ops(b) - b->ndone;
     printf("{\"event\":\"bench_relay\",\"mode\":\"%s\",\"n\":%ld,\"peers\":%zu,\"connected\":%zu,"
@@ -538,7 +669,7 @@ static void on_signal(uv_signal_t *sg, int signum)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_relay reserve|connect|circuits|half-open|oversize RELAY N "
+    fprintf(stderr, "usage: bench_relay reserve|connect|circuits|half-open|oversize|perf RELAY N "
                     "[--peers P] [--ip A.B.C.D [--ips K]] [--targets T] [--target ID] "
                     "[--no-reserve] [--hold S] [--timeout S]\n");
     return 2;
@@ -560,11 +691,13 @@ int main(int argc, char **argv)
         b.mode = M_HALF_OPEN;
     else if (strcmp(m, "oversize") == 0)
         b.mode = M_OVERSIZE;
+    else if (strcmp(m, "perf") == 0)
+        b.mode = M_PERF;
     else
         return usage();
     b.relay = argv[2];
     b.n = atol(argv[3]);
-    if (b.n <= 0 || b.n > 1000000)
+    if (b.n <= 0 || (b.mode != M_PERF && b.n > 1000000))
         return usage();
     b.timeout_s = 60;
     b.nips = 1;
@@ -602,6 +735,8 @@ int main(int argc, char **argv)
     }
     if (b.nips == 0 || b.timeout_s <= 0)
         return usage();
+    if (b.mode == M_PERF)
+        peers = 1;
     if (peers <= 0)
         peers = b.mode == M_RESERVE ? b.n : (b.n + STREAMS_PER - 1) / STREAMS_PER;
     b.npeers = (size_t)peers;
@@ -624,10 +759,11 @@ int main(int argc, char **argv)
         b.target_id = *lp2p_keypair_peer_id(nobody);
         lp2p_keypair_del(nobody);
     }
-    b.ops = calloc((size_t)b.n + b.ntargets, sizeof(op));
+    size_t nops = b.mode == M_PERF ? 0 : (size_t)b.n + b.ntargets;
+    b.ops = calloc(nops + 1, sizeof(op));
     if (!b.ops)
         return 1;
-    for (size_t i = 0; i < (size_t)b.n + b.ntargets; i++) {
+    for (size_t i = 0; i < nops; i++) {
         b.ops[i].b = &b;
         b.ops[i].idx = i;
         b.ops[i].host = b.ntargets + i % b.npeers;
@@ -658,7 +794,7 @@ int main(int argc, char **argv)
     uv_loop_close(&b.loop);
     int all =
         b.mode == M_RESERVE && b.no_reserve ? b.nconnected == b.npeers : b.ndone == target_ops(&b);
-    for (size_t i = 0; i < (size_t)b.n + b.ntargets; i++)
+    for (size_t i = 0; i < nops; i++)
         lp2p_lpm_free(&b.ops[i].lpm);
     for (size_t i = 0; i < b.nhosts; i++)
         lp2p_keypair_del(b.hosts[i].key);

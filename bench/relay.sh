@@ -13,8 +13,8 @@
 #
 #   bash bench/relay.sh [BUILD_DIR]     (default build/release)
 # Environment: BENCH_REPS (3), BENCH_RELAY_RSV (1000), BENCH_RELAY_CIRCUITS (2000),
-#              BENCH_RELAY_MIB (64 per direction), BENCH_RELAY_JS_MIB (2: the size both
-#              relays are compared at; js-libp2p's relay stalls from 3 MiB),
+#              BENCH_RELAY_MIB (16 per direction), BENCH_RELAY_JS_MIB (2: the size both
+#              relays are compared at; through js-libp2p's relay, 3 MiB or more stalls),
 #              BENCH_JS=0 to skip js-libp2p.
 # Prints a table and writes bench/results/relay.json.
 set -euo pipefail
@@ -26,7 +26,7 @@ case "$build" in /*) ;; *) build="$root/$build" ;; esac
 REPS="${BENCH_REPS:-3}"
 NRSV="${BENCH_RELAY_RSV:-1000}"
 NCIRC="${BENCH_RELAY_CIRCUITS:-2000}"
-MIB="${BENCH_RELAY_MIB:-64}"
+MIB="${BENCH_RELAY_MIB:-16}"
 BYTES=$((MIB * 1024 * 1024))
 JS_MIB="${BENCH_RELAY_JS_MIB:-2}"
 JS_BYTES=$((JS_MIB * 1024 * 1024))
@@ -204,12 +204,22 @@ done
 [ "$(grep -c '"event":"reservation"' "$tmp/l.log" || true)" -ge "$want" ] ||
   { cat "$tmp/l.log" >&2; die "the listener did not reserve on the relay(s)"; }
 
-# perf NAME ADDR [BYTES]: sets UP and DOWN in MB/s (10^6 bytes)
+# perf NAME ADDR [BYTES]: sets UP and DOWN in MB/s (10^6 bytes). A transfer over a relayed
+# connection stalls now and then, through our relay and through js-libp2p's alike (a bug in
+# the relayed-connection path of our endpoints, reported); a run that does not finish in 15 s
+# is counted in STALLS and repeated, up to 8 attempts.
+STALLS=0
 perf() {
-  local line
-  line="$(timeout 120 "$HP" perf "$2" --upload "${3:-$BYTES}" --download "${3:-$BYTES}" --key "$tmp/client.key" \
-    --log-format json >"$tmp/$1.out" 2>&1; grep '"event":"perf"' "$tmp/$1.out")" || true
-  [ -n "$line" ] || { cat "$tmp/$1.out" >&2; die "holepunch perf $1 gave no result"; }
+  local line="" attempt
+  for attempt in 1 2 3 4 5 6 7 8; do
+    line="$(timeout 15 "$HP" perf "$2" --upload "${3:-$BYTES}" --download "${3:-$BYTES}" \
+      --key "$tmp/client.key" --log-format json >"$tmp/$1.out" 2>&1
+      grep '"event":"perf"' "$tmp/$1.out")" || true
+    [ -n "$line" ] && break
+    STALLS=$((STALLS + 1))
+    log "perf $1 attempt $attempt gave no result in 15 s (stall); again"
+  done
+  [ -n "$line" ] || { tail -5 "$tmp/$1.out" >&2; die "holepunch perf $1 gave no result in 8 attempts"; }
   grep -q '"relay_circuit"' "$tmp/$1.out" || [ "$1" = direct ] || die "perf $1 did not go through a circuit"
   UP="$(awk -v m="$(field upload_mbps <<<"$line")" 'BEGIN{printf "%.1f", m/8}')"
   DOWN="$(awk -v m="$(field download_mbps <<<"$line")" 'BEGIN{printf "%.1f", m/8}')"
@@ -223,7 +233,7 @@ for r in $(seq "$REPS"); do
   p_od_up+=("$(ratio "${o_up[-1]}" "${d_up[-1]}")") p_od_down+=("$(ratio "${o_down[-1]}" "${d_down[-1]}")")
   msg="throughput run $r: direct up ${d_up[-1]} down ${d_down[-1]} MB/s, our relay up ${o_up[-1]} down ${o_down[-1]}"
   if [ "$js_ok" = 1 ]; then
-    # js-libp2p's relay stalls a transfer of 3 MiB or more (either direction; 2.5 MiB
+    # through js-libp2p's relay a transfer of 3 MiB or more stalls almost always (2.5 MiB
     # passes): both relays are compared at JS_MIB
     perf ours_small "$OURS/p2p-circuit/p2p/$LID" "$JS_BYTES"
     os_up+=("$UP") os_down+=("$DOWN")
@@ -271,6 +281,7 @@ x() { awk -v r="$1" 'BEGIN{ if (r=="null") print "-"; else printf "%.2fx", r }';
   printf '%-50s %12s %12s   %s\n' "perf up at $JS_MIB MiB, MB/s: our relay / js relay" "$M_os_up" "$M_j_up" "$(x "$R_oj_up")"
   printf '%-50s %12s %12s   %s\n' "perf down at $JS_MIB MiB, MB/s: our relay / js relay" "$M_os_down" "$M_j_down" "$(x "$R_oj_down")"
   printf '%-50s %12s\n' "  our relay CPU seconds over all perf runs" "$relay_cpu"
+  printf '%-50s %12s\n' "  perf attempts that stalled (retried)" "$STALLS"
   [ -n "$js_note" ] && printf 'js-libp2p: %s\n' "$js_note"
   printf 'ratios are medians of per-run ratios; load average before %s, after %s; %d s.\n' \
     "$load_before" "$load_after" "$elapsed"
@@ -316,7 +327,8 @@ cat >"$here/results/relay.json" <<EOF
     "our_relay_small_down": {"median": $M_os_down, "runs": $(jarr "${os_down[@]}")},
     "js_relay_up": {"median": $M_j_up, "runs": $(jarr "${j_up[@]}")},
     "js_relay_down": {"median": $M_j_down, "runs": $(jarr "${j_down[@]}")},
-    "our_relay_cpu_s": $relay_cpu
+    "our_relay_cpu_s": $relay_cpu,
+    "stalled_attempts_retried": $STALLS
   },
   "ratios": {
     "our_relay_over_direct_up": $R_od_up,
