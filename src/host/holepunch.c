@@ -386,9 +386,14 @@ static void ds_on_close(lp2p_stream *s, int err, void *ud)
 {
     lp2p_punch *p = ud;
     p->s = NULL;
+    if (err == LP2P_ERR_NA && p->role_b) {
+        lp2p_log(LP2P_INFO, "dcutr_skipped", LF_S("peer", p->peer_str),
+                 LF_S("reason", "peer does not speak /libp2p/dcutr"));
+        punch_end(p);
+        return;
+    }
     if (p->core.state == LP2P_DCUTR_WAIT_CONNECT || p->core.state == LP2P_DCUTR_WAIT_SYNC)
-        punch_attempt_failed(p, err == LP2P_ERR_NA ? "peer does not speak /libp2p/dcutr"
-                                                   : "dcutr stream closed early");
+        punch_attempt_failed(p, "dcutr stream closed early");
 }
 
 static const lp2p_stream_callbacks k_dcutr = {.on_data = ds_on_data, .on_close = ds_on_close};
@@ -432,21 +437,28 @@ static void punch_next_attempt(lp2p_punch *p)
         punch_success(p, direct);
         return;
     }
-    if (!p->relayed || p->relayed->stage != CONN_READY) {
-        punch_attempt_failed(p, "relayed connection gone");
-        return;
-    }
-    int rc = lp2p_conn_open_stream(p->relayed, LP2P_DCUTR_PROTO, &k_dcutr, p, &p->s);
-    if (rc < 0) {
+    /* Failures before an attempt starts end the punch: retrying them could not help, and
+     * going through punch_attempt_failed would retry without end. */
+    const char *why = NULL;
+    int rc = 0;
+    if (!p->relayed || p->relayed->stage != CONN_READY)
+        why = "relayed connection gone";
+    else if ((rc = lp2p_conn_open_stream(p->relayed, LP2P_DCUTR_PROTO, &k_dcutr, p, &p->s)) < 0)
+        why = "could not open a dcutr stream";
+    else if ((rc = lp2p_dcutr_start_attempt(&p->core, lp2p__now(p->h))) < 0)
+        why = rc == LP2P_ERR_NA ? "we have no address to offer (no observed address yet)"
+                                : "cannot start another attempt";
+    if (why) {
+        if (rc < 0 && p->s) {
+            lp2p_stream *s = p->s;
+            p->s = NULL;
+            lp2p_stream_set_callbacks(s, &(lp2p_stream_callbacks){0}, NULL);
+            lp2p_stream_reset(s);
+        }
         p->s = NULL;
-        punch_attempt_failed(p, "could not open a dcutr stream");
-        return;
-    }
-    rc = lp2p_dcutr_start_attempt(&p->core, lp2p__now(p->h));
-    if (rc < 0) {
-        punch_attempt_failed(p, rc == LP2P_ERR_NA
-                                    ? "we have no address to offer (no observed address yet)"
-                                    : "cannot start another attempt");
+        lp2p_log(LP2P_WARN, "dcutr_failed", LF_S("peer", p->peer_str),
+                 LF_I("attempt", p->core.attempt + 1), LF_S("reason", why));
+        punch_give_up(p);
         return;
     }
     punch_events(p);
@@ -483,13 +495,29 @@ static lp2p_punch *punch_new(lp2p_conn *relayed, int role_b)
     h->open_handles++;
     lp2p_list_insert_tail(&h->punches, &p->link);
     relayed->punch = p;
+    relayed->punch_tried = 1;
     return p;
 }
 
-/* B: the peer reached us through a relay and identified itself; punch if it speaks DCUtR. */
+/* B: the peer reached us through a relay. Start at once rather than after identify: that
+ * saves a relayed round trip (a peer without /libp2p/dcutr answers NA: dcutr_skipped). */
+void lp2p__holepunch_relayed_ready(lp2p_conn *c)
+{
+    if (!c->relayed || c->outbound || c->punch || c->punch_tried || c->host->closing ||
+        !c->host->cfg.holepunch)
+        return;
+    if (lp2p_host_find_conn(c->host, &c->peer) != c)
+        return; /* already direct */
+    lp2p_punch *p = punch_new(c, 1);
+    if (p)
+        punch_next_attempt(p);
+}
+
+/* B, fallback: the peer identified itself and advertises DCUtR, but no punch ran yet. */
 void lp2p__holepunch_on_identify(lp2p_conn *c)
 {
-    if (!c->relayed || c->outbound || c->punch || c->host->closing || !c->host->cfg.holepunch)
+    if (!c->relayed || c->outbound || c->punch || c->punch_tried || c->host->closing ||
+        !c->host->cfg.holepunch)
         return;
     int speaks = 0;
     for (size_t i = 0; i < c->remote_info.n_protocols; i++)

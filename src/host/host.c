@@ -64,6 +64,7 @@ static void gc_streams(lp2p_host *h)
 static void on_before_sleep(uv_prepare_t *p)
 {
     lp2p_host *h = p->data;
+    lp2p__stream_deliver_writable(h);
     while (!lp2p_list_empty(&h->dirty)) {
         lp2p_list *e = h->dirty.next;
         lp2p_conn *c = lp2p_container_of(e, lp2p_conn, dirty_link);
@@ -79,6 +80,7 @@ static void on_before_sleep(uv_prepare_t *p)
  * exists. */
 static void on_after_io(uv_check_t *ck)
 {
+    lp2p__stream_deliver_writable(ck->data);
     gc_streams(ck->data);
 }
 
@@ -105,6 +107,7 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     lp2p_list_init(&h->conns);
     lp2p_list_init(&h->dirty);
     lp2p_list_init(&h->gc);
+    lp2p_list_init(&h->writable);
     lp2p_list_init(&h->reservations);
     lp2p_list_init(&h->punches);
     if (lp2p_peerbook_new(NULL, &h->pb) < 0) {
@@ -233,6 +236,8 @@ void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
         h->cfg.cb.on_connected(c, h->cfg.ud);
     if (c->stage == CONN_READY)
         lp2p__holepunch_conn_ready(c);
+    if (c->stage == CONN_READY)
+        lp2p__holepunch_relayed_ready(c);
     if (c->stage == CONN_READY)
         lp2p__identify_start(c);
 }

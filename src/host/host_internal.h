@@ -51,6 +51,7 @@ struct lp2p_host {
     const char *listen_texts[HOST_MAX_LISTENERS];
     lp2p_list conns;
     size_t nconns;
+    lp2p_list writable;     /* streams owed an on_writable from an app call */
     lp2p_list gc;           /* closed streams, freed before the loop sleeps */
     lp2p_list reservations; /* relays we keep a reservation on */
     lp2p_peerbook *pb;      /* addresses we know, relay reservation quota */
@@ -112,6 +113,7 @@ struct lp2p_conn {
     uint64_t ready_ms;
     uint64_t close_at_ms; /* relayed after a punch: close when the grace period ends */
     struct lp2p_punch *punch;
+    int punch_tried;                /* a DCUtR exchange ran on this relayed connection */
     lp2p_identify_info remote_info; /* from identify; fields 0 until it arrives */
     int identified;
     int reported_connected;
@@ -138,6 +140,8 @@ struct lp2p_stream {
     int read_paused; /* lp2p_stream_pause_read: peer bytes go to debt */
     int close_err;   /* delivered with on_close */
     int close_notified;
+    int writable_queued;
+    lp2p_list wlink; /* on host->writable */
 };
 
 /* conn.c */
@@ -160,6 +164,7 @@ void lp2p__stream_on_closed(lp2p_stream *s, int err);
 void lp2p__stream_pump(lp2p_stream *s);
 void lp2p__stream_free(lp2p_stream *s);
 void lp2p__stream_notify_closed(lp2p_stream *s);
+void lp2p__stream_deliver_writable(lp2p_host *h);
 
 /* identify_svc.c */
 void lp2p__identify_register(lp2p_host *h);
@@ -181,6 +186,7 @@ void lp2p__holepunch_on_identify(lp2p_conn *c);
 int lp2p__holepunch_claim_inbound(lp2p_host *h, lp2p_conn *c, const struct sockaddr *from);
 void lp2p__holepunch_conn_gone(lp2p_conn *c);
 void lp2p__holepunch_conn_ready(lp2p_conn *c);
+void lp2p__holepunch_relayed_ready(lp2p_conn *c);
 void lp2p__holepunch_close(lp2p_host *h);
 int lp2p__host_dial_punch(lp2p_host *h, const struct sockaddr_storage *to, const lp2p_peer_id *peer,
                           int initiator, lp2p_dial_cb cb, void *ud);

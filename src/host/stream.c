@@ -14,6 +14,8 @@
 
 #define MUX_CHUNK (256u << 10)
 
+static void stream_pump(lp2p_stream *s, int from_app);
+
 static lp2p_stream *stream_alloc(lp2p_conn *c, lp2p_yamux_stream *ys, int outbound)
 {
     lp2p_stream *s = calloc(1, sizeof(*s));
@@ -78,12 +80,12 @@ int lp2p_conn_open_stream(lp2p_conn *c, const char *proto, const lp2p_stream_cal
         lp2p_stream_reset(s);
         return rc;
     }
-    lp2p__stream_pump(s);
+    stream_pump(s, 1);
     *out = s;
     return 0;
 }
 
-void lp2p__stream_pump(lp2p_stream *s)
+static void stream_pump(lp2p_stream *s, int from_app)
 {
     lp2p_conn *c = s->conn;
     if (s->closed || !s->ys)
@@ -113,7 +115,36 @@ void lp2p__stream_pump(lp2p_stream *s)
     lp2p__conn_mark_dirty(c);
     if (s->above_high && pend < STREAM_LOW_WATER) {
         s->above_high = 0;
-        if (s->cb.on_writable && s->stage == STREAM_OPEN)
+        if (s->cb.on_writable && s->stage == STREAM_OPEN) {
+            if (from_app) {
+                /* Never re-enter the application from its own write/close: the writable
+                 * notification waits for the host's next hook (a sender that refills from
+                 * on_writable would otherwise send one chunk twice and skip the next). */
+                if (!s->writable_queued) {
+                    s->writable_queued = 1;
+                    lp2p_list_insert_tail(&c->host->writable, &s->wlink);
+                }
+            } else {
+                s->cb.on_writable(s, s->ud);
+            }
+        }
+    }
+}
+
+void lp2p__stream_pump(lp2p_stream *s)
+{
+    stream_pump(s, 0);
+}
+
+/* Streams whose writer asked to be told: delivered from the host's hooks. */
+void lp2p__stream_deliver_writable(lp2p_host *h)
+{
+    while (!lp2p_list_empty(&h->writable)) {
+        lp2p_list *e = h->writable.next;
+        lp2p_list_remove(e);
+        lp2p_stream *s = lp2p_container_of(e, lp2p_stream, wlink);
+        s->writable_queued = 0;
+        if (!s->closed && s->stage == STREAM_OPEN && s->cb.on_writable)
             s->cb.on_writable(s, s->ud);
     }
 }
@@ -127,7 +158,7 @@ int lp2p_stream_write(lp2p_stream *s, const void *p, size_t n)
         return rc;
     if (lp2p_buf_size(&s->pending) >= STREAM_HIGH_WATER)
         s->above_high = 1;
-    lp2p__stream_pump(s);
+    stream_pump(s, 1);
     return 0;
 }
 
@@ -141,7 +172,7 @@ int lp2p_stream_close(lp2p_stream *s)
     if (s->closed)
         return LP2P_ERR_STATE;
     s->want_fin = 1;
-    lp2p__stream_pump(s);
+    stream_pump(s, 1);
     return 0;
 }
 
@@ -170,7 +201,7 @@ void lp2p_stream_pause_read(lp2p_stream *s, int paused)
 {
     s->read_paused = paused != 0;
     if (!paused)
-        lp2p__stream_pump(s); /* grants the debt once our own output is below the mark */
+        stream_pump(s, 1); /* grants the debt once our own output is below the mark */
 }
 
 void lp2p_stream_set_callbacks(lp2p_stream *s, const lp2p_stream_callbacks *cb, void *ud)
@@ -284,6 +315,8 @@ void lp2p__stream_notify_closed(lp2p_stream *s)
 void lp2p__stream_free(lp2p_stream *s)
 {
     lp2p__stream_notify_closed(s);
+    if (s->writable_queued)
+        lp2p_list_remove(&s->wlink);
     if (s->mss_live)
         lp2p_mss_free(&s->mss);
     lp2p_buf_free(&s->pending);
