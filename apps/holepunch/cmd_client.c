@@ -51,7 +51,7 @@ static const char *const k_help =
     "  --exit-after-ready    exit 0 once the handshake completed (Ready both ways)\n"
     "  --pings N             after Ready send N pings, one at a time; exit 0 when all answered\n"
     "  --burst BYTES         after Ready send BYTES of Kaspa messages (K/M/G suffixes) and\n"
-    "                        report MB/s (libp2p only)\n\n";
+    "                        report MB/s (libp2p or --kaspa-connect)\n\n";
 
 typedef enum client_state {
     ST_IDLE = 0,
@@ -61,6 +61,33 @@ typedef enum client_state {
     ST_BACKOFF,
     ST_DONE,
 } client_state;
+
+/* One timed burst: BURST_CHUNK messages while the transport has room, then a Ping; the
+ * Pong (after every burst byte on the same ordered stream) stops the clock. */
+typedef struct burst_run {
+    long long sent;
+    uint64_t start_ns; /* 0 until Ready */
+    int done, wait_pong;
+} burst_run;
+
+struct client_app;
+
+/* --streams: one of N concurrent Kaspa sessions on the same connection, each with its own
+ * hub (so its own random node id: the server's duplicate key is (node id, address) and all
+ * N share the connection's synthetic address). */
+typedef struct kslot {
+    struct client_app *a;
+    int idx;
+    kaspa_hub *hub;
+    kaspa_stream *ks;
+    char node_hex[2 * KASPA_NODE_ID_LEN + 1];
+    int bursting; /* this slot runs --burst instead of --pings */
+    burst_run br;
+    int ready, pings_sent, pings_ok;
+    int ok;      /* reached its goal */
+    int settled; /* closed (ok or failed) */
+    char reason[160];
+} kslot;
 
 typedef struct client_app {
     uv_loop_t loop;
@@ -90,13 +117,15 @@ typedef struct client_app {
     kaspa_tcp_conn *tc;
     int exit_code;
     int pings_sent, pings_ok;
-    long long burst_sent;
-    uint64_t burst_start_ns;
-    int burst_done, burst_wait_pong;
+    burst_run br;
     uint8_t *burst_msg;
     size_t burst_msg_len;
     char last_reason[160]; /* of the current session: a Reject or why it closed */
     int upgrading;         /* closing a relayed session to reopen it on the direct connection */
+    /* --streams N */
+    int nstreams;
+    kslot *slots;
+    int slots_open, slots_settled;
 } client_app;
 
 static void start_attempt(client_app *a);
@@ -140,6 +169,9 @@ static void finish(client_app *a, int code)
         kaspa_stream_close(a->ks, NULL);
     if (a->tc)
         kaspa_tcp_conn_close(a->tc, NULL);
+    for (int i = 0; i < a->slots_open; i++)
+        if (a->slots[i].ks)
+            kaspa_stream_close(a->slots[i].ks, NULL);
     uv_timer_start(&a->finish_timer, on_finish_timer, FINISH_GRACE_MS, 0);
 }
 
@@ -177,13 +209,14 @@ static int send_ping(client_app *a)
     return LP2P_ERR_STATE;
 }
 
-static void burst_fill(client_app *a);
+static void burst_fill(client_app *a, burst_run *br, kaspa_stream *ks, kaspa_tcp_conn *tc);
+static int burst_pong(client_app *a, burst_run *br, const char *label);
 
 /* After Ready (and after the burst): the next thing a test mode wants, or finish. */
 static void next_goal(client_app *a)
 {
-    if (a->burst > 0 && !a->burst_done) {
-        burst_fill(a);
+    if (a->burst > 0 && !a->br.done) {
+        burst_fill(a, &a->br, a->ks, a->tc);
         return;
     }
     if (a->pings_sent < a->pings) {
@@ -219,22 +252,12 @@ static void on_kaspa_event(client_app *a, const kaspa_event *ev)
     case KASPA_EV_READY:
         a->backoff_ms = BACKOFF_MIN_MS;
         if (a->burst > 0)
-            a->burst_start_ns = uv_hrtime();
+            a->br.start_ns = uv_hrtime();
         next_goal(a);
         break;
     case KASPA_EV_PING:
-        if (a->burst_wait_pong) {
-            double secs = (double)(uv_hrtime() - a->burst_start_ns) / 1e9;
-            double mbps = secs > 0 ? (double)a->burst_sent / 1e6 / secs : 0;
-            a->burst_wait_pong = 0;
-            a->burst_done = 1;
-            lp2p_log(LP2P_INFO, "kaspa_burst", LF_S("peer", a->peer_str),
-                     LF_U("bytes", a->burst_sent), LF_F("seconds", secs), LF_F("mb_per_s", mbps));
-            printf("burst: %lld bytes in %.3f s = %.1f MB/s\n", a->burst_sent, secs, mbps);
-            fflush(stdout);
-        } else if (a->pings_sent > a->pings_ok) {
+        if (!burst_pong(a, &a->br, a->peer_str) && a->pings_sent > a->pings_ok)
             a->pings_ok++;
-        }
         next_goal(a);
         break;
     default:
@@ -257,7 +280,7 @@ static void session_ended(client_app *a, const char *why)
     schedule_retry(a, why);
 }
 
-/* ---- burst over a libp2p stream ------------------------------------------------------------ */
+/* ---- burst over a libp2p stream or TCP ----------------------------------------------------- */
 static int burst_prepare(client_app *a)
 {
     /* KaspadMessage { field 4 (bytes) = BURST_CHUNK pseudo-random bytes }: an unused payload
@@ -285,24 +308,45 @@ static int burst_prepare(client_app *a)
     return 0;
 }
 
-static void burst_fill(client_app *a)
+/* Sends while the transport has room (kaspa_stream_can_send / kaspa_tcp_conn_can_send: a
+ * bounded amount in the socket or stream, the session's output and its HTTP/2 queue), so at
+ * most ~2 MiB of the burst is ever buffered; the transport's on_writable calls back here. */
+static void burst_fill(client_app *a, burst_run *br, kaspa_stream *ks, kaspa_tcp_conn *tc)
 {
-    if (!a->ks || a->burst_done || a->burst_wait_pong || a->st == ST_DONE)
+    if ((!ks && !tc) || !br->start_ns || br->done || br->wait_pong || a->st == ST_DONE)
         return;
-    kaspa_session *s = kaspa_stream_session(a->ks);
-    while (a->burst_sent < a->burst && kaspa_stream_can_send(a->ks)) {
+    kaspa_session *s = ks ? kaspa_stream_session(ks) : kaspa_tcp_conn_session(tc);
+    while (br->sent < a->burst && (ks ? kaspa_stream_can_send(ks) : kaspa_tcp_conn_can_send(tc))) {
         if (kaspa_session_send_raw(s, a->burst_msg, a->burst_msg_len) != 0)
             break;
-        a->burst_sent += (long long)a->burst_msg_len;
-        kaspa_stream_flush(a->ks);
-        if (!a->ks)
-            return;
+        br->sent += (long long)a->burst_msg_len;
+        if (ks)
+            kaspa_stream_flush(ks);
+        else
+            kaspa_tcp_conn_flush(tc);
     }
-    if (a->burst_sent >= a->burst) {
+    if (br->sent >= a->burst) {
         /* The Pong comes after the server has read every burst byte (one ordered stream). */
-        if (kaspa_stream_ping(a->ks) == 0)
-            a->burst_wait_pong = 1;
+        if ((ks ? kaspa_stream_ping(ks) : kaspa_tcp_conn_ping(tc)) == 0)
+            br->wait_pong = 1;
     }
+}
+
+/* A Pong: 1 if it ended the burst (then logged kaspa_burst {bytes, seconds, mb_per_s}). */
+static int burst_pong(client_app *a, burst_run *br, const char *label)
+{
+    (void)a;
+    if (!br->wait_pong)
+        return 0;
+    double secs = (double)(uv_hrtime() - br->start_ns) / 1e9;
+    double mbps = secs > 0 ? (double)br->sent / 1e6 / secs : 0;
+    br->wait_pong = 0;
+    br->done = 1;
+    lp2p_log(LP2P_INFO, "kaspa_burst", LF_S("peer", label), LF_U("bytes", br->sent),
+             LF_F("seconds", secs), LF_F("mb_per_s", mbps));
+    printf("burst: %lld bytes in %.3f s = %.1f MB/s\n", br->sent, secs, mbps);
+    fflush(stdout);
+    return 1;
 }
 
 /* ---- libp2p stream callbacks --------------------------------------------------------------- */
@@ -316,8 +360,8 @@ static void ks_on_writable(void *user, kaspa_stream *ks)
 {
     client_app *a = user;
     (void)ks;
-    if (a->burst > 0 && !a->burst_done && a->burst_start_ns)
-        burst_fill(a);
+    if (a->burst > 0 && !a->br.done && a->br.start_ns)
+        burst_fill(a, &a->br, a->ks, NULL);
 }
 
 static void ks_on_closed(void *user, kaspa_stream *ks, int err)
@@ -385,7 +429,7 @@ static void on_check_timer(uv_timer_t *t)
      * first, so the server has forgotten it and the new one is no duplicate. A burst in
      * flight stays where it is. */
     if (a->st == ST_SESSION && a->ks && kaspa_stream_relayed(a->ks) && !a->upgrading &&
-        !(a->burst_start_ns && !a->burst_done)) {
+        !(a->br.start_ns && !a->br.done)) {
         a->upgrading = 1;
         lp2p_log(LP2P_INFO, "kaspa_upgrade_direct", LF_S("peer", a->peer_str),
                  LF_S("addr", lp2p_conn_remote_addr(c)));
@@ -481,6 +525,13 @@ static void tcp_on_event(void *user, kaspa_tcp_conn *c, const kaspa_event *ev)
     on_kaspa_event(user, ev);
 }
 
+static void tcp_on_writable(void *user, kaspa_tcp_conn *c)
+{
+    client_app *a = user;
+    if (a->burst > 0 && !a->br.done && a->br.start_ns)
+        burst_fill(a, &a->br, NULL, c);
+}
+
 static void tcp_on_closed(void *user, kaspa_tcp_conn *c, int err)
 {
     client_app *a = user;
@@ -509,7 +560,9 @@ static void start_attempt(client_app *a)
     a->last_reason[0] = 0;
     if (a->kaspa_connect) {
         a->st = ST_SESSION;
-        kaspa_tcp_callbacks tcb = {.on_event = tcp_on_event, .on_conn_closed = tcp_on_closed};
+        kaspa_tcp_callbacks tcb = {.on_event = tcp_on_event,
+                                   .on_conn_closed = tcp_on_closed,
+                                   .on_writable = tcp_on_writable};
         if (kaspa_tcp_connect(&a->loop, a->kaspa_connect, &a->tcp_cfg, &tcb, a, &a->tc) != 0) {
             a->tc = NULL;
             fprintf(stderr, "holepunch client: bad --kaspa-connect address %s\n", a->kaspa_connect);
@@ -682,9 +735,6 @@ int cmd_client(int argc, char **argv)
         }
         if (prepare_addrs(a, remote, nremote, peer != NULL) < 0)
             goto out_args;
-    } else if (a->burst > 0) {
-        fprintf(stderr, "holepunch client: --burst is for libp2p connections\n");
-        goto out_args;
     } else {
         snprintf(a->peer_str, sizeof a->peer_str, "%s", a->kaspa_connect);
     }

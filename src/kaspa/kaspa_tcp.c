@@ -37,17 +37,20 @@ struct kaspa_tcp_conn {
     kaspa_session *session;
     char peer[64];
     int connected;
-    int closing;  /* uv_close started */
-    int handles;  /* open uv handles */
-    int writes;   /* writes in flight */
-    int shutting; /* shutdown requested */
-    int err;      /* first error, for on_conn_closed */
+    int closing;     /* uv_close started */
+    int handles;     /* open uv handles */
+    int writes;      /* writes in flight */
+    size_t wbytes;   /* their bytes */
+    int in_writable; /* re-entrancy guard for cb.on_writable */
+    int shutting;    /* shutdown requested */
+    int err;         /* first error, for on_conn_closed */
     uint8_t rbuf[READ_BUF];
 };
 
 typedef struct wreq {
     uv_write_t req;
     kaspa_tcp_conn *c;
+    size_t n;
     uint8_t data[];
 } wreq;
 
@@ -123,6 +126,19 @@ static void conn_destroy(kaspa_tcp_conn *c, int err)
 
 static void on_timer(uv_timer_t *t);
 
+/* Room again (a write completed, a WINDOW_UPDATE arrived): let a bulk sender refill. Only
+ * from the loop's callbacks, never from the owner's own flush, so the owner is not
+ * re-entered in the middle of its send loop. */
+static void conn_writable(kaspa_tcp_conn *c)
+{
+    if (!c->cb.on_writable || c->in_writable || !kaspa_tcp_conn_can_send(c))
+        return;
+    c->in_writable = 1;
+    c->cb.on_writable(c->user, c);
+    c->in_writable = 0;
+    conn_step(c);
+}
+
 /* Our FIN is out. Keep reading until the peer's FIN (or a short linger) so that closing
  * with unread bytes does not turn into a RST that makes the peer drop our last messages
  * (a Reject, the final Pong, the trailers). */
@@ -143,6 +159,7 @@ static void on_write(uv_write_t *req, int status)
 {
     wreq *w = (wreq *)req;
     kaspa_tcp_conn *c = w->c;
+    c->wbytes -= w->n;
     free(w);
     c->writes--;
     if (status < 0) {
@@ -151,6 +168,7 @@ static void on_write(uv_write_t *req, int status)
     }
     if (!c->closing)
         conn_step(c);
+    conn_writable(c);
 }
 
 static void flush_out(kaspa_tcp_conn *c)
@@ -167,6 +185,7 @@ static void flush_out(kaspa_tcp_conn *c)
     memcpy(w->data, lp2p_buf_head(o), n);
     lp2p_buf_consume(o, n);
     w->c = c;
+    w->n = n;
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc < 0) {
@@ -175,6 +194,7 @@ static void flush_out(kaspa_tcp_conn *c)
         return;
     }
     c->writes++;
+    c->wbytes += n;
 }
 
 static void on_timer(uv_timer_t *t)
@@ -220,6 +240,14 @@ static void conn_step(kaspa_tcp_conn *c)
         uv_timer_start(&c->timer, on_timer, d > now ? d - now : 0, 0);
 }
 
+int kaspa_tcp_conn_can_send(const kaspa_tcp_conn *c)
+{
+    return c->session && !c->closing && !c->shutting && kaspa_session_is_ready(c->session) &&
+           c->wbytes < KASPA_TCP_HIGH_WATER &&
+           lp2p_buf_size(kaspa_session_out(c->session)) < 256 * 1024 &&
+           kaspa_session_send_queue(c->session) < KASPA_TCP_HIGH_WATER;
+}
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     kaspa_tcp_conn *c = h->data;
@@ -241,6 +269,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         kaspa_session_recv(c->session, (const uint8_t *)buf->base, (size_t)n, uv_now(c->loop));
     }
     conn_step(c);
+    conn_writable(c);
 }
 
 static void on_session_event(void *u, kaspa_session *s, const kaspa_event *ev)

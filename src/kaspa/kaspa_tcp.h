@@ -15,6 +15,7 @@
 
 #include "kaspa/session.h"
 
+#define KASPA_TCP_HIGH_WATER         (1024 * 1024)
 #define KASPA_TCP_CONNECT_TIMEOUT_MS 5000 /* rusty-kaspa uses 1 s; lab links may be slower */
 
 typedef struct kaspa_tcp_server kaspa_tcp_server;
@@ -26,6 +27,11 @@ typedef struct kaspa_tcp_callbacks {
     void (*on_event)(void *user, kaspa_tcp_conn *c, const kaspa_event *ev);
     /* The socket is closed (err 0 after a clean session end; otherwise why). */
     void (*on_conn_closed)(void *user, kaspa_tcp_conn *c, int err);
+    /* Optional: the connection can take more (kaspa_tcp_conn_can_send became 1, e.g. after a
+     * write completed, a WINDOW_UPDATE arrived). Called only from the loop's callbacks, never
+     * from the owner's own kaspa_tcp_conn_flush/ping. For bulk senders: send
+     * while can_send, then kaspa_tcp_conn_flush, and wait for the next call. */
+    void (*on_writable)(void *user, kaspa_tcp_conn *c);
 } kaspa_tcp_callbacks;
 
 /* Listens on "HOST:PORT" (port 0 = ephemeral). cfg is copied (peer_addr/peer_label are set
@@ -48,6 +54,10 @@ void kaspa_tcp_conn_close(kaspa_tcp_conn *c, const char *reason);
 /* After using the kaspa_session_* API on this connection's session outside of an on_event
  * callback: writes what the session produced and re-arms its timer. */
 void kaspa_tcp_conn_flush(kaspa_tcp_conn *c);
+/* 1 when the session is Ready and the socket (bytes handed to uv_write, not yet written),
+ * the session's output and its HTTP/2 send queue are all below KASPA_TCP_HIGH_WATER: the
+ * backpressure gate for bulk sends, so a burst never sits in memory as a whole. */
+int kaspa_tcp_conn_can_send(const kaspa_tcp_conn *c);
 /* Sends our Ping now (kaspa_session_ping + flush); KASPA_EV_PING reports the RTT. */
 int kaspa_tcp_conn_ping(kaspa_tcp_conn *c);
 /* NULL before the TCP connection is established. */
