@@ -21,7 +21,8 @@
 #define DIRECT_TIMEOUT_MS    30000
 #define FINISH_GRACE_MS      200 /* lets our last bytes (gRPC end) leave before the host closes */
 #define BURST_CHUNK          (64 * 1024)
-#define BURST_UNUSED_PAYLOAD 4 /* KaspadMessage field number no kaspa version uses */
+#define BURST_UNUSED_PAYLOAD 4   /* KaspadMessage field number no kaspa version uses */
+#define MAX_STREAMS          256 /* the host allows 512 streams per connection */
 
 static const char *const k_help =
     "usage: holepunch client --peer ID --remote MA [--remote MA ...] [options]\n"
@@ -50,6 +51,11 @@ static const char *const k_help =
     "                        speaks /kaspa/p2p/bridge/1.0)\n"
     "  --exit-after-ready    exit 0 once the handshake completed (Ready both ways)\n"
     "  --pings N             after Ready send N pings, one at a time; exit 0 when all answered\n"
+    "  --streams N           open N Kaspa sessions at once on the one connection (1..256),\n"
+    "                        each with its own random node id; with --burst the first runs\n"
+    "                        the burst, the others their --pings; logs kaspa_stream_result\n"
+    "                        per session and kaspa_streams {opened, ready, pings_answered,\n"
+    "                        failed}; exit 0 only if every one reached its goal (libp2p only)\n"
     "  --burst BYTES         after Ready send BYTES of Kaspa messages (K/M/G suffixes) and\n"
     "                        report MB/s (libp2p or --kaspa-connect)\n\n";
 
@@ -135,7 +141,7 @@ static lp2p_conn *direct_conn(client_app *a);
 
 static int test_mode(const client_app *a)
 {
-    return a->exit_after_ready || a->pings > 0 || a->burst > 0;
+    return a->exit_after_ready || a->pings > 0 || a->burst > 0 || a->nstreams > 0;
 }
 
 /* ---- ending ------------------------------------------------------------------------------- */
@@ -390,6 +396,126 @@ static const kaspa_stream_callbacks k_ks_cb = {
     .on_closed = ks_on_closed,
 };
 
+/* ---- --streams N: N concurrent sessions on one connection ---------------------------------- */
+static void streams_done(client_app *a)
+{
+    int ready = 0, failed = 0;
+    long pings = 0;
+    for (int i = 0; i < a->slots_open; i++) {
+        ready += a->slots[i].ready;
+        failed += !a->slots[i].ok;
+        pings += a->slots[i].pings_ok;
+    }
+    failed += a->nstreams - a->slots_open; /* never opened */
+    lp2p_log(failed ? LP2P_ERROR : LP2P_INFO, "kaspa_streams", LF_S("peer", a->peer_str),
+             LF_I("opened", a->slots_open), LF_I("ready", ready), LF_I("pings_answered", pings),
+             LF_I("failed", failed));
+    printf("streams: %d opened, %d ready, %ld pings answered, %d failed\n", a->slots_open, ready,
+           pings, failed);
+    fflush(stdout);
+    finish(a, failed ? 1 : 0);
+}
+
+/* The slot's next step after Ready or a Pong: its burst, or its next Ping (one at a time);
+ * when its goal is reached, a clean end of its session. */
+static void slot_next(kslot *k)
+{
+    client_app *a = k->a;
+    if (k->ok || !k->ks || !k->ready || a->st == ST_DONE)
+        return;
+    if (k->bursting) {
+        burst_fill(a, &k->br, k->ks, NULL);
+        if (!k->br.done)
+            return;
+    } else if (k->pings_ok < a->pings) {
+        if (k->pings_sent == k->pings_ok && kaspa_stream_ping(k->ks) == 0)
+            k->pings_sent++;
+        return;
+    }
+    k->ok = 1;
+    kaspa_stream_close(k->ks, NULL);
+}
+
+static void slot_on_event(void *user, kaspa_stream *ks, const kaspa_event *ev)
+{
+    kslot *k = user;
+    (void)ks;
+    switch (ev->type) {
+    case KASPA_EV_READY:
+        k->ready = 1;
+        if (k->bursting)
+            k->br.start_ns = uv_hrtime();
+        slot_next(k);
+        break;
+    case KASPA_EV_PING:
+        if (!(k->bursting && burst_pong(k->a, &k->br, k->a->peer_str)) &&
+            k->pings_sent > k->pings_ok)
+            k->pings_ok++;
+        slot_next(k);
+        break;
+    default:
+        break;
+    }
+}
+
+static void slot_on_writable(void *user, kaspa_stream *ks)
+{
+    kslot *k = user;
+    if (k->bursting && k->br.start_ns && !k->br.done)
+        burst_fill(k->a, &k->br, ks, NULL);
+}
+
+static void slot_on_closed(void *user, kaspa_stream *ks, int err)
+{
+    kslot *k = user;
+    client_app *a = k->a;
+    k->ks = NULL;
+    k->settled = 1;
+    if (!k->ok)
+        snprintf(k->reason, sizeof k->reason, "%s",
+                 kaspa_stream_reason(ks)[0] ? kaspa_stream_reason(ks)
+                 : err                      ? lp2p_strerror(err)
+                                            : "ended before its goal");
+    lp2p_log(k->ok ? LP2P_INFO : LP2P_WARN, "kaspa_stream_result", LF_S("peer", a->peer_str),
+             LF_I("index", k->idx), LF_S("node_id", k->node_hex), LF_B("ready", k->ready),
+             LF_I("pings_answered", k->pings_ok), LF_U("burst_bytes", k->br.sent),
+             LF_B("ok", k->ok), LF_S("reason", k->ok ? "" : k->reason));
+    if (++a->slots_settled == a->slots_open && a->slots_open > 0)
+        streams_done(a);
+}
+
+static const kaspa_stream_callbacks k_slot_cb = {
+    .on_event = slot_on_event,
+    .on_writable = slot_on_writable,
+    .on_closed = slot_on_closed,
+};
+
+/* All N streams are opened in one loop turn, before any handshake completes: the server
+ * (and the connection's Yamux windows) must serve every one while the others, and one
+ * bulk burst, are busy. */
+static void open_streams(client_app *a, lp2p_conn *conn)
+{
+    a->slots_open = 0;
+    for (int i = 0; i < a->nstreams; i++) {
+        kslot *k = &a->slots[i];
+        kaspa_session_config cfg = a->p2p_cfg;
+        cfg.hub = k->hub;
+        k->bursting = a->burst > 0 && i == 0;
+        int rc = kaspa_stream_open(conn, a->proto, &a->loop, &cfg, &k_slot_cb, k, &k->ks);
+        if (rc != 0) {
+            k->ks = NULL;
+            lp2p_log(LP2P_WARN, "kaspa_stream_error", LF_S("peer", a->peer_str), LF_I("index", i),
+                     LF_S("reason", lp2p_strerror(rc)));
+            break;
+        }
+        a->slots_open++;
+    }
+    lp2p_log(LP2P_INFO, "kaspa_streams_opened", LF_S("peer", a->peer_str),
+             LF_I("count", a->slots_open), LF_I("wanted", a->nstreams));
+    if (a->slots_open == 0)
+        streams_done(a);
+}
+
 static void open_session(client_app *a, lp2p_conn *conn)
 {
     uv_timer_stop(&a->direct_timer);
@@ -398,6 +524,10 @@ static void open_session(client_app *a, lp2p_conn *conn)
     lp2p_log(LP2P_INFO, "kaspa_connection", LF_S("peer", a->peer_str),
              LF_S("addr", lp2p_conn_remote_addr(conn)),
              LF_B("relayed", lp2p_conn_is_relayed(conn)));
+    if (a->nstreams > 0) {
+        open_streams(a, conn);
+        return;
+    }
     int rc = kaspa_stream_open(conn, a->proto, &a->loop, &a->p2p_cfg, &k_ks_cb, a, &a->ks);
     if (rc != 0) {
         a->ks = NULL;
@@ -654,7 +784,7 @@ int cmd_client(int argc, char **argv)
         int valued = strcmp(o, "--peer") == 0 || strcmp(o, "--remote") == 0 ||
                      strcmp(o, "--direct-timeout") == 0 || strcmp(o, "--kaspa-connect") == 0 ||
                      strcmp(o, "--pings") == 0 || strcmp(o, "--burst") == 0 ||
-                     strcmp(o, "--kaspa-protocol") == 0;
+                     strcmp(o, "--kaspa-protocol") == 0 || strcmp(o, "--streams") == 0;
         if (valued) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "holepunch client: %s needs a value (see --help)\n", o);
@@ -686,6 +816,14 @@ int cmd_client(int argc, char **argv)
                     goto out_args;
                 }
                 a->direct_timeout_ms = s * 1000;
+            } else if (strcmp(o, "--streams") == 0) {
+                errno = 0;
+                long n = strtol(v, &end, 10);
+                if (errno || *end || end == v || n < 1 || n > MAX_STREAMS) {
+                    fprintf(stderr, "holepunch client: --streams wants 1..%d\n", MAX_STREAMS);
+                    goto out_args;
+                }
+                a->nstreams = (int)n;
             } else if (strcmp(o, "--pings") == 0) {
                 errno = 0;
                 a->pings = strtol(v, &end, 10);
@@ -735,8 +873,37 @@ int cmd_client(int argc, char **argv)
         }
         if (prepare_addrs(a, remote, nremote, peer != NULL) < 0)
             goto out_args;
+    } else if (a->nstreams > 0) {
+        fprintf(stderr, "holepunch client: --streams is for libp2p connections (one TCP "
+                        "connection carries one session)\n");
+        goto out_args;
     } else {
         snprintf(a->peer_str, sizeof a->peer_str, "%s", a->kaspa_connect);
+    }
+    if (a->nstreams > 1 && ko.has_node_id) {
+        fprintf(stderr, "holepunch client: --node-id is for one session; --streams gives each "
+                        "session its own random node id\n");
+        goto out_args;
+    }
+    if (a->nstreams > 0) {
+        a->slots = calloc((size_t)a->nstreams, sizeof(*a->slots));
+        if (!a->slots) {
+            exit_code = 1;
+            goto out_args;
+        }
+        for (int i = 0; i < a->nstreams; i++) {
+            kslot *k = &a->slots[i];
+            k->a = a;
+            k->idx = i;
+            if (kaspa_hub_new(&k->hub, ko.has_node_id ? ko.node_id : NULL) != 0) {
+                fprintf(stderr, "holepunch: cannot create the Kaspa hub\n");
+                exit_code = 1;
+                goto out_args;
+            }
+            const uint8_t *id = kaspa_hub_node_id(k->hub);
+            for (int j = 0; j < KASPA_NODE_ID_LEN; j++)
+                snprintf(k->node_hex + 2 * j, 3, "%02x", id[j]);
+        }
     }
     if (a->burst > 0 && burst_prepare(a) < 0) {
         exit_code = 1;
@@ -786,6 +953,10 @@ out_loop:
     if (a->kp)
         lp2p_keypair_del(a->kp);
 out_args:
+    for (int i = 0; a->slots && i < a->nstreams; i++)
+        if (a->slots[i].hub)
+            kaspa_hub_del(a->slots[i].hub);
+    free(a->slots);
     for (size_t i = 0; i < a->naddrs; i++)
         free(a->addrs[i]);
     free(a->burst_msg);
