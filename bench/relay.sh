@@ -9,7 +9,9 @@
 #      proves itself with a 16-byte probe echoed through it)
 #   3. throughput through the relay: `holepunch perf` to a `holepunch listen` directly, through
 #      our relay (--circuit-data 0 --circuit-duration 0) and through a js-libp2p relay
-#      (tests/interop/js/relay.mjs, limits lifted); the same listener and client each time
+#      (tests/interop/js/relay.mjs, limits lifted); the same listener and client each time;
+#      then js-libp2p endpoints (tests/interop/js/peer.mjs) through each relay: the relays
+#      compared with everything else equal
 #
 #   bash bench/relay.sh [BUILD_DIR]     (default build/release)
 # Environment: BENCH_REPS (3), BENCH_RELAY_RSV (1000), BENCH_RELAY_CIRCUITS (2000),
@@ -245,19 +247,62 @@ for r in $(seq "$REPS"); do
   log "$msg"
 done
 relay_cpu="$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$OURS_PID/stat")"
+
+# ---- 3b. the relays alone: js-libp2p endpoints (peer.mjs) through each relay ----------------
+# Our endpoints stall now and then on a relayed connection; js endpoints do not, so this pair
+# compares the two relays with everything else equal (and js's own speed as the ceiling).
+jo_up=() jo_down=() jj_up=() jj_down=() p_jj_up=() p_jj_down=()
+if [ "$js_ok" = 1 ]; then
+  start_js_listener() { # NAME RELAY: a js listener reserved on RELAY; sets JL_ID
+    (cd "$root/tests/interop" && exec node js/peer.mjs listen --relay "$2" --timeout 3600) \
+      >"$tmp/$1.out" 2>"$tmp/$1.err" &
+    pids+=("$!")
+    JL_PIDS+=("$!")
+    for _ in $(seq 200); do grep -q '"event":"reserved"' "$tmp/$1.out" 2>/dev/null && break; sleep 0.05; done
+    grep -q '"event":"reserved"' "$tmp/$1.out" || { cat "$tmp/$1.err" >&2; die "js listener $1 did not reserve"; }
+    JL_ID="$(addr_of "$tmp/$1.out")"
+    JL_ID="${JL_ID##*/}"
+  }
+  JL_PIDS=()
+  start_js_listener jl_ours "$OURS"
+  JL_OURS="$JL_ID"
+  start_js_listener jl_js "$JSR"
+  JL_JS="$JL_ID"
+  js_perf() { # NAME ADDR: sets UP DOWN (MB/s)
+    local line
+    line="$(cd "$root/tests/interop" && timeout 60 node js/peer.mjs dial "$2" --perf "$BYTES" \
+      --timeout 50 2>"$tmp/$1.err" | grep '"event":"result"')" || true
+    grep -q '"ok":true' <<<"$line" || { cat "$tmp/$1.err" >&2; die "js perf $1 failed: $line"; }
+    UP="$(awk -v b="$BYTES" -v s="$(field upload_seconds <<<"$line")" 'BEGIN{printf "%.1f", b/s/1e6}')"
+    DOWN="$(awk -v b="$BYTES" -v s="$(field download_seconds <<<"$line")" 'BEGIN{printf "%.1f", b/s/1e6}')"
+  }
+  for r in $(seq "$REPS"); do
+    js_perf jdo "$OURS/p2p-circuit/p2p/$JL_OURS"
+    jo_up+=("$UP") jo_down+=("$DOWN")
+    js_perf jdj "$JSR/p2p-circuit/p2p/$JL_JS"
+    jj_up+=("$UP") jj_down+=("$DOWN")
+    p_jj_up+=("$(ratio "${jo_up[-1]}" "${jj_up[-1]}")") p_jj_down+=("$(ratio "${jo_down[-1]}" "${jj_down[-1]}")")
+    log "js endpoints run $r ($MIB MiB): our relay up ${jo_up[-1]} down ${jo_down[-1]} MB/s," \
+      "js relay up ${jj_up[-1]} down ${jj_down[-1]}"
+  done
+  for p in "${JL_PIDS[@]}"; do stop_pid "$p"; done
+fi
 stop_pid "$LPID"
 stop_pid "$OURS_PID"
 [ "$js_ok" = 1 ] && stop_pid "$JS_PID"
 
 # ---- results ---------------------------------------------------------------------------------
 m() { median "$@"; }
-[ "$js_ok" = 1 ] || { j_up=(null) j_down=(null) os_up=(null) os_down=(null) p_oj_up=(null) p_oj_down=(null); }
+[ "$js_ok" = 1 ] || { j_up=(null) j_down=(null) os_up=(null) os_down=(null) p_oj_up=(null) p_oj_down=(null)
+  jo_up=(null) jo_down=(null) jj_up=(null) jj_down=(null) p_jj_up=(null) p_jj_down=(null); }
 M_r_idle=$(m "${r_idle[@]}") M_r_rsv=$(m "${r_rsv[@]}") M_r_per=$(m "${r_per[@]}")
 M_r_own=$(m "${r_per_own[@]}") M_r_conn=$(m "${r_per_conn[@]}") M_r_secs=$(m "${r_secs[@]}")
 M_c_held=$(m "${c_held[@]}") M_c_per=$(m "${c_per[@]}") M_c_secs=$(m "${c_secs[@]}")
 M_d_up=$(m "${d_up[@]}") M_d_down=$(m "${d_down[@]}") M_o_up=$(m "${o_up[@]}") M_o_down=$(m "${o_down[@]}")
 M_j_up=$(m "${j_up[@]}") M_j_down=$(m "${j_down[@]}")
 M_os_up=$(m "${os_up[@]}") M_os_down=$(m "${os_down[@]}")
+M_jo_up=$(m "${jo_up[@]}") M_jo_down=$(m "${jo_down[@]}") M_jj_up=$(m "${jj_up[@]}") M_jj_down=$(m "${jj_down[@]}")
+R_jj_up=$(m "${p_jj_up[@]}") R_jj_down=$(m "${p_jj_down[@]}")
 R_od_up=$(m "${p_od_up[@]}") R_od_down=$(m "${p_od_down[@]}")
 R_oj_up=$(m "${p_oj_up[@]}") R_oj_down=$(m "${p_oj_down[@]}")
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -280,6 +325,8 @@ x() { awk -v r="$1" 'BEGIN{ if (r=="null") print "-"; else printf "%.2fx", r }';
   printf '%-50s %12s %12s   %s\n' "perf down, MB/s: our relay / direct" "$M_o_down" "$M_d_down" "$(pct "$R_od_down")"
   printf '%-50s %12s %12s   %s\n' "perf up at $JS_MIB MiB, MB/s: our relay / js relay" "$M_os_up" "$M_j_up" "$(x "$R_oj_up")"
   printf '%-50s %12s %12s   %s\n' "perf down at $JS_MIB MiB, MB/s: our relay / js relay" "$M_os_down" "$M_j_down" "$(x "$R_oj_down")"
+  printf '%-50s %12s %12s   %s\n' "js endpoints up, MB/s: our relay / js relay" "$M_jo_up" "$M_jj_up" "$(x "$R_jj_up")"
+  printf '%-50s %12s %12s   %s\n' "js endpoints down, MB/s: our relay / js relay" "$M_jo_down" "$M_jj_down" "$(x "$R_jj_down")"
   printf '%-50s %12s\n' "  our relay CPU seconds over all perf runs" "$relay_cpu"
   printf '%-50s %12s\n' "  perf attempts that stalled (retried)" "$STALLS"
   [ -n "$js_note" ] && printf 'js-libp2p: %s\n' "$js_note"
@@ -327,6 +374,10 @@ cat >"$here/results/relay.json" <<EOF
     "our_relay_small_down": {"median": $M_os_down, "runs": $(jarr "${os_down[@]}")},
     "js_relay_up": {"median": $M_j_up, "runs": $(jarr "${j_up[@]}")},
     "js_relay_down": {"median": $M_j_down, "runs": $(jarr "${j_down[@]}")},
+    "js_endpoints_our_relay_up": {"median": $M_jo_up, "runs": $(jarr "${jo_up[@]}")},
+    "js_endpoints_our_relay_down": {"median": $M_jo_down, "runs": $(jarr "${jo_down[@]}")},
+    "js_endpoints_js_relay_up": {"median": $M_jj_up, "runs": $(jarr "${jj_up[@]}")},
+    "js_endpoints_js_relay_down": {"median": $M_jj_down, "runs": $(jarr "${jj_down[@]}")},
     "our_relay_cpu_s": $relay_cpu,
     "stalled_attempts_retried": $STALLS
   },
@@ -335,6 +386,8 @@ cat >"$here/results/relay.json" <<EOF
     "our_relay_over_direct_down": $R_od_down,
     "our_relay_over_js_relay_up": $R_oj_up,
     "our_relay_over_js_relay_down": $R_oj_down,
+    "js_endpoints_our_relay_over_js_relay_up": $R_jj_up,
+    "js_endpoints_our_relay_over_js_relay_down": $R_jj_down,
     "runs_our_over_direct_up": $(jarr "${p_od_up[@]}"),
     "runs_our_over_direct_down": $(jarr "${p_od_down[@]}"),
     "runs_our_over_js_up": $(jarr "${p_oj_up[@]}"),
