@@ -12,6 +12,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #define BURST_CHUNK          (64 * 1024)
 #define BURST_UNUSED_PAYLOAD 4   /* KaspadMessage field number no kaspa version uses */
 #define MAX_STREAMS          256 /* the host allows 512 streams per connection */
+#define BURST_PER_TURN       4   /* --streams: burst messages per loop turn (see burst_fill) */
 
 static const char *const k_help =
     "usage: holepunch client --peer ID --remote MA [--remote MA ...] [options]\n"
@@ -116,7 +118,7 @@ typedef struct client_app {
     long long burst;
     /* state */
     client_state st;
-    uv_timer_t retry_timer, direct_timer, check_timer, finish_timer;
+    uv_timer_t retry_timer, direct_timer, check_timer, finish_timer, burst_timer;
     uint64_t backoff_ms;
     uint64_t wait_direct_since;
     kaspa_stream *ks;
@@ -151,6 +153,7 @@ static void close_handles(client_app *a)
     uv_close((uv_handle_t *)&a->direct_timer, NULL);
     uv_close((uv_handle_t *)&a->check_timer, NULL);
     uv_close((uv_handle_t *)&a->finish_timer, NULL);
+    uv_close((uv_handle_t *)&a->burst_timer, NULL);
     if (a->host)
         lp2p_host_close(a->host);
     a->host = NULL;
@@ -171,6 +174,7 @@ static void finish(client_app *a, int code)
     uv_timer_stop(&a->retry_timer);
     uv_timer_stop(&a->direct_timer);
     uv_timer_stop(&a->check_timer);
+    uv_timer_stop(&a->burst_timer);
     if (a->ks)
         kaspa_stream_close(a->ks, NULL);
     if (a->tc)
@@ -314,6 +318,8 @@ static int burst_prepare(client_app *a)
     return 0;
 }
 
+static void on_burst_timer(uv_timer_t *t);
+
 /* Sends while the transport has room (kaspa_stream_can_send / kaspa_tcp_conn_can_send: a
  * bounded amount in the socket or stream, the session's output and its HTTP/2 queue), so at
  * most ~2 MiB of the burst is ever buffered; the transport's on_writable calls back here. */
@@ -322,7 +328,15 @@ static void burst_fill(client_app *a, burst_run *br, kaspa_stream *ks, kaspa_tcp
     if ((!ks && !tc) || !br->start_ns || br->done || br->wait_pong || a->st == ST_DONE)
         return;
     kaspa_session *s = ks ? kaspa_stream_session(ks) : kaspa_tcp_conn_session(tc);
+    int budget = a->nstreams > 0 ? BURST_PER_TURN : INT_MAX;
     while (br->sent < a->burst && (ks ? kaspa_stream_can_send(ks) : kaspa_tcp_conn_can_send(tc))) {
+        if (budget-- == 0) {
+            /* Other sessions share this loop: compressing and framing a whole high-water
+             * mark of burst in one turn would hold their Pings back for that long. The
+             * rest goes next turn (after the loop has polled I/O). */
+            uv_timer_start(&a->burst_timer, on_burst_timer, 0, 0);
+            return;
+        }
         if (kaspa_session_send_raw(s, a->burst_msg, a->burst_msg_len) != 0)
             break;
         br->sent += (long long)a->burst_msg_len;
@@ -335,6 +349,18 @@ static void burst_fill(client_app *a, burst_run *br, kaspa_stream *ks, kaspa_tcp
         /* The Pong comes after the server has read every burst byte (one ordered stream). */
         if ((ks ? kaspa_stream_ping(ks) : kaspa_tcp_conn_ping(tc)) == 0)
             br->wait_pong = 1;
+    }
+}
+
+static void on_burst_timer(uv_timer_t *t)
+{
+    client_app *a = t->data;
+    if (a->nstreams > 0) {
+        kslot *k = &a->slots[0];
+        if (k->bursting && k->ks)
+            burst_fill(a, &k->br, k->ks, NULL);
+    } else {
+        burst_fill(a, &a->br, a->ks, a->tc);
     }
 }
 
@@ -917,7 +943,9 @@ int cmd_client(int argc, char **argv)
     uv_timer_init(&a->loop, &a->direct_timer);
     uv_timer_init(&a->loop, &a->check_timer);
     uv_timer_init(&a->loop, &a->finish_timer);
+    uv_timer_init(&a->loop, &a->burst_timer);
     a->retry_timer.data = a->direct_timer.data = a->check_timer.data = a->finish_timer.data = a;
+    a->burst_timer.data = a;
     kaspa_opts_config(&ko, &a->tcp_cfg, a->hub, KASPA_H2_PROFILE_TCP);
     kaspa_opts_config(&ko, &a->p2p_cfg, a->hub, KASPA_H2_PROFILE_LIBP2P);
     if (!a->kaspa_connect) {
