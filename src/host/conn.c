@@ -227,10 +227,12 @@ void lp2p__conn_mark_dirty(lp2p_conn *c)
 
 int lp2p__conn_congested(const lp2p_conn *c)
 {
-    if (c->carrier)
-        return lp2p_stream_pending(c->carrier) + lp2p_buf_size(&c->wire) +
-                   (c->yamux ? lp2p_buf_size(lp2p_yamux_out(c->yamux)) : 0) >
-               STREAM_HIGH_WATER;
+    if (c->carrier) {
+        /* Relayed: the same test the carrier stream uses to arm its on_writable (pending at
+         * or above the high-water mark), or we could stop with nothing left to wake us. What
+         * sits in wire/ymux goes into the carrier at the next flush. */
+        return lp2p_stream_pending(c->carrier) >= STREAM_HIGH_WATER;
+    }
     /* Count the muxer's unencrypted output too: otherwise one loop iteration stages a whole
      * send window (up to 16 MiB) in cold, freshly allocated buffers. */
     size_t ymux = c->yamux ? lp2p_buf_size(lp2p_yamux_out(c->yamux)) : 0;
