@@ -84,7 +84,7 @@ static void on_closed(void *u, kaspa_tcp_conn *c, int err)
         s->conn = NULL;
 }
 
-static const kaspa_tcp_callbacks CB = {on_ev, on_closed};
+static const kaspa_tcp_callbacks CB = {.on_event = on_ev, .on_conn_closed = on_closed};
 
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 {

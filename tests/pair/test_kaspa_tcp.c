@@ -55,7 +55,7 @@ static void on_closed(void *u, kaspa_tcp_conn *c, int err)
         s->conn = NULL;
 }
 
-static const kaspa_tcp_callbacks CB = {on_ev, on_closed};
+static const kaspa_tcp_callbacks CB = {.on_event = on_ev, .on_conn_closed = on_closed};
 
 static void tick_cb(uv_timer_t *t)
 {
