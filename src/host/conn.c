@@ -252,6 +252,15 @@ void lp2p__conn_resume_streams(lp2p_conn *c)
             lp2p__stream_pump(s);
         if (c->stage == CONN_CLOSED)
             return;
+        if (lp2p__conn_congested(c)) {
+            /* Round-robin: the stream that filled the connection goes to the back, so a bulk
+             * sender cannot starve the small streams behind it in list order. */
+            if (!s->closed && lp2p_buf_size(&s->pending) > 0) {
+                lp2p_list_remove(&s->link);
+                lp2p_list_insert_tail(&c->streams, &s->link);
+            }
+            return;
+        }
     }
 }
 
