@@ -10,6 +10,7 @@
 #     --cases    comma list of NAT_A/NAT_B[+delay][+loss] (default: all 12 below)
 #     --out      default bench/results/punch.json
 #
+# PUNCH_DELAY_MS (default 50) sets the +delay cases.
 # Cases: eim/eim, restricted/restricted, eim/restricted, each plain, with 50 ms added on
 # each router's public link (each direction: the a↔b RTT grows by 4 × 50 = 200 ms), with 1%
 # loss on each router (each direction), and with both.
@@ -125,7 +126,7 @@ run_case() {
   a=${nats%/*}
   b=${nats#*/}
   local up=(--nat-a "$a" --nat-b "$b")
-  [[ $cs == *+delay* ]] && up+=(--delay-a 50 --delay-b 50)
+  [[ $cs == *+delay* ]] && up+=(--delay-a "${PUNCH_DELAY_MS:-50}" --delay-b "${PUNCH_DELAY_MS:-50}")
   [[ $cs == *+loss* ]] && up+=(--loss-a 1 --loss-b 1)
   if ! punch_lab_up "${up[@]}"; then
     echo "punch.sh: natlab up ${up[*]} failed" >&2
