@@ -47,6 +47,7 @@ static const char *const k_help =
     "  --connect-rate-peer RATE      30/2m\n"
     "  --connect-rate-ip RATE        60/1m\n"
     "  --max-connections N           256 libp2p connections in all (reservations, dialers)\n"
+    "  --max-connections-per-ip N    32 inbound connections from one IP address (0: no cap)\n"
     "  --metrics-listen HOST:PORT    Prometheus text at http://HOST:PORT/metrics\n\n";
 
 typedef struct relay_app {
@@ -271,6 +272,7 @@ int cmd_relay(int argc, char **argv)
     size_t nannounce = 0;
     const char *metrics_listen = NULL;
     uint32_t max_conns = 0; /* 0: the host's default */
+    uint32_t max_conns_per_ip = 32;
     for (int i = 1; i < argc;) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(k_help, stdout);
@@ -291,6 +293,15 @@ int cmd_relay(int argc, char **argv)
         }
         if (strcmp(argv[i], "--metrics-listen") == 0 && takes_value) {
             metrics_listen = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        if (strcmp(argv[i], "--max-connections-per-ip") == 0 && takes_value) {
+            if (parse_u32(argv[i + 1], &max_conns_per_ip) < 0) {
+                fprintf(stderr, "holepunch relay: bad --max-connections-per-ip '%s'\n",
+                        argv[i + 1]);
+                goto usage;
+            }
             i += 2;
             continue;
         }
@@ -355,6 +366,7 @@ int cmd_relay(int argc, char **argv)
     lp2p_host_config_default(&hc, &loop, kp);
     if (max_conns)
         hc.max_conns = max_conns;
+    hc.max_conns_per_ip = max_conns_per_ip;
     /* A paused circuit side can still deliver one window: keep that below max_buffered. */
     hc.max_stream_window = 1u << 20;
     hc.cb.on_connected = on_connected;

@@ -60,6 +60,7 @@ typedef struct lp2p_host_config {
     uint64_t dial_timeout_ms;      /* TCP connect; default 10 s */
     uint64_t handshake_timeout_ms; /* multistream+Noise+Yamux; default 10 s */
     uint32_t max_conns;            /* default 256 */
+    uint32_t max_conns_per_ip;     /* inbound from one IP address; 0 = no cap (default) */
     uint32_t max_streams_per_conn; /* default 512 */
     uint32_t max_stream_window;    /* Yamux auto-tune ceiling; default 16 MiB */
     int holepunch;                 /* serve and start DCUtR; default 1 */

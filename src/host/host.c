@@ -264,6 +264,32 @@ static void set_remote_addr(lp2p_conn *c)
     }
 }
 
+static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    return 0;
+}
+
+/* Live inbound connections from the address of `from` (the new one included). */
+static uint32_t inbound_from_same_ip(const lp2p_host *h, const struct sockaddr_storage *from)
+{
+    uint32_t n = 0;
+    lp2p_list *pos;
+    for (pos = h->conns.next; pos != &h->conns; pos = pos->next) {
+        const lp2p_conn *c = lp2p_container_of(pos, lp2p_conn, link);
+        if (c->has_from && same_ip(&c->from, from))
+            n++;
+    }
+    return n;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     host_listener *l = server->data;
@@ -283,10 +309,19 @@ static void on_connection(uv_stream_t *server, int status)
     set_remote_addr(c);
     struct sockaddr_storage from;
     int flen = sizeof(from);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&from, &flen) == 0)
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&from, &flen) == 0) {
+        c->from = from;
+        c->has_from = 1;
         lp2p__holepunch_claim_inbound(h, c, (struct sockaddr *)&from);
+    }
     if (h->nconns > h->cfg.max_conns) {
         lp2p__conn_fail(c, LP2P_ERR_LIMIT, "too many connections");
+        return;
+    }
+    if (h->cfg.max_conns_per_ip && c->has_from &&
+        inbound_from_same_ip(h, &c->from) > h->cfg.max_conns_per_ip) {
+        /* One address must not fill the table and lock everyone else out. */
+        lp2p__conn_fail(c, LP2P_ERR_LIMIT, "too many connections from this address");
         return;
     }
     lp2p__conn_start(c);

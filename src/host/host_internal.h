@@ -118,6 +118,8 @@ struct lp2p_conn {
     int identified;
     int reported_connected;
     int remote_goaway; /* peer sent GoAway: no new streams, never handed out again */
+    struct sockaddr_storage from; /* inbound: the peer's socket address (per-IP cap) */
+    int has_from;
 };
 
 enum stream_stage { STREAM_NEGOTIATING, STREAM_OPEN };
