@@ -697,6 +697,8 @@ static void hop_open(lp2p_stream *s, void *ud)
     lp2p_lpm_init(&c->lpm[DST], LP2P_RELAY_MSG_MAX);
     lp2p_buf_init(&c->early);
     snprintf(c->src, sizeof(c->src), "%s", lp2p_conn_peer_str(lp2p_stream_conn(s)));
+    lp2p_relay_src src_now;
+    fill_src(c, &src_now); /* c->ip for every log line, also for a stream that never speaks */
     c->deadline_ms = now_ms(r) + r->cfg.stream_timeout_ms;
     lp2p_list_insert_tail(&r->circs, &c->link);
     lp2p_stream_set_callbacks(s, &k_side_cb[SRC], c);
