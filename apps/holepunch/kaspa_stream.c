@@ -269,8 +269,7 @@ static void serve_on_open(lp2p_stream *s, void *ud)
         lp2p_log(LP2P_WARN, "kaspa_stream_error", LF_S("peer", ks->peer),
                  LF_S("reason", "cannot start a session"));
         uv_close((uv_handle_t *)&ks->timer, free_on_close);
-        lp2p_stream_set_callbacks(s, &(lp2p_stream_callbacks){0}, NULL);
-        lp2p_stream_reset(s);
+        lp2p_stream_detach(s, 1);
         return;
     }
     lp2p_stream_set_callbacks(s, &k_stream_cb, ks);
@@ -308,8 +307,7 @@ int kaspa_stream_open(lp2p_conn *conn, const char *proto, uv_loop_t *loop,
         rc = ks_start(ks, KASPA_CLIENT);
     if (rc != 0) {
         if (ks->s) {
-            lp2p_stream_set_callbacks(ks->s, &(lp2p_stream_callbacks){0}, NULL);
-            lp2p_stream_reset(ks->s);
+            lp2p_stream_detach(ks->s, 1);
         }
         uv_close((uv_handle_t *)&ks->timer, free_on_close);
         return rc;

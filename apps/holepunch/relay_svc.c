@@ -818,7 +818,6 @@ void relay_svc_close(relay_svc *r)
     if (!r || r->closing)
         return;
     r->closing = 1;
-    static const lp2p_stream_callbacks inert = {0};
     lp2p_list *pos, *tmp;
     lp2p_list_foreach_safe(pos, tmp, &r->circs)
     {
@@ -829,10 +828,8 @@ void relay_svc_close(relay_svc *r)
         for (int i = 0; i < 2; i++) {
             lp2p_stream *s = c->s[i];
             c->s[i] = NULL;
-            if (s) {
-                lp2p_stream_set_callbacks(s, &inert, NULL);
-                lp2p_stream_reset(s);
-            }
+            if (s)
+                lp2p_stream_detach(s, 1);
         }
         circ_finish(c);
     }

@@ -123,6 +123,9 @@ void lp2p_stream_reset(lp2p_stream *s);
 const char *lp2p_stream_protocol(const lp2p_stream *s);
 lp2p_conn *lp2p_stream_conn(const lp2p_stream *s);
 void lp2p_stream_set_ud(lp2p_stream *s, void *ud);
+/* The owner lets go of s: no callback reaches it any more, and s is reset (reset != 0) or
+ * half-closed after its pending bytes. Safe to call from s's own callbacks. */
+void lp2p_stream_detach(lp2p_stream *s, int reset);
 /* Replaces the stream's callbacks (e.g. a relay turning a hop stream into a byte pipe). */
 void lp2p_stream_set_callbacks(lp2p_stream *s, const lp2p_stream_callbacks *cb, void *ud);
 /* Our pending output at or above this stops granting the peer window, and arms on_writable

@@ -194,9 +194,7 @@ void lp2p__conn_fail(lp2p_conn *c, int err, const char *why)
         /* A relayed connection ends its circuit stream; the stream no longer points here. */
         lp2p_stream *carrier = c->carrier;
         c->carrier = NULL;
-        static const lp2p_stream_callbacks inert = {0};
-        lp2p_stream_set_callbacks(carrier, &inert, NULL);
-        lp2p_stream_reset(carrier);
+        lp2p_stream_detach(carrier, 1);
     }
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);

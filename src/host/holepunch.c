@@ -24,9 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUNCH_DIAL_TIMEOUT_MS 5000
-#define RELAY_GRACE_MS        3000
-#define MAX_PUNCH_ADDRS       8
+#define RELAY_GRACE_MS  3000
+#define MAX_PUNCH_ADDRS 8
 /* After our own dials failed, the peer's SYN may still arrive at our listener (its dial
  * started later, or ours was refused before it bound its port): keep the targets claimable
  * this long before giving up. */
@@ -137,8 +136,7 @@ static void punch_end(lp2p_punch *p)
     if (p->s) {
         lp2p_stream *s = p->s;
         p->s = NULL;
-        lp2p_stream_set_callbacks(s, &(lp2p_stream_callbacks){0}, NULL);
-        lp2p_stream_close(s);
+        lp2p_stream_detach(s, 0);
     }
     if (p->relayed)
         p->relayed->punch = NULL;
@@ -198,8 +196,7 @@ static void punch_attempt_failed(lp2p_punch *p, const char *why)
     if (p->s) {
         lp2p_stream *s = p->s;
         p->s = NULL;
-        lp2p_stream_set_callbacks(s, &(lp2p_stream_callbacks){0}, NULL);
-        lp2p_stream_reset(s);
+        lp2p_stream_detach(s, 1);
     }
     if (p->role_b) {
         p->ntargets = 0;
@@ -304,17 +301,7 @@ int lp2p__holepunch_claim_inbound(lp2p_host *h, lp2p_conn *c, const struct socka
         lp2p_punch *p = lp2p_container_of(pos, lp2p_punch, link);
         for (size_t i = 0; i < p->ntargets; i++) {
             const struct sockaddr *t = (const struct sockaddr *)&p->targets[i];
-            if (t->sa_family != from->sa_family)
-                continue;
-            int same = 0;
-            if (t->sa_family == AF_INET) {
-                const struct sockaddr_in *a = (const void *)t, *b = (const void *)from;
-                same = a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
-            } else if (t->sa_family == AF_INET6) {
-                const struct sockaddr_in6 *a = (const void *)t, *b = (const void *)from;
-                same = a->sin6_port == b->sin6_port &&
-                       memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
-            }
+            int same = lp2p_sockaddr_equal(t, from);
             if (same && !p->done && !p->closing) {
                 c->initiator = p->initiator;
                 c->has_expected = 1;
@@ -450,10 +437,7 @@ static void punch_next_attempt(lp2p_punch *p)
                                 : "cannot start another attempt";
     if (why) {
         if (rc < 0 && p->s) {
-            lp2p_stream *s = p->s;
-            p->s = NULL;
-            lp2p_stream_set_callbacks(s, &(lp2p_stream_callbacks){0}, NULL);
-            lp2p_stream_reset(s);
+            lp2p_stream_detach(p->s, 1);
         }
         p->s = NULL;
         lp2p_log(LP2P_WARN, "dcutr_failed", LF_S("peer", p->peer_str),

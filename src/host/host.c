@@ -264,19 +264,6 @@ static void set_remote_addr(lp2p_conn *c)
     }
 }
 
-static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family)
-        return 0;
-    if (a->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-    if (a->ss_family == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-    return 0;
-}
-
 /* Live inbound connections from the address of `from` (the new one included). */
 static uint32_t inbound_from_same_ip(const lp2p_host *h, const struct sockaddr_storage *from)
 {
@@ -284,7 +271,8 @@ static uint32_t inbound_from_same_ip(const lp2p_host *h, const struct sockaddr_s
     lp2p_list *pos;
     for (pos = h->conns.next; pos != &h->conns; pos = pos->next) {
         const lp2p_conn *c = lp2p_container_of(pos, lp2p_conn, link);
-        if (c->has_from && same_ip(&c->from, from))
+        if (c->has_from &&
+            lp2p_sockaddr_same_ip((const struct sockaddr *)&c->from, (const struct sockaddr *)from))
             n++;
     }
     return n;
@@ -407,6 +395,46 @@ static const struct sockaddr *reuse_addr(const lp2p_host *h, int family)
     return NULL;
 }
 
+/* Starts one TCP dial from `local` (NULL: any port) and the upgrade in the given role.
+ * 0: under way (cb reports). LP2P_ERR_EXISTS: `local` already has a connection to `to`
+ * (the 4-tuple is taken; logged with inuse_why). LP2P_ERR_IO / NOMEM otherwise. */
+static int dial_from(lp2p_host *h, const struct sockaddr_storage *to, const struct sockaddr *local,
+                     const char *remote_text, const lp2p_peer_id *expected, int initiator,
+                     uint64_t timeout_ms, lp2p_dial_cb cb, void *ud, const char *inuse_why)
+{
+    lp2p_conn *c = lp2p__conn_new(h, 1);
+    if (!c)
+        return LP2P_ERR_NOMEM;
+    c->initiator = initiator;
+    snprintf(c->remote_addr, sizeof(c->remote_addr), "%s", remote_text);
+    if (expected) {
+        c->has_expected = 1;
+        c->expected = *expected;
+        lp2p_peer_id_to_string(expected, c->peer_str, sizeof(c->peer_str));
+    }
+    c->dial_cb = cb;
+    c->dial_ud = ud;
+    c->connect_req.data = c;
+    c->deadline_handshake = lp2p__now(h) + timeout_ms;
+    int rc = lp2p_tcp_dial(h->loop, &c->tcp, &c->connect_req, local, (const struct sockaddr *)to,
+                           on_connect);
+    if (c->tcp.loop) {
+        c->tcp.data = c;
+        c->open_handles++;
+    }
+    if (rc < 0) {
+        c->dial_cb = NULL;
+        if (local && (rc == UV_EADDRNOTAVAIL || rc == UV_EADDRINUSE)) {
+            lp2p__conn_fail(c, LP2P_ERR_EXISTS, inuse_why);
+            return LP2P_ERR_EXISTS;
+        }
+        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
+        return LP2P_ERR_IO;
+    }
+    lp2p__conn_arm_timer(c); /* dial timeout */
+    return 0;
+}
+
 int lp2p_host_dial(lp2p_host *h, const char *text, lp2p_dial_cb cb, void *ud)
 {
     char err[128] = "";
@@ -440,48 +468,20 @@ int lp2p_host_dial(lp2p_host *h, const char *text, lp2p_dial_cb cb, void *ud)
                  LF_S("reason", "not a /ip4|ip6/…/tcp/PORT address"));
         return rc;
     }
-    const struct sockaddr *local = reuse_addr(h, ss.ss_family);
     char rtext[LP2P_MULTIADDR_STR_MAX];
     lp2p_multiaddr_strip_p2p(&ma);
     lp2p_multiaddr_to_string(&ma, rtext, sizeof(rtext));
     lp2p_multiaddr_free(&ma);
-    lp2p_conn *c;
-again:
-    c = lp2p__conn_new(h, 1);
-    if (!c)
-        return LP2P_ERR_NOMEM;
-    memcpy(c->remote_addr, rtext, sizeof(rtext));
-    c->has_expected = has_expected;
-    if (has_expected) {
-        c->expected = expected;
-        lp2p_peer_id_to_string(&expected, c->peer_str, sizeof(c->peer_str));
+    const lp2p_peer_id *want = has_expected ? &expected : NULL;
+    rc = dial_from(h, &ss, reuse_addr(h, ss.ss_family), rtext, want, 1, h->cfg.dial_timeout_ms, cb,
+                   ud, "listen port's 4-tuple in use; redialing from another port");
+    if (rc == LP2P_ERR_EXISTS) {
+        /* Our listen port already has a connection to that address (the peer dialed us, or
+         * we dial it again without /p2p): dial from an ephemeral port, as go's reuseport
+         * dialer does. */
+        rc = dial_from(h, &ss, NULL, rtext, want, 1, h->cfg.dial_timeout_ms, cb, ud, NULL);
     }
-    c->dial_cb = cb;
-    c->dial_ud = ud;
-    c->connect_req.data = c;
-    c->deadline_handshake = lp2p__now(h) + h->cfg.dial_timeout_ms;
-    rc =
-        lp2p_tcp_dial(h->loop, &c->tcp, &c->connect_req, local, (struct sockaddr *)&ss, on_connect);
-    if (c->tcp.loop) {
-        c->tcp.data = c;
-        c->open_handles++;
-    }
-    if (rc < 0) {
-        c->dial_cb = NULL;
-        if (local && (rc == UV_EADDRNOTAVAIL || rc == UV_EADDRINUSE)) {
-            /* Our listen port already has a connection to that address (the peer dialed us,
-             * or we dial it again without /p2p): dial from an ephemeral port, as go's
-             * reuseport dialer does. */
-            lp2p__conn_fail(c, LP2P_ERR_EXISTS,
-                            "listen port's 4-tuple in use; redialing from another port");
-            local = NULL;
-            goto again;
-        }
-        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
-        return LP2P_ERR_IO;
-    }
-    lp2p__conn_arm_timer(c); /* dial timeout */
-    return 0;
+    return rc;
 }
 
 /* A hole-punch dial: from our listen port to `to`, with the role DCUtR gave us. */
@@ -491,41 +491,16 @@ int lp2p__host_dial_punch(lp2p_host *h, const struct sockaddr_storage *to, const
     const struct sockaddr *local = reuse_addr(h, to->ss_family);
     if (!local)
         return LP2P_ERR_STATE; /* without the listen port there is no mapping to punch */
-    lp2p_conn *c = lp2p__conn_new(h, 1);
-    if (!c)
-        return LP2P_ERR_NOMEM;
-    c->initiator = initiator;
-    c->has_expected = 1;
-    c->expected = *peer;
-    lp2p_peer_id_to_string(peer, c->peer_str, sizeof(c->peer_str));
+    char rtext[LP2P_MULTIADDR_STR_MAX] = "";
     lp2p_multiaddr ma = {0};
     if (lp2p_multiaddr_from_sockaddr(&ma, (const struct sockaddr *)to) == 0) {
-        lp2p_multiaddr_to_string(&ma, c->remote_addr, sizeof(c->remote_addr));
+        lp2p_multiaddr_to_string(&ma, rtext, sizeof(rtext));
         lp2p_multiaddr_free(&ma);
     }
-    c->dial_cb = cb;
-    c->dial_ud = ud;
-    c->connect_req.data = c;
-    c->deadline_handshake = lp2p__now(h) + 5000;
-    int rc = lp2p_tcp_dial(h->loop, &c->tcp, &c->connect_req, local, (const struct sockaddr *)to,
-                           on_connect);
-    if (c->tcp.loop) {
-        c->tcp.data = c;
-        c->open_handles++;
-    }
-    if (rc < 0) {
-        c->dial_cb = NULL;
-        if (rc == UV_EADDRNOTAVAIL || rc == UV_EADDRINUSE) {
-            /* The 4-tuple is taken: the peer's SYN already reached our listener, and that
-             * connection (claimed by the punch when accepted) is the punched one. */
-            lp2p__conn_fail(c, LP2P_ERR_EXISTS, "peer's SYN arrived first; using that connection");
-            return LP2P_ERR_EXISTS;
-        }
-        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
-        return LP2P_ERR_IO;
-    }
-    lp2p__conn_arm_timer(c);
-    return 0;
+    /* A taken 4-tuple means the peer's SYN already reached our listener: that connection,
+     * claimed by the punch when accepted, is the punched one (LP2P_ERR_EXISTS). */
+    return dial_from(h, to, local, rtext, peer, initiator, HOST_PUNCH_DIAL_TIMEOUT_MS, cb, ud,
+                     "peer's SYN arrived first; using that connection");
 }
 
 /* ---- shutdown ----------------------------------------------------------------------------- */

@@ -19,12 +19,13 @@
 /* Per-stream output: above HIGH we stop granting the peer window, below LOW we tell the
  * writer it may go on. Per-connection socket queue: above HIGH streams stop feeding the
  * muxer until the kernel takes the bytes. */
-#define STREAM_HIGH_WATER LP2P_STREAM_HIGH_WATER
-#define STREAM_LOW_WATER  (256u << 10)
-#define CONN_HIGH_WATER   (1u << 20)
-#define HOST_READ_BUF     (256u << 10)
-#define HOST_MAX_OBSERVED 8
-#define HOST_SPARE_BUFS   4
+#define STREAM_HIGH_WATER          LP2P_STREAM_HIGH_WATER
+#define STREAM_LOW_WATER           (256u << 10)
+#define CONN_HIGH_WATER            (1u << 20)
+#define HOST_READ_BUF              (256u << 10)
+#define HOST_MAX_OBSERVED          8
+#define HOST_SPARE_BUFS            4
+#define HOST_PUNCH_DIAL_TIMEOUT_MS 5000
 
 typedef struct host_handler {
     char *proto;
@@ -117,7 +118,7 @@ struct lp2p_conn {
     lp2p_identify_info remote_info; /* from identify; fields 0 until it arrives */
     int identified;
     int reported_connected;
-    int remote_goaway; /* peer sent GoAway: no new streams, never handed out again */
+    int remote_goaway;            /* peer sent GoAway: no new streams, never handed out again */
     struct sockaddr_storage from; /* inbound: the peer's socket address (per-IP cap) */
     int has_from;
 };

@@ -73,10 +73,8 @@ static void hop_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
     if (rc == 0)
         return;
     r->s = NULL;
-    lp2p_stream_set_callbacks(s, &(lp2p_stream_callbacks){0}, NULL);
-    lp2p_stream_close(s);
+    lp2p_stream_detach(s, rc < 0);
     if (rc < 0) {
-        lp2p_stream_reset(s);
         rsv_failed(r, "malformed answer from the relay");
         return;
     }

@@ -204,6 +204,17 @@ void lp2p_stream_pause_read(lp2p_stream *s, int paused)
         stream_pump(s, 1); /* grants the debt once our own output is below the mark */
 }
 
+void lp2p_stream_detach(lp2p_stream *s, int reset)
+{
+    static const lp2p_stream_callbacks none = {0};
+    s->cb = none;
+    s->ud = NULL;
+    if (reset)
+        lp2p_stream_reset(s);
+    else
+        lp2p_stream_close(s);
+}
+
 void lp2p_stream_set_callbacks(lp2p_stream *s, const lp2p_stream_callbacks *cb, void *ud)
 {
     s->cb = *cb;

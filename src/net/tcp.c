@@ -70,6 +70,27 @@ void lp2p_tcp_tune(uv_tcp_t *h)
     }
 }
 
+int lp2p_sockaddr_same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family)
+        return 0;
+    if (a->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->sa_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    return 0;
+}
+
+int lp2p_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (!lp2p_sockaddr_same_ip(a, b))
+        return 0;
+    /* sin_port and sin6_port sit at the same offset. */
+    return ((const struct sockaddr_in *)a)->sin_port == ((const struct sockaddr_in *)b)->sin_port;
+}
+
 const char *lp2p_sockaddr_str(const struct sockaddr *sa, char *out, size_t outlen)
 {
     char ip[INET6_ADDRSTRLEN] = "?";

@@ -24,6 +24,11 @@ int lp2p_tcp_dial(uv_loop_t *loop, uv_tcp_t *h, uv_connect_t *req, const struct 
 /* Applies TCP_NODELAY, keepalive and SO_LINGER 0 to a connected socket. */
 void lp2p_tcp_tune(uv_tcp_t *h);
 
+/* 1 when a and b are the same IPv4/IPv6 address (ports ignored). */
+int lp2p_sockaddr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
+/* 1 when a and b are the same address and port. */
+int lp2p_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b);
+
 /* "ip:port" text of a sockaddr; returns out. */
 const char *lp2p_sockaddr_str(const struct sockaddr *sa, char *out, size_t outlen);
 
