@@ -234,6 +234,15 @@ void cli_signals_close(void)
         uv_close((uv_handle_t *)&g_sigterm, NULL);
 }
 
+size_t cli_listen_all(lp2p_host *h, const cli_common *c)
+{
+    size_t ok = 0;
+    for (size_t i = 0; i < c->nlisten; i++)
+        if (lp2p_host_listen(h, c->listen[i]) == 0)
+            ok++;
+    return ok;
+}
+
 void cli_host_shutdown(uv_loop_t *loop, lp2p_host *h)
 {
     if (h)

@@ -61,6 +61,10 @@ long long cli_parse_size(const char *s);
 void cli_on_signal(uv_loop_t *loop, void (*on_stop)(void *ud), void *ud);
 void cli_signals_close(void);
 
+/* Listens on every --listen address (each failure is logged by the host); returns how many
+ * succeeded. */
+size_t cli_listen_all(lp2p_host *h, const cli_common *c);
+
 /* Closes the host and drains the loop so every handle is released. */
 void cli_host_shutdown(uv_loop_t *loop, lp2p_host *h);
 

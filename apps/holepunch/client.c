@@ -126,8 +126,7 @@ int client_run(cli_common *c, const char *target, uint64_t timeout_ms, const cli
         lp2p_keypair_del(cl.kp);
         return 1;
     }
-    for (size_t i = 0; i < c->nlisten; i++)
-        lp2p_host_listen(cl.host, c->listen[i]);
+    cli_listen_all(cl.host, c);
     uv_timer_init(&cl.loop, &cl.direct_wait);
     cl.direct_wait.data = &cl;
     uv_timer_init(&cl.loop, &cl.deadline);

@@ -964,8 +964,7 @@ int cmd_client(int argc, char **argv)
         hc.ud = a;
         if (lp2p_host_new(&hc, &a->host) < 0)
             goto out_loop;
-        for (size_t i = 0; i < c.nlisten; i++)
-            lp2p_host_listen(a->host, c.listen[i]);
+        cli_listen_all(a->host, &c);
     }
     cli_on_signal(&a->loop, on_stop, a);
     exit_code = 0;

@@ -84,10 +84,7 @@ int cmd_listen(int argc, char **argv)
     services_register_echo(app.host);
     if (perf)
         services_register_perf(app.host);
-    int ok = 0;
-    for (size_t i = 0; i < c.nlisten; i++)
-        if (lp2p_host_listen(app.host, c.listen[i]) == 0)
-            ok++;
+    size_t ok = cli_listen_all(app.host, &c);
     int exit_code = 0;
     if (ok == 0) {
         fprintf(stderr, "holepunch listen: could not listen on any address\n");

@@ -379,10 +379,7 @@ int cmd_relay(int argc, char **argv)
         exit_code = 1;
         goto done;
     }
-    int ok = 0;
-    for (size_t i = 0; i < c.nlisten; i++)
-        if (lp2p_host_listen(app.host, c.listen[i]) == 0)
-            ok++;
+    size_t ok = cli_listen_all(app.host, &c);
     if (ok == 0) {
         fprintf(stderr, "holepunch relay: could not listen on any address\n");
         exit_code = 1;

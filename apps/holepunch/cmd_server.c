@@ -147,10 +147,7 @@ int cmd_server(int argc, char **argv)
             goto out;
         }
         kaspa_stream_serve(app.host, &loop, &p2p_cfg, NULL, &app);
-        size_t ok = 0;
-        for (size_t i = 0; i < c.nlisten; i++)
-            if (lp2p_host_listen(app.host, c.listen[i]) == 0)
-                ok++;
+        size_t ok = cli_listen_all(app.host, &c);
         if (c.nlisten > 0 && ok == 0) {
             fprintf(stderr, "holepunch server: could not listen on any address\n");
             exit_code = 1;
