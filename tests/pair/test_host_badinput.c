@@ -16,33 +16,16 @@ static lp2p_keypair *g_raw_kp;
 
 static int setup(void **state)
 {
-    log_capture_start();
-    loop_start();
-    g_echo_opened = g_echo_closed = 0;
-    host_start(&A, "A", 1, 0);
-    host_start(&B, "B", 1, 2000);
-    memset(&C, 0, sizeof(C));
+    trio_setup(&A, &B, &C, 2000);
     assert_int_equal(lp2p_keypair_generate(&g_raw_kp), 0);
-    static dial_rec d;
-    memset(&d, 0, sizeof(d));
-    assert_int_equal(lp2p_host_dial(A.host, B.addr, on_dial, &d), 0);
-    assert_true(RUN_UNTIL(d.done && A.identified && B.identified, 5000));
-    assert_int_equal(d.err, 0);
-    g_ab = d.conn;
+    g_ab = trio_connect(&A, &B);
     echo_round_trip(g_ab, "before");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    raw_abandon();
-    host_free(&A);
-    host_free(&B);
-    host_free(&C);
-    loop_finish();
-    host_free_key(&A);
-    host_free_key(&B);
-    host_free_key(&C);
+    trio_teardown(&A, &B, &C);
     lp2p_keypair_del(g_raw_kp);
     log_capture_stop(0);
     return 0;
@@ -580,7 +563,7 @@ static void test_goaway_then_silence(void **state)
     good_peer_still_served("after a goaway");
 }
 
-/* KNOWN BUG (src/host/host.c lp2p_host_dial / lp2p__host_find_conn, src/host/conn.c
+/* Regression, fixed (src/host/host.c lp2p_host_dial / lp2p__host_find_conn, src/host/conn.c
  * y_on_goaway): after the peer's GoAway the connection can never carry a new stream
  * (open_stream returns LP2P_ERR_CLOSED), yet a dial to that peer is answered with it at
  * once (err 0), for as long as the peer keeps the TCP connection open. Fix: y_on_goaway

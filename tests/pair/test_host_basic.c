@@ -12,25 +12,13 @@ static host_rec A, B, C;
 
 static int setup(void **state)
 {
-    log_capture_start();
-    loop_start();
-    g_echo_opened = g_echo_closed = 0;
-    host_start(&A, "A", 1, 0);
-    host_start(&B, "B", 1, 0);
-    memset(&C, 0, sizeof(C));
+    trio_setup(&A, &B, &C, 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    raw_abandon();
-    host_free(&A);
-    host_free(&B);
-    host_free(&C);
-    loop_finish();
-    host_free_key(&A);
-    host_free_key(&B);
-    host_free_key(&C);
+    trio_teardown(&A, &B, &C);
     log_capture_stop(0);
     return 0;
 }
@@ -38,14 +26,7 @@ static int teardown(void **state)
 /* A dials B by B's listen address (with /p2p) and both sides identify. */
 static lp2p_conn *connect_a_to_b(void)
 {
-    static dial_rec d;
-    memset(&d, 0, sizeof(d));
-    assert_int_equal(lp2p_host_dial(A.host, B.addr, on_dial, &d), 0);
-    assert_true(RUN_UNTIL(d.done && A.identified && B.identified, 5000));
-    assert_int_equal(d.done, 1);
-    assert_int_equal(d.err, 0);
-    assert_non_null(d.conn);
-    return d.conn;
+    return trio_connect(&A, &B);
 }
 
 static void test_dial_connect_identify_both_ways(void **state)
@@ -198,7 +179,7 @@ static void test_16mib_transfer(void **state)
     sr_free(&r);
 }
 
-/* KNOWN BUG (host backpressure, src/host/stream.c deliver()): a stream withholds the
+/* Regression, fixed (host backpressure, src/host/stream.c deliver()): a stream withholds the
  * peer's window whenever its OWN pending output is above the high-water mark. A client that
  * queues a big write (lp2p_stream_write is documented as never short) on an echo stream
  * therefore stops granting the echo's window; the echo server's output then piles up past

@@ -7,40 +7,23 @@ static host_rec A, B, C;
 
 static int setup(void **state)
 {
-    log_capture_start();
-    loop_start();
-    g_echo_opened = g_echo_closed = 0;
-    host_start(&A, "A", 1, 0);
-    host_start(&B, "B", 1, 0);
-    memset(&C, 0, sizeof(C));
+    trio_setup(&A, &B, &C, 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    raw_abandon();
-    host_free(&A);
-    host_free(&B);
-    host_free(&C);
-    loop_finish();
-    host_free_key(&A);
-    host_free_key(&B);
-    host_free_key(&C);
+    trio_teardown(&A, &B, &C);
     log_capture_stop(0);
     return 0;
 }
 
 static lp2p_conn *connect_a_to_b(void)
 {
-    static dial_rec d;
-    memset(&d, 0, sizeof(d));
-    assert_int_equal(lp2p_host_dial(A.host, B.addr, on_dial, &d), 0);
-    assert_true(RUN_UNTIL(d.done && A.identified && B.identified, 5000));
-    assert_int_equal(d.err, 0);
-    return d.conn;
+    return trio_connect(&A, &B);
 }
 
-/* KNOWN BUG (port reuse, src/host/host.c lp2p_host_dial + src/net/tcp.c): B's address
+/* Regression, fixed (port reuse, src/host/host.c lp2p_host_dial + src/net/tcp.c): B's address
  * without /p2p while A->B exists. The dial socket is bound to A's listen port, so it would
  * have the same 4-tuple as the live connection: connect() fails at once with
  * EADDRNOTAVAIL and lp2p_host_dial returns LP2P_ERR_IO ("address not available").
@@ -65,7 +48,7 @@ static void test_regression_dial_without_peer_id_when_connected(void **state)
     echo_round_trip(c, "still one connection");
 }
 
-/* KNOWN BUG (same cause as above): A and B dial each other in the same loop iteration.
+/* Regression, fixed (same cause as above): A and B dial each other in the same loop iteration.
  * B's dial socket (B's port -> A's port) has the 4-tuple of A's connection, already
  * completed by the kernel and waiting in B's accept queue: B's lp2p_host_dial returns
  * LP2P_ERR_IO synchronously although a connection to A is about to be accepted. */
@@ -89,7 +72,7 @@ static void test_regression_simultaneous_dial(void **state)
     echo_round_trip(lp2p_host_find_conn(B.host, lp2p_host_peer_id(A.host)), "B to A");
 }
 
-/* KNOWN BUG (src/host/host.c lp2p__host_conn_ready): the same race without the 4-tuple
+/* Regression, fixed (src/host/host.c lp2p__host_conn_ready): the same race without the 4-tuple
  * clash. A also listens on 127.0.0.2 and B dials that, so both connections complete the
  * handshake. Each host keeps the connection that became ready first on ITS side, which is
  * its own outbound one, and closes the other as a duplicate: A closes B's, B closes A's,
@@ -364,7 +347,7 @@ static void test_peer_reset_reported(void **state)
 
 /* Closing the host while a dial is still in the TCP/handshake stage: the dial callback
  * gets LP2P_ERR_CLOSED, and the log line names an error code, not "UNKNOWN".
- * KNOWN BUG (src/host/conn.c lp2p__conn_fail): lp2p_conn_close(c, 0) logs
+ * Regression, fixed (src/host/conn.c lp2p__conn_fail): lp2p_conn_close(c, 0) logs
  * connection_failed with error lp2p_err_name(0) = "UNKNOWN"; it should log the code the
  * dial callback gets (err ? err : LP2P_ERR_CLOSED). */
 static void never_accept(uv_stream_t *srv, int status)

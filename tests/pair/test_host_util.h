@@ -658,4 +658,41 @@ static inline void yhdr(uint8_t out[LP2P_YAMUX_HDR_LEN], uint8_t version, uint8_
     out[0] = version; /* the encoder may insist on 0 */
 }
 
+/* ---- the common fixture: hosts A and B listening, C unused until a test starts it -------- */
+
+static inline void trio_setup(host_rec *a, host_rec *b, host_rec *c, uint64_t b_handshake_ms)
+{
+    log_capture_start();
+    loop_start();
+    g_echo_opened = g_echo_closed = 0;
+    host_start(a, "A", 1, 0);
+    host_start(b, "B", 1, b_handshake_ms);
+    memset(c, 0, sizeof(*c));
+}
+
+static inline void trio_teardown(host_rec *a, host_rec *b, host_rec *c)
+{
+    raw_abandon();
+    host_free(a);
+    host_free(b);
+    host_free(c);
+    loop_finish();
+    host_free_key(a);
+    host_free_key(b);
+    host_free_key(c);
+}
+
+/* a dials b by b's listen address (with /p2p); returns once both sides identified. */
+static inline lp2p_conn *trio_connect(host_rec *a, host_rec *b)
+{
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(lp2p_host_dial(a->host, b->addr, on_dial, &d), 0);
+    assert_true(RUN_UNTIL(d.done && a->identified && b->identified, 5000));
+    assert_int_equal(d.done, 1);
+    assert_int_equal(d.err, 0);
+    assert_non_null(d.conn);
+    return d.conn;
+}
+
 #endif
