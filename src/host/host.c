@@ -122,10 +122,13 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     h->close_hook.data = h;
     uv_check_start(&h->close_hook, on_after_io);
     h->open_handles = 2; /* flush_hook, close_hook */
+    /* The app's callbacks are the first subscriber; the services subscribe as they start. */
+    lp2p_host_subscribe(h, &cfg->cb, cfg->ud);
     lp2p__identify_register(h);
     lp2p__ping_register(h);
     lp2p__relay_register(h);
     lp2p__holepunch_register(h);
+    lp2p__reservations_register(h);
     *out = h;
     return 0;
 }
@@ -232,22 +235,14 @@ void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
     c->reported_connected = 1;
     lp2p_log(LP2P_INFO, "connected", LF_S("peer", c->peer_str), LF_S("addr", c->remote_addr),
              LF_S("direction", c->outbound ? "outbound" : "inbound"), LF_B("relayed", c->relayed));
-    if (h->cfg.cb.on_connected)
-        h->cfg.cb.on_connected(c, h->cfg.ud);
-    if (c->stage == CONN_READY)
-        lp2p__holepunch_conn_ready(c);
-    if (c->stage == CONN_READY)
-        lp2p__holepunch_relayed_ready(c);
-    if (c->stage == CONN_READY)
-        lp2p__identify_start(c);
+    lp2p__host_emit_connected(h, c);
 }
 
 void lp2p__host_conn_gone(lp2p_host *h, lp2p_conn *c)
 {
-    lp2p__reservations_conn_gone(h, c);
-    lp2p__holepunch_conn_gone(c);
-    if (c->reported_connected && h->cfg.cb.on_disconnected)
-        h->cfg.cb.on_disconnected(c, c->close_reason, h->cfg.ud);
+    /* Only a connection someone heard of has listeners to tell (and service state). */
+    if (c->reported_connected)
+        lp2p__host_emit_disconnected(h, c);
 }
 
 /* ---- listening ---------------------------------------------------------------------------- */
@@ -300,7 +295,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&from, &flen) == 0) {
         c->from = from;
         c->has_from = 1;
-        lp2p__holepunch_claim_inbound(h, c, (struct sockaddr *)&from);
+        lp2p__host_emit_accepted(h, c, (struct sockaddr *)&from);
     }
     if (h->nconns > h->cfg.max_conns) {
         lp2p__conn_fail(c, LP2P_ERR_LIMIT, "too many connections");
@@ -510,8 +505,7 @@ void lp2p_host_close(lp2p_host *h)
     if (h->closing)
         return;
     h->closing = 1;
-    lp2p__reservations_close(h);
-    lp2p__holepunch_close(h);
+    lp2p__host_emit_close(h);
     while (!lp2p_list_empty(&h->conns)) {
         lp2p_conn *c = lp2p_container_of(h->conns.next, lp2p_conn, link);
         lp2p_conn_close(c, 0);

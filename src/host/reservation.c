@@ -229,8 +229,9 @@ int lp2p_host_reserve(lp2p_host *h, const char *relay_text)
     return 0;
 }
 
-void lp2p__reservations_conn_gone(lp2p_host *h, lp2p_conn *c)
+static void rsv_conn_gone(lp2p_conn *c, int reason, void *ud)
 {
+    lp2p_host *h = c->host;
     lp2p_list *pos;
     for (pos = h->reservations.next; pos != &h->reservations; pos = pos->next) {
         reservation *r = lp2p_container_of(pos, reservation, link);
@@ -255,7 +256,7 @@ static void rsv_closed(uv_handle_t *hd)
         lp2p__host_free(h);
 }
 
-void lp2p__reservations_close(lp2p_host *h)
+static void rsv_host_close(lp2p_host *h, void *ud)
 {
     while (!lp2p_list_empty(&h->reservations)) {
         lp2p_list *e = h->reservations.next;
@@ -264,4 +265,11 @@ void lp2p__reservations_close(lp2p_host *h)
         r->closing = 1;
         uv_close((uv_handle_t *)&r->timer, rsv_closed);
     }
+}
+
+void lp2p__reservations_register(lp2p_host *h)
+{
+    host_observer o = {
+        .cb = {.on_disconnected = rsv_conn_gone}, .on_host_close = rsv_host_close, .order = 30};
+    lp2p__host_observe(h, &o);
 }
