@@ -31,6 +31,7 @@
  * started later, or ours was refused before it bound its port): keep the targets claimable
  * this long before giving up. */
 #define CLAIM_WINDOW_MS 3000
+#define SETTLE_POLL_MS  100
 
 struct lp2p_punch {
     lp2p_list link;
@@ -57,6 +58,7 @@ struct lp2p_punch {
     uint64_t t_relayed; /* when the relayed connection was ready */
     struct sockaddr_storage targets[MAX_PUNCH_ADDRS];
     size_t ntargets;
+    unsigned claimed; /* bit i: our listener already took a connection from targets[i] */
 };
 
 /* Per relayed connection (conn->slots[HOST_SLOT_HOLEPUNCH]). */
@@ -213,12 +215,29 @@ static void punch_give_up(lp2p_punch *p, const char *why)
 
 #define GAVE_UP_WHY "no direct connection; the relayed connection stays up"
 
+/* A connection to peer whose TCP is up but whose handshake is not done: once ready it goes
+ * through duplicate resolution and may replace the direct connection we have. (A dial still
+ * waiting for its SYN-ACK after another connection finished a whole handshake is a punch
+ * dial the NAT dropped: not waited for.) */
+static int upgrading_to(const lp2p_host *h, const lp2p_peer_id *peer)
+{
+    const lp2p_list *pos;
+    for (pos = h->conns.next; pos != &h->conns; pos = pos->next) {
+        const lp2p_conn *c = lp2p_container_of(pos, lp2p_conn, link);
+        if (c->stage > CONN_DIALING && c->stage < CONN_READY && c->has_expected &&
+            lp2p_peer_id_equal(&c->expected, peer))
+            return 1;
+    }
+    return 0;
+}
+
 /* After success: once no crossing connection of this punch is still being accepted or
  * upgraded, duplicate resolution is over and the survivor is the host's direct connection
  * to the peer. Then DIRECT, and the relayed connection's grace period starts. */
 static void punch_settle(lp2p_punch *p)
 {
-    if (!p->done || p->reported || p->closing || p->dials_out > 0 || p->awaiting_accept > 0)
+    if (!p->done || p->reported || p->closing || p->awaiting_accept > 0 ||
+        upgrading_to(p->h, &p->peer))
         return;
     lp2p_conn *direct = lp2p_host_find_conn(p->h, &p->peer);
     if (!direct || direct->relayed) {
@@ -256,6 +275,11 @@ static void punch_success(lp2p_punch *p, lp2p_conn *direct)
     if (!p->done) {
         p->done = 1;
         lp2p_dcutr_succeeded(&p->core);
+        /* A SYN our listener holds is accepted on the next loop turn: wait that long, not
+         * the whole claim window, before naming the survivor. */
+        uint64_t soon = lp2p__now(p->h) + SETTLE_POLL_MS;
+        if (p->awaiting_accept && p->accept_deadline > soon)
+            p->accept_deadline = soon;
         if (p->s) {
             lp2p_stream *s = p->s;
             p->s = NULL;
@@ -263,6 +287,8 @@ static void punch_success(lp2p_punch *p, lp2p_conn *direct)
         }
     }
     punch_settle(p);
+    if (!p->reported && !p->closing)
+        punch_arm(p);
 }
 
 static void punch_attempt_failed(lp2p_punch *p, const char *why)
@@ -282,6 +308,7 @@ static void punch_attempt_failed(lp2p_punch *p, const char *why)
     }
     if (p->role_b) {
         p->ntargets = 0;
+        p->claimed = 0;
         if (lp2p_dcutr_attempt_failed(&p->core) == 1 && p->relayed)
             punch_next_attempt(p);
         else
@@ -316,7 +343,7 @@ static void punch_dialed(lp2p_conn *c, int err, void *ud)
         return;
     }
     if (p->done)
-        punch_settle(p); /* a crossing connection lost duplicate resolution */
+        punch_success(p, NULL); /* a crossing connection lost duplicate resolution */
     else if (p->dials_out == 0)
         punch_attempt_failed(p, "direct dials failed (NAT did not let the punch through)");
 }
@@ -362,8 +389,10 @@ static void punch_dial(lp2p_punch *p, const lp2p_dcutr_event *ev)
         if (rc == 0)
             continue;
         p->dials_out--;
-        if (rc == LP2P_ERR_EXISTS)
-            waiting++; /* our listener holds that connection: claimed when libuv hands it over */
+        /* Our listener holds that connection: claimed when libuv hands it over (unless it
+         * already did). */
+        if (rc == LP2P_ERR_EXISTS && !(p->claimed & (1u << i)))
+            waiting++;
     }
     if (p->done)
         return;
@@ -396,6 +425,7 @@ static void hp_on_accepted(lp2p_conn *c, const struct sockaddr *from, void *ud)
                 c->dial_cb = punch_dialed;
                 c->dial_ud = p;
                 p->dials_out++;
+                p->claimed |= 1u << i;
                 if (p->awaiting_accept > 0)
                     p->awaiting_accept--;
                 return;
@@ -519,8 +549,9 @@ static void punch_on_timer(uv_timer_t *t)
 static void punch_arm(lp2p_punch *p)
 {
     uint64_t now = lp2p__now(p->h);
+    /* Done but not reported: look again shortly (a crossing connection may stall). */
     uint64_t dl = p->reported ? p->grace_until
-                  : p->done   ? UINT64_MAX
+                  : p->done   ? now + SETTLE_POLL_MS
                               : lp2p_dcutr_next_deadline(&p->core);
     if (!p->done && p->give_up_at < dl)
         dl = p->give_up_at;
@@ -712,9 +743,9 @@ static void hp_on_disconnected(lp2p_conn *c, int reason, void *ud)
     free(x);
     if (p) {
         p->relayed = NULL;
-        /* Dials in flight may still bring the direct connection; a punch that already has
-         * it only waited to close this one. */
-        if (p->done || p->dials_out == 0)
+        /* Dials in flight may still bring the direct connection; a punch that reported it
+         * only waited to close this one. */
+        if (p->reported || (!p->done && p->dials_out == 0))
             punch_end(p);
     }
 }
