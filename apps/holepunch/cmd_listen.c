@@ -1,7 +1,6 @@
 /* holepunch listen: a libp2p peer serving identify, ping, perf and /echo/1.0.0. */
 #include "cli.h"
 #include "cmds.h"
-#include "services.h"
 
 #include "lp2p/err.h"
 #include "util/log.h"
@@ -81,9 +80,9 @@ int cmd_listen(int argc, char **argv)
         fprintf(stderr, "holepunch listen: %s\n", lp2p_strerror(rc));
         return 1;
     }
-    services_register_echo(app.host);
+    lp2p_host_serve_echo(app.host);
     if (perf)
-        services_register_perf(app.host);
+        lp2p_host_serve_perf(app.host);
     size_t ok = cli_listen_all(app.host, &c);
     int exit_code = 0;
     if (ok == 0) {

@@ -105,6 +105,13 @@ int lp2p_host_subscribe(lp2p_host *h, const lp2p_host_callbacks *cb, void *ud);
 /* No event reaches that subscriber any more (also from inside one of its callbacks). */
 void lp2p_host_unsubscribe(lp2p_host *h, int id);
 
+/* Services of the host beside identify, ping and DCUtR (always on), enabled by the app. */
+#define LP2P_ECHO_PROTO "/echo/1.0.0"
+/* /echo/1.0.0: every byte back until EOF. */
+int lp2p_host_serve_echo(lp2p_host *h);
+/* /perf/1.0.0 (libp2p perf spec): off by default on public nodes, as the spec asks. */
+int lp2p_host_serve_perf(lp2p_host *h);
+
 /* Registers a handler for inbound streams of a protocol. */
 int lp2p_host_handle(lp2p_host *h, const char *proto, const lp2p_stream_callbacks *cb, void *ud);
 
