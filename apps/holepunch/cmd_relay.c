@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "metrics.h"
-#include "relay_svc.h"
+#include "lp2p/relay_server.h"
 
 #include "lp2p/err.h"
 #include "util/log.h"

@@ -15,7 +15,7 @@
 
 /* The service under test lives in the app; compile it in (it uses only the public host API
  * and the sans-IO relay core, both in lp2p). */
-#include "../../apps/holepunch/relay_svc.c"
+#include "../../src/host/relay_server.c"
 
 #include "lp2p/identity.h"
 #include "util/uvarint.h"

@@ -9,7 +9,7 @@
  * Lifetime: a circ is freed when both of its streams have closed (their on_close came) and
  * no callback of it is on the stack (`busy`): resetting one stream may close the other
  * synchronously, so every entry point holds a reference while it works. */
-#include "relay_svc.h"
+#include "lp2p/relay_server.h"
 
 #include "lp2p/err.h"
 #include "util/list.h"
