@@ -53,10 +53,8 @@ static const char *const k_help =
 typedef struct relay_app {
     uv_loop_t *loop;
     lp2p_host *host;
-    relay_svc *svc;
+    lp2p_relay_server *svc;
     metrics_server *metrics;
-    uint64_t conns_total;
-    size_t conns_active;
 } relay_app;
 
 /* ---- flag values
@@ -180,70 +178,10 @@ static int parse_relay_flag(lp2p_relay_config *cfg, int argc, char **argv, int i
     return 0;
 }
 
-/* ---- host events
- * ---------------------------------------------------------------------------
- */
-
-static void on_connected(lp2p_conn *c, void *ud)
-{
-    relay_app *a = ud;
-    a->conns_active++;
-    a->conns_total++;
-}
-
-static void on_disconnected(lp2p_conn *c, int reason, void *ud)
-{
-    relay_app *a = ud;
-    if (a->conns_active)
-        a->conns_active--;
-    relay_svc_conn_closed(a->svc, c);
-}
-
-/* ---- metrics
- * -------------------------------------------------------------------------------
- */
-
 static void render_metrics(metrics_text *m, void *ud)
 {
     relay_app *a = ud;
-    relay_svc_stats st;
-    relay_svc_stats_get(a->svc, &st);
-    metrics_family(m, "holepunch_relay_reservations_active", "gauge",
-                   "Reservations currently held by clients.");
-    metrics_value(m, "holepunch_relay_reservations_active", NULL, NULL, st.reservations_active);
-    metrics_family(m, "holepunch_relay_reservations_granted_total", "counter",
-                   "RESERVE requests answered OK (refreshes included).");
-    metrics_value(m, "holepunch_relay_reservations_granted_total", NULL, NULL,
-                  st.reservations_granted_total);
-    metrics_family(m, "holepunch_relay_reservations_refused_total", "counter",
-                   "RESERVE requests refused, by the status sent.");
-    for (size_t i = 0; i < RELAY_SVC_NREFUSALS; i++)
-        metrics_value(m, "holepunch_relay_reservations_refused_total", "reason",
-                      relay_svc_refusal_name(i), st.reservations_refused_total[i]);
-    metrics_family(m, "holepunch_relay_circuits_active", "gauge", "Live (spliced) circuits.");
-    metrics_value(m, "holepunch_relay_circuits_active", NULL, NULL, st.circuits_active);
-    metrics_family(m, "holepunch_relay_circuits_total", "counter", "Circuits that went live.");
-    metrics_value(m, "holepunch_relay_circuits_total", NULL, NULL, st.circuits_total);
-    metrics_family(m, "holepunch_relay_circuits_refused_total", "counter",
-                   "CONNECT requests that did not become a circuit, by the status sent.");
-    for (size_t i = 0; i < RELAY_SVC_NREFUSALS; i++)
-        metrics_value(m, "holepunch_relay_circuits_refused_total", "reason",
-                      relay_svc_refusal_name(i), st.circuits_refused_total[i]);
-    metrics_family(m, "holepunch_relay_circuits_limited_total", "counter",
-                   "Circuits reset at their limit.");
-    metrics_value(m, "holepunch_relay_circuits_limited_total", "limit", "data",
-                  st.circuits_limited_total[0]);
-    metrics_value(m, "holepunch_relay_circuits_limited_total", "limit", "duration",
-                  st.circuits_limited_total[1]);
-    metrics_family(m, "holepunch_relay_bytes_total", "counter", "Bytes relayed on circuits.");
-    metrics_value(m, "holepunch_relay_bytes_total", "direction", "src_to_dst", st.bytes_relayed[0]);
-    metrics_value(m, "holepunch_relay_bytes_total", "direction", "dst_to_src", st.bytes_relayed[1]);
-    metrics_family(m, "holepunch_relay_connections_active", "gauge",
-                   "libp2p connections currently open.");
-    metrics_value(m, "holepunch_relay_connections_active", NULL, NULL, a->conns_active);
-    metrics_family(m, "holepunch_relay_connections_total", "counter",
-                   "libp2p connections established.");
-    metrics_value(m, "holepunch_relay_connections_total", NULL, NULL, a->conns_total);
+    metrics_render_relay(m, a->svc);
 }
 
 /* ---- command
@@ -255,7 +193,7 @@ static void on_stop(void *ud)
     relay_app *a = ud;
     metrics_server_stop(a->metrics);
     a->metrics = NULL;
-    relay_svc_close(a->svc);
+    lp2p_relay_server_close(a->svc);
     a->svc = NULL;
     lp2p_host_close(a->host);
     a->host = NULL;
@@ -266,8 +204,8 @@ int cmd_relay(int argc, char **argv)
 {
     cli_common c;
     cli_common_init(&c);
-    relay_svc_config rc_cfg;
-    relay_svc_config_default(&rc_cfg);
+    lp2p_relay_server_config rc_cfg;
+    lp2p_relay_server_config_default(&rc_cfg);
     const char *announce[CLI_MAX_ADDRS];
     size_t nannounce = 0;
     const char *metrics_listen = NULL;
@@ -323,7 +261,7 @@ int cmd_relay(int argc, char **argv)
             i += 2;
             continue;
         }
-        int n = parse_relay_flag(&rc_cfg.core, argc, argv, i);
+        int n = parse_relay_flag(&rc_cfg.limits, argc, argv, i);
         if (n < 0)
             goto usage;
         if (n > 0) {
@@ -369,9 +307,6 @@ int cmd_relay(int argc, char **argv)
     hc.max_conns_per_ip = max_conns_per_ip;
     /* A paused circuit side can still deliver one window: keep that below max_buffered. */
     hc.max_stream_window = 1u << 20;
-    hc.cb.on_connected = on_connected;
-    hc.cb.on_disconnected = on_disconnected;
-    hc.ud = &app;
     int exit_code = 0;
     int rc = lp2p_host_new(&hc, &app.host);
     if (rc < 0) {
@@ -383,7 +318,7 @@ int cmd_relay(int argc, char **argv)
     if (ok == 0) {
         fprintf(stderr, "holepunch relay: could not listen on any address\n");
         exit_code = 1;
-    } else if ((rc = relay_svc_new(&loop, app.host, kp, &rc_cfg, &app.svc)) < 0) {
+    } else if ((rc = lp2p_relay_server_new(app.host, kp, &rc_cfg, &app.svc)) < 0) {
         fprintf(stderr, "holepunch relay: %s\n", lp2p_strerror(rc));
         exit_code = 1;
     } else if (metrics_listen && (rc = metrics_server_start(&loop, metrics_listen, render_metrics,
@@ -393,15 +328,16 @@ int cmd_relay(int argc, char **argv)
         exit_code = 1;
     }
     if (exit_code) {
-        relay_svc_close(app.svc);
+        lp2p_relay_server_close(app.svc);
         app.svc = NULL;
         lp2p_host_close(app.host);
         app.host = NULL;
     } else {
-        lp2p_log(LP2P_INFO, "relay_started", LF_U("max_reservations", rc_cfg.core.max_reservations),
-                 LF_U("reservation_ttl_s", rc_cfg.core.reservation_ttl_ms / 1000),
-                 LF_U("circuit_duration_s", rc_cfg.core.circuit_duration_ms / 1000),
-                 LF_U("circuit_data", rc_cfg.core.circuit_data));
+        lp2p_log(LP2P_INFO, "relay_started",
+                 LF_U("max_reservations", rc_cfg.limits.max_reservations),
+                 LF_U("reservation_ttl_s", rc_cfg.limits.reservation_ttl_ms / 1000),
+                 LF_U("circuit_duration_s", rc_cfg.limits.circuit_duration_ms / 1000),
+                 LF_U("circuit_data", rc_cfg.limits.circuit_data));
         cli_on_signal(&loop, on_stop, &app);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
