@@ -29,7 +29,7 @@ void lp2p__host_free(lp2p_host *h)
 {
     for (size_t i = 0; i < h->nspare; i++)
         lp2p_buf_free(&h->spare[i]);
-    lp2p_peerbook_del(h->pb);
+    lp2p_relay_quota_del(h->relay_quota);
     free(h);
 }
 
@@ -110,7 +110,7 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     lp2p_list_init(&h->writable);
     lp2p_list_init(&h->reservations);
     lp2p_list_init(&h->punches);
-    if (lp2p_peerbook_new(NULL, &h->pb) < 0) {
+    if (lp2p_relay_quota_new(LP2P_RELAY_QUOTA_DEFAULT, &h->relay_quota) < 0) {
         free(h);
         return LP2P_ERR_NOMEM;
     }

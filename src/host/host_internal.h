@@ -4,7 +4,7 @@
 
 #include "lp2p/host.h"
 #include "proto/mss.h"
-#include "host/peerbook.h"
+#include "host/relay_quota.h"
 #include "proto/identify.h"
 #include "proto/noise.h"
 #include "proto/yamux.h"
@@ -72,11 +72,11 @@ struct lp2p_host {
     const char *listen_texts[HOST_MAX_LISTENERS];
     lp2p_list conns;
     size_t nconns;
-    lp2p_list writable;                          /* streams owed an on_writable from an app call */
-    lp2p_list gc;                                /* closed streams, freed before the loop sleeps */
-    lp2p_list reservations;                      /* relays we keep a reservation on */
-    lp2p_peerbook *pb;                           /* addresses we know, relay reservation quota */
-    lp2p_list punches;                           /* hole punches in progress */
+    lp2p_list writable;            /* streams owed an on_writable from an app call */
+    lp2p_list gc;                  /* closed streams, freed before the loop sleeps */
+    lp2p_list reservations;        /* relays we keep a reservation on */
+    lp2p_relay_quota *relay_quota; /* relays we may reserve on at once (reservation.c) */
+    lp2p_list punches;             /* hole punches in progress */
     host_observer observers[HOST_MAX_OBSERVERS]; /* sorted by order */
     size_t nobservers;
     int next_observer_id;

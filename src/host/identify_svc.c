@@ -220,12 +220,6 @@ static void idr_on_eof(lp2p_stream *s, void *ud)
     }
     ps->identified = 1;
     lp2p_stream_close(s);
-    /* What the peer says it listens on goes to the peer book (never for circuit addresses'
-     * sake: the book keeps the relay flag and ranks them last). */
-    for (size_t i = 0; i < ps->info.n_listen_addrs; i++)
-        lp2p_peerbook_add_addr(c->host->pb, &c->peer, ps->info.listen_addrs[i],
-                               ps->info.listen_addr_lens[i], LP2P_PB_SRC_IDENTIFY_LISTEN,
-                               lp2p__now(c->host));
     report(c, &ps->info);
 }
 

@@ -35,7 +35,7 @@ static void rsv_arm(reservation *r);
 
 static void rsv_failed(reservation *r, const char *why)
 {
-    lp2p_peerbook_relay_release(r->h->pb, &r->ma); /* the quota slot comes back */
+    lp2p_relay_quota_release(r->h->relay_quota, &r->ma); /* the quota slot comes back */
     lp2p_relay_refresh_failed(&r->rf, lp2p__now(r->h));
     uint64_t next = lp2p_relay_refresh_next_deadline(&r->rf);
     lp2p_log(LP2P_WARN, "reservation_failed", LF_S("relay", r->relay_str), LF_S("reason", why),
@@ -94,10 +94,7 @@ static void hop_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
     }
     uint64_t now = lp2p__now(r->h), unix_now = lp2p_wall_ms() / 1000;
     lp2p_relay_refresh_ok(&r->rf, now, unix_now, rsv.expire_unix_s);
-    lp2p_peerbook_relay_confirm(r->h->pb, &r->ma, now); /* STATE on a refresh: fine */
-    for (size_t i = 0; i < rsv.naddrs; i++)
-        lp2p_peerbook_add_addr(r->h->pb, &r->relay, rsv.addrs[i], rsv.addr_lens[i],
-                               LP2P_PB_SRC_RELAY_RESERVATION, now);
+    lp2p_relay_quota_confirm(r->h->relay_quota, &r->ma); /* STATE on a refresh: fine */
     lp2p_buf js;
     lp2p_buf_init(&js);
     circuit_addrs_json(r, &rsv, &js);
@@ -143,8 +140,6 @@ static void rsv_dialed(lp2p_conn *c, int err, void *ud)
     if (r->closing)
         return;
     if (err < 0 || !c) {
-        lp2p_peerbook_dial_result(r->h->pb, &r->relay, &r->ma, err < 0 ? err : LP2P_ERR_IO,
-                                  lp2p__now(r->h));
         rsv_failed(r, "could not connect to the relay");
         return;
     }
@@ -160,7 +155,7 @@ static void rsv_on_timer(uv_timer_t *t)
         return;
     }
     /* The relay quota: pending while we dial and RESERVE, confirmed on STATUS OK. */
-    int q = lp2p_peerbook_relay_reserve_pending(r->h->pb, &r->ma, now);
+    int q = lp2p_relay_quota_reserve(r->h->relay_quota, &r->ma);
     if (q == LP2P_ERR_LIMIT) {
         r->rf.in_flight = 0;
         rsv_failed(r, "relay quota full (too many relays in use)");
