@@ -75,6 +75,11 @@ typedef struct lp2p_host_config {
     /* A punch that has no direct connection this long after the relayed one came up gives
      * up (LP2P_HOLEPUNCH_GAVE_UP). 0 (default): when DCUtR's attempts are spent. */
     uint64_t holepunch_timeout_ms;
+    /* When we drive DCUtR (we accepted the relayed connection) and an exchange's attempts are
+     * spent: start this many fresh exchanges on the same relayed connection, each
+     * holepunch_repunch_delay_ms after the last gave up. Default 0 (GAVE_UP at once). */
+    uint32_t holepunch_repunch;
+    uint64_t holepunch_repunch_delay_ms; /* default 10 s */
     lp2p_host_callbacks cb;
     void *ud;
 } lp2p_host_config;

@@ -50,7 +50,10 @@ struct lp2p_punch {
     int done;     /* a direct connection came up: no more attempts */
     int reported; /* DIRECT fired: the relayed connection is in its grace period */
     uint64_t grace_until;
-    uint64_t give_up_at; /* lp2p_host_config.holepunch_timeout_ms, or UINT64_MAX */
+    uint64_t give_up_at;     /* lp2p_host_config.holepunch_timeout_ms, or UINT64_MAX */
+    uint32_t repunches_left; /* B: fresh DCUtR exchanges still allowed after one gives up */
+    uint64_t repunch_at;     /* B: when the next one starts; 0 = none pending */
+    int attempt_base;        /* attempts of the exchanges before this one (for events) */
     int closing;
     int timer_closed;
     int logged_attempt;
@@ -170,18 +173,26 @@ static void punch_end(lp2p_punch *p)
     uv_close((uv_handle_t *)&p->timer, punch_timer_closed);
 }
 
-static void punch_emit(lp2p_punch *p, lp2p_holepunch_outcome what, int attempt, const char *why)
+/* An event about this punch, with the fields every outcome carries. */
+static lp2p_holepunch_event punch_event(const lp2p_punch *p, lp2p_holepunch_outcome what,
+                                        int attempt)
 {
     lp2p_holepunch_event ev = {
         .outcome = what,
         .peer = &p->peer,
         .peer_str = p->peer_str,
-        .attempt = attempt,
+        .attempt = attempt ? p->attempt_base + attempt : 0,
         .role_b = p->role_b,
         .relayed = p->relayed,
-        .reason = why,
         .initiator = p->initiator,
     };
+    return ev;
+}
+
+static void punch_emit(lp2p_punch *p, lp2p_holepunch_outcome what, int attempt, const char *why)
+{
+    lp2p_holepunch_event ev = punch_event(p, what, attempt);
+    ev.reason = why;
     lp2p__host_emit_holepunch(p->h, &ev);
 }
 
@@ -192,23 +203,47 @@ static void emit_attempt(lp2p_punch *p, int attempt, uint64_t rtt_ms, size_t nad
     if (p->logged_attempt == attempt)
         return;
     p->logged_attempt = attempt;
-    lp2p_holepunch_event ev = {
-        .outcome = LP2P_HOLEPUNCH_ATTEMPT,
-        .peer = &p->peer,
-        .peer_str = p->peer_str,
-        .attempt = attempt,
-        .role_b = p->role_b,
-        .relayed = p->relayed,
-        .rtt_ms = rtt_ms,
-        .naddrs = naddrs,
-        .swapped = swapped,
-        .initiator = p->initiator,
-    };
+    lp2p_holepunch_event ev = punch_event(p, LP2P_HOLEPUNCH_ATTEMPT, attempt);
+    ev.rtt_ms = rtt_ms;
+    ev.naddrs = naddrs;
+    ev.swapped = swapped;
     lp2p__host_emit_holepunch(p->h, &ev);
+}
+
+static int punch_core_init(lp2p_punch *p);
+
+/* B's re-punch policy (lp2p_host_config.holepunch_repunch): an exchange whose attempts are
+ * spent is followed, after holepunch_repunch_delay_ms, by a fresh one on the same relayed
+ * connection (new candidates: an observed address may have come meanwhile). Returns 1 when
+ * one is scheduled. Never after the overall timeout. */
+static int punch_schedule_repunch(lp2p_punch *p)
+{
+    uint64_t now = lp2p__now(p->h);
+    if (!p->role_b || p->repunches_left == 0 || !p->relayed || p->relayed->stage != CONN_READY ||
+        p->h->closing || now >= p->give_up_at)
+        return 0;
+    int spent = p->core.attempt;
+    lp2p_dcutr_free(&p->core);
+    if (punch_core_init(p) < 0)
+        return 0; /* out of memory: the core is still safe to free */
+    p->repunches_left--;
+    p->attempt_base += spent;
+    p->logged_attempt = 0;
+    p->ntargets = 0;
+    p->claimed = 0;
+    p->awaiting_accept = 0;
+    p->lingering = 0;
+    p->repunch_at = now + p->h->cfg.holepunch_repunch_delay_ms;
+    if (p->repunch_at == 0)
+        p->repunch_at = 1;
+    punch_arm(p);
+    return 1;
 }
 
 static void punch_give_up(lp2p_punch *p, const char *why)
 {
+    if (punch_schedule_repunch(p))
+        return;
     punch_emit(p, LP2P_HOLEPUNCH_GAVE_UP, p->core.attempt, why);
     punch_end(p);
 }
@@ -246,17 +281,9 @@ static void punch_settle(lp2p_punch *p)
     }
     p->reported = 1;
     uint64_t now = lp2p__now(p->h);
-    lp2p_holepunch_event ev = {
-        .outcome = LP2P_HOLEPUNCH_DIRECT,
-        .peer = &p->peer,
-        .peer_str = p->peer_str,
-        .attempt = p->core.attempt,
-        .role_b = p->role_b,
-        .relayed = p->relayed,
-        .direct = direct,
-        .relayed_to_direct_ms = now - p->t_relayed,
-        .initiator = p->initiator,
-    };
+    lp2p_holepunch_event ev = punch_event(p, LP2P_HOLEPUNCH_DIRECT, p->core.attempt);
+    ev.direct = direct;
+    ev.relayed_to_direct_ms = now - p->t_relayed;
     lp2p__host_emit_holepunch(p->h, &ev);
     if (p->closing)
         return;
@@ -525,7 +552,17 @@ static void punch_on_timer(uv_timer_t *t)
         return;
     }
     if (now >= p->give_up_at) {
+        p->repunches_left = 0; /* the overall timeout is final */
         punch_give_up(p, "no direct connection in time; the relayed connection stays up");
+        return;
+    }
+    if (p->repunch_at) {
+        if (now < p->repunch_at) {
+            punch_arm(p);
+            return;
+        }
+        p->repunch_at = 0;
+        punch_next_attempt(p);
         return;
     }
     if (p->awaiting_accept && lp2p__now(p->h) >= p->accept_deadline) {
@@ -553,6 +590,8 @@ static void punch_arm(lp2p_punch *p)
     uint64_t dl = p->reported ? p->grace_until
                   : p->done   ? now + SETTLE_POLL_MS
                               : lp2p_dcutr_next_deadline(&p->core);
+    if (p->repunch_at && !p->done)
+        dl = p->repunch_at;
     if (!p->done && p->give_up_at < dl)
         dl = p->give_up_at;
     if (!p->reported && p->awaiting_accept && p->accept_deadline < dl)
@@ -594,34 +633,42 @@ static void punch_next_attempt(lp2p_punch *p)
     punch_events(p);
 }
 
+/* A DCUtR core in our role, offering our current candidates. */
+static int punch_core_init(lp2p_punch *p)
+{
+    const uint8_t *own[MAX_PUNCH_ADDRS];
+    size_t lens[MAX_PUNCH_ADDRS];
+    lp2p_multiaddr tmp[MAX_PUNCH_ADDRS];
+    memset(tmp, 0, sizeof(tmp));
+    size_t n = own_candidates(p->h, own, lens, tmp, MAX_PUNCH_ADDRS);
+    int rc = lp2p_dcutr_init(&p->core, p->role_b ? LP2P_DCUTR_B : LP2P_DCUTR_A, own, lens, n, 0,
+                             lp2p__now(p->h));
+    for (size_t i = 0; i < MAX_PUNCH_ADDRS; i++)
+        lp2p_multiaddr_free(&tmp[i]);
+    return rc;
+}
+
 static lp2p_punch *punch_new(lp2p_conn *relayed, int role_b)
 {
     lp2p_host *h = relayed->host;
     lp2p_punch *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
-    const uint8_t *own[MAX_PUNCH_ADDRS];
-    size_t lens[MAX_PUNCH_ADDRS];
-    lp2p_multiaddr tmp[MAX_PUNCH_ADDRS];
-    memset(tmp, 0, sizeof(tmp));
-    size_t n = own_candidates(h, own, lens, tmp, MAX_PUNCH_ADDRS);
-    int rc = lp2p_dcutr_init(&p->core, role_b ? LP2P_DCUTR_B : LP2P_DCUTR_A, own, lens, n, 0,
-                             lp2p__now(h));
-    for (size_t i = 0; i < MAX_PUNCH_ADDRS; i++)
-        lp2p_multiaddr_free(&tmp[i]);
-    if (rc < 0) {
+    p->h = h;
+    p->role_b = role_b;
+    if (punch_core_init(p) < 0) {
+        lp2p_dcutr_free(&p->core);
         free(p);
         return NULL;
     }
-    p->h = h;
     p->relayed = relayed;
     p->peer = relayed->peer;
     snprintf(p->peer_str, sizeof(p->peer_str), "%s", relayed->peer_str);
-    p->role_b = role_b;
     p->initiator = !role_b;
     p->t_relayed = relayed->ready_ms;
     p->give_up_at =
         h->cfg.holepunch_timeout_ms ? p->t_relayed + h->cfg.holepunch_timeout_ms : UINT64_MAX;
+    p->repunches_left = role_b ? h->cfg.holepunch_repunch : 0;
     hp_conn *x = hp_state(relayed, 1);
     if (!x) {
         lp2p_dcutr_free(&p->core);

@@ -22,6 +22,7 @@ void lp2p_host_config_default(lp2p_host_config *c, uv_loop_t *loop, const lp2p_k
     c->max_streams_per_conn = 512;
     c->max_stream_window = 16u << 20;
     c->holepunch = 1;
+    c->holepunch_repunch_delay_ms = 10000;
 }
 
 /* The last handle of a closed host is gone: release what outlived the connections. */

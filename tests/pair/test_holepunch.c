@@ -62,8 +62,18 @@ static host_rec A, B, R;
 static lp2p_relay_server *g_relay;
 static hp_rec HA, HB;
 
+/* B's hole-punch policy for the next world_up. */
+static uint64_t g_b_timeout_ms;
+static uint32_t g_b_repunch;
+
+/* An A that takes the dcutr stream and never answers. */
+static void silent_open(lp2p_stream *s, void *ud)
+{
+}
+static const lp2p_stream_callbacks k_silent = {.on_open = silent_open};
+
 /* R relays; B reserves on R and waits for the reservation. a_dcutr = 0: A does not speak
- * DCUtR; a_listen = 0: A has no address to offer. */
+ * DCUtR (-1: it takes the stream and stays silent); a_listen = 0: A has no address. */
 static void world_up(int a_dcutr, int a_listen)
 {
     log_capture_start();
@@ -73,7 +83,21 @@ static void world_up(int a_dcutr, int a_listen)
     lp2p_relay_server_config_default(&rc);
     assert_int_equal(lp2p_relay_server_new(R.host, R.kp, &rc, &g_relay), 0);
 
-    host_start(&B, "B", 1, 0);
+    /* B is built by hand too when its policy differs from the defaults. */
+    memset(&B, 0, sizeof(B));
+    assert_int_equal(lp2p_keypair_generate(&B.kp), 0);
+    lp2p_host_config bc;
+    lp2p_host_config_default(&bc, &g_loop, B.kp);
+    bc.holepunch_timeout_ms = g_b_timeout_ms;
+    bc.holepunch_repunch = g_b_repunch;
+    bc.holepunch_repunch_delay_ms = 200;
+    bc.cb.on_connected = h_on_connected;
+    bc.cb.on_disconnected = h_on_disconnected;
+    bc.cb.on_identify = h_on_identify;
+    bc.ud = &B;
+    assert_int_equal(lp2p_host_new(&bc, &B.host), 0);
+    assert_int_equal(lp2p_host_handle(B.host, ECHO_PROTO, &k_echo, NULL), 0);
+    assert_int_equal(lp2p_host_listen(B.host, "/ip4/127.0.0.1/tcp/0"), 0);
     hp_watch(&HB, B.host);
     assert_int_equal(lp2p_host_reserve(B.host, R.addr), 0);
     assert_true(RUN_UNTIL(LOG_COUNT("reservation") == 1, 5000));
@@ -83,12 +107,14 @@ static void world_up(int a_dcutr, int a_listen)
     assert_int_equal(lp2p_keypair_generate(&A.kp), 0);
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &g_loop, A.kp);
-    hc.holepunch = a_dcutr;
+    hc.holepunch = a_dcutr > 0;
     hc.cb.on_connected = h_on_connected;
     hc.cb.on_disconnected = h_on_disconnected;
     hc.cb.on_identify = h_on_identify;
     hc.ud = &A;
     assert_int_equal(lp2p_host_new(&hc, &A.host), 0);
+    if (a_dcutr < 0)
+        assert_int_equal(lp2p_host_handle(A.host, "/libp2p/dcutr", &k_silent, NULL), 0);
     if (a_listen)
         assert_int_equal(lp2p_host_listen(A.host, "/ip4/127.0.0.1/tcp/0"), 0);
     hp_watch(&HA, A.host);
@@ -96,6 +122,8 @@ static void world_up(int a_dcutr, int a_listen)
 
 static void world_down(void)
 {
+    g_b_timeout_ms = 0;
+    g_b_repunch = 0;
     lp2p_relay_server_close(g_relay);
     g_relay = NULL;
     host_free(&A);
@@ -198,12 +226,56 @@ static void test_no_address_fails_then_gives_up(void **state)
     world_down();
 }
 
+static void test_timeout_gives_up(void **state)
+{
+    /* A never answers CONNECT; DCUtR's own timeout is long, B's policy gives up first. */
+    g_b_timeout_ms = 400;
+    world_up(-1, 1);
+    lp2p_conn *relayed = dial_b_through_r();
+    uint64_t t0 = uv_now(&g_loop);
+    assert_true(RUN_UNTIL(count(&HB, LP2P_HOLEPUNCH_GAVE_UP) == 1, 5000));
+    uint64_t took = uv_now(&g_loop) - t0;
+    assert_true(took < 2000);
+    assert_int_equal(count(&HB, LP2P_HOLEPUNCH_DIRECT), 0);
+    assert_true(LOG_COUNT("holepunch_gave_up", "no direct connection in time") == 1);
+    run_for(500);
+    assert_int_equal(count(&HB, LP2P_HOLEPUNCH_GAVE_UP), 1); /* once, and no more attempts */
+    assert_ptr_equal(lp2p_host_find_conn(A.host, lp2p_host_peer_id(B.host)), relayed);
+    world_down();
+}
+
+static void test_repunch_runs_a_fresh_exchange(void **state)
+{
+    /* One re-punch: after the first exchange's attempts are spent, a second one starts on the
+     * same relayed connection; its attempts are numbered on from the first's; one GAVE_UP. */
+    g_b_repunch = 1;
+    world_up(1, 0);
+    dial_b_through_r();
+    assert_true(RUN_UNTIL(count(&HB, LP2P_HOLEPUNCH_GAVE_UP) == 1, 15000));
+    int failed = count(&HB, LP2P_HOLEPUNCH_FAILED);
+    assert_true(failed >= 2);
+    int last = 0, grew = 1;
+    for (size_t i = 0; i < HB.n; i++)
+        if (HB.ev[i].outcome == LP2P_HOLEPUNCH_FAILED) {
+            grew &= HB.ev[i].attempt > last;
+            last = HB.ev[i].attempt;
+        }
+    assert_true(grew);
+    const lp2p_holepunch_event *g = find(&HB, LP2P_HOLEPUNCH_GAVE_UP);
+    assert_int_equal(g->attempt, last);
+    /* Two DCUtR streams reached A: the first exchange and the re-punch. */
+    assert_true(LOG_COUNT("dcutr_failed") >= 2);
+    world_down();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_direct_event_names_the_survivor),
         cmocka_unit_test(test_peer_without_dcutr_is_skipped),
         cmocka_unit_test(test_no_address_fails_then_gives_up),
+        cmocka_unit_test(test_timeout_gives_up),
+        cmocka_unit_test(test_repunch_runs_a_fresh_exchange),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
