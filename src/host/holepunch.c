@@ -219,8 +219,8 @@ static int punch_core_init(lp2p_punch *p);
 static int punch_schedule_repunch(lp2p_punch *p)
 {
     uint64_t now = lp2p__now(p->h);
-    if (!p->role_b || p->repunches_left == 0 || !p->relayed || p->relayed->stage != CONN_READY ||
-        p->h->closing || now >= p->give_up_at)
+    if (!p->role_b || p->repunches_left == 0 || p->done || !p->relayed ||
+        p->relayed->stage != CONN_READY || p->h->closing || now >= p->give_up_at)
         return 0;
     int spent = p->core.attempt;
     lp2p_dcutr_free(&p->core);

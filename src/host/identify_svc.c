@@ -287,8 +287,10 @@ void lp2p__identify_register(lp2p_host *h)
     lp2p_host_handle(h, LP2P_IDENTIFY_PROTO, &k_id_server, NULL);
     lp2p_host_handle(h, LP2P_IDENTIFY_PUSH_PROTO, &k_id_push, NULL);
     /* After the app and the hole punch: their streams are opened first, as they always were. */
-    host_observer o = {
-        .cb = {.on_connected = id_on_connected, .on_disconnected = id_on_disconnected},
-        .order = 20};
+    host_observer o = {.cb = {.on_connected = id_on_connected}, .order = 20};
     lp2p__host_observe(h, &o);
+    /* What the peer told us is released last (disconnects run in reverse order): every
+     * on_disconnected may still ask lp2p_conn_identified. */
+    host_observer last = {.cb = {.on_disconnected = id_on_disconnected}, .order = -20};
+    lp2p__host_observe(h, &last);
 }

@@ -33,6 +33,7 @@ typedef struct sub_rec {
     int who;
     int connected, identified, disconnected;
     int unsubscribe_on_connected;
+    int identified_at_disconnect;
     int id;
     lp2p_host *host;
 } sub_rec;
@@ -55,6 +56,7 @@ static void s_disconnected(lp2p_conn *c, int reason, void *ud)
 {
     sub_rec *s = ud;
     s->disconnected++;
+    s->identified_at_disconnect = lp2p_conn_identified(c);
     trace("d", s->who);
 }
 static const lp2p_host_callbacks k_sub = {
@@ -90,6 +92,9 @@ static void test_every_subscriber_hears_every_event(void **state)
     /* Last in, first out: the later subscriber lets go first. */
     assert_string_equal(g_trace[0], "d2");
     assert_string_equal(g_trace[1], "d1");
+    /* Service state outlives every subscriber's on_disconnected. */
+    assert_true(s1.identified_at_disconnect);
+    assert_true(s2.identified_at_disconnect);
     assert_int_equal(B.disconnected, 1);
 }
 
