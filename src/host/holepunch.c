@@ -12,7 +12,19 @@
  * listener from an address we are punching towards takes the punch's role too (on one host
  * the SYNs can cross as a normal connect+accept rather than a simultaneous open).
  * After success new streams use the direct connection (lp2p_host_find_conn prefers it) and
- * the relayed one is closed after a grace period. */
+ * the relayed one is closed after a grace period (the punch's own timer).
+ *
+ * The coordinator reports, it does not log: every attempt and the outcome go out as
+ * lp2p_holepunch_event (lp2p/holepunch.h) through the host's observer list, and the host's
+ * subscriber in holepunch_log.c writes the log lines. Per punch, after success:
+ *
+ *   done ── no crossing connection mid-handshake, no SYN left to claim ──► DIRECT (reported)
+ *     reported ── grace period over ──► relayed connection closed, punch freed
+ *
+ * Retry policy, all here: B's DCUtR core retries up to 3 attempts; when they are spent B may
+ * start fresh exchanges (holepunch_repunch, holepunch_repunch_delay_ms); the whole punch
+ * gives up after holepunch_timeout_ms without a direct connection. Per-connection state
+ * (the punch, "DCUtR already ran here") lives in conn->slots[HOST_SLOT_HOLEPUNCH]. */
 #include "host/host_internal.h"
 #include "lp2p/err.h"
 #include "lp2p/holepunch.h"
