@@ -155,25 +155,32 @@ static void go_live(circ *c, const uint8_t *rest, size_t nrest)
 
 /* ---- stop side ----------------------------------------------------------------------------- */
 
-/* The stop stream could not be opened or went away before answering. */
-static void stop_failed(circ *c, const char *why)
+/* The core dropped the circuit and wrote CONNECTION_FAILED for the source into out (or
+ * failed to: have_reply 0): the source hears it and closes, the target is reset. */
+static void circuit_failed(circ *c, const char *why, lp2p_buf *out, int have_reply)
 {
     lp2p_relay_server *r = c->svc;
-    lp2p_buf out;
-    lp2p_buf_init(&out);
-    int rc = lp2p_relay_on_stop_failed(r->core, c->id, &out);
     c->in_core = 0;
     relay_circ_linger(c, C_DONE);
     lp2p_log(LP2P_INFO, "circuit_failed", LF_S("src", c->src), LF_S("dst", c->dst),
              LF_S("reason", why));
     r->st.circuits_refused_total[relay_refusal_index(LP2P_RELAY_STATUS_CONNECTION_FAILED)]++;
-    if (rc == 0 && relay_write_buf(c->s[SRC], &out) == 0)
+    if (have_reply && relay_write_buf(c->s[SRC], out) == 0)
         lp2p_stream_close(c->s[SRC]);
     else if (c->s[SRC])
         lp2p_stream_reset(c->s[SRC]);
-    lp2p_buf_free(&out);
+    lp2p_buf_free(out);
     if (c->s[DST])
         lp2p_stream_reset(c->s[DST]);
+}
+
+/* The stop stream could not be opened or went away before answering. */
+static void stop_failed(circ *c, const char *why)
+{
+    lp2p_buf out;
+    lp2p_buf_init(&out);
+    int rc = lp2p_relay_on_stop_failed(c->svc->core, c->id, &out);
+    circuit_failed(c, why, &out, rc == 0);
 }
 
 static void stop_bytes(circ *c, const uint8_t *p, size_t n)
@@ -203,18 +210,8 @@ static void stop_bytes(circ *c, const uint8_t *p, size_t n)
         return;
     }
     /* Refused or undecodable: the core dropped the circuit and wrote CONNECTION_FAILED. */
-    c->in_core = 0;
-    relay_circ_linger(c, C_DONE);
-    lp2p_log(LP2P_INFO, "circuit_failed", LF_S("src", c->src), LF_S("dst", c->dst),
-             LF_S("reason", rc == LP2P_ERR_REFUSED ? "target refused" : "bad stop reply"));
-    r->st.circuits_refused_total[relay_refusal_index(LP2P_RELAY_STATUS_CONNECTION_FAILED)]++;
-    if (lp2p_buf_size(&out) && relay_write_buf(c->s[SRC], &out) == 0)
-        lp2p_stream_close(c->s[SRC]);
-    else if (c->s[SRC])
-        lp2p_stream_reset(c->s[SRC]);
-    lp2p_buf_free(&out);
-    if (c->s[DST])
-        lp2p_stream_reset(c->s[DST]);
+    circuit_failed(c, rc == LP2P_ERR_REFUSED ? "target refused" : "bad stop reply", &out,
+                   lp2p_buf_size(&out) > 0);
 }
 
 static const lp2p_stream_callbacks k_side_cb[2];

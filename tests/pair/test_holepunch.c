@@ -72,6 +72,20 @@ static void silent_open(lp2p_stream *s, void *ud)
 }
 static const lp2p_stream_callbacks k_silent = {.on_open = silent_open};
 
+/* A fresh key and the harness's callbacks; the caller tunes the rest and creates the host. */
+static lp2p_host_config config_for(host_rec *r)
+{
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(lp2p_keypair_generate(&r->kp), 0);
+    lp2p_host_config hc;
+    lp2p_host_config_default(&hc, &g_loop, r->kp);
+    hc.cb.on_connected = h_on_connected;
+    hc.cb.on_disconnected = h_on_disconnected;
+    hc.cb.on_identify = h_on_identify;
+    hc.ud = r;
+    return hc;
+}
+
 /* R relays; B reserves on R and waits for the reservation. a_dcutr = 0: A does not speak
  * DCUtR (-1: it takes the stream and stays silent); a_listen = 0: A has no address. */
 static void world_up(int a_dcutr, int a_listen)
@@ -83,18 +97,11 @@ static void world_up(int a_dcutr, int a_listen)
     lp2p_relay_server_config_default(&rc);
     assert_int_equal(lp2p_relay_server_new(R.host, R.kp, &rc, &g_relay), 0);
 
-    /* B is built by hand too when its policy differs from the defaults. */
-    memset(&B, 0, sizeof(B));
-    assert_int_equal(lp2p_keypair_generate(&B.kp), 0);
-    lp2p_host_config bc;
-    lp2p_host_config_default(&bc, &g_loop, B.kp);
+    /* B with this test's hole-punch policy. */
+    lp2p_host_config bc = config_for(&B);
     bc.holepunch_timeout_ms = g_b_timeout_ms;
     bc.holepunch_repunch = g_b_repunch;
     bc.holepunch_repunch_delay_ms = 200;
-    bc.cb.on_connected = h_on_connected;
-    bc.cb.on_disconnected = h_on_disconnected;
-    bc.cb.on_identify = h_on_identify;
-    bc.ud = &B;
     assert_int_equal(lp2p_host_new(&bc, &B.host), 0);
     assert_int_equal(lp2p_host_handle(B.host, ECHO_PROTO, &k_echo, NULL), 0);
     assert_int_equal(lp2p_host_listen(B.host, "/ip4/127.0.0.1/tcp/0"), 0);
@@ -102,16 +109,9 @@ static void world_up(int a_dcutr, int a_listen)
     assert_int_equal(lp2p_host_reserve(B.host, R.addr), 0);
     assert_true(RUN_UNTIL(LOG_COUNT("reservation") == 1, 5000));
 
-    /* A is built by hand: DCUtR on or off. */
-    memset(&A, 0, sizeof(A));
-    assert_int_equal(lp2p_keypair_generate(&A.kp), 0);
-    lp2p_host_config hc;
-    lp2p_host_config_default(&hc, &g_loop, A.kp);
+    /* A: DCUtR on or off. */
+    lp2p_host_config hc = config_for(&A);
     hc.holepunch = a_dcutr > 0;
-    hc.cb.on_connected = h_on_connected;
-    hc.cb.on_disconnected = h_on_disconnected;
-    hc.cb.on_identify = h_on_identify;
-    hc.ud = &A;
     assert_int_equal(lp2p_host_new(&hc, &A.host), 0);
     if (a_dcutr < 0)
         assert_int_equal(lp2p_host_handle(A.host, "/libp2p/dcutr", &k_silent, NULL), 0);

@@ -4,20 +4,7 @@
  * (identify's) is kept and released by the service. */
 #include "pair/test_host_util.h"
 
-static host_rec A, B, C;
-
-static int setup(void **state)
-{
-    trio_setup(&A, &B, &C, 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    trio_teardown(&A, &B, &C);
-    log_capture_stop(0);
-    return 0;
-}
+TRIO_FIXTURE()
 
 #define MAX_TRACE 32
 static char g_trace[MAX_TRACE][16];

@@ -6,20 +6,7 @@
 
 #include "proto/perf.h"
 
-static host_rec A, B, C;
-
-static int setup(void **state)
-{
-    trio_setup(&A, &B, &C, 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    trio_teardown(&A, &B, &C);
-    log_capture_stop(0);
-    return 0;
-}
+TRIO_FIXTURE()
 
 static void test_echo_server(void **state)
 {
