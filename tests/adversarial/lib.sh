@@ -6,6 +6,17 @@ ADV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=tests/daemons/lib.sh
 . "$ADV_DIR/../daemons/lib.sh"
 
+# child_pid PID : the process that start_bg's `timeout` runs (the one to measure).
+child_pid() {
+  local c
+  for _ in $(seq 50); do
+    c="$(cat "/proc/$1/task/$1/children" 2>/dev/null || true)"
+    [ -n "$c" ] && { echo "${c%% *}"; return 0; }
+    sleep 0.1
+  done
+  fail "no child process under PID $1"
+}
+
 # proc_kib PID FIELD : a /proc/PID/status field in KiB (VmRSS, VmHWM), 0 once PID is gone.
 proc_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
