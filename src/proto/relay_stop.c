@@ -90,7 +90,8 @@ int lp2p_relay_client_on_reserve_reply(const uint8_t *body, size_t len, const lp
             rc = LP2P_ERR_NOMEM;
             goto done;
         }
-        memcpy(out->voucher, m.voucher.ptr, m.voucher.len);
+        if (m.voucher.len)
+            memcpy(out->voucher, m.voucher.ptr, m.voucher.len);
         out->voucher_len = m.voucher.len;
     }
     out->expire_unix_s = m.rsv_expire;
@@ -107,7 +108,8 @@ int lp2p_relay_client_on_reserve_reply(const uint8_t *body, size_t len, const lp
                 rc = LP2P_ERR_NOMEM;
                 goto done;
             }
-            memcpy(out->addrs[i], a->ptr, a->len);
+            if (a->len) /* protobuf-c gives empty bytes a NULL pointer */
+                memcpy(out->addrs[i], a->ptr, a->len);
             out->addr_lens[i] = a->len;
             out->naddrs++;
         }

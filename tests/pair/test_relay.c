@@ -570,6 +570,30 @@ static void test_refresh_schedule(void **state)
     assert_int_equal(rf.failures, 2);
 }
 
+/* fuzz_relay (UBSan): a relay's OK grant with an empty reservation address made the client
+ * memcpy from the NULL pointer protobuf-c gives empty bytes. The grant is kept; the empty
+ * address is copied as empty, the one after it intact. */
+static void test_regression_empty_reservation_addr(void **state)
+{
+    /* HopMessage{type STATUS, reservation{expire 1, addrs "", addrs relay_addr}, status OK} */
+    uint8_t body[32] = {0x08, 0x02, 0x1a, 0x0e, 0x08, 0x01, 0x12, 0x00, 0x12, sizeof(relay_addr)};
+    size_t n = 10;
+    memcpy(body + n, relay_addr, sizeof(relay_addr));
+    n += sizeof(relay_addr);
+    body[n++] = 0x28;
+    body[n++] = 0x64;
+    lp2p_peer_id relay = {.len = 2}, self = {.len = 2};
+    lp2p_relay_reservation rsv;
+    int status;
+    assert_int_equal(lp2p_relay_client_on_reserve_reply(body, n, &relay, &self, &rsv, &status), 0);
+    assert_int_equal(status, LP2P_RELAY_STATUS_OK);
+    assert_int_equal(rsv.naddrs, 2);
+    assert_int_equal(rsv.addr_lens[0], 0);
+    assert_int_equal(rsv.addr_lens[1], sizeof(relay_addr));
+    assert_memory_equal(rsv.addrs[1], relay_addr, sizeof(relay_addr));
+    lp2p_relay_reservation_free(&rsv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,6 +607,7 @@ int main(void)
         cmocka_unit_test_teardown(test_circuits_per_peer, teardown),
         cmocka_unit_test_teardown(test_rate_limits, teardown),
         cmocka_unit_test(test_refresh_schedule),
+        cmocka_unit_test(test_regression_empty_reservation_addr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
