@@ -1,4 +1,6 @@
 #include "kaspa_opts.h"
+#include "net/wall_clock.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -94,7 +96,7 @@ int kaspa_opts_parse(kaspa_opts *o, int argc, char **argv, int i)
 kaspa_hub *kaspa_opts_hub(const kaspa_opts *o)
 {
     kaspa_hub *hub = NULL;
-    if (kaspa_hub_new(&hub, o->has_node_id ? o->node_id : NULL) != 0) {
+    if (kaspa_hub_new(&hub, o->has_node_id ? o->node_id : NULL, &LP2P_RNG_OPENSSL) != 0) {
         fprintf(stderr, "holepunch: cannot create the Kaspa hub\n");
         return NULL;
     }
@@ -109,4 +111,7 @@ void kaspa_opts_config(const kaspa_opts *o, kaspa_session_config *c, kaspa_hub *
     c->protocol_version = o->protocol_version;
     c->ping_interval_ms = o->ping_interval_ms;
     c->grpc.gzip = o->gzip;
+    c->trace = LP2P_TRACE_LOG;
+    c->rng = LP2P_RNG_OPENSSL;
+    c->wall_ms = lp2p_wall_ms;
 }

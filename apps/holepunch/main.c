@@ -1,5 +1,7 @@
 /* holepunch: NAT traversal for Kaspa nodes over libp2p (relay v2 + DCUtR). */
 #include "cmds.h"
+#include "net/wall_clock.h"
+#include "util/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +37,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    lp2p_log_set_clock(lp2p_wall_ms);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -24,7 +24,7 @@ static void init_b(lp2p_dcutr *b)
 {
     const uint8_t *addrs[] = {CIRCUIT, B_TCP, UDP};
     const size_t lens[] = {sizeof(CIRCUIT), sizeof(B_TCP), sizeof(UDP)};
-    assert_int_equal(lp2p_dcutr_init(b, LP2P_DCUTR_B, addrs, lens, 3, 0, 0), 0);
+    assert_int_equal(lp2p_dcutr_init(b, LP2P_DCUTR_B, addrs, lens, 3, 0, 0, NULL), 0);
     assert_int_equal(b->nown, 1);
 }
 
@@ -32,7 +32,7 @@ static void init_a(lp2p_dcutr *a, uint64_t now)
 {
     const uint8_t *addrs[] = {A_TCP, CIRCUIT};
     const size_t lens[] = {sizeof(A_TCP), sizeof(CIRCUIT)};
-    assert_int_equal(lp2p_dcutr_init(a, LP2P_DCUTR_A, addrs, lens, 2, 0, now), 0);
+    assert_int_equal(lp2p_dcutr_init(a, LP2P_DCUTR_A, addrs, lens, 2, 0, now, NULL), 0);
 }
 
 static int pump(lp2p_dcutr *from, lp2p_dcutr *to, uint64_t now)
@@ -222,7 +222,7 @@ static void test_bad_input(void **state)
     /* B with nothing usable to offer cannot start */
     const uint8_t *addrs[] = {CIRCUIT};
     const size_t lens[] = {sizeof(CIRCUIT)};
-    assert_int_equal(lp2p_dcutr_init(&b, LP2P_DCUTR_B, addrs, lens, 1, 0, 0), 0);
+    assert_int_equal(lp2p_dcutr_init(&b, LP2P_DCUTR_B, addrs, lens, 1, 0, 0, NULL), 0);
     assert_int_equal(lp2p_dcutr_start_attempt(&b, 0), LP2P_ERR_NA);
     lp2p_dcutr_free(&b);
 }

@@ -13,6 +13,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "crypto/random.h"
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
 #include "kaspa/session.h"
@@ -211,7 +212,6 @@ static void cfg_init(kaspa_session_config *c, kaspa_hub *h, kaspa_h2_profile pro
 {
     kaspa_session_config_default(c, h, prof);
     c->peer_addr = addr_of(peer);
-    c->log = 0;
 }
 
 static void pair_new(pair *p, kaspa_session_config *cc, kaspa_session_config *sc, uint64_t now)
@@ -224,8 +224,8 @@ static void pair_new(pair *p, kaspa_session_config *cc, kaspa_session_config *sc
 static void pair_default(pair *p, kaspa_h2_profile prof, uint64_t now)
 {
     memset(p, 0, sizeof(*p));
-    assert_int_equal(kaspa_hub_new(&p->hc, NULL), 0);
-    assert_int_equal(kaspa_hub_new(&p->hs, NULL), 0);
+    assert_int_equal(kaspa_hub_new(&p->hc, NULL, &LP2P_RNG_OPENSSL), 0);
+    assert_int_equal(kaspa_hub_new(&p->hs, NULL, &LP2P_RNG_OPENSSL), 0);
     kaspa_session_config cc, sc;
     cfg_init(&cc, p->hc, prof, "127.0.0.1:16111");
     cfg_init(&sc, p->hs, prof, "127.0.0.1:40000");
@@ -312,7 +312,7 @@ typedef struct rawpair {
 static void rawpair_new(rawpair *p, uint64_t now)
 {
     memset(p, 0, sizeof(*p));
-    assert_int_equal(kaspa_hub_new(&p->hs, NULL), 0);
+    assert_int_equal(kaspa_hub_new(&p->hs, NULL, &LP2P_RNG_OPENSSL), 0);
     kaspa_session_config sc;
     cfg_init(&sc, p->hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40001");
     kaspa_session_callbacks cb = {on_event};
@@ -373,8 +373,8 @@ static void test_handshake_and_address_exchange(void **state)
 static void run_gzip_case(int client_gzip, int server_gzip)
 {
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -403,7 +403,7 @@ static void test_gzip_negotiation_on_the_wire(void **state)
         /* raw client (gzip cg) -> server session (gzip 1): server gzips only if offered */
         rawpair p;
         memset(&p, 0, sizeof p);
-        kaspa_hub_new(&p.hs, NULL);
+        kaspa_hub_new(&p.hs, NULL, &LP2P_RNG_OPENSSL);
         kaspa_session_config sc;
         cfg_init(&sc, p.hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40001");
         kaspa_session_callbacks cb = {on_event};
@@ -421,7 +421,7 @@ static void test_gzip_negotiation_on_the_wire(void **state)
     for (int sg = 0; sg <= 1; sg++) {
         /* client session -> raw server: a Kaspa client gzips every message when configured */
         kaspa_hub *hc;
-        kaspa_hub_new(&hc, NULL);
+        kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
         kaspa_session_config cc;
         cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
         cc.grpc.gzip = sg;
@@ -456,7 +456,7 @@ static void test_reject_duplicate(void **state)
     assert_true(kaspa_session_is_ready(p.s));
     /* a second client with the same node id from the same IP (other port) */
     kaspa_hub *h2;
-    kaspa_hub_new(&h2, kaspa_hub_node_id(p.hc));
+    kaspa_hub_new(&h2, kaspa_hub_node_id(p.hc), &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, h2, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, p.hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40002");
@@ -492,7 +492,7 @@ static void test_reject_duplicate(void **state)
 static void test_reject_loopback(void **state)
 {
     kaspa_hub *h;
-    kaspa_hub_new(&h, NULL);
+    kaspa_hub_new(&h, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, h, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, h, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -515,8 +515,8 @@ static void test_reject_loopback(void **state)
 static void test_reject_network_and_version(void **state)
 {
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -637,7 +637,7 @@ static void test_verack_version_ready_timeouts(void **state)
 
     /* client: the server never answers (no response HEADERS) within 10 s */
     kaspa_hub *hc;
-    kaspa_hub_new(&hc, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     rec rc = {0};
@@ -848,8 +848,8 @@ static void test_1000_ping_rounds_both_ways(void **state)
 static void burst(kaspa_h2_profile prof, int gzip)
 {
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, prof, "127.0.0.1:16111");
     cfg_init(&sc, hs, prof, "127.0.0.1:40000");
@@ -923,8 +923,8 @@ static void test_frame_sizes_per_profile(void **state)
     /* gzip of zeros is tiny, so measure with identity: client gzip off */
     for (int prof = 0; prof <= 1; prof++) {
         kaspa_hub *hc, *hs;
-        kaspa_hub_new(&hc, NULL);
-        kaspa_hub_new(&hs, NULL);
+        kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+        kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
         kaspa_session_config cc, sc;
         cfg_init(&cc, hc, (kaspa_h2_profile)prof, "127.0.0.1:16111");
         cfg_init(&sc, hs, (kaspa_h2_profile)prof, "127.0.0.1:40000");
@@ -959,8 +959,8 @@ static void test_frame_sizes_per_profile(void **state)
 static void test_send_queue_limit(void **state)
 {
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -996,8 +996,8 @@ static void test_send_queue_limit(void **state)
 static void test_message_size_limit(void **state)
 {
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -1065,8 +1065,8 @@ static void test_version_address_field(void **state)
 {
     /* a public node advertises its address (IPv4 goes on the wire as 4 bytes) */
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -1116,7 +1116,7 @@ static void test_version_address_field(void **state)
 static void test_second_stream_refused(void **state)
 {
     kaspa_hub *hs;
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config sc;
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
     rec rs = {0};
@@ -1172,7 +1172,7 @@ static void request_with(const char *path, const char *enc, const char *accept,
                          const char *want_status, const char *want_enc)
 {
     kaspa_hub *hs;
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config sc;
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
     rec rs = {0};

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto/random.h"
 #include "kaspa/kaspa_tcp.h"
 #include "lp2p/err.h"
 #include "util/log.h"
@@ -86,10 +87,10 @@ static void test_tcp_handshake_pings_and_rejects(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     kaspa_hub *hs, *ha, *hdup, *hw;
-    kaspa_hub_new(&hs, NULL);
-    kaspa_hub_new(&ha, NULL);
-    kaspa_hub_new(&hw, NULL);
-    kaspa_hub_new(&hdup, kaspa_hub_node_id(ha));
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&ha, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hw, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hdup, kaspa_hub_node_id(ha), &LP2P_RNG_OPENSSL);
     side srv = {0}, a = {0}, d = {0}, l = {0}, w = {0};
 
     kaspa_session_config sc;
@@ -173,8 +174,8 @@ static void test_tcp_connect_refused_and_server_close_with_peers(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     kaspa_hub *hs, *hc;
-    kaspa_hub_new(&hs, NULL);
-    kaspa_hub_new(&hc, NULL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
     side srv = {0}, c = {0}, bad = {0};
     kaspa_session_config sc, cc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);

@@ -140,7 +140,7 @@ static int connect_to(world *w, const lp2p_relay_src *src, const lp2p_peer_id *t
     const uint8_t *rp;
     size_t rn;
     body_of(&w->hop, &rp, &rn);
-    assert_int_equal(lp2p_relay_client_on_connect_reply(rp, rn, &status, &d, &data),
+    assert_int_equal(lp2p_relay_client_on_connect_reply(rp, rn, &status, &d, &data, NULL),
                      LP2P_ERR_REFUSED);
     assert_int_equal(status, res->status);
     return status;
@@ -156,7 +156,7 @@ static int target_answers(world *w, uint64_t circuit, int status, lp2p_peer_id *
     uint64_t data;
     lp2p_buf reply;
     lp2p_buf_init(&reply);
-    assert_int_equal(lp2p_relay_stop_on_connect(p, n, src_seen, &d, &data, &reply), 0);
+    assert_int_equal(lp2p_relay_stop_on_connect(p, n, src_seen, &d, &data, &reply, NULL), 0);
     assert_int_equal(d, 120);
     assert_int_equal(data, 131072);
     assert_int_equal(lp2p_relay_stop_reply(status, &reply), 0);
@@ -181,7 +181,7 @@ static void test_reserve_connect_full_flow(void **state)
     int status;
     assert_int_equal(lp2p_relay_client_on_reserve_reply(p, n, lp2p_keypair_peer_id(w->relay_kp),
                                                         lp2p_keypair_peer_id(w->s_kp), &rsv,
-                                                        &status),
+                                                        &status, NULL),
                      0);
     assert_int_equal(status, LP2P_RELAY_STATUS_OK);
     assert_int_equal(rsv.expire_unix_s, UNIX0 + 10 + 3600);
@@ -201,11 +201,11 @@ static void test_reserve_connect_full_flow(void **state)
     /* ... but the same reply checked as if for C, or from another relay, fails */
     assert_int_equal(lp2p_relay_client_on_reserve_reply(p, n, lp2p_keypair_peer_id(w->relay_kp),
                                                         lp2p_keypair_peer_id(w->c_kp), &rsv,
-                                                        &status),
+                                                        &status, NULL),
                      LP2P_ERR_AUTH);
     assert_int_equal(lp2p_relay_client_on_reserve_reply(p, n, lp2p_keypair_peer_id(w->x_kp),
                                                         lp2p_keypair_peer_id(w->s_kp), &rsv,
-                                                        &status),
+                                                        &status, NULL),
                      LP2P_ERR_AUTH);
 
     /* C connects to S */
@@ -221,7 +221,7 @@ static void test_reserve_connect_full_flow(void **state)
     body_of(&w->hop, &p, &n);
     uint32_t d;
     uint64_t data;
-    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data), 0);
+    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data, NULL), 0);
     assert_int_equal(status, LP2P_RELAY_STATUS_OK);
     assert_int_equal(d, 120);
     assert_int_equal(data, 131072);
@@ -356,7 +356,7 @@ static void test_refusals(void **state)
     uint32_t d;
     uint64_t data;
     body_of(&w->hop, &p, &n);
-    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data),
+    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data, NULL),
                      LP2P_ERR_REFUSED);
     assert_int_equal(status, LP2P_RELAY_STATUS_CONNECTION_FAILED);
     assert_int_equal(lp2p_relay_circuit_count(w->relay), 0);
@@ -365,7 +365,7 @@ static void test_refusals(void **state)
     lp2p_buf_clear(&w->hop);
     assert_int_equal(lp2p_relay_on_stop_failed(w->relay, res.circuit_id, &w->hop), 0);
     body_of(&w->hop, &p, &n);
-    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data),
+    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data, NULL),
                      LP2P_ERR_REFUSED);
     assert_int_equal(status, LP2P_RELAY_STATUS_CONNECTION_FAILED);
     assert_int_equal(lp2p_relay_on_stop_failed(w->relay, res.circuit_id, &w->hop),
@@ -390,7 +390,7 @@ static void test_refusals(void **state)
         assert_int_equal(res.action, LP2P_RELAY_REPLY_CLOSE);
         assert_int_equal(res.status, bad[i].status);
         body_of(&w->hop, &p, &n);
-        assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data),
+        assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data, NULL),
                          LP2P_ERR_REFUSED);
         assert_int_equal(status, bad[i].status);
     }
@@ -404,14 +404,14 @@ static void test_stop_side_rejects_bad_messages(void **state)
     uint32_t d;
     uint64_t data;
     /* stop STATUS where CONNECT was expected */
-    assert_int_equal(
-        lp2p_relay_stop_on_connect((const uint8_t *)"\x08\x01\x20\x64", 4, &src, &d, &data, &reply),
-        LP2P_ERR_DECODE);
+    assert_int_equal(lp2p_relay_stop_on_connect((const uint8_t *)"\x08\x01\x20\x64", 4, &src, &d,
+                                                &data, &reply, NULL),
+                     LP2P_ERR_DECODE);
     assert_memory_equal(lp2p_buf_head(&reply), "\x05\x08\x01\x20\x91\x03", 6); /* 401 */
     lp2p_buf_clear(&reply);
     /* CONNECT without a peer */
     assert_int_equal(
-        lp2p_relay_stop_on_connect((const uint8_t *)"\x08\x00", 2, &src, &d, &data, &reply),
+        lp2p_relay_stop_on_connect((const uint8_t *)"\x08\x00", 2, &src, &d, &data, &reply, NULL),
         LP2P_ERR_DECODE);
     assert_memory_equal(lp2p_buf_head(&reply), "\x05\x08\x01\x20\x90\x03", 6); /* 400 */
     lp2p_buf_free(&reply);

@@ -99,7 +99,7 @@ static void test_roundtrip_every_field(void **state)
     lp2p_buf_init(&wire);
     size_t dropped = 99;
     int dropped_rec = 99;
-    assert_int_equal(lp2p_identify_encode(&in, &wire, &dropped, &dropped_rec), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, &dropped, &dropped_rec, NULL), 0);
     assert_int_equal(dropped, 0);
     assert_int_equal(dropped_rec, 0);
 
@@ -152,7 +152,7 @@ static void test_key_of_another_peer_is_rejected(void **state)
     lp2p_identify_info in = {.public_key = (uint8_t *)pk, .public_key_len = pklen};
     lp2p_buf wire;
     lp2p_buf_init(&wire);
-    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL, NULL), 0);
     lp2p_identify_info out;
     assert_int_equal(
         read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 7, lp2p_keypair_peer_id(f->kp), &out),
@@ -181,7 +181,7 @@ static void test_record_of_another_peer_is_dropped(void **state)
                              .signed_peer_record_len = record_len};
     lp2p_buf wire;
     lp2p_buf_init(&wire);
-    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL, NULL), 0);
     lp2p_identify_info out;
     assert_int_equal(read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 100,
                               lp2p_keypair_peer_id(f->kp), &out),
@@ -195,7 +195,7 @@ static void test_record_of_another_peer_is_dropped(void **state)
     /* A corrupted record (flipped signature byte) is dropped the same way. */
     record[record_len - 1] ^= 1;
     lp2p_buf_clear(&wire);
-    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL, NULL), 0);
     assert_int_equal(read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 100,
                               lp2p_keypair_peer_id(f->kp), &out),
                      0);
@@ -230,8 +230,8 @@ static void test_messages_merge_until_eof(void **state)
                              .n_listen_addrs = 1};
     lp2p_buf wire;
     lp2p_buf_init(&wire);
-    assert_int_equal(lp2p_identify_encode(&m1, &wire, NULL, NULL), 0);
-    assert_int_equal(lp2p_identify_encode(&m2, &wire, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&m1, &wire, NULL, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&m2, &wire, NULL, NULL, NULL), 0);
     lp2p_identify_info out;
     assert_int_equal(
         read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 3, lp2p_keypair_peer_id(f->kp), &out),
@@ -260,8 +260,8 @@ static void test_push_replaces_only_carried_fields(void **state)
     lp2p_buf w1, w2;
     lp2p_buf_init(&w1);
     lp2p_buf_init(&w2);
-    assert_int_equal(lp2p_identify_encode(&full, &w1, NULL, NULL), 0);
-    assert_int_equal(lp2p_identify_encode(&partial, &w2, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&full, &w1, NULL, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&partial, &w2, NULL, NULL, NULL), 0);
     lp2p_identify_info known, push;
     assert_int_equal(
         read_all(lp2p_buf_head(&w1), lp2p_buf_size(&w1), 64, lp2p_keypair_peer_id(f->kp), &known),
@@ -295,7 +295,7 @@ static void read_with_record(fixture *f, uint64_t seq, uint8_t n, lp2p_identify_
     lp2p_identify_info in = {.signed_peer_record = record, .signed_peer_record_len = record_len};
     lp2p_buf w;
     lp2p_buf_init(&w);
-    assert_int_equal(lp2p_identify_encode(&in, &w, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &w, NULL, NULL, NULL), 0);
     assert_int_equal(
         read_all(lp2p_buf_head(&w), lp2p_buf_size(&w), 50, lp2p_keypair_peer_id(f->kp), out), 0);
     assert_int_equal(out->record_verified, 1);
@@ -343,7 +343,7 @@ static void test_encode_trims_to_4k(void **state)
     lp2p_buf_init(&wire);
     size_t dropped = 0;
     int drec = 0;
-    assert_int_equal(lp2p_identify_encode(&in, &wire, &dropped, &drec), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, &dropped, &drec, NULL), 0);
     assert_true(dropped > 0);
     assert_int_equal(drec, 0);
     const uint8_t *p = lp2p_buf_head(&wire), *end = p + lp2p_buf_size(&wire);
@@ -369,7 +369,7 @@ static void test_encode_trims_to_4k(void **state)
     char *protos[] = {big};
     lp2p_identify_info huge = {.protocols = protos, .n_protocols = 1};
     lp2p_buf_clear(&wire);
-    assert_int_equal(lp2p_identify_encode(&huge, &wire, NULL, NULL), LP2P_ERR_TOO_LARGE);
+    assert_int_equal(lp2p_identify_encode(&huge, &wire, NULL, NULL, NULL), LP2P_ERR_TOO_LARGE);
     assert_int_equal(lp2p_buf_size(&wire), 0);
     lp2p_buf_free(&wire);
 }
