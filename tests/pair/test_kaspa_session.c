@@ -20,6 +20,8 @@
 #include "lp2p/err.h"
 #include "util/log.h"
 
+#include "test_trace.h"
+
 /* ---- endpoints: a session or a raw gRPC peer ------------------------------------------------ */
 typedef struct rec {
     int handshake, ready, pings, closed, closed_err, msgs;
@@ -105,6 +107,7 @@ typedef struct raw {
     int kinds[256];
     uint64_t nonces[256];
     char reject[300];
+    int64_t version_ts; /* the peer's Version.timestamp */
 } raw;
 
 static void raw_open(void *u)
@@ -121,6 +124,8 @@ static int raw_msg(void *u, const uint8_t *p, size_t n)
         r->kinds[r->n] = kaspa_msg_kind(m);
         if (m->payload_case == PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PING)
             r->nonces[r->n] = m->ping->nonce;
+        if (m->payload_case == PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_VERSION)
+            r->version_ts = m->version->timestamp;
         if (m->payload_case == PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_REJECT)
             snprintf(r->reject, sizeof r->reject, "%s", m->reject->reason);
         r->n++;
@@ -713,6 +718,84 @@ static void test_ping_nonce_mismatch_and_timeout(void **state)
     rawpair_free(&p);
 }
 
+static uint64_t fake_wall_ms(void)
+{
+    return 1764082501999ull;
+}
+
+/* What the session needs from outside comes from its driver: a trace record for every
+ * kaspa_* line, the hub's node id and the Ping nonces from the caller's randomness, and
+ * Version.timestamp from the caller's clock. */
+static void test_driver_hooks(void **state)
+{
+    const int PING = PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PING;
+    const int PONG = PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PONG;
+    uint64_t seed = 99;
+    lp2p_rng rng = test_rng(&seed);
+    kaspa_hub *h2, *none = NULL;
+    rawpair p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(kaspa_hub_new(&p.hs, NULL, &rng), 0);
+    seed = 99;
+    assert_int_equal(kaspa_hub_new(&h2, NULL, &rng), 0);
+    assert_memory_equal(kaspa_hub_node_id(p.hs), kaspa_hub_node_id(h2), KASPA_NODE_ID_LEN);
+    assert_int_equal(kaspa_hub_node_id(p.hs)[6] >> 4, 4); /* still a UUID v4 */
+    assert_int_equal(kaspa_hub_new(&none, NULL, NULL), LP2P_ERR_STATE);
+    assert_null(none);
+    kaspa_hub_del(h2);
+
+    trec_log log;
+    uint64_t nseed = 5, expect_seed = 5;
+    kaspa_session_config sc;
+    cfg_init(&sc, p.hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40001");
+    sc.peer_label = "raw-peer";
+    sc.trace = trec_trace(&log);
+    sc.rng = test_rng(&nseed);
+    sc.wall_ms = fake_wall_ms;
+    kaspa_session_callbacks cb = {on_event};
+    assert_int_equal(kaspa_session_new(&p.s, &sc, KASPA_SERVER, &cb, &p.rs, 0), 0);
+    raw_new(&p.r, 0, 1, 0);
+    raw_handshake(&p, 10);
+    assert_int_equal(p.r.version_ts, 1764082501999);
+    const trec *r = trec_find(&log, "kaspa_handshake");
+    assert_int_equal(r->level, LP2P_INFO);
+    assert_string_equal(trec_str(r, "peer"), "raw-peer");
+    assert_int_equal(trec_u(r, "version"), 10);
+    assert_string_equal(trec_str(r, "network"), "kaspa-mainnet");
+    assert_string_equal(trec_str(r, "user_agent"), "/raw:0.1/");
+    assert_int_equal(trec_u(r, "relayed"), 0);
+    assert_string_equal(trec_str(trec_find(&log, "kaspa_ready"), "peer"), "raw-peer");
+
+    /* our Ping's nonce is the rng's next 8 bytes; the Pong's RTT is reported */
+    uint64_t want = 0;
+    test_rng_fill(&expect_seed, &want, sizeof want);
+    assert_int_equal(kaspa_session_ping(p.s, 20), 0);
+    pump(EPS(p.s), EPR(&p.r), 20);
+    int last = p.r.n - 1;
+    assert_int_equal(p.r.kinds[last], PING);
+    assert_int_equal(p.r.nonces[last], want);
+    raw_send_kind(&p.r, PONG, want);
+    pump(EPS(p.s), EPR(&p.r), 55);
+    assert_int_equal(trec_u(trec_find(&log, "kaspa_ping"), "rtt_ms"), 35);
+
+    /* a wrong Pong: the Reject we send and the end of the session are both reported */
+    test_rng_fill(&expect_seed, &want, sizeof want);
+    assert_int_equal(kaspa_session_ping(p.s, 60), 0);
+    pump(EPS(p.s), EPR(&p.r), 60);
+    assert_int_equal(p.r.nonces[p.r.n - 1], want);
+    raw_send_kind(&p.r, PONG, want + 1);
+    pump(EPS(p.s), EPR(&p.r), 70);
+    r = trec_find(&log, "kaspa_reject");
+    assert_int_equal(r->level, LP2P_WARN);
+    assert_string_equal(trec_str(r, "reason"), "ping nonce mismatch");
+    assert_string_equal(trec_str(r, "direction"), "sent");
+    r = trec_find(&log, "kaspa_closed");
+    assert_int_equal(r->level, LP2P_INFO);
+    assert_string_equal(trec_str(r, "reason"), "ping nonce mismatch");
+    assert_string_equal(trec_str(r, "err"), "PROTO");
+    rawpair_free(&p);
+}
+
 static void test_answers_ping_and_request_addresses(void **state)
 {
     rawpair p;
@@ -1252,6 +1335,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_checked_before_loopback),
         cmocka_unit_test(test_verack_version_ready_timeouts),
         cmocka_unit_test(test_ping_nonce_mismatch_and_timeout),
+        cmocka_unit_test(test_driver_hooks),
         cmocka_unit_test(test_answers_ping_and_request_addresses),
         cmocka_unit_test(test_message_before_ready_and_repeats_rejected),
         cmocka_unit_test(test_unknown_payload_ignored_empty_rejected),
