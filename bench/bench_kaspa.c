@@ -56,7 +56,9 @@ static void make_pair(kaspa_hub *hc, kaspa_hub *hs, kaspa_h2_profile prof, int g
 {
     kaspa_session_config cc, sc;
     kaspa_session_config_default(&cc, hc, prof);
+    cc.rng = LP2P_RNG_OPENSSL;
     kaspa_session_config_default(&sc, hs, prof);
+    sc.rng = LP2P_RNG_OPENSSL;
     kaspa_addr_parse("127.0.0.1:16111", &cc.peer_addr);
     kaspa_addr_parse("127.0.0.1:40000", &sc.peer_addr);
     cc.grpc.gzip = sc.grpc.gzip = gzip;

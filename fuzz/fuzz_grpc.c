@@ -42,7 +42,9 @@ static void server(const uint8_t *d, size_t n)
     }
     kaspa_session_config sc, cc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     kaspa_session_config_default(&cc, hc, KASPA_H2_PROFILE_TCP);
+    cc.rng = LP2P_RNG_OPENSSL;
     sc.grpc.max_message_size = 1u << 20;
     kaspa_session *s, *c;
     if (kaspa_session_new(&s, &sc, KASPA_SERVER, NULL, NULL, 0) != 0)

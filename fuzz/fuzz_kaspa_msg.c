@@ -74,6 +74,7 @@ static void session(const uint8_t *d, size_t n)
     }
     kaspa_session_config sc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     kaspa_grpc_config gc;
     kaspa_grpc_config_default(&gc, KASPA_H2_PROFILE_TCP);
     gc.gzip = d[0] & 1;

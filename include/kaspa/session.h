@@ -95,9 +95,10 @@ typedef struct kaspa_session_config {
     uint64_t ping_interval_ms;          /* our Ping, 120000; 0 = never */
     uint64_t ping_timeout_ms;           /* Pong due, 120000 */
     int request_addresses;              /* send RequestAddresses once after Ready (1, as kaspad) */
-    /* From the driver (all zero after _config_default): */
+    /* From the driver (all zero after _config_default; kaspa_session_new refuses a config
+     * without rng with LP2P_ERR_STATE): */
     lp2p_trace trace;          /* kaspa_handshake/ready/ping/reject/closed records; zero = silent */
-    lp2p_rng rng;              /* our Ping nonces (LP2P_RNG_OPENSSL); zero = a fixed nonce */
+    lp2p_rng rng;              /* required: our Ping nonces (LP2P_RNG_OPENSSL) */
     uint64_t (*wall_ms)(void); /* Version.timestamp (ms since the epoch); NULL = 0 */
 } kaspa_session_config;
 

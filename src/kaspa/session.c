@@ -80,7 +80,8 @@ static void emit(kaspa_session *s, const kaspa_event *ev)
 static uint64_t rand64(const kaspa_session *s)
 {
     uint64_t v = 0;
-    /* A nonce only pairs a Pong with our one outstanding Ping: a fixed one still works. */
+    /* A nonce only pairs a Pong with our one outstanding Ping: if the caller's source fails,
+     * a fixed one still works. */
     if (lp2p_rng_fill(&s->cfg.rng, &v, sizeof v) != 0)
         v = 0x9e3779b97f4a7c15ull;
     return v;
@@ -497,6 +498,8 @@ int kaspa_session_new(kaspa_session **out, const kaspa_session_config *cfg, kasp
 {
     if (!cfg || !cfg->hub || !cfg->network)
         return LP2P_ERR_INVAL;
+    if (!cfg->rng.fn)
+        return LP2P_ERR_STATE; /* no randomness for our Ping nonces */
     kaspa_session *s = calloc(1, sizeof(*s));
     if (!s)
         return LP2P_ERR_NOMEM;

@@ -203,6 +203,7 @@ static void test_grpcjs_client_to_our_server(void **state)
     kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config sc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     side srv = {0};
     kaspa_tcp_server *server;
     assert_int_equal(kaspa_tcp_listen(loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
@@ -241,6 +242,7 @@ static void test_grpcjs_wrong_network_rejected(void **state)
     kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config sc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     side srv = {0};
     kaspa_tcp_server *server;
     assert_int_equal(kaspa_tcp_listen(loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
@@ -282,6 +284,7 @@ static void test_our_client_to_grpcjs_server(void **state)
     kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc;
     kaspa_session_config_default(&cc, hc, KASPA_H2_PROFILE_TCP);
+    cc.rng = LP2P_RNG_OPENSSL;
     side cl = {0};
     cl.close_after_js_pings = 2;
     char target[64];

@@ -216,6 +216,7 @@ static kaspa_addr addr_of(const char *t)
 static void cfg_init(kaspa_session_config *c, kaspa_hub *h, kaspa_h2_profile prof, const char *peer)
 {
     kaspa_session_config_default(c, h, prof);
+    c->rng = LP2P_RNG_OPENSSL;
     c->peer_addr = addr_of(peer);
 }
 
@@ -753,6 +754,9 @@ static void test_driver_hooks(void **state)
     sc.rng = test_rng(&nseed);
     sc.wall_ms = fake_wall_ms;
     kaspa_session_callbacks cb = {on_event};
+    kaspa_session_config norng = sc;
+    norng.rng = (lp2p_rng){0};
+    assert_int_equal(kaspa_session_new(&p.s, &norng, KASPA_SERVER, &cb, &p.rs, 0), LP2P_ERR_STATE);
     assert_int_equal(kaspa_session_new(&p.s, &sc, KASPA_SERVER, &cb, &p.rs, 0), 0);
     raw_new(&p.r, 0, 1, 0);
     raw_handshake(&p, 10);

@@ -80,6 +80,7 @@ static int run_until(uv_loop_t *loop, const int *v, int want)
 static void client_cfg(kaspa_session_config *c, kaspa_hub *h)
 {
     kaspa_session_config_default(c, h, KASPA_H2_PROFILE_TCP);
+    c->rng = LP2P_RNG_OPENSSL;
 }
 
 static void test_tcp_handshake_pings_and_rejects(void **state)
@@ -95,6 +96,7 @@ static void test_tcp_handshake_pings_and_rejects(void **state)
 
     kaspa_session_config sc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     kaspa_tcp_server *server;
     assert_int_equal(kaspa_tcp_listen(&loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
     int port = kaspa_tcp_server_port(server);
@@ -179,7 +181,9 @@ static void test_tcp_connect_refused_and_server_close_with_peers(void **state)
     side srv = {0}, c = {0}, bad = {0};
     kaspa_session_config sc, cc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     kaspa_session_config_default(&cc, hc, KASPA_H2_PROFILE_TCP);
+    cc.rng = LP2P_RNG_OPENSSL;
     kaspa_tcp_server *server;
     assert_int_equal(kaspa_tcp_listen(&loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
     char target[64];
