@@ -147,6 +147,17 @@ static int connect_to(world *w, const lp2p_relay_src *src, const lp2p_peer_id *t
     return status;
 }
 
+/* C parses the relay's answer to CONNECT waiting in w->hop; returns the parser's result. */
+static int connect_reply(world *w, int *status, const lp2p_trace *trace)
+{
+    const uint8_t *p;
+    size_t n;
+    uint32_t d;
+    uint64_t data;
+    body_of(&w->hop, &p, &n);
+    return lp2p_relay_client_on_connect_reply(p, n, status, &d, &data, trace);
+}
+
 /* S answers the relay's stop CONNECT with `status`; returns on_stop_reply's result. */
 static int target_answers(world *w, uint64_t circuit, int status, lp2p_peer_id *src_seen)
 {
@@ -566,14 +577,10 @@ static void test_relay_events_are_traced(void **state)
     /* the client side hears the refusal (relay_refused_us) with the status */
     trec_log clog;
     lp2p_trace ct = trec_trace(&clog);
-    const uint8_t *p;
-    size_t n;
     int status;
     uint32_t d;
     uint64_t data;
-    body_of(&w->hop, &p, &n);
-    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data, &ct),
-                     LP2P_ERR_REFUSED);
+    assert_int_equal(connect_reply(w, &status, &ct), LP2P_ERR_REFUSED);
     r = trec_find(&clog, "relay_refused_us");
     assert_string_equal(trec_str(r, "request"), "connect");
     assert_string_equal(trec_str(r, "status"), "CONNECTION_FAILED");

@@ -23,6 +23,16 @@ static void ma_ip4_tcp(uint8_t out[8], uint8_t n)
     out[4] = n;
 }
 
+/* A peer record signed by kp, seq, carrying /ip4/198.51.100.<n>/tcp/4001 (caller frees). */
+static void seal_one(const lp2p_keypair *kp, uint64_t seq, uint8_t n, uint8_t **record, size_t *len)
+{
+    uint8_t a[8];
+    ma_ip4_tcp(a, n);
+    const uint8_t *raddrs[] = {a};
+    const size_t rlens[] = {8};
+    assert_int_equal(lp2p_peer_record_seal(kp, seq, raddrs, rlens, 1, record, len), 0);
+}
+
 typedef struct fixture {
     lp2p_keypair *kp;
     lp2p_keypair *other;
@@ -166,14 +176,11 @@ static void test_key_of_another_peer_is_rejected(void **state)
 static void test_record_of_another_peer_is_dropped(void **state)
 {
     fixture *f = *state;
-    uint8_t a1[8], r1[8];
+    uint8_t a1[8];
     ma_ip4_tcp(a1, 1);
-    ma_ip4_tcp(r1, 66);
-    const uint8_t *raddrs[] = {r1};
-    const size_t rlens[] = {8};
     uint8_t *record;
     size_t record_len;
-    assert_int_equal(lp2p_peer_record_seal(f->other, 1, raddrs, rlens, 1, &record, &record_len), 0);
+    seal_one(f->other, 1, 66, &record, &record_len);
     uint8_t *addrs[] = {a1};
     size_t alens[] = {8};
     lp2p_identify_info in = {.listen_addrs = addrs,
@@ -287,13 +294,9 @@ static void test_push_replaces_only_carried_fields(void **state)
 /* Encodes info with a record of `seq` over address n, reads it back verified. */
 static void read_with_record(fixture *f, uint64_t seq, uint8_t n, lp2p_identify_info *out)
 {
-    uint8_t a[8];
-    ma_ip4_tcp(a, n);
-    const uint8_t *raddrs[] = {a};
-    const size_t rlens[] = {8};
     uint8_t *record;
     size_t record_len;
-    assert_int_equal(lp2p_peer_record_seal(f->kp, seq, raddrs, rlens, 1, &record, &record_len), 0);
+    seal_one(f->kp, seq, n, &record, &record_len);
     lp2p_identify_info in = {.signed_peer_record = record, .signed_peer_record_len = record_len};
     lp2p_buf w;
     lp2p_buf_init(&w);
@@ -487,13 +490,9 @@ static void test_rejections_are_traced(void **state)
     assert_string_equal(trec_str(rec, "reason"), "key is not the peer's");
 
     /* a signed record of another peer: dropped, and said so */
-    uint8_t r1[8];
-    ma_ip4_tcp(r1, 66);
-    const uint8_t *raddrs[] = {r1};
-    const size_t rlens[] = {8};
     uint8_t *record;
     size_t record_len;
-    assert_int_equal(lp2p_peer_record_seal(f->other, 1, raddrs, rlens, 1, &record, &record_len), 0);
+    seal_one(f->other, 1, 66, &record, &record_len);
     lp2p_identify_info with_rec = {.signed_peer_record = record,
                                    .signed_peer_record_len = record_len};
     lp2p_identify_info got;
