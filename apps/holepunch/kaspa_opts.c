@@ -1,5 +1,7 @@
 #include "kaspa_opts.h"
 #include "cli.h"
+#include "net/wall_clock.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -107,7 +109,7 @@ int kaspa_opts_parse(kaspa_opts *o, int argc, char **argv, int i)
 kaspa_hub *kaspa_opts_hub(const kaspa_opts *o)
 {
     kaspa_hub *hub = NULL;
-    if (kaspa_hub_new(&hub, o->has_node_id ? o->node_id : NULL) != 0) {
+    if (kaspa_hub_new(&hub, o->has_node_id ? o->node_id : NULL, &LP2P_RNG_OPENSSL) != 0) {
         fprintf(stderr, "holepunch: cannot create the Kaspa hub\n");
         return NULL;
     }
@@ -123,4 +125,7 @@ void kaspa_opts_config(const kaspa_opts *o, kaspa_session_config *c, kaspa_hub *
     c->ping_interval_ms = o->ping_interval_ms;
     c->grpc.gzip = o->gzip;
     c->grpc.max_message_size = o->max_message_size;
+    c->trace = LP2P_TRACE_LOG;
+    c->rng = LP2P_RNG_OPENSSL;
+    c->wall_ms = lp2p_wall_ms;
 }

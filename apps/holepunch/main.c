@@ -1,5 +1,7 @@
 /* holepunch: NAT traversal for Kaspa nodes over libp2p (relay v2 + DCUtR). */
 #include "cmds.h"
+#include "net/wall_clock.h"
+#include "util/log.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +43,7 @@ int main(int argc, char **argv)
      * `server --kaspa-listen` under a flood of openings closed at once (exit 141). Ignored,
      * the write fails with EPIPE and only that connection is closed. */
     signal(SIGPIPE, SIG_IGN);
+    lp2p_log_set_clock(lp2p_wall_ms);
     if (argc < 2) {
         usage(stderr);
         return 2;
