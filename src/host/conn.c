@@ -364,7 +364,7 @@ void lp2p__conn_flush(lp2p_conn *c)
         c->read_paused = 1;
         lp2p_transport_pause_read(c->t, 1);
         lp2p_log(LP2P_DEBUG, "read_paused", LF_S("peer", c->peer_str),
-                 LF_U("pending", lp2p_transport_pending(c->t)));
+                 LF_U("pending", lp2p_transport_pending(c->t)), LF_B("relayed", c->relayed));
     }
 }
 
