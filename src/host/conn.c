@@ -355,7 +355,10 @@ void lp2p__conn_flush(lp2p_conn *c)
      * spare buffer back). */
     int rc = lp2p_transport_write(c->t, &c->wire);
     if (rc < 0) {
-        lp2p__conn_fail(c, rc, "transport write failed");
+        /* STATE: the carrying stream or socket is already going (e.g. the relay connection
+         * under a circuit closed first). */
+        lp2p__conn_fail(c, rc,
+                        rc == LP2P_ERR_STATE ? "transport closed" : "transport write failed");
         return;
     }
     if (!c->read_paused && lp2p_transport_pending(c->t) > c->t->high_water + CONN_READ_PAUSE) {
