@@ -191,7 +191,7 @@ lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const c
     lp2p_buf_init(&c->wire);
     uv_timer_init(h->loop, &c->timer);
     c->timer.data = c;
-    c->open_handles = 1; /* the timer; the transport counts once attached */
+    c->open_handles = 1; /* the timer; one more for the transport below */
     h->open_handles++;
     lp2p_list_insert_tail(&h->conns, &c->link);
     h->nconns++;
