@@ -6,6 +6,8 @@ want=(build-essential cmake pkg-config libssl-dev libuv1-dev libnghttp2-dev libp
       protobuf-c-compiler zlib1g-dev libcmocka-dev libmicrohttpd-dev)
 if [ "${1:-build}" = test ] || [ "${1:-build}" = demo ]; then
   want+=(clang clang-format libclang-rt-14-dev nftables iproute2 nodejs npm procps psmisc curl)
+  # The hostile clients of tests/adversarial/ and scripts/check-layers.py are Python 3 (stdlib only).
+  command -v python3 >/dev/null || want+=(python3)
 fi
 missing=()
 for p in "${want[@]}"; do

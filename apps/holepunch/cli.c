@@ -33,80 +33,32 @@ void cli_common_free(cli_common *c)
         free(c->env_copy[i]);
 }
 
-static int need_arg(int argc, char **argv, int i)
+static int check_log_format(const char *v)
 {
-    if (i + 1 >= argc) {
-        fprintf(stderr, "holepunch: %s needs a value (see --help)\n", argv[i]);
-        return -1;
-    }
-    return 0;
+    return strcmp(v, "json") == 0 || strcmp(v, "human") == 0 ? 0 : -1;
+}
+
+static int check_log_level(const char *v)
+{
+    return lp2p_log_level_parse(v) < 0 ? -1 : 0;
 }
 
 int cli_parse_common(cli_common *c, int argc, char **argv, int i)
 {
-    const char *a = argv[i];
-    if (strcmp(a, "--key") == 0) {
-        if (need_arg(argc, argv, i))
-            return -1;
-        c->key_path = argv[i + 1];
-        return 2;
-    }
-    if (strcmp(a, "--log-format") == 0) {
-        if (need_arg(argc, argv, i))
-            return -1;
-        c->log_format = argv[i + 1];
-        if (strcmp(c->log_format, "json") != 0 && strcmp(c->log_format, "human") != 0) {
-            fprintf(stderr, "holepunch: --log-format must be human or json\n");
-            return -1;
-        }
-        return 2;
-    }
-    if (strcmp(a, "--log-level") == 0) {
-        if (need_arg(argc, argv, i))
-            return -1;
-        c->log_level = argv[i + 1];
-        if (lp2p_log_level_parse(c->log_level) < 0) {
-            fprintf(stderr, "holepunch: --log-level must be debug, info, warn or error\n");
-            return -1;
-        }
-        return 2;
-    }
-    if (strcmp(a, "--wait-direct") == 0) {
-        if (need_arg(argc, argv, i))
-            return -1;
-        char *end;
-        c->wait_direct_ms = strtol(argv[i + 1], &end, 10);
-        if (*end || c->wait_direct_ms < 0) {
-            fprintf(stderr, "holepunch: --wait-direct wants milliseconds\n");
-            return -1;
-        }
-        return 2;
-    }
-    if (strcmp(a, "--log-redact") == 0) {
-        c->log_redact = 1;
-        return 1;
-    }
-    if (strcmp(a, "--listen") == 0) {
-        if (need_arg(argc, argv, i))
-            return -1;
-        if (c->nlisten == CLI_MAX_ADDRS) {
-            fprintf(stderr, "holepunch: at most %d --listen addresses\n", CLI_MAX_ADDRS);
-            return -1;
-        }
-        c->listen[c->nlisten++] = argv[i + 1];
-        return 2;
-    }
-    if (strcmp(a, "--relay") == 0) {
-        if (need_arg(argc, argv, i))
-            return -1;
-        if (c->nrelay == CLI_MAX_ADDRS) {
-            fprintf(stderr, "holepunch: at most %d --relay addresses\n", CLI_MAX_ADDRS);
-            return -1;
-        }
-        c->relay[c->nrelay++] = argv[i + 1];
-        return 2;
-    }
-    return 0;
+    const cli_flag flags[] = {
+        {"--key", CLI_STR, &c->key_path, NULL, 0, NULL, "a key file path"},
+        {"--log-format", CLI_STR, &c->log_format, NULL, 0, check_log_format, "human or json"},
+        {"--log-level", CLI_STR, &c->log_level, NULL, 0, check_log_level,
+         "debug, info, warn or error"},
+        {"--log-redact", CLI_BOOL, &c->log_redact, NULL, 0, NULL, NULL},
+        {"--wait-direct", CLI_COUNT, &c->wait_direct_ms, NULL, 0, NULL, "milliseconds"},
+        {"--listen", CLI_LIST, c->listen, &c->nlisten, CLI_MAX_ADDRS, NULL, "a multiaddr"},
+        {"--relay", CLI_LIST, c->relay, &c->nrelay, CLI_MAX_ADDRS, NULL, "a relay multiaddr"},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    int j = i;
+    int rc = cli_flags_match(flags, "", argc, argv, &j);
+    return rc <= 0 ? rc : j - i;
 }
 
 size_t cli_split_list(const char *s, const char **out, size_t max, char **owned)
@@ -163,40 +115,6 @@ lp2p_keypair *cli_load_key(const cli_common *c, int create)
     lp2p_log(LP2P_INFO, created ? "identity_created" : "identity_loaded", LF_S("peer", id),
              LF_S("key", c->key_path));
     return kp;
-}
-
-long long cli_parse_size(const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
-        return -1;
-    long long mul = 1;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        mul = 1024;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        mul = 1024 * 1024;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        mul = 1024LL * 1024 * 1024;
-        end++;
-        break;
-    }
-    if (*end == 'i' || *end == 'B')
-        end++;
-    if (*end == 'B')
-        end++;
-    if (*end)
-        return -1;
-    return (long long)(v * (double)mul);
 }
 
 static uv_signal_t g_sigint, g_sigterm;
@@ -262,18 +180,15 @@ int cli_parse_target(cli_common *c, int argc, char **argv, const char *cmd, cons
             fputs(CLI_COMMON_HELP, stdout);
             return 1;
         }
-        const cli_num_opt *o = NULL;
-        for (size_t k = 0; k < nopts; k++)
-            if (strcmp(a, opts[k].flag) == 0)
-                o = &opts[k];
-        if (o) {
-            long long v = i + 1 < argc ? cli_parse_size(argv[i + 1]) : -1;
-            if (v < 0) {
-                fprintf(stderr, "holepunch %s: %s wants a number (sizes take K/M/G)\n", cmd, a);
+        cli_flag opt[2] = {{0}};
+        for (size_t k = 0; k < nopts && !opt[0].name; k++) {
+            size_t len = strlen(opts[k].flag);
+            if (strncmp(a, opts[k].flag, len) == 0 && (a[len] == 0 || a[len] == '='))
+                opt[0] = (cli_flag){opts[k].flag, CLI_COUNT, opts[k].value, NULL, 0, NULL, NULL};
+        }
+        if (opt[0].name) {
+            if (cli_flags_match(opt, cmd, argc, argv, &i) < 0)
                 return -1;
-            }
-            *o->value = v;
-            i += 2;
             continue;
         }
         int n = cli_parse_common(c, argc, argv, i);

@@ -10,6 +10,8 @@
 #include "lp2p/host.h"
 #include "lp2p/identity.h"
 
+#include "flags.h"
+
 #define CLI_MAX_ADDRS 16
 
 typedef struct cli_common {
@@ -22,8 +24,8 @@ typedef struct cli_common {
     size_t nlisten;
     const char *relay[CLI_MAX_ADDRS]; /* --relay, or LIBP2P_RELAY_MULTIADDRS */
     size_t nrelay;
-    long wait_direct_ms; /* dialing commands: wait this long for a hole-punched connection */
-    char *env_copy[3];   /* owned copies of split environment variables */
+    long long wait_direct_ms; /* dialing commands: wait this long for a hole-punched connection */
+    char *env_copy[3];        /* owned copies of split environment variables */
 } cli_common;
 
 /* Result of cli_parse_common for one argv entry: 0 not a common flag, N>0 consumed N args,
@@ -36,7 +38,7 @@ void cli_common_free(cli_common *c);
 /* Help text for the common flags, for each command's --help. */
 extern const char *const CLI_COMMON_HELP;
 
-/* A numeric flag of a command: "--count 3", sizes accept K/M/G ("--bytes 16M"). */
+/* A numeric flag of a command: "--count 3" or "--count=3", sizes accept K/M/G ("--bytes 16M"). */
 typedef struct cli_num_opt {
     const char *flag;
     long long *value;
@@ -53,9 +55,6 @@ lp2p_keypair *cli_load_key(const cli_common *c, int create);
 
 /* Splits "a,b;c" into out (pointers into a new copy stored in *owned). */
 size_t cli_split_list(const char *s, const char **out, size_t max, char **owned);
-
-/* Parses a byte count with optional K/M/G (binary) suffix; -1 on error. */
-long long cli_parse_size(const char *s);
 
 /* SIGINT/SIGTERM run on_stop once (then a second signal exits at once). */
 void cli_on_signal(uv_loop_t *loop, void (*on_stop)(void *ud), void *ud);

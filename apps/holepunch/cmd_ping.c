@@ -2,6 +2,7 @@
 #include "client.h"
 #include "cmds.h"
 
+#include "crypto/random.h"
 #include "lp2p/err.h"
 #include "lp2p/holepunch.h"
 #include "proto/ping.h"
@@ -101,6 +102,8 @@ static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
     a->conn = ev->direct;
     lp2p_ping_free(&a->core);
     lp2p_ping_init(&a->core, LP2P_PING_DIALER, 10000u * 1000u);
+    a->core.rng = LP2P_RNG_OPENSSL;
+    a->core.trace = LP2P_TRACE_LOG;
     if (lp2p_conn_open_stream(a->conn, LP2P_PING_PROTO, &k_cb, a, &a->s) < 0) {
         client_finish(a->cl, 1);
         return;
@@ -194,6 +197,8 @@ int cmd_ping(int argc, char **argv)
     app.sub = -1;
     app.interval_ms = (uint64_t)interval;
     lp2p_ping_init(&app.core, LP2P_PING_DIALER, 10000u * 1000u);
+    app.core.rng = LP2P_RNG_OPENSSL;
+    app.core.trace = LP2P_TRACE_LOG;
     int rc = client_run(&c, target, (uint64_t)timeout, &k_ops, &app);
     lp2p_ping_free(&app.core);
     cli_common_free(&c);

@@ -654,7 +654,7 @@ static int punch_core_init(lp2p_punch *p)
     memset(tmp, 0, sizeof(tmp));
     size_t n = own_candidates(p->h, own, lens, tmp, MAX_PUNCH_ADDRS);
     int rc = lp2p_dcutr_init(&p->core, p->role_b ? LP2P_DCUTR_B : LP2P_DCUTR_A, own, lens, n, 0,
-                             lp2p__now(p->h));
+                             lp2p__now(p->h), &LP2P_TRACE_LOG);
     for (size_t i = 0; i < MAX_PUNCH_ADDRS; i++)
         lp2p_multiaddr_free(&tmp[i]);
     return rc;

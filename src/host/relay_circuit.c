@@ -11,6 +11,7 @@
  * synchronously, so every entry point holds a reference while it works. */
 #include "host/relay_server_internal.h"
 #include "lp2p/err.h"
+#include "net/wall_clock.h"
 #include "util/log.h"
 #include "wire/multiaddr.h"
 

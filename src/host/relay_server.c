@@ -35,6 +35,7 @@ void lp2p_relay_server_config_default(lp2p_relay_server_config *c)
 {
     memset(c, 0, sizeof(*c));
     lp2p_relay_config_default(&c->limits);
+    c->limits.trace = LP2P_TRACE_LOG;
     c->stream_timeout_ms = 60 * 1000;
     c->max_pending_hops_per_conn = 10;
     c->max_buffered = 4u << 20;

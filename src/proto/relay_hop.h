@@ -35,6 +35,7 @@
 #include "lp2p/relay_limits.h"
 #include "proto/relay_msg.h"
 #include "util/buf.h"
+#include "util/trace.h"
 
 /* lp2p_relay_config (the limits) is public: include/lp2p/relay_limits.h. */
 

@@ -19,6 +19,7 @@
 #include "lp2p/host.h"
 #include "lp2p/identity.h"
 #include "lp2p/relay_server.h"
+#include "net/wall_clock.h"
 #include "proto/relay_msg.h"
 #include "util/buf.h"
 #include "util/log.h"
