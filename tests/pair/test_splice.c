@@ -1,0 +1,265 @@
+/* Splice (src/net/splice.c) between two in-memory transport pairs on a real libuv loop:
+ *
+ *   ca <-mem-> sa ==splice== sb <-mem-> cb
+ *
+ * big transfers both ways byte for byte, the backpressure bound while one end does not read,
+ * half-close each way, reset propagation, the owner's close, the passive observer. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge_mem_pair.h"
+#include "net/splice.h"
+
+#define HIGH_WATER (256u * 1024)
+#define CHUNK      (16u * 1024)
+
+typedef struct endp {
+    mem_end *e;
+    uint8_t seed;      /* pattern of what this end sends */
+    uint8_t peer_seed; /* pattern of what it should receive */
+    uint64_t to_send, sent, got;
+    int shutdown_when_done, shut;
+    int eof, closed, close_err, bad;
+} endp;
+
+static uint8_t pattern(uint8_t seed, uint64_t i)
+{
+    return (uint8_t)(i * 31 + seed + (i >> 13));
+}
+
+static void endp_fill(endp *p)
+{
+    while (!p->closed && p->sent < p->to_send && !lp2p_transport_congested(&p->e->t)) {
+        uint8_t tmp[65536];
+        uint64_t n = p->to_send - p->sent;
+        if (n > sizeof tmp)
+            n = sizeof tmp;
+        for (uint64_t i = 0; i < n; i++)
+            tmp[i] = pattern(p->seed, p->sent + i);
+        lp2p_buf b;
+        lp2p_buf_init(&b);
+        lp2p_buf_append(&b, tmp, n);
+        assert_int_equal(lp2p_transport_write(&p->e->t, &b), 0);
+        lp2p_buf_free(&b);
+        p->sent += n;
+    }
+    if (!p->closed && p->sent == p->to_send && p->shutdown_when_done && !p->shut) {
+        p->shut = 1;
+        assert_int_equal(lp2p_transport_shutdown(&p->e->t), 0);
+    }
+}
+
+static void ep_data(void *ud, const uint8_t *d, size_t n)
+{
+    endp *p = ud;
+    for (size_t i = 0; i < n; i++)
+        if (d[i] != pattern(p->peer_seed, p->got + i))
+            p->bad = 1;
+    p->got += n;
+}
+static void ep_eof(void *ud)
+{
+    ((endp *)ud)->eof = 1;
+}
+static void ep_writable(void *ud)
+{
+    endp_fill(ud);
+}
+static void ep_closed(void *ud, int err)
+{
+    endp *p = ud;
+    p->closed = 1;
+    p->close_err = err;
+}
+static const lp2p_transport_events ep_events = {ep_data, ep_eof, ep_writable, ep_closed};
+
+typedef struct rig {
+    uv_loop_t loop;
+    endp ca, cb;
+    mem_end *sa, *sb;
+    lp2p_splice *sp;
+    int done;
+    lp2p_splice_result res;
+    uint64_t observed[2];
+    uint64_t observe_stop_after;
+} rig;
+
+static void on_splice_closed(void *ud, const lp2p_splice_result *r)
+{
+    rig *g = ud;
+    g->done++;
+    g->res = *r;
+}
+
+static int observe(void *ud, int dir, const uint8_t *p, size_t n)
+{
+    rig *g = ud;
+    g->observed[dir] += n;
+    return g->observe_stop_after && g->observed[dir] >= g->observe_stop_after;
+}
+
+static void rig_setup(rig *g, int with_observer)
+{
+    memset(g, 0, sizeof *g);
+    assert_int_equal(uv_loop_init(&g->loop), 0);
+    mem_pair_new(&g->loop, HIGH_WATER, CHUNK, &g->ca.e, &g->sa);
+    mem_pair_new(&g->loop, HIGH_WATER, CHUNK, &g->cb.e, &g->sb);
+    g->ca.seed = g->cb.peer_seed = 7;
+    g->cb.seed = g->ca.peer_seed = 99;
+    lp2p_transport_bind(&g->ca.e->t, &ep_events, &g->ca);
+    lp2p_transport_bind(&g->cb.e->t, &ep_events, &g->cb);
+    lp2p_splice_config cfg = {
+        .on_closed = on_splice_closed, .observe = with_observer ? observe : NULL, .ud = g};
+    assert_int_equal(lp2p_splice_new(&g->sa->t, &g->sb->t, &cfg, &g->sp), 0);
+}
+
+static void rig_teardown(rig *g)
+{
+    if (!g->ca.closed)
+        lp2p_transport_close(&g->ca.e->t, 0);
+    if (!g->cb.closed)
+        lp2p_transport_close(&g->cb.e->t, 0);
+    uv_run(&g->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&g->loop), 0);
+}
+
+static void test_big_transfer_both_ways(void **state)
+{
+    rig g;
+    rig_setup(&g, 1);
+    g.ca.to_send = 8u << 20;
+    g.cb.to_send = (8u << 20) + 12345;
+    g.ca.shutdown_when_done = g.cb.shutdown_when_done = 1;
+    endp_fill(&g.ca);
+    endp_fill(&g.cb);
+    uv_run(&g.loop, UV_RUN_DEFAULT);
+    assert_int_equal(g.done, 1);
+    assert_int_equal(g.res.end, LP2P_SPLICE_END_EOF);
+    assert_int_equal(g.res.err, 0);
+    assert_int_equal(g.res.bytes[LP2P_SPLICE_A_TO_B], g.ca.to_send);
+    assert_int_equal(g.res.bytes[LP2P_SPLICE_B_TO_A], g.cb.to_send);
+    assert_int_equal(g.cb.got, g.ca.to_send);
+    assert_int_equal(g.ca.got, g.cb.to_send);
+    assert_false(g.ca.bad);
+    assert_false(g.cb.bad);
+    assert_true(g.ca.eof && g.cb.eof);
+    /* The observer saw every byte both ways. */
+    assert_int_equal(g.observed[0], g.ca.to_send);
+    assert_int_equal(g.observed[1], g.cb.to_send);
+    rig_teardown(&g);
+}
+
+static void test_backpressure_bound(void **state)
+{
+    rig g;
+    rig_setup(&g, 0);
+    g.ca.to_send = 32u << 20;
+    lp2p_transport_pause_read(&g.cb.e->t, 1); /* cb does not read */
+    endp_fill(&g.ca);
+    uv_run(&g.loop, UV_RUN_DEFAULT); /* runs until nothing moves */
+    /* Everything stalled with a bounded amount in flight: at most high water + one chunk
+     * queued toward cb, the same toward the splice from ca, and ca stopped writing. */
+    assert_true(g.cb.e->max_inbox <= HIGH_WATER + CHUNK);
+    assert_true(g.sa->max_inbox <= HIGH_WATER + 65536);
+    assert_true(g.ca.sent < 2 * HIGH_WATER + 3 * 65536);
+    assert_int_equal(g.cb.got, 0);
+    assert_int_equal(g.done, 0);
+    /* cb reads again: all of it arrives, in order. */
+    g.ca.shutdown_when_done = 1;
+    lp2p_transport_pause_read(&g.cb.e->t, 0);
+    uv_run(&g.loop, UV_RUN_DEFAULT);
+    assert_int_equal(g.cb.got, g.ca.to_send);
+    assert_false(g.cb.bad);
+    assert_true(g.cb.eof);
+    assert_true(g.cb.e->max_inbox <= HIGH_WATER + CHUNK);
+    assert_int_equal(g.done, 0); /* b to a still open */
+    lp2p_transport_shutdown(&g.cb.e->t);
+    uv_run(&g.loop, UV_RUN_DEFAULT);
+    assert_int_equal(g.done, 1);
+    assert_int_equal(g.res.end, LP2P_SPLICE_END_EOF);
+    rig_teardown(&g);
+}
+
+static void test_half_close_each_way(void **state)
+{
+    rig g;
+    rig_setup(&g, 0);
+    /* ca sends a little and shuts down; cb sees EOF yet can still answer. */
+    g.ca.to_send = 1000;
+    g.ca.shutdown_when_done = 1;
+    endp_fill(&g.ca);
+    uv_run(&g.loop, UV_RUN_DEFAULT);
+    assert_true(g.cb.eof);
+    assert_int_equal(g.cb.got, 1000);
+    assert_false(g.ca.eof);
+    assert_int_equal(g.done, 0);
+    g.cb.to_send = 300000;
+    g.cb.shutdown_when_done = 1;
+    endp_fill(&g.cb);
+    uv_run(&g.loop, UV_RUN_DEFAULT);
+    assert_int_equal(g.ca.got, 300000);
+    assert_false(g.ca.bad);
+    assert_true(g.ca.eof);
+    assert_int_equal(g.done, 1);
+    assert_int_equal(g.res.end, LP2P_SPLICE_END_EOF);
+    assert_int_equal(g.res.bytes[1], 300000);
+    rig_teardown(&g);
+}
+
+static void test_reset_propagates(void **state)
+{
+    for (int side = 0; side < 2; side++) {
+        rig g;
+        rig_setup(&g, 0);
+        g.ca.to_send = g.cb.to_send = 100000;
+        endp_fill(&g.ca);
+        endp_fill(&g.cb);
+        uv_run(&g.loop, UV_RUN_NOWAIT);
+        endp *killer = side ? &g.cb : &g.ca, *victim = side ? &g.ca : &g.cb;
+        lp2p_transport_close(&killer->e->t, 1);
+        uv_run(&g.loop, UV_RUN_DEFAULT);
+        assert_true(victim->closed);
+        assert_int_equal(victim->close_err, LP2P_ERR_RESET);
+        assert_int_equal(g.done, 1);
+        assert_int_equal(g.res.end, side ? LP2P_SPLICE_END_B : LP2P_SPLICE_END_A);
+        assert_int_equal(g.res.err, LP2P_ERR_RESET);
+        rig_teardown(&g);
+    }
+}
+
+static void test_owner_close_and_observer_stop(void **state)
+{
+    rig g;
+    rig_setup(&g, 1);
+    g.observe_stop_after = 1; /* stop after the first chunk */
+    g.ca.to_send = 200000;
+    endp_fill(&g.ca);
+    uv_run(&g.loop, UV_RUN_DEFAULT);
+    assert_int_equal(g.cb.got, 200000);
+    assert_true(g.observed[0] > 0 && g.observed[0] <= 65536);
+    lp2p_splice_close(g.sp, 1);
+    uv_run(&g.loop, UV_RUN_DEFAULT);
+    assert_int_equal(g.done, 1);
+    assert_int_equal(g.res.end, LP2P_SPLICE_END_LOCAL);
+    assert_true(g.ca.closed && g.cb.closed);
+    assert_int_equal(g.ca.close_err, LP2P_ERR_RESET);
+    rig_teardown(&g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_big_transfer_both_ways),
+        cmocka_unit_test(test_backpressure_bound),
+        cmocka_unit_test(test_half_close_each_way),
+        cmocka_unit_test(test_reset_propagates),
+        cmocka_unit_test(test_owner_close_and_observer_stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
