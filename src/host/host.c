@@ -416,8 +416,8 @@ static int dial_from(lp2p_host *h, const struct sockaddr_storage *to, const stru
     c->dial_ud = ud;
     c->connect_req.data = c;
     c->deadline_handshake = lp2p__now(h) + timeout_ms;
-    int rc = lp2p_tcp_dial(h->loop, &c->tcp, &c->connect_req, local, (const struct sockaddr *)to,
-                           on_connect);
+    int rc = lp2p_tcp_dial_socket(h->loop, &c->tcp, &c->connect_req, local,
+                                  (const struct sockaddr *)to, on_connect);
     if (c->tcp.loop) {
         c->tcp.data = c;
         c->open_handles++;
