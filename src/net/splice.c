@@ -1,4 +1,5 @@
 /* Splice of two byte transports (contract in splice.h). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "lp2p/err.h"
@@ -104,7 +105,7 @@ static void on_eof(void *ud)
     }
 }
 
-static void on_closed(void *ud, int err)
+static void on_closed(void *ud, int err, const char *why)
 {
     splice_side *side = ud;
     lp2p_splice *s = side->sp;
@@ -113,8 +114,11 @@ static void on_closed(void *ud, int err)
     lp2p_buf_free(&side->out);
     /* Only a transport that went away on its own (or failed a write) ends the splice
      * "because of" it; one we closed ourselves reports our own doing. */
-    if (side->close_req == 0 || (side->suspect && err != 0))
+    if (side->close_req == 0 || (side->suspect && err != 0)) {
+        if (!s->ending && why)
+            snprintf(s->res.why, sizeof s->res.why, "%s", why);
         set_end(s, side->idx == 0 ? LP2P_SPLICE_END_A : LP2P_SPLICE_END_B, err);
+    }
     if (!other->closed) {
         close_side(other, err != 0 || s->write_err != 0);
         return;

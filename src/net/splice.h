@@ -40,7 +40,8 @@ typedef enum lp2p_splice_end {
 typedef struct lp2p_splice_result {
     uint64_t bytes[2]; /* forwarded, per direction */
     lp2p_splice_end end;
-    int err; /* 0 or the negative lp2p_err that ended it */
+    int err;      /* 0 or the negative lp2p_err that ended it */
+    char why[96]; /* the transport's reason text when it ended the splice, else "" */
 } lp2p_splice_result;
 
 typedef struct lp2p_splice_config {
