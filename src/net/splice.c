@@ -2,8 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <uv.h>
+
 #include "lp2p/err.h"
 #include "net/splice.h"
+
+#define DRAIN_POLL_MS 5
 
 typedef struct splice_side {
     lp2p_splice *sp;
@@ -22,6 +26,8 @@ struct lp2p_splice {
     splice_side side[2];
     lp2p_splice_config cfg;
     lp2p_splice_result res;
+    uv_timer_t *drain; /* both directions over: waits for the pending bytes to leave */
+    uint64_t drain_deadline, drained_at;
     int ending;    /* res.end/err fixed */
     int write_err; /* a write failed with this (both sides were reset) */
 };
@@ -42,6 +48,70 @@ static void close_side(splice_side *d, int reset)
         return;
     d->close_req = req;
     lp2p_transport_close(d->t, reset);
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void stop_drain(lp2p_splice *s)
+{
+    if (s->drain) {
+        uv_timer_stop(s->drain);
+        uv_close((uv_handle_t *)s->drain, free_handle);
+        s->drain = NULL;
+    }
+}
+
+static int drained(const lp2p_splice *s)
+{
+    for (int i = 0; i < 2; i++)
+        if (!s->side[i].closed && lp2p_transport_pending(s->side[i].t) > 0)
+            return 0;
+    return 1;
+}
+
+static void on_drain_poll(uv_timer_t *t)
+{
+    lp2p_splice *s = t->data;
+    uint64_t now = uv_now(t->loop);
+    if (now < s->drain_deadline) {
+        if (!drained(s))
+            return;
+        if (!s->drained_at)
+            s->drained_at = now;
+        if (now - s->drained_at < s->cfg.close_grace_ms)
+            return; /* the peers got both FINs: let them close first */
+    }
+    stop_drain(s);
+    close_side(&s->side[0], 0);
+    close_side(&s->side[1], 0);
+}
+
+/* A transport's close may drop what it has not sent yet (TCP's is an RST with linger 0), so
+ * a clean end waits until both have handed their bytes on, polled on the loop, then
+ * cfg.close_grace_ms more (an RST that reaches a peer before it read our last bytes and FIN
+ * makes it drop them and report a reset), at most cfg.drain_timeout_ms in all. */
+static void drain_then_close(lp2p_splice *s)
+{
+    if ((drained(s) && !s->cfg.close_grace_ms) || !s->cfg.loop || s->drain) {
+        if (!s->drain) {
+            close_side(&s->side[0], 0);
+            close_side(&s->side[1], 0);
+        }
+        return;
+    }
+    s->drain = malloc(sizeof *s->drain);
+    if (!s->drain) {
+        close_side(&s->side[0], 0);
+        close_side(&s->side[1], 0);
+        return;
+    }
+    uv_timer_init(s->cfg.loop, s->drain);
+    s->drain->data = s;
+    s->drain_deadline = uv_now(s->cfg.loop) + s->cfg.drain_timeout_ms;
+    uv_timer_start(s->drain, on_drain_poll, DRAIN_POLL_MS, DRAIN_POLL_MS);
 }
 
 static void on_data(void *ud, const uint8_t *p, size_t n)
@@ -98,10 +168,9 @@ static void on_eof(void *ud)
         return;
     }
     if (dst->eof) {
-        /* Both directions are over: close after the pending bytes. */
+        /* Both directions are over: close once the pending bytes have left. */
         set_end(s, LP2P_SPLICE_END_EOF, 0);
-        close_side(src, 0);
-        close_side(dst, 0);
+        drain_then_close(s);
     }
 }
 
@@ -124,6 +193,7 @@ static void on_closed(void *ud, int err, const char *why)
         return;
     }
     set_end(s, LP2P_SPLICE_END_WRITE, s->write_err);
+    stop_drain(s);
     lp2p_splice_result r = s->res;
     void (*cb)(void *, const lp2p_splice_result *) = s->cfg.on_closed;
     void *cud = s->cfg.ud;
@@ -148,6 +218,8 @@ int lp2p_splice_new(lp2p_transport *a, lp2p_transport *b, const lp2p_splice_conf
     if (!s)
         return LP2P_ERR_NOMEM;
     s->cfg = *cfg;
+    if (!s->cfg.drain_timeout_ms)
+        s->cfg.drain_timeout_ms = 10000;
     lp2p_transport *t[2] = {a, b};
     for (int i = 0; i < 2; i++) {
         s->side[i].sp = s;
@@ -164,6 +236,7 @@ int lp2p_splice_new(lp2p_transport *a, lp2p_transport *b, const lp2p_splice_conf
 void lp2p_splice_close(lp2p_splice *s, int reset)
 {
     set_end(s, LP2P_SPLICE_END_LOCAL, reset ? LP2P_ERR_RESET : 0);
+    stop_drain(s);
     close_side(&s->side[0], reset);
     close_side(&s->side[1], reset);
 }

@@ -8,7 +8,9 @@
  * the source is paused; the destination's on_writable resumes it. So at most the
  * destination's high-water mark plus one on_data chunk waits in it per direction.
  * Half-close: the source's on_eof shuts the destination's write side down (after its
- * pending bytes); when both directions have ended both transports are closed cleanly.
+ * pending bytes); when both directions have ended and both transports' pending bytes have
+ * left (polled on cfg.loop), and close_grace_ms later (at most drain_timeout_ms in all),
+ * both are closed cleanly.
  * Reset/close: a transport closing with an error resets the other one; closing cleanly
  * (without its EOF first) closes the other one after its pending bytes.
  * Exactly one on_closed, after both transports are gone; the splice frees itself after it
@@ -18,6 +20,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <uv.h>
 
 #include "net/transport.h"
 
@@ -51,6 +55,11 @@ typedef struct lp2p_splice_config {
      * direction, 1 to stop (then it costs nothing for that direction any more). */
     int (*observe)(void *ud, int dir, const uint8_t *p, size_t n);
     void *ud;
+    /* For the clean end: a transport's close may drop unsent bytes, so the splice waits for
+     * pending() to reach 0 on both first. NULL loop: close at once. */
+    uv_loop_t *loop;
+    uint64_t drain_timeout_ms; /* default 10 s */
+    uint64_t close_grace_ms;   /* after draining, before closing (0 = none) */
 } lp2p_splice_config;
 
 /* Takes over both transports (binds their events). Returns 0, LP2P_ERR_INVAL or
