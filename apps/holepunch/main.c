@@ -20,6 +20,7 @@ static const command k_commands[] = {
     {"relay", cmd_relay, "run a Circuit Relay v2 server (hop), with limits and Prometheus metrics"},
     {"server", cmd_server, "serve Kaspa P2P over libp2p (relay reservations, DCUtR) and plain TCP"},
     {"client", cmd_client, "connect to a Kaspa server over libp2p (direct after DCUtR) or TCP"},
+    {"bridge", cmd_bridge, "beside a stock kaspad: splice its P2P traffic to hole-punched peers"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# holepunch bridge between real processes on loopback (issue 10), with Kaspa stand-ins:
+#
+#   client --kaspa-connect ──TCP──▶ bridge B ══libp2p /kaspad/transport/1.0.0══▶ bridge A
+#        (B's loopback address for A)                     ──TCP from A's loopback for B──▶ server
+#
+# Shows: each bridge prints the kaspad flag for its peer; Version/Verack/Ready and pings end to
+# end with relayed=false on both bridges; the stand-in server sees the connection come from
+# A's loopback address for B; both bridges' taps log each side's Version; a 64 MiB burst
+# arrives whole (bridge byte counters equal the client's and server's transport counters);
+# a kaspad connection to a peer with no connection is refused at once; killing bridge B
+# closes the sessions on A, the server and the client cleanly, and a restarted B carries the
+# client's reconnection.
+set -euo pipefail
+# shellcheck source=tests/daemons/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_holepunch
+H="$HOLEPUNCH"
+
+IDA="$(new_key a)"
+IDB="$(new_key b)"
+IDC="$(new_key c)" # configured on B, never started
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+PA="$(free_port)"
+PB="$(free_port)"
+
+start_bg server 120 "$H" server --kaspa-listen 127.0.0.1:0 --log-format json --ping-interval 0
+SPID=$LAST_PID
+KASPAD="$(wait_for 10 server 'e.event === "kaspa_listen"' 'e.addr')"
+
+start_bg bridgeA 120 "$H" bridge --key "$WORK/a.key" --kaspad "$KASPAD" \
+  --listen /ip4/127.0.0.1/tcp/0 --peer "$IDB" --peer-port "$PA" --log-format json
+APID=$LAST_PID
+AADDR="$(listen_addr bridgeA)"
+LO_A_FOR_B="$(wait_for 10 bridgeA 'e.event === "bridge_listen" && e.peer === "'"$IDB"'"' 'e.addr')"
+LO_A_FOR_B="${LO_A_FOR_B%:*}"
+
+start_b() {
+  start_bg "$1" 120 "$H" bridge --key "$WORK/b.key" --kaspad 127.0.0.1:9 \
+    --listen /ip4/127.0.0.1/tcp/0 --peer "$IDA,${AADDR%/p2p/*}" --peer "$IDC" \
+    --peer-port "$PB" --log-format json
+  BPID=$LAST_PID
+}
+start_b bridgeB
+EP="$(wait_for 10 bridgeB 'e.event === "bridge_listen" && e.peer === "'"$IDA"'"' 'e.addr')"
+case "$EP" in 127.*:"$PB") ;; *) fail "B's endpoint for A is $EP, want 127.x.y.z:$PB" ;; esac
+[ "${EP%:*}" != 127.0.0.1 ] || fail "B uses 127.0.0.1 for A"
+grep -q -- "--connect=$EP" "$WORK/bridgeB.out" || fail "B did not print the kaspad flag --connect=$EP"
+log "ok: B prints --connect=$EP for A; A uses $LO_A_FOR_B for B"
+wait_for 10 bridgeB 'e.event === "bridge_peer_direct" && e.peer === "'"$IDA"'"' >/dev/null
+log "ok: B keeps a direct connection to A"
+
+# ---- handshake and pings end to end ----------------------------------------------------------
+step c1 30 "$H" client --kaspa-connect "$EP" --log-format json --pings 5 --ping-interval 0
+expect c1 'e.event === "kaspa_ready"' "client: Ready through both bridges"
+expect c1 'e.event === "kaspa_pings_done" && e.sent === 5 && e.answered === 5' "client: 5 of 5 pings answered"
+wait_for 5 server 'e.event === "kaspa_handshake" && e.addr.startsWith("'"$LO_A_FOR_B"':")' >/dev/null
+log "ok: the stand-in kaspad saw the connection come from A's loopback address for B ($LO_A_FOR_B)"
+expect bridgeA 'e.event === "bridge_session_open" && e.direction === "inbound" && e.relayed === false &&
+  e.loopback === "'"$LO_A_FOR_B"'"' "A: inbound session, relayed=false"
+expect bridgeB 'e.event === "bridge_session_open" && e.direction === "outbound" && e.relayed === false' \
+  "B: outbound session, relayed=false"
+for side in local remote; do
+  for b in bridgeA bridgeB; do
+    expect "$b" 'e.event === "bridge_peer_version" && e.side === "'$side'" && e.network === "kaspa-mainnet" &&
+      e.protocol_version === 10 && e.user_agent.startsWith("/kaspa-holepunch:")' "$b: tap saw the $side Version"
+  done
+done
+wait_for 5 bridgeA 'e.event === "bridge_session_closed" && e.reason === "both sides closed"' >/dev/null
+log "ok: A's session ended cleanly after the client left"
+
+# ---- a 64 MiB burst, byte counts end to end ----------------------------------------------------
+step burst 60 "$H" client --kaspa-connect "$EP" --log-format json --burst 64M --ping-interval 0
+expect burst 'e.event === "kaspa_burst" && e.bytes >= 67108864' "client: 64 MiB burst through the bridges"
+OUT="$(jfirst burst 'e.event === "kaspa_session_closed"' 'e.bytes_out')"
+IN="$(jfirst burst 'e.event === "kaspa_session_closed"' 'e.bytes_in')"
+wait_for 5 bridgeA 'e.event === "bridge_session_closed" && e.bytes_to_kaspad === '"$OUT"' &&
+  e.bytes_from_kaspad === '"$IN"' && e.reason === "both sides closed"' >/dev/null
+wait_for 5 bridgeB 'e.event === "bridge_session_closed" && e.bytes_from_kaspad === '"$OUT"' &&
+  e.bytes_to_kaspad === '"$IN"'' >/dev/null
+log "ok: both bridges carried exactly the client's $OUT bytes out and $IN bytes in"
+# The stand-in counts what it read before its own session ended (the client's trailing
+# GOAWAY may come after): it read everything up to that point, as over direct TCP.
+SIN="$(wait_for 5 server 'e.event === "kaspa_session_closed" && e.messages_in > 1000' 'e.bytes_in')"
+[ $((OUT - SIN)) -ge 0 ] && [ $((OUT - SIN)) -le 64 ] || fail "server read $SIN of $OUT bytes"
+expect server 'e.event === "kaspa_session_closed" && e.messages_in > 1000 && e.reason === "closed"' \
+  "server: the burst session closed cleanly"
+
+# ---- refused at once: a peer with no connection ----------------------------------------------
+EPC="$(wait_for 10 bridgeB 'e.event === "bridge_listen" && e.peer === "'"$IDC"'"' 'e.addr')"
+T0=$SECONDS
+step_fails refused 20 "$H" client --kaspa-connect "$EPC" --log-format json --exit-after-ready
+[ $((SECONDS - T0)) -le 5 ] || fail "the refused connection took $((SECONDS - T0)) s"
+expect bridgeB 'e.event === "bridge_session_refused" && e.peer === "'"$IDC"'" && e.direction === "outbound"' \
+  "B refused kaspad's connection to an unconnected peer at once, with a log line"
+
+# ---- killing bridge B closes everything cleanly; a restarted B carries the reconnection -------
+start_bg keep 90 "$H" client --kaspa-connect "$EP" --log-format json --ping-interval 0
+KPID=$LAST_PID
+wait_for 10 keep 'e.event === "kaspa_ready"' >/dev/null
+N_A="$(jcount bridgeA 'e.event === "bridge_session_closed"')"
+kill -TERM "$BPID"
+wait "$BPID" && rc=0 || rc=$?
+[ "$rc" -eq 0 ] || fail "bridge B exited $rc on SIGTERM"
+expect bridgeB 'e.event === "bridge_session_closed" && e.reason === "bridge shutting down"' \
+  "B: its session closed on shutdown"
+wait_for 10 bridgeA 'e.event === "bridge_session_closed" && e.direction === "inbound"' >/dev/null
+[ "$(jcount bridgeA 'e.event === "bridge_session_closed"')" -gt "$N_A" ] || fail "A did not close its session"
+wait_for 10 keep 'e.event === "kaspa_session_closed"' >/dev/null
+wait_for 10 server 'e.event === "kaspa_session_closed" && e.messages_in < 100 && e.messages_in >= 4' >/dev/null
+log "ok: killing B closed the sessions on A, the client and the server"
+start_b bridgeB2
+wait_for 15 bridgeB2 'e.event === "bridge_peer_direct" && e.peer === "'"$IDA"'"' >/dev/null
+wait_for 40 keep '(() => { globalThis.n = (globalThis.n || 0) + (e.event === "kaspa_ready"); return globalThis.n >= 2; })()' >/dev/null
+expect bridgeB2 'e.event === "bridge_session_open" && e.direction === "outbound"' "restarted B carried the client's reconnection"
+kill -0 "$APID" 2>/dev/null || fail "bridge A exited"
+kill -0 "$SPID" 2>/dev/null || fail "server exited"
+kill -0 "$KPID" 2>/dev/null || fail "client exited"
