@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/random.h"
 #include "kaspa/session.h"
 #include "util/log.h"
 
@@ -55,10 +56,11 @@ static void make_pair(kaspa_hub *hc, kaspa_hub *hs, kaspa_h2_profile prof, int g
 {
     kaspa_session_config cc, sc;
     kaspa_session_config_default(&cc, hc, prof);
+    cc.rng = LP2P_RNG_OPENSSL;
     kaspa_session_config_default(&sc, hs, prof);
+    sc.rng = LP2P_RNG_OPENSSL;
     kaspa_addr_parse("127.0.0.1:16111", &cc.peer_addr);
     kaspa_addr_parse("127.0.0.1:40000", &sc.peer_addr);
-    cc.log = sc.log = 0;
     cc.grpc.gzip = sc.grpc.gzip = gzip;
     kaspa_session_callbacks cb = {on_event};
     if (kaspa_session_new(s, &sc, KASPA_SERVER, &cb, NULL, 0) ||
@@ -127,8 +129,8 @@ int main(int argc, char **argv)
     int ping_count = argc > 3 ? atoi(argv[3]) : 20000;
     lp2p_log_set_level(LP2P_ERROR);
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
 
     /* baseline: memcpy of the same volume in 64 KiB pieces */
     size_t chunk = 64 * 1024;

@@ -26,8 +26,9 @@ static const char *const MUX[] = {"/yamux/1.0.0"};
 
 static void handshake(lp2p_keypair *ik, lp2p_keypair *rk, lp2p_noise **ini, lp2p_noise **rsp)
 {
-    lp2p_noise_config ic = {.identity = ik, .initiator = 1, .muxers = MUX, .nmuxers = 1};
-    lp2p_noise_config rc = {.identity = rk, .muxers = MUX, .nmuxers = 1};
+    lp2p_noise_config ic = {
+        .rng = LP2P_RNG_OPENSSL, .identity = ik, .initiator = 1, .muxers = MUX, .nmuxers = 1};
+    lp2p_noise_config rc = {.rng = LP2P_RNG_OPENSSL, .identity = rk, .muxers = MUX, .nmuxers = 1};
     size_t used;
     if (lp2p_noise_new(&ic, ini) || lp2p_noise_new(&rc, rsp) || lp2p_noise_start(*ini))
         abort();

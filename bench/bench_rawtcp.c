@@ -75,7 +75,7 @@ static int connect_loopback(in_port_t port)
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL); /* a reset peer: EPIPE, not SIGPIPE */
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)

@@ -18,7 +18,7 @@ static void run(lp2p_dcutr_role role, const uint8_t *data, size_t size, size_t s
     const uint8_t *own[] = {OWN};
     const size_t lens[] = {sizeof(OWN)};
     lp2p_dcutr d;
-    if (lp2p_dcutr_init(&d, role, own, lens, 1, 0, 0) != 0)
+    if (lp2p_dcutr_init(&d, role, own, lens, 1, 0, 0, NULL) != 0)
         abort();
     if (role == LP2P_DCUTR_B && lp2p_dcutr_start_attempt(&d, 0) != 0)
         abort();

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/random.h"
 #include "kaspa/grpc.h"
 #include "kaspa/session.h"
 #include "util/log.h"
@@ -36,13 +37,14 @@ static void server(const uint8_t *d, size_t n)
     static kaspa_hub *hs, *hc;
     if (!hs) {
         lp2p_log_set_level(LP2P_ERROR + 1);
-        kaspa_hub_new(&hs, NULL);
-        kaspa_hub_new(&hc, NULL);
+        kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
+        kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
     }
     kaspa_session_config sc, cc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     kaspa_session_config_default(&cc, hc, KASPA_H2_PROFILE_TCP);
-    sc.log = cc.log = 0;
+    cc.rng = LP2P_RNG_OPENSSL;
     sc.grpc.max_message_size = 1u << 20;
     kaspa_session *s, *c;
     if (kaspa_session_new(&s, &sc, KASPA_SERVER, NULL, NULL, 0) != 0)

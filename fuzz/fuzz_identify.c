@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lp2p_buf_init(&w);
         size_t dropped = 0;
         int drec = 0;
-        if (lp2p_identify_encode(&a, &w, &dropped, &drec) == 0 && dropped == 0 && !drec) {
+        if (lp2p_identify_encode(&a, &w, &dropped, &drec, NULL) == 0 && dropped == 0 && !drec) {
             lp2p_identify_reader_init(&r, 0, 0);
             if (lp2p_identify_reader_recv(&r, lp2p_buf_head(&w), lp2p_buf_size(&w), 0) != 0 ||
                 r.nmsgs != 1)

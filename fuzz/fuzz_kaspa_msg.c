@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/random.h"
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
 #include "kaspa/session.h"
@@ -69,11 +70,11 @@ static void session(const uint8_t *d, size_t n)
         return;
     if (!hs) {
         lp2p_log_set_level(LP2P_ERROR + 1);
-        kaspa_hub_new(&hs, NULL);
+        kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     }
     kaspa_session_config sc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
-    sc.log = 0;
+    sc.rng = LP2P_RNG_OPENSSL;
     kaspa_grpc_config gc;
     kaspa_grpc_config_default(&gc, KASPA_H2_PROFILE_TCP);
     gc.gzip = d[0] & 1;

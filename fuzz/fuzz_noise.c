@@ -75,7 +75,7 @@ static int msg2_with_payload(const uint8_t *payload, size_t plen, size_t chunk)
     lp2p_buf out, pay;
     lp2p_buf_init(&out);
     lp2p_buf_init(&pay);
-    if (lp2p_noise_xx_init(&bare, 0, NULL, 0, S_R, E_R) ||
+    if (lp2p_noise_xx_init(&bare, 0, NULL, 0, S_R, E_R, NULL) ||
         lp2p_noise_xx_read(&bare, lp2p_buf_head(lp2p_noise_out(ini)) + 2, 32, &pay))
         abort();
     int rc = LP2P_ERR_TOO_LARGE;

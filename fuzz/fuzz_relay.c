@@ -106,12 +106,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int status;
     uint32_t d;
     uint64_t lim;
-    if (lp2p_relay_client_on_reserve_reply(data, size, &relay_id, &self, &rsv, &status) == 0)
+    if (lp2p_relay_client_on_reserve_reply(data, size, &relay_id, &self, &rsv, &status, NULL) == 0)
         lp2p_relay_reservation_free(&rsv);
-    (void)lp2p_relay_client_on_connect_reply(data, size, &status, &d, &lim);
+    (void)lp2p_relay_client_on_connect_reply(data, size, &status, &d, &lim, NULL);
     lp2p_buf reply;
     lp2p_buf_init(&reply);
-    (void)lp2p_relay_stop_on_connect(data, size, &peer, &d, &lim, &reply);
+    (void)lp2p_relay_stop_on_connect(data, size, &peer, &d, &lim, &reply, NULL);
     lp2p_buf_free(&reply);
     return 0;
 }

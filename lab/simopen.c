@@ -204,7 +204,7 @@ static int write_all(int fd, const char *s, size_t len)
 {
     set_nonblock(fd, 0);
     while (len > 0) {
-        ssize_t w = write(fd, s, len);
+        ssize_t w = send(fd, s, len, MSG_NOSIGNAL); /* a reset peer: EPIPE, not SIGPIPE */
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)

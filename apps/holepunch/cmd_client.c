@@ -921,7 +921,8 @@ int cmd_client(int argc, char **argv)
             kslot *k = &a->slots[i];
             k->a = a;
             k->idx = i;
-            if (kaspa_hub_new(&k->hub, ko.has_node_id ? ko.node_id : NULL) != 0) {
+            if (kaspa_hub_new(&k->hub, ko.has_node_id ? ko.node_id : NULL, &LP2P_RNG_OPENSSL) !=
+                0) {
                 fprintf(stderr, "holepunch: cannot create the Kaspa hub\n");
                 exit_code = 1;
                 goto out_args;

@@ -109,6 +109,7 @@ static void on_connected(client *cl, lp2p_conn *c)
     a->conn = c;
     a->t_open = client_now_us();
     lp2p_perf_client_init(&a->core, a->up, a->down, 0, a->t_open);
+    a->core.trace = LP2P_TRACE_LOG;
     if (lp2p_conn_open_stream(c, LP2P_PERF_PROTO, &k_cb, a, &a->s) < 0) {
         client_finish(cl, 1);
         return;

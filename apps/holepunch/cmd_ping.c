@@ -2,6 +2,7 @@
 #include "client.h"
 #include "cmds.h"
 
+#include "crypto/random.h"
 #include "lp2p/err.h"
 #include "proto/ping.h"
 #include "util/log.h"
@@ -89,6 +90,8 @@ static void p_on_close(lp2p_stream *s, int err, void *ud)
         a->conn = direct;
         lp2p_ping_free(&a->core);
         lp2p_ping_init(&a->core, LP2P_PING_DIALER, 10000u * 1000u);
+        a->core.rng = LP2P_RNG_OPENSSL;
+        a->core.trace = LP2P_TRACE_LOG;
         if (lp2p_conn_open_stream(direct, LP2P_PING_PROTO, &k_cb, a, &a->s) == 0) {
             send_one(a);
             return;
@@ -167,6 +170,8 @@ int cmd_ping(int argc, char **argv)
     app.count = count > 0 ? (int)count : 1;
     app.interval_ms = (uint64_t)interval;
     lp2p_ping_init(&app.core, LP2P_PING_DIALER, 10000u * 1000u);
+    app.core.rng = LP2P_RNG_OPENSSL;
+    app.core.trace = LP2P_TRACE_LOG;
     int rc = client_run(&c, target, (uint64_t)timeout, &k_ops, &app);
     lp2p_ping_free(&app.core);
     cli_common_free(&c);

@@ -1,8 +1,9 @@
 /* Kaspa options shared by `holepunch server` and `holepunch client`: network name, protocol
- * version, ping interval, node id, gzip. Parsed next to the common flags (cli.h). */
+ * version, ping interval, node id, gzip, message limit. Parsed next to the common flags (cli.h). */
 #ifndef HOLEPUNCH_KASPA_OPTS_H
 #define HOLEPUNCH_KASPA_OPTS_H
 
+#include "crypto/random.h"
 #include "kaspa/session.h"
 
 typedef struct kaspa_opts {
@@ -11,7 +12,8 @@ typedef struct kaspa_opts {
     uint64_t ping_interval_ms; /* --ping-interval SECONDS (0 = never), default 120 */
     int has_node_id;           /* --node-id HEX32 (tests: duplicate detection) */
     uint8_t node_id[KASPA_NODE_ID_LEN];
-    int gzip; /* --no-gzip clears */
+    int gzip;                  /* --no-gzip clears */
+    uint64_t max_message_size; /* --max-message-size BYTES, default 16 MiB */
 } kaspa_opts;
 
 extern const char *const KASPA_OPTS_HELP;

@@ -1,6 +1,9 @@
 /* holepunch: NAT traversal for Kaspa nodes over libp2p (relay v2 + DCUtR). */
 #include "cmds.h"
+#include "net/wall_clock.h"
+#include "util/log.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +39,12 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* Every command is a network daemon or client. libuv writes to sockets with write(2),
+     * which raises SIGPIPE when the peer has reset the connection; its default action killed
+     * `server --kaspa-listen` under a flood of openings closed at once (exit 141). Ignored,
+     * the write fails with EPIPE and only that connection is closed. */
+    signal(SIGPIPE, SIG_IGN);
+    lp2p_log_set_clock(lp2p_wall_ms);
     if (argc < 2) {
         usage(stderr);
         return 2;

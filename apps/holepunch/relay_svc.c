@@ -12,6 +12,7 @@
 #include "relay_svc.h"
 
 #include "lp2p/err.h"
+#include "net/wall_clock.h"
 #include "util/list.h"
 #include "util/log.h"
 #include "wire/lpm.h"
@@ -85,6 +86,7 @@ void relay_svc_config_default(relay_svc_config *c)
 {
     memset(c, 0, sizeof(*c));
     lp2p_relay_config_default(&c->core);
+    c->core.trace = LP2P_TRACE_LOG;
     c->stream_timeout_ms = 60 * 1000;
     c->max_pending_hops_per_conn = 10;
     c->max_buffered = 4u << 20;

@@ -69,6 +69,7 @@ static void perf_on_open(lp2p_stream *s, void *ud)
         return;
     }
     lp2p_perf_server_init(&x->core, 0, 0, now_ms());
+    x->core.trace = LP2P_TRACE_LOG;
     lp2p_stream_set_ud(s, x);
 }
 static void perf_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)

@@ -23,8 +23,12 @@
 
 #include "util/buf.h"
 
-#define KASPA_GRPC_PATH                "/protowire.P2P/MessageStream"
-#define KASPA_GRPC_MAX_MESSAGE_DEFAULT (1ull << 30) /* P2P_MAX_MESSAGE_SIZE in rusty-kaspa */
+#define KASPA_GRPC_PATH "/protowire.P2P/MessageStream"
+/* Decoded (inflated) message limit of our endpoint: 16 MiB, far below rusty-kaspa's
+ * P2P_MAX_MESSAGE_SIZE of 1 GiB, which only IBD needs (docs/decisions.md, "message limit"). */
+#define KASPA_GRPC_MAX_MESSAGE_DEFAULT (16u << 20)
+/* Receive buffers (reassembly, inflate output) kept between messages, at most. */
+#define KASPA_GRPC_KEEP_BYTES (256u << 10)
 
 /* HTTP/2 settings profiles.
  * TCP: what a stock Kaspa node (tonic on hyper 1.x) uses: 16 KiB frames; server windows
@@ -38,7 +42,8 @@ typedef enum kaspa_h2_profile {
 
 typedef struct kaspa_grpc_config {
     kaspa_h2_profile profile;
-    uint64_t max_message_size;     /* decoded size limit, checked before buffering; default 1 GiB */
+    uint64_t max_message_size;     /* decoded size limit, checked before buffering and while
+                                      inflating; default KASPA_GRPC_MAX_MESSAGE_DEFAULT */
     int gzip;                      /* client: gzip every message and offer gzip; server: gzip when
                                       the request's grpc-accept-encoding lists gzip. Default 1. */
     int gzip_level;                /* zlib level, default 1 (any level is the same wire format) */
@@ -71,9 +76,12 @@ typedef struct kaspa_grpc_deframer {
 
 void kaspa_grpc_deframer_init(kaspa_grpc_deframer *d, uint64_t max);
 void kaspa_grpc_deframer_free(kaspa_grpc_deframer *d);
+/* Heap bytes held for received data (partial frame and inflate output), by capacity. */
+size_t kaspa_grpc_deframer_held(const kaspa_grpc_deframer *d);
 /* Consumes all of in; calls cb once per complete message (decompressed). Returns 0,
  * LP2P_ERR_TOO_LARGE (declared or inflated size over max), LP2P_ERR_DECODE (bad flag, bad
- * gzip), or the first non-zero value cb returned. After an error the deframer is unusable. */
+ * gzip), or the first non-zero value cb returned. After an error the deframer is unusable.
+ * Between messages, and after an error, it holds at most KASPA_GRPC_KEEP_BYTES. */
 int kaspa_grpc_deframe(kaspa_grpc_deframer *d, const uint8_t *in, size_t len, kaspa_grpc_msg_cb cb,
                        void *user);
 
@@ -122,6 +130,8 @@ int kaspa_grpc_is_done(const kaspa_grpc *g);
 void kaspa_grpc_transport_closed(kaspa_grpc *g);
 /* Bytes queued for sending but not yet handed to HTTP/2. */
 size_t kaspa_grpc_send_queue(const kaspa_grpc *g);
+/* Heap bytes held for received messages (kaspa_grpc_deframer_held of our stream). */
+size_t kaspa_grpc_recv_held(const kaspa_grpc *g);
 /* Messages received so far, and how many of them were gzip-compressed on the wire. */
 uint64_t kaspa_grpc_msgs_in(const kaspa_grpc *g, uint64_t *gzipped);
 /* Total bytes ever appended to out. */

@@ -22,6 +22,8 @@
 #include "kaspa/msg.h"
 #include "lp2p/identity.h"
 #include "util/buf.h"
+#include "util/rng.h"
+#include "util/trace.h"
 
 #define KASPA_NODE_ID_LEN 16
 /* 10 = rusty-kaspa v2.x (Toccata). v1.0.x nodes accept >= 7, v1.1.x >= 9, v2.x >= 10 (and,
@@ -64,8 +66,8 @@ int kaspa_synthetic_addr_string(const lp2p_peer_id *peer, char *out, size_t n);
  * every session that uses it. */
 typedef struct kaspa_hub kaspa_hub;
 
-/* node_id NULL: 16 random bytes (a UUID v4, as kaspad). */
-int kaspa_hub_new(kaspa_hub **out, const uint8_t node_id[KASPA_NODE_ID_LEN]);
+/* node_id NULL: 16 bytes from rng (a UUID v4, as kaspad); LP2P_ERR_STATE without an rng. */
+int kaspa_hub_new(kaspa_hub **out, const uint8_t node_id[KASPA_NODE_ID_LEN], const lp2p_rng *rng);
 void kaspa_hub_del(kaspa_hub *h);
 const uint8_t *kaspa_hub_node_id(const kaspa_hub *h);
 size_t kaspa_hub_count(const kaspa_hub *h);
@@ -93,7 +95,11 @@ typedef struct kaspa_session_config {
     uint64_t ping_interval_ms;          /* our Ping, 120000; 0 = never */
     uint64_t ping_timeout_ms;           /* Pong due, 120000 */
     int request_addresses;              /* send RequestAddresses once after Ready (1, as kaspad) */
-    int log;                            /* emit kaspa_* log lines (1) */
+    /* From the driver (all zero after _config_default; kaspa_session_new refuses a config
+     * without rng with LP2P_ERR_STATE): */
+    lp2p_trace trace;          /* kaspa_handshake/ready/ping/reject/closed records; zero = silent */
+    lp2p_rng rng;              /* required: our Ping nonces (LP2P_RNG_OPENSSL) */
+    uint64_t (*wall_ms)(void); /* Version.timestamp (ms since the epoch); NULL = 0 */
 } kaspa_session_config;
 
 void kaspa_session_config_default(kaspa_session_config *c, kaspa_hub *hub,

@@ -1,5 +1,4 @@
 #include "crypto/dh.h"
-#include "crypto/random.h"
 #include "lp2p/err.h"
 
 #include <openssl/crypto.h>
@@ -22,11 +21,11 @@ int lp2p_x25519_from_private(lp2p_x25519_key *k, const uint8_t priv[LP2P_X25519_
     return 0;
 }
 
-int lp2p_x25519_keygen(lp2p_x25519_key *k)
+int lp2p_x25519_keygen(lp2p_x25519_key *k, const lp2p_rng *rng)
 {
     uint8_t priv[LP2P_X25519_LEN];
     /* Any 32 random bytes are a valid X25519 private key (clamping happens in the ladder). */
-    int rc = lp2p_random_bytes(priv, sizeof(priv));
+    int rc = lp2p_rng_fill(rng, priv, sizeof(priv));
     if (!rc)
         rc = lp2p_x25519_from_private(k, priv);
     OPENSSL_cleanse(priv, sizeof(priv));

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "util/rng.h"
+
 #define LP2P_X25519_LEN 32
 
 /* A key pair. It keeps OpenSSL's parsed form of priv, because building it from raw bytes
@@ -15,8 +17,8 @@ typedef struct lp2p_x25519_key {
     struct evp_pkey_st *pkey;
 } lp2p_x25519_key;
 
-/* Fresh random key pair (k must be zeroed or wiped). */
-int lp2p_x25519_keygen(lp2p_x25519_key *k);
+/* Fresh key pair from the caller's randomness (k must be zeroed or wiped). */
+int lp2p_x25519_keygen(lp2p_x25519_key *k, const lp2p_rng *rng);
 /* Key pair from a given private scalar (tests, vectors); computes pub. k must be zeroed or
  * wiped. */
 int lp2p_x25519_from_private(lp2p_x25519_key *k, const uint8_t priv[LP2P_X25519_LEN]);

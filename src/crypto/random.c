@@ -17,3 +17,9 @@ int lp2p_random_bytes(void *p, size_t n)
     }
     return 0;
 }
+
+int lp2p_random_openssl(void *user, void *p, size_t n)
+{
+    (void)user;
+    return lp2p_random_bytes(p, n);
+}

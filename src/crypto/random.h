@@ -4,7 +4,13 @@
 
 #include <stddef.h>
 
+#include "util/rng.h"
+
 /* Fills p with n random bytes. 0, or LP2P_ERR_CRYPTO when the DRBG fails. */
 int lp2p_random_bytes(void *p, size_t n);
+
+/* lp2p_random_bytes as an lp2p_random_fn: what the host and the apps hand to the cores. */
+int lp2p_random_openssl(void *user, void *p, size_t n);
+#define LP2P_RNG_OPENSSL ((lp2p_rng){.fn = lp2p_random_openssl, .user = NULL})
 
 #endif

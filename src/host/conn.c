@@ -10,6 +10,7 @@
  * otherwise /yamux/1.0.0 is negotiated by multistream inside the encrypted channel.
  * Roles come from `initiator`, not from who dialed the socket (DCUtR sets them apart). */
 #include "host/host_internal.h"
+#include "crypto/random.h"
 #include "lp2p/err.h"
 #include "net/tcp.h"
 #include "util/log.h"
@@ -363,6 +364,8 @@ static int conn_start_noise(lp2p_conn *c)
     nc.expected_remote = c->has_expected ? &c->expected : NULL;
     nc.muxers = k_muxers;
     nc.nmuxers = 1;
+    nc.rng = LP2P_RNG_OPENSSL;
+    nc.trace = LP2P_TRACE_LOG;
     int rc = lp2p_noise_new(&nc, &c->noise);
     if (rc < 0)
         return rc;
@@ -395,6 +398,7 @@ static int conn_start_yamux(lp2p_conn *c)
 {
     lp2p_yamux_config yc;
     lp2p_yamux_config_default(&yc, c->initiator);
+    yc.trace = LP2P_TRACE_LOG;
     if (c->host->cfg.max_stream_window)
         yc.max_window = c->host->cfg.max_stream_window;
     if (c->host->cfg.max_streams_per_conn)

@@ -460,7 +460,7 @@ static lp2p_punch *punch_new(lp2p_conn *relayed, int role_b)
     memset(tmp, 0, sizeof(tmp));
     size_t n = own_candidates(h, own, lens, tmp, MAX_PUNCH_ADDRS);
     int rc = lp2p_dcutr_init(&p->core, role_b ? LP2P_DCUTR_B : LP2P_DCUTR_A, own, lens, n, 0,
-                             lp2p__now(h));
+                             lp2p__now(h), &LP2P_TRACE_LOG);
     for (size_t i = 0; i < MAX_PUNCH_ADDRS; i++)
         lp2p_multiaddr_free(&tmp[i]);
     if (rc < 0) {

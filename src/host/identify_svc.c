@@ -4,6 +4,7 @@
  * address the peer reports is how we learn our NAT mapping. Push is accepted and merged. */
 #include "host/host_internal.h"
 #include "lp2p/err.h"
+#include "net/wall_clock.h"
 #include "util/log.h"
 #include "wire/multiaddr.h"
 
@@ -74,7 +75,7 @@ static void id_on_open(lp2p_stream *s, void *ud)
     }
     lp2p_buf out;
     lp2p_buf_init(&out);
-    int rc = lp2p_identify_encode(&info, &out, NULL, NULL);
+    int rc = lp2p_identify_encode(&info, &out, NULL, NULL, &LP2P_TRACE_LOG);
     if (rc == 0)
         lp2p_stream_write(s, lp2p_buf_head(&out), lp2p_buf_size(&out));
     lp2p_stream_close(s);
@@ -230,6 +231,7 @@ static void push_on_open(lp2p_stream *s, void *ud)
     }
     x->push = 1;
     lp2p_identify_reader_init(&x->r, lp2p__now(lp2p_stream_conn(s)->host), 0);
+    x->r.trace = LP2P_TRACE_LOG;
     lp2p_stream_set_ud(s, x);
 }
 
@@ -252,6 +254,7 @@ void lp2p__identify_start(lp2p_conn *c)
     if (!x)
         return;
     lp2p_identify_reader_init(&x->r, lp2p__now(c->host), 0);
+    x->r.trace = LP2P_TRACE_LOG;
     lp2p_stream *s;
     if (lp2p_conn_open_stream(c, LP2P_IDENTIFY_PROTO, &k_id_client, x, &s) < 0) {
         lp2p_identify_reader_free(&x->r);

@@ -126,7 +126,8 @@ static void cd_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
     int status = 0;
     uint32_t dur = 0;
     uint64_t data = 0;
-    rc = lp2p_relay_client_on_connect_reply(msg.ptr, msg.len, &status, &dur, &data);
+    rc =
+        lp2p_relay_client_on_connect_reply(msg.ptr, msg.len, &status, &dur, &data, &LP2P_TRACE_LOG);
     if (rc < 0) {
         char why[96];
         snprintf(why, sizeof(why), "relay refused: %s",
@@ -264,7 +265,7 @@ static void stop_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
         lp2p_buf_free(&reply);
         return;
     }
-    rc = lp2p_relay_stop_on_connect(msg.ptr, msg.len, &src, &dur, &data, &reply);
+    rc = lp2p_relay_stop_on_connect(msg.ptr, msg.len, &src, &dur, &data, &reply, &LP2P_TRACE_LOG);
     if (rc == 0)
         rc = lp2p_relay_stop_reply(100, &reply);
     lp2p_stream_write(s, lp2p_buf_head(&reply), lp2p_buf_size(&reply));

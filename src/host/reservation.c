@@ -7,6 +7,7 @@
  * The voucher is checked (signed by the relay, naming us); a bad one counts as a refusal. */
 #include "host/host_internal.h"
 #include "lp2p/err.h"
+#include "net/wall_clock.h"
 #include "proto/relay_stop.h"
 #include "util/log.h"
 #include "wire/lpm.h"
@@ -82,7 +83,7 @@ static void hop_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
     memset(&rsv, 0, sizeof(rsv));
     int status = 0;
     rc = lp2p_relay_client_on_reserve_reply(msg.ptr, msg.len, &r->relay, lp2p_host_peer_id(r->h),
-                                            &rsv, &status);
+                                            &rsv, &status, &LP2P_TRACE_LOG);
     if (rc < 0) {
         char why[96];
         snprintf(why, sizeof(why), "%s",
@@ -221,6 +222,7 @@ int lp2p_host_reserve(lp2p_host *h, const char *relay_text)
     lp2p_peer_id_to_string(&r->relay, r->relay_str, sizeof(r->relay_str));
     lp2p_lpm_init(&r->lpm, LP2P_RELAY_MSG_MAX);
     lp2p_relay_refresh_init(&r->rf, lp2p__now(h));
+    r->rf.trace = LP2P_TRACE_LOG;
     uv_timer_init(h->loop, &r->timer);
     r->timer.data = r;
     h->open_handles++;

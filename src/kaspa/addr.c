@@ -2,7 +2,6 @@
  * connected (node id, IP) pairs used for rusty-kaspa's duplicate-connection check. */
 #include "kaspa/session.h"
 #include "crypto/hash.h"
-#include "crypto/random.h"
 #include "lp2p/err.h"
 
 #include <arpa/inet.h>
@@ -98,7 +97,7 @@ struct kaspa_hub {
     size_t n, cap;
 };
 
-int kaspa_hub_new(kaspa_hub **out, const uint8_t node_id[KASPA_NODE_ID_LEN])
+int kaspa_hub_new(kaspa_hub **out, const uint8_t node_id[KASPA_NODE_ID_LEN], const lp2p_rng *rng)
 {
     kaspa_hub *h = calloc(1, sizeof(*h));
     if (!h)
@@ -106,9 +105,10 @@ int kaspa_hub_new(kaspa_hub **out, const uint8_t node_id[KASPA_NODE_ID_LEN])
     if (node_id) {
         memcpy(h->node_id, node_id, KASPA_NODE_ID_LEN);
     } else {
-        if (lp2p_random_bytes(h->node_id, KASPA_NODE_ID_LEN) != 0) {
+        int rc = lp2p_rng_fill(rng, h->node_id, KASPA_NODE_ID_LEN);
+        if (rc != 0) {
             free(h);
-            return LP2P_ERR_CRYPTO;
+            return rc;
         }
         h->node_id[6] = (uint8_t)((h->node_id[6] & 0x0f) | 0x40); /* UUID v4 */
         h->node_id[8] = (uint8_t)((h->node_id[8] & 0x3f) | 0x80);

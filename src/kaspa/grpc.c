@@ -392,10 +392,20 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
         return 0;
     int rc = kaspa_grpc_deframe(&g->df, data, len, on_msg, g);
     if (rc) {
+        /* A peer whose message we cannot take gets the reason in trailers (the status tonic
+         * uses for an over-limit message), then GOAWAY at once: no close grace for it. The
+         * status is set before on_close, whose owner may close too (with status 0). */
+        char why[128];
+        if (rc == LP2P_ERR_TOO_LARGE)
+            snprintf(why, sizeof why, "gRPC message larger than the limit of %llu bytes",
+                     (unsigned long long)g->cfg.max_message_size);
+        else
+            snprintf(why, sizeof why, "%s", lp2p_strerror(rc));
         g->failed = 1;
-        int st = rc == LP2P_ERR_TOO_LARGE ? 8 /* RESOURCE_EXHAUSTED */ : 13 /* INTERNAL */;
-        fire_close(g, rc, -1, lp2p_strerror(rc));
-        kaspa_grpc_close(g, st, lp2p_strerror(rc));
+        g->stream_closed = 1;
+        kaspa_grpc_close(
+            g, rc == LP2P_ERR_TOO_LARGE ? 8 /* RESOURCE_EXHAUSTED */ : 13 /* INTERNAL */, why);
+        fire_close(g, rc, -1, why);
     }
     return 0;
 }
@@ -715,6 +725,11 @@ int kaspa_grpc_sending_gzip(const kaspa_grpc *g)
 uint64_t kaspa_grpc_bytes_out(const kaspa_grpc *g)
 {
     return g->bytes_out;
+}
+
+size_t kaspa_grpc_recv_held(const kaspa_grpc *g)
+{
+    return kaspa_grpc_deframer_held(&g->df);
 }
 
 uint64_t kaspa_grpc_msgs_in(const kaspa_grpc *g, uint64_t *gzipped)

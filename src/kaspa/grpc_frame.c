@@ -6,7 +6,9 @@
  *   +--------+--------------------------+------------------------+
  *
  * Sizes are checked against the limit before anything is buffered; the payload buffer grows
- * only as bytes actually arrive, so a forged 1 GiB length costs nothing up front. */
+ * only as bytes actually arrive, so a forged 1 GiB length costs nothing up front. Inflation
+ * stops one byte past the limit, and the buffers of a large message are released once it has
+ * been delivered: a gzip bomb costs at most the limit, and only while it is being refused. */
 #include "kaspa/grpc.h"
 #include "lp2p/err.h"
 
@@ -33,6 +35,11 @@ void kaspa_grpc_deframer_free(kaspa_grpc_deframer *d)
     lp2p_buf_free(&d->acc);
     lp2p_buf_free(&d->inflated);
     memset(d, 0, sizeof(*d));
+}
+
+size_t kaspa_grpc_deframer_held(const kaspa_grpc_deframer *d)
+{
+    return d->acc.cap + d->inflated.cap;
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -92,6 +99,14 @@ static int gunzip(kaspa_grpc_deframer *d, const uint8_t *in, size_t len)
     }
 }
 
+/* Empties b, and frees it when it grew past what we keep between messages. */
+static void release(lp2p_buf *b)
+{
+    lp2p_buf_clear(b);
+    if (b->cap > KASPA_GRPC_KEEP_BYTES)
+        lp2p_buf_free(b);
+}
+
 static int deliver(kaspa_grpc_deframer *d, uint8_t flag, const uint8_t *p, size_t n,
                    kaspa_grpc_msg_cb cb, void *user)
 {
@@ -100,9 +115,10 @@ static int deliver(kaspa_grpc_deframer *d, uint8_t flag, const uint8_t *p, size_
         return cb(user, p, n);
     d->gzipped++;
     int rc = gunzip(d, p, n);
-    if (rc)
-        return rc;
-    return cb(user, lp2p_buf_head(&d->inflated), lp2p_buf_size(&d->inflated));
+    if (rc == 0)
+        rc = cb(user, lp2p_buf_head(&d->inflated), lp2p_buf_size(&d->inflated));
+    release(&d->inflated);
+    return rc;
 }
 
 static int check_header(const kaspa_grpc_deframer *d, const uint8_t *h)
@@ -114,8 +130,8 @@ static int check_header(const kaspa_grpc_deframer *d, const uint8_t *h)
     return 0;
 }
 
-int kaspa_grpc_deframe(kaspa_grpc_deframer *d, const uint8_t *in, size_t len, kaspa_grpc_msg_cb cb,
-                       void *user)
+static int deframe(kaspa_grpc_deframer *d, const uint8_t *in, size_t len, kaspa_grpc_msg_cb cb,
+                   void *user)
 {
     int rc;
     while (len > 0) {
@@ -155,14 +171,23 @@ int kaspa_grpc_deframe(kaspa_grpc_deframer *d, const uint8_t *in, size_t len, ka
         if (take == need) {
             h = lp2p_buf_head(&d->acc);
             rc = deliver(d, h[0], h + HDR, be32(h + 1), cb, user);
-            lp2p_buf_clear(&d->acc);
-            if (lp2p_buf_size(&d->acc) == 0 && d->acc.cap > (1u << 20))
-                lp2p_buf_free(&d->acc); /* do not pin a big message's buffer */
+            release(&d->acc); /* do not pin a big message's buffer */
             if (rc)
                 return rc;
         }
     }
     return 0;
+}
+
+int kaspa_grpc_deframe(kaspa_grpc_deframer *d, const uint8_t *in, size_t len, kaspa_grpc_msg_cb cb,
+                       void *user)
+{
+    int rc = deframe(d, in, len, cb, user);
+    if (rc) { /* unusable now: keep nothing for the rest of the connection */
+        release(&d->acc);
+        release(&d->inflated);
+    }
+    return rc;
 }
 
 void kaspa_grpc_deflate_free(void **zs)

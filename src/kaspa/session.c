@@ -3,9 +3,7 @@
  * Wire facts: ../shared/reference/kaspa-p2p-wire.md sections 3-5; the sequence diagram is in
  * include/kaspa/session.h. */
 #include "kaspa/session.h"
-#include "crypto/random.h"
 #include "lp2p/err.h"
-#include "util/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +69,6 @@ void kaspa_session_config_default(kaspa_session_config *c, kaspa_hub *hub, kaspa
     c->ping_interval_ms = 120000;
     c->ping_timeout_ms = 120000;
     c->request_addresses = 1;
-    c->log = 1;
 }
 
 static void emit(kaspa_session *s, const kaspa_event *ev)
@@ -80,11 +77,13 @@ static void emit(kaspa_session *s, const kaspa_event *ev)
         s->cb.on_event(s->user, s, ev);
 }
 
-static uint64_t rand64(void)
+static uint64_t rand64(const kaspa_session *s)
 {
     uint64_t v = 0;
-    if (lp2p_random_bytes(&v, sizeof v) != 0)
-        v = 0x9e3779b97f4a7c15ull; /* never happens with a working OpenSSL; still a valid nonce */
+    /* A nonce only pairs a Pong with our one outstanding Ping: if the caller's source fails,
+     * a fixed one still works. */
+    if (lp2p_rng_fill(&s->cfg.rng, &v, sizeof v) != 0)
+        v = 0x9e3779b97f4a7c15ull;
     return v;
 }
 
@@ -103,10 +102,9 @@ static void fire_closed(kaspa_session *s, int err, const char *reason)
     s->closed_fired = 1;
     s->state = S_CLOSED;
     unregister(s);
-    if (s->cfg.log)
-        lp2p_log(err ? LP2P_INFO : LP2P_DEBUG, "kaspa_closed", LF_S("peer", s->peer_label),
-                 LF_S("reason", reason ? reason : ""),
-                 LF_S("err", err ? lp2p_err_name(err) : "OK"));
+    lp2p_emit(&s->cfg.trace, err ? LP2P_INFO : LP2P_DEBUG, "kaspa_closed",
+              LF_S("peer", s->peer_label), LF_S("reason", reason ? reason : ""),
+              LF_S("err", err ? lp2p_err_name(err) : "OK"));
     kaspa_event ev = {.type = KASPA_EV_CLOSED};
     ev.u.closed.err = err;
     ev.u.closed.reason = reason;
@@ -134,9 +132,8 @@ static void fail(kaspa_session *s, int err, const char *reason)
         return;
     char r[KASPA_REJECT_REASON_MAX + 1];
     snprintf(r, sizeof r, "%s", reason);
-    if (s->cfg.log)
-        lp2p_log(LP2P_WARN, "kaspa_reject", LF_S("peer", s->peer_label), LF_S("reason", r),
-                 LF_S("direction", "sent"));
+    lp2p_emit(&s->cfg.trace, LP2P_WARN, "kaspa_reject", LF_S("peer", s->peer_label),
+              LF_S("reason", r), LF_S("direction", "sent"));
     Protowire__RejectMessage rj = PROTOWIRE__REJECT_MESSAGE__INIT;
     rj.reason = r;
     kaspa_msg m = PROTOWIRE__KASPAD_MESSAGE__INIT;
@@ -159,7 +156,8 @@ static int send_version(kaspa_session *s)
     Protowire__NetAddress na = PROTOWIRE__NET_ADDRESS__INIT;
     v.protocolversion = s->cfg.protocol_version;
     v.services = 0;
-    v.timestamp = (int64_t)lp2p_wall_ms(); /* milliseconds, as kaspad; only a time offset */
+    /* milliseconds, as kaspad; only a time offset */
+    v.timestamp = s->cfg.wall_ms ? (int64_t)s->cfg.wall_ms() : 0;
     v.id.data = (uint8_t *)(uintptr_t)kaspa_hub_node_id(s->cfg.hub);
     v.id.len = KASPA_NODE_ID_LEN;
     v.useragent = s->user_agent;
@@ -239,9 +237,8 @@ static void enter_ready(kaspa_session *s)
     s->state = S_READY;
     s->ready_deadline = UINT64_MAX;
     uint64_t since = s->now - s->start_ms;
-    if (s->cfg.log)
-        lp2p_log(LP2P_INFO, "kaspa_ready", LF_S("peer", s->peer_label),
-                 LF_U("ms_since_start", since));
+    lp2p_emit(&s->cfg.trace, LP2P_INFO, "kaspa_ready", LF_S("peer", s->peer_label),
+              LF_U("ms_since_start", since));
     kaspa_event ev = {.type = KASPA_EV_READY};
     ev.u.ready.ms_since_start = since;
     emit(s, &ev);
@@ -334,11 +331,10 @@ static void version_verack_done(kaspa_session *s)
     ev.u.handshake.node_id = s->peer_id;
     ev.u.handshake.has_advertised = s->peer_has_adv;
     ev.u.handshake.advertised = s->peer_adv;
-    if (s->cfg.log)
-        lp2p_log(LP2P_INFO, "kaspa_handshake", LF_S("peer", s->peer_label),
-                 LF_U("version", s->peer_version), LF_S("network", s->peer_network),
-                 LF_S("user_agent", s->peer_ua), LF_S("addr", s->peer_addr_str),
-                 LF_B("relayed", s->cfg.relayed));
+    lp2p_emit(&s->cfg.trace, LP2P_INFO, "kaspa_handshake", LF_S("peer", s->peer_label),
+              LF_U("version", s->peer_version), LF_S("network", s->peer_network),
+              LF_S("user_agent", s->peer_ua), LF_S("addr", s->peer_addr_str),
+              LF_B("relayed", s->cfg.relayed));
     after_version_verack(s, &ev);
 }
 
@@ -354,9 +350,8 @@ static void handle(kaspa_session *s, const kaspa_msg *m, size_t wire_len)
     if (kind == PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_REJECT) {
         char r[KASPA_REJECT_REASON_MAX + 1];
         snprintf(r, sizeof r, "%s", m->reject->reason ? m->reject->reason : "");
-        if (s->cfg.log)
-            lp2p_log(LP2P_WARN, "kaspa_reject", LF_S("peer", s->peer_label), LF_S("reason", r),
-                     LF_S("direction", "received"));
+        lp2p_emit(&s->cfg.trace, LP2P_WARN, "kaspa_reject", LF_S("peer", s->peer_label),
+                  LF_S("reason", r), LF_S("direction", "received"));
         s->state = S_CLOSED;
         kaspa_event ev = {.type = KASPA_EV_REJECT};
         ev.u.reject.sent = 0;
@@ -429,8 +424,8 @@ static void handle(kaspa_session *s, const kaspa_msg *m, size_t wire_len)
             s->pong_deadline = UINT64_MAX;
             if (s->cfg.ping_interval_ms)
                 s->next_ping = s->now + s->cfg.ping_interval_ms;
-            if (s->cfg.log)
-                lp2p_log(LP2P_INFO, "kaspa_ping", LF_S("peer", s->peer_label), LF_U("rtt_ms", rtt));
+            lp2p_emit(&s->cfg.trace, LP2P_INFO, "kaspa_ping", LF_S("peer", s->peer_label),
+                      LF_U("rtt_ms", rtt));
             kaspa_event ev = {.type = KASPA_EV_PING};
             ev.u.ping.rtt_ms = rtt;
             ev.u.ping.nonce = s->ping_nonce;
@@ -503,6 +498,8 @@ int kaspa_session_new(kaspa_session **out, const kaspa_session_config *cfg, kasp
 {
     if (!cfg || !cfg->hub || !cfg->network)
         return LP2P_ERR_INVAL;
+    if (!cfg->rng.fn)
+        return LP2P_ERR_STATE; /* no randomness for our Ping nonces */
     kaspa_session *s = calloc(1, sizeof(*s));
     if (!s)
         return LP2P_ERR_NOMEM;
@@ -645,7 +642,7 @@ int kaspa_session_ping(kaspa_session *s, uint64_t now_ms)
     if (s->state != S_READY || s->pong_deadline != UINT64_MAX)
         return LP2P_ERR_STATE;
     s->now = now_ms;
-    s->ping_nonce = rand64();
+    s->ping_nonce = rand64(s);
     s->ping_sent_at = now_ms;
     s->pong_deadline = now_ms + s->cfg.ping_timeout_ms;
     int rc = send_nonce(s, PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PING, s->ping_nonce);

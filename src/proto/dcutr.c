@@ -6,7 +6,6 @@
 
 #include "dcutr.pb-c.h"
 #include "lp2p/err.h"
-#include "util/log.h"
 #include "util/uvarint.h"
 #include "wire/multiaddr.h"
 
@@ -64,9 +63,12 @@ static int copy_filtered(const uint8_t *const *src, const size_t *lens, size_t n
 }
 
 int lp2p_dcutr_init(lp2p_dcutr *d, lp2p_dcutr_role role, const uint8_t *const *own,
-                    const size_t *own_lens, size_t nown, uint64_t timeout_ms, uint64_t now_ms)
+                    const size_t *own_lens, size_t nown, uint64_t timeout_ms, uint64_t now_ms,
+                    const lp2p_trace *trace)
 {
     memset(d, 0, sizeof(*d));
+    if (trace)
+        d->trace = *trace;
     d->role = role;
     d->timeout_ms = timeout_ms ? timeout_ms : LP2P_DCUTR_TIMEOUT_MS;
     lp2p_lpm_init(&d->rd, LP2P_DCUTR_MSG_MAX);
@@ -76,8 +78,8 @@ int lp2p_dcutr_init(lp2p_dcutr *d, lp2p_dcutr_role role, const uint8_t *const *o
     if (rc < 0)
         return rc;
     if (dropped)
-        lp2p_log(LP2P_DEBUG, "dcutr_own_addrs_filtered", LF_U("dropped", dropped),
-                 LF_U("kept", d->nown));
+        lp2p_emit(&d->trace, LP2P_DEBUG, "dcutr_own_addrs_filtered", LF_U("dropped", dropped),
+                  LF_U("kept", d->nown));
     if (role == LP2P_DCUTR_A) {
         d->state = LP2P_DCUTR_WAIT_CONNECT;
         d->attempt = 1;
@@ -129,7 +131,8 @@ int lp2p_dcutr_start_attempt(lp2p_dcutr *d, uint64_t now_ms)
         d->attempt >= LP2P_DCUTR_MAX_ATTEMPTS)
         return LP2P_ERR_STATE;
     if (d->nown == 0) {
-        lp2p_log(LP2P_INFO, "dcutr_no_addrs", LF_S("reason", "nothing to offer the peer"));
+        lp2p_emit(&d->trace, LP2P_INFO, "dcutr_no_addrs",
+                  LF_S("reason", "nothing to offer the peer"));
         return LP2P_ERR_NA;
     }
     /* fresh stream: forget the previous attempt's bytes */
@@ -150,8 +153,9 @@ int lp2p_dcutr_start_attempt(lp2p_dcutr *d, uint64_t now_ms)
 
 static int fail_msg(lp2p_dcutr *d, int rc, const char *why)
 {
-    lp2p_log(LP2P_WARN, "dcutr_rejected", LF_S("role", d->role == LP2P_DCUTR_B ? "B" : "A"),
-             LF_I("attempt", d->attempt), LF_S("reason", why), LF_S("err", lp2p_err_name(rc)));
+    lp2p_emit(&d->trace, LP2P_WARN, "dcutr_rejected",
+              LF_S("role", d->role == LP2P_DCUTR_B ? "B" : "A"), LF_I("attempt", d->attempt),
+              LF_S("reason", why), LF_S("err", lp2p_err_name(rc)));
     d->deadline_ms = UINT64_MAX;
     return rc;
 }
@@ -171,8 +175,8 @@ static int take_peer_addrs(lp2p_dcutr *d, const Holepunch__Pb__HolePunch *m)
         free_list(&d->peer, &d->peer_lens, &d->npeer);
         rc = copy_filtered(src, lens, m->n_obsaddrs, &d->peer, &d->peer_lens, &d->npeer, &dropped);
         if (rc == 0 && dropped)
-            lp2p_log(LP2P_DEBUG, "dcutr_peer_addrs_filtered", LF_U("dropped", dropped),
-                     LF_U("kept", d->npeer));
+            lp2p_emit(&d->trace, LP2P_DEBUG, "dcutr_peer_addrs_filtered", LF_U("dropped", dropped),
+                      LF_U("kept", d->npeer));
         if (rc == 0 && d->npeer == 0)
             rc = LP2P_ERR_NA;
     }
@@ -292,9 +296,9 @@ int lp2p_dcutr_poll(lp2p_dcutr *d, lp2p_dcutr_event *ev)
     ev->rtt_ms = d->rtt_ms;
     ev->noise_initiator = d->role == LP2P_DCUTR_A;
     ev->try_swapped = d->role == LP2P_DCUTR_B && d->attempt == LP2P_DCUTR_MAX_ATTEMPTS;
-    lp2p_log(LP2P_INFO, "dcutr_dial", LF_S("role", d->role == LP2P_DCUTR_B ? "B" : "A"),
-             LF_I("attempt", d->attempt), LF_U("rtt_ms", d->rtt_ms), LF_U("addrs", d->npeer),
-             LF_B("try_swapped", ev->try_swapped));
+    lp2p_emit(&d->trace, LP2P_INFO, "dcutr_dial", LF_S("role", d->role == LP2P_DCUTR_B ? "B" : "A"),
+              LF_I("attempt", d->attempt), LF_U("rtt_ms", d->rtt_ms), LF_U("addrs", d->npeer),
+              LF_B("try_swapped", ev->try_swapped));
     return 1;
 }
 

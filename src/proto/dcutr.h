@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/trace.h"
 #include "wire/lpm.h"
 
 #define LP2P_DCUTR_PROTO        "/libp2p/dcutr"
@@ -81,12 +82,16 @@ typedef struct lp2p_dcutr {
     uint64_t dial_at_ms;  /* B */
     uint64_t deadline_ms; /* message timeout */
     int event_ready;
+    /* dcutr_dial, dcutr_rejected, dcutr_no_addrs, dcutr_*_addrs_filtered records */
+    lp2p_trace trace;
 } lp2p_dcutr;
 
 /* own: our addresses to offer (binary multiaddrs; B: observed/predicted ones), copied and
- * filtered. timeout_ms 0 = LP2P_DCUTR_TIMEOUT_MS. A starts waiting for CONNECT at now_ms. */
+ * filtered. timeout_ms 0 = LP2P_DCUTR_TIMEOUT_MS. A starts waiting for CONNECT at now_ms.
+ * trace (copied; NULL = silent) gets the records, from the filtering here on. */
 int lp2p_dcutr_init(lp2p_dcutr *d, lp2p_dcutr_role role, const uint8_t *const *own,
-                    const size_t *own_lens, size_t nown, uint64_t timeout_ms, uint64_t now_ms);
+                    const size_t *own_lens, size_t nown, uint64_t timeout_ms, uint64_t now_ms,
+                    const lp2p_trace *trace);
 void lp2p_dcutr_free(lp2p_dcutr *d);
 
 /* B: a new stream is open; queues CONNECT in out and starts the RTT clock.

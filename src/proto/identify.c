@@ -7,7 +7,6 @@
 
 #include "identify.pb-c.h"
 #include "lp2p/err.h"
-#include "util/log.h"
 #include "util/uvarint.h"
 
 void lp2p_identify_info_init(lp2p_identify_info *info)
@@ -61,7 +60,7 @@ static int pack_delimited(const Identify__Pb__Identify *m, lp2p_buf *out)
 }
 
 int lp2p_identify_encode(const lp2p_identify_info *info, lp2p_buf *out, size_t *dropped_addrs,
-                         int *dropped_record)
+                         int *dropped_record, const lp2p_trace *trace)
 {
     Identify__Pb__Identify m = IDENTIFY__PB__IDENTIFY__INIT;
     ProtobufCBinaryData *addrs = NULL;
@@ -119,9 +118,9 @@ int lp2p_identify_encode(const lp2p_identify_info *info, lp2p_buf *out, size_t *
     }
     if (m.n_listenaddrs < info->n_listen_addrs ||
         (info->signed_peer_record && !m.has_signedpeerrecord))
-        lp2p_log(LP2P_WARN, "identify_trimmed",
-                 LF_U("dropped_addrs", info->n_listen_addrs - m.n_listenaddrs),
-                 LF_B("dropped_record", !m.has_signedpeerrecord && info->signed_peer_record));
+        lp2p_emit(trace, LP2P_WARN, "identify_trimmed",
+                  LF_U("dropped_addrs", info->n_listen_addrs - m.n_listenaddrs),
+                  LF_B("dropped_record", !m.has_signedpeerrecord && info->signed_peer_record));
     rc = pack_delimited(&m, out);
 done:
     free(addrs);
@@ -257,7 +256,8 @@ static void drop_record(lp2p_identify_info *info)
     info->fields &= ~LP2P_IDF_SIGNED_RECORD;
 }
 
-int lp2p_identify_verify(lp2p_identify_info *info, const lp2p_peer_id *remote)
+int lp2p_identify_verify(lp2p_identify_info *info, const lp2p_peer_id *remote,
+                         const lp2p_trace *trace)
 {
     char idstr[LP2P_PEER_ID_STR_MAX] = "?";
     lp2p_peer_id_to_string(remote, idstr, sizeof(idstr));
@@ -265,8 +265,8 @@ int lp2p_identify_verify(lp2p_identify_info *info, const lp2p_peer_id *remote)
         lp2p_peer_id from_key;
         int rc = lp2p_peer_id_from_pubkey(info->public_key, info->public_key_len, &from_key);
         if (rc < 0 || !lp2p_peer_id_equal(&from_key, remote)) {
-            lp2p_log(LP2P_WARN, "identify_key_mismatch", LF_S("peer", idstr),
-                     LF_S("reason", rc < 0 ? "bad public key" : "key is not the peer's"));
+            lp2p_emit(trace, LP2P_WARN, "identify_key_mismatch", LF_S("peer", idstr),
+                      LF_S("reason", rc < 0 ? "bad public key" : "key is not the peer's"));
             return LP2P_ERR_PEER_ID_MISMATCH;
         }
     }
@@ -278,8 +278,8 @@ int lp2p_identify_verify(lp2p_identify_info *info, const lp2p_peer_id *remote)
     memset(&rec, 0, sizeof(rec));
     int rc = lp2p_peer_record_open(info->signed_peer_record, info->signed_peer_record_len, &rec);
     if (rc < 0 || !lp2p_peer_id_equal(&rec.peer, remote)) {
-        lp2p_log(LP2P_WARN, "identify_bad_record", LF_S("peer", idstr),
-                 LF_S("reason", rc < 0 ? lp2p_strerror(rc) : "record of another peer"));
+        lp2p_emit(trace, LP2P_WARN, "identify_bad_record", LF_S("peer", idstr),
+                  LF_S("reason", rc < 0 ? lp2p_strerror(rc) : "record of another peer"));
         if (rc >= 0)
             lp2p_peer_record_free(&rec);
         drop_record(info);
@@ -376,7 +376,8 @@ static int reader_fail(lp2p_identify_reader *r, int rc, const char *why)
 {
     r->failed = 1;
     r->deadline_ms = UINT64_MAX;
-    lp2p_log(LP2P_WARN, "identify_rejected", LF_S("reason", why), LF_S("err", lp2p_err_name(rc)));
+    lp2p_emit(&r->trace, LP2P_WARN, "identify_rejected", LF_S("reason", why),
+              LF_S("err", lp2p_err_name(rc)));
     return rc;
 }
 
@@ -416,7 +417,7 @@ int lp2p_identify_reader_finish(lp2p_identify_reader *r, const lp2p_peer_id *rem
         return reader_fail(r, LP2P_ERR_DECODE, "stream ended inside a message");
     if (r->nmsgs == 0)
         return reader_fail(r, LP2P_ERR_DECODE, "stream ended without a message");
-    int rc = lp2p_identify_verify(&r->info, remote);
+    int rc = lp2p_identify_verify(&r->info, remote, &r->trace);
     if (rc < 0)
         return reader_fail(r, rc, "public key does not match the peer ID");
     *out = r->info;

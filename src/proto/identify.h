@@ -22,6 +22,7 @@
 
 #include "lp2p/identity.h"
 #include "util/buf.h"
+#include "util/trace.h"
 #include "wire/lpm.h"
 
 #define LP2P_IDENTIFY_PROTO      "/ipfs/id/1.0.0"
@@ -70,9 +71,10 @@ void lp2p_identify_info_free(lp2p_identify_info *info);
 
 /* Appends uvarint(len) ‖ Identify to out. Optional outputs: how many listen addresses were
  * dropped from the end, and whether the signed record was dropped, to fit 4 KiB.
- * LP2P_ERR_TOO_LARGE when it cannot fit even without addresses and record. */
+ * LP2P_ERR_TOO_LARGE when it cannot fit even without addresses and record. A trim is also
+ * reported to trace (identify_trimmed; NULL = silent). */
 int lp2p_identify_encode(const lp2p_identify_info *info, lp2p_buf *out, size_t *dropped_addrs,
-                         int *dropped_record);
+                         int *dropped_record, const lp2p_trace *trace);
 
 /* Decodes one protobuf message (no length prefix) and merges it into info (protobuf merge).
  * LP2P_ERR_TOO_LARGE above LP2P_IDENTIFY_RECV_MAX, LP2P_ERR_DECODE on bad protobuf. */
@@ -82,9 +84,11 @@ int lp2p_identify_decode(const uint8_t *msg, size_t len, lp2p_identify_info *inf
  * - publicKey, when present, must hash to remote (else LP2P_ERR_PEER_ID_MISMATCH, fatal:
  *   the peer lies about its identity on an authenticated connection);
  * - signedPeerRecord, when present, is opened and must be signed by remote; then its
- *   addresses replace listen_addrs (record_verified = 1). An invalid record is dropped with a
- *   log line and the plain listen addresses are kept (what go does). */
-int lp2p_identify_verify(lp2p_identify_info *info, const lp2p_peer_id *remote);
+ *   addresses replace listen_addrs (record_verified = 1). An invalid record is dropped with an
+ *   identify_bad_record record and the plain listen addresses are kept (what go does).
+ * trace (NULL = silent) gets identify_key_mismatch / identify_bad_record (peer, reason). */
+int lp2p_identify_verify(lp2p_identify_info *info, const lp2p_peer_id *remote,
+                         const lp2p_trace *trace);
 
 /* Moves every field that push carried into known (replacing it); fields push did not carry
  * stay as they were. Exception: when both hold verified signed records and push's seq is
@@ -99,6 +103,7 @@ typedef struct lp2p_identify_reader {
     uint64_t deadline_ms;    /* UINT64_MAX once finished */
     int failed;              /* a previous call returned an error */
     lp2p_identify_info info; /* merged so far */
+    lp2p_trace trace;        /* set after _init: identify_rejected and verify's records */
 } lp2p_identify_reader;
 
 /* timeout_ms 0 = LP2P_IDENTIFY_TIMEOUT_MS, counted from now_ms. */

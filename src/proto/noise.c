@@ -2,7 +2,6 @@
 #include "proto/noise.h"
 #include "proto/noise_xx.h"
 #include "lp2p/err.h"
-#include "util/log.h"
 
 #include "noise.pb-c.h"
 
@@ -18,6 +17,7 @@ struct lp2p_noise {
     lp2p_noise_xx xx;
     const lp2p_keypair *identity;
     int initiator;
+    lp2p_trace trace;
     int has_expected;
     lp2p_peer_id expected;
     char **muxers; /* our list, owned copies */
@@ -45,8 +45,9 @@ static int fail(lp2p_noise *n, int rc, const char *why)
 {
     if (!n->err) {
         n->err = rc;
-        lp2p_log(LP2P_WARN, "noise_error", LF_S("reason", why), LF_S("code", lp2p_err_name(rc)),
-                 LF_S("role", n->initiator ? "initiator" : "responder"));
+        lp2p_emit(&n->trace, LP2P_WARN, "noise_error", LF_S("reason", why),
+                  LF_S("code", lp2p_err_name(rc)),
+                  LF_S("role", n->initiator ? "initiator" : "responder"));
     }
     return rc;
 }
@@ -88,13 +89,14 @@ int lp2p_noise_new(const lp2p_noise_config *c, lp2p_noise **out)
         return LP2P_ERR_NOMEM;
     n->identity = c->identity;
     n->initiator = !!c->initiator;
+    n->trace = c->trace;
     if (c->expected_remote) {
         n->has_expected = 1;
         n->expected = *c->expected_remote;
     }
     /* Empty prologue: the libp2p spec defines none. */
     int rc = lp2p_noise_xx_init(&n->xx, n->initiator, NULL, 0, c->test_static_key,
-                                c->test_ephemeral_key);
+                                c->test_ephemeral_key, &c->rng);
     if (!rc)
         rc = copy_list(&n->muxers, &n->nmuxers, c->muxers, c->nmuxers);
     if (rc) {

@@ -29,6 +29,8 @@
 
 #include "lp2p/identity.h"
 #include "util/buf.h"
+#include "util/rng.h"
+#include "util/trace.h"
 
 #define LP2P_NOISE_PROTOCOL_ID "/noise"
 /* Plaintext bytes per transport frame: 65535 - 16 (go-libp2p's MaxPlaintextLength). */
@@ -45,6 +47,8 @@ typedef struct lp2p_noise_config {
     /* Muxer protocol IDs we support, in preference order (copied); NULL/0 = no extension. */
     const char *const *muxers;
     size_t nmuxers;
+    lp2p_rng rng;     /* required: the X25519 keys' randomness (LP2P_RNG_OPENSSL) */
+    lp2p_trace trace; /* noise_error records (reason, code, role); zero = silent */
     /* Tests only: fixed X25519 private keys (32 bytes each); NULL = fresh random keys. */
     const uint8_t *test_static_key;
     const uint8_t *test_ephemeral_key;

@@ -117,10 +117,12 @@ static int decrypt_and_hash(lp2p_noise_xx *x, const uint8_t *ct, size_t len, uin
 /* ---- HandshakeState ------------------------------------------------------------------------ */
 
 int lp2p_noise_xx_init(lp2p_noise_xx *x, int initiator, const uint8_t *prologue, size_t plen,
-                       const uint8_t *s_priv, const uint8_t *e_priv)
+                       const uint8_t *s_priv, const uint8_t *e_priv, const lp2p_rng *rng)
 {
     memset(x, 0, sizeof(*x));
     x->initiator = !!initiator;
+    if (rng)
+        x->rng = *rng;
     /* The protocol name is exactly HASHLEN bytes, so h = name without hashing (§5.2). */
     _Static_assert(sizeof(LP2P_NOISE_PROTOCOL_NAME) - 1 == HASHLEN, "name is 32 bytes");
     memcpy(x->h, LP2P_NOISE_PROTOCOL_NAME, HASHLEN);
@@ -129,7 +131,7 @@ int lp2p_noise_xx_init(lp2p_noise_xx *x, int initiator, const uint8_t *prologue,
     int rc = mix_hash(x, prologue, plen);
     if (rc)
         return rc;
-    rc = s_priv ? lp2p_x25519_from_private(&x->s, s_priv) : lp2p_x25519_keygen(&x->s);
+    rc = s_priv ? lp2p_x25519_from_private(&x->s, s_priv) : lp2p_x25519_keygen(&x->s, &x->rng);
     if (rc)
         return rc;
     if (e_priv) {
@@ -160,7 +162,7 @@ int lp2p_noise_xx_our_turn(const lp2p_noise_xx *x)
 static int write_e(lp2p_noise_xx *x, lp2p_buf *out)
 {
     int rc = 0;
-    if (!x->e_given && (rc = lp2p_x25519_keygen(&x->e)))
+    if (!x->e_given && (rc = lp2p_x25519_keygen(&x->e, &x->rng)))
         return rc;
     if ((rc = lp2p_buf_append(out, x->e.pub, DHLEN)))
         return rc;

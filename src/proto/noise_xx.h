@@ -51,14 +51,15 @@ typedef struct lp2p_noise_xx {
     uint8_t h[LP2P_SHA256_LEN];
     lp2p_noise_cs cs;
     lp2p_x25519_key s, e;
-    int e_given; /* e was injected (test vectors) rather than generated on write */
+    int e_given;  /* e was injected (test vectors) rather than generated on write */
+    lp2p_rng rng; /* the caller's randomness, for s and e */
     uint8_t rs[LP2P_X25519_LEN], re[LP2P_X25519_LEN];
 } lp2p_noise_xx;
 
-/* s_priv / e_priv: X25519 private keys to use, or NULL for fresh random ones (e_priv is
- * for test vectors only: an ephemeral key must never be reused). */
+/* s_priv / e_priv: X25519 private keys to use, or NULL for fresh ones drawn from rng (e_priv
+ * is for test vectors only: an ephemeral key must never be reused). rng is copied. */
 int lp2p_noise_xx_init(lp2p_noise_xx *x, int initiator, const uint8_t *prologue, size_t plen,
-                       const uint8_t *s_priv, const uint8_t *e_priv);
+                       const uint8_t *s_priv, const uint8_t *e_priv, const lp2p_rng *rng);
 void lp2p_noise_xx_free(lp2p_noise_xx *x);
 /* Whose turn: 1 when the next handshake message is ours to write. */
 int lp2p_noise_xx_our_turn(const lp2p_noise_xx *x);

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "lp2p/err.h"
-#include "util/log.h"
 
 /* Upload/download payload; content is irrelevant to the protocol. */
 static const uint8_t zeros[LP2P_PERF_CHUNK_MAX];
@@ -74,11 +73,13 @@ int lp2p_perf_client_recv(lp2p_perf_client *c, const uint8_t *in, size_t len, ui
     if (len == 0)
         return 0;
     if (!c->write_closed || c->eof) {
-        lp2p_log(LP2P_WARN, "perf_rejected", LF_S("reason", "server sent during upload"));
+        lp2p_emit(&c->trace, LP2P_WARN, "perf_rejected",
+                  LF_S("reason", "server sent during upload"));
         return LP2P_ERR_DECODE;
     }
     if (len > c->download_bytes - c->downloaded) {
-        lp2p_log(LP2P_WARN, "perf_rejected", LF_S("reason", "server sent more than requested"));
+        lp2p_emit(&c->trace, LP2P_WARN, "perf_rejected",
+                  LF_S("reason", "server sent more than requested"));
         return LP2P_ERR_DECODE;
     }
     c->downloaded += len;
@@ -90,8 +91,8 @@ int lp2p_perf_client_eof(lp2p_perf_client *c, uint64_t now_ms)
     c->eof = 1;
     c->end_ms = now_ms;
     if (!c->write_closed || c->downloaded != c->download_bytes) {
-        lp2p_log(LP2P_WARN, "perf_rejected", LF_S("reason", "server closed early"),
-                 LF_U("downloaded", c->downloaded), LF_U("requested", c->download_bytes));
+        lp2p_emit(&c->trace, LP2P_WARN, "perf_rejected", LF_S("reason", "server closed early"),
+                  LF_U("downloaded", c->downloaded), LF_U("requested", c->download_bytes));
         return LP2P_ERR_DECODE;
     }
     return 0;
@@ -124,8 +125,8 @@ int lp2p_perf_server_recv(lp2p_perf_server *s, const uint8_t *in, size_t len, ui
             for (int i = 0; i < 8; i++)
                 v = (v << 8) | s->header[i];
             if (s->max_send && v > s->max_send) {
-                lp2p_log(LP2P_WARN, "perf_rejected", LF_S("reason", "request above max_send"),
-                         LF_U("requested", v));
+                lp2p_emit(&s->trace, LP2P_WARN, "perf_rejected",
+                          LF_S("reason", "request above max_send"), LF_U("requested", v));
                 return LP2P_ERR_LIMIT;
             }
             s->to_send = v;
@@ -138,7 +139,8 @@ int lp2p_perf_server_recv(lp2p_perf_server *s, const uint8_t *in, size_t len, ui
 int lp2p_perf_server_eof(lp2p_perf_server *s, uint64_t now_ms)
 {
     if (s->header_have < sizeof(s->header)) {
-        lp2p_log(LP2P_WARN, "perf_rejected", LF_S("reason", "stream ended inside the header"));
+        lp2p_emit(&s->trace, LP2P_WARN, "perf_rejected",
+                  LF_S("reason", "stream ended inside the header"));
         return LP2P_ERR_DECODE;
     }
     s->eof = 1;

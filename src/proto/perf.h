@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/trace.h"
 
 #define LP2P_PERF_PROTO     "/perf/1.0.0"
 #define LP2P_PERF_CHUNK_MAX 65536
@@ -48,6 +49,7 @@ typedef struct lp2p_perf_client {
     int eof;
     size_t chunk;
     uint64_t start_ms, upload_done_ms, end_ms;
+    lp2p_trace trace; /* perf_rejected records (reason, ...); zero after init = silent */
 } lp2p_perf_client;
 
 /* chunk 0 = LP2P_PERF_CHUNK_MAX. now_ms = stream open time. */
@@ -74,6 +76,7 @@ typedef struct lp2p_perf_server {
     int write_closed;
     size_t chunk;
     uint64_t start_ms, eof_ms, end_ms;
+    lp2p_trace trace; /* perf_rejected records (reason, ...); zero after init = silent */
 } lp2p_perf_server;
 
 /* max_send: refuse requests above it (LP2P_ERR_LIMIT); 0 = no limit (the "timer" variant

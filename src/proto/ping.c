@@ -3,9 +3,7 @@
 
 #include <string.h>
 
-#include "crypto/random.h"
 #include "lp2p/err.h"
-#include "util/log.h"
 
 void lp2p_ping_init(lp2p_ping *p, lp2p_ping_role role, uint64_t timeout_ms)
 {
@@ -24,7 +22,8 @@ static int fail(lp2p_ping *p, int rc, const char *why)
 {
     p->failed = 1;
     p->waiting = 0;
-    lp2p_log(LP2P_WARN, "ping_failed", LF_S("reason", why), LF_S("err", lp2p_err_name(rc)));
+    lp2p_emit(&p->trace, LP2P_WARN, "ping_failed", LF_S("reason", why),
+              LF_S("err", lp2p_err_name(rc)));
     return rc;
 }
 
@@ -32,12 +31,12 @@ int lp2p_ping_send(lp2p_ping *p, const uint8_t *payload, uint64_t now_ms)
 {
     if (p->role != LP2P_PING_DIALER || p->waiting || p->failed)
         return LP2P_ERR_STATE;
+    int rc = 0;
     if (payload)
         memcpy(p->sent, payload, LP2P_PING_SIZE);
-    else if (lp2p_random_bytes(p->sent, LP2P_PING_SIZE) < 0)
-        return LP2P_ERR_CRYPTO;
-    int rc = lp2p_buf_append(&p->out, p->sent, LP2P_PING_SIZE);
-    if (rc)
+    else if ((rc = lp2p_rng_fill(&p->rng, p->sent, LP2P_PING_SIZE)) < 0)
+        return rc;
+    if ((rc = lp2p_buf_append(&p->out, p->sent, LP2P_PING_SIZE)))
         return rc;
     p->waiting = 1;
     p->have = 0;

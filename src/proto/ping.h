@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/rng.h"
+#include "util/trace.h"
 
 #define LP2P_PING_PROTO      "/ipfs/ping/1.0.0"
 #define LP2P_PING_SIZE       32
@@ -33,13 +35,16 @@ typedef struct lp2p_ping {
     uint64_t timeout_ms;
     uint64_t last_rtt_ms; /* dialer: RTT of the last completed ping */
     uint64_t count;       /* completed pings (dialer) / echoed blocks (responder) */
+    /* Set by the caller after lp2p_ping_init (both zero there): */
+    lp2p_rng rng;     /* dialer: payloads when lp2p_ping_send gets none (LP2P_RNG_OPENSSL) */
+    lp2p_trace trace; /* ping_failed records (reason, err); zero = silent */
 } lp2p_ping;
 
 /* timeout_ms 0 = LP2P_PING_TIMEOUT_MS (only used by the dialer). */
 void lp2p_ping_init(lp2p_ping *p, lp2p_ping_role role, uint64_t timeout_ms);
 void lp2p_ping_free(lp2p_ping *p);
 
-/* Dialer: queues one ping. payload NULL = 32 bytes from the OpenSSL CSPRNG.
+/* Dialer: queues one ping. payload NULL = 32 bytes from p->rng (LP2P_ERR_STATE without one).
  * LP2P_ERR_STATE while a ping is outstanding or after a failure. */
 int lp2p_ping_send(lp2p_ping *p, const uint8_t *payload, uint64_t now_ms);
 

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "lp2p/err.h"
-#include "util/log.h"
 
 #define BUCKETS_MAX 2048 /* rate-limit entries; full (idle) ones are recycled first */
 
@@ -257,18 +256,19 @@ static size_t circuits_of(const lp2p_relay *r, const lp2p_peer_id *p)
     return n;
 }
 
-static void log_refusal(const lp2p_relay_src *src, const char *req, int status, const char *why)
+static void trace_refusal(const lp2p_relay *r, const lp2p_relay_src *src, const char *req,
+                          int status, const char *why)
 {
     char id[LP2P_PEER_ID_STR_MAX] = "?";
     lp2p_peer_id_to_string(&src->peer, id, sizeof(id));
-    lp2p_log(LP2P_INFO, "relay_refused", LF_S("peer", id), LF_S("request", req),
-             LF_S("status", lp2p_relay_status_name(status)), LF_S("reason", why));
+    lp2p_emit(&r->cfg.trace, LP2P_INFO, "relay_refused", LF_S("peer", id), LF_S("request", req),
+              LF_S("status", lp2p_relay_status_name(status)), LF_S("reason", why));
 }
 
-static int refuse(lp2p_relay_result *res, const lp2p_relay_src *src, const char *req, int status,
-                  const char *why, lp2p_buf *hop_out)
+static int refuse(const lp2p_relay *r, lp2p_relay_result *res, const lp2p_relay_src *src,
+                  const char *req, int status, const char *why, lp2p_buf *hop_out)
 {
-    log_refusal(src, req, status, why);
+    trace_refusal(r, src, req, status, why);
     res->action = LP2P_RELAY_REPLY_CLOSE;
     res->status = status;
     return lp2p_relay_msg_encode_status(LP2P_RELAY_HOP, status, hop_out);
@@ -287,11 +287,11 @@ static int on_reserve(lp2p_relay *r, const lp2p_relay_src *src, uint64_t now, ui
                       lp2p_buf *hop_out, lp2p_relay_result *res)
 {
     if (src->relayed)
-        return refuse(res, src, "reserve", LP2P_RELAY_STATUS_PERMISSION_DENIED,
+        return refuse(r, res, src, "reserve", LP2P_RELAY_STATUS_PERMISSION_DENIED,
                       "over a relayed connection", hop_out);
     if (!rate_ok(r, 0, src, now))
-        return refuse(res, src, "reserve", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED, "rate limit",
-                      hop_out);
+        return refuse(r, res, src, "reserve", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
+                      "rate limit", hop_out);
     expire_reservations(r, now);
     rsv *e = NULL;
     size_t per_peer = 0, per_ip = 0;
@@ -308,13 +308,13 @@ static int on_reserve(lp2p_relay *r, const lp2p_relay_src *src, uint64_t now, ui
     int fresh = e == NULL;
     if (fresh) {
         if (r->nrsvs >= r->cfg.max_reservations)
-            return refuse(res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
+            return refuse(r, res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
                           "reservation table full", hop_out);
         if (per_peer >= r->cfg.max_reservations_per_peer)
-            return refuse(res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
+            return refuse(r, res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
                           "too many reservations for this peer", hop_out);
         if (per_ip >= r->cfg.max_reservations_per_ip)
-            return refuse(res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
+            return refuse(r, res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
                           "too many reservations from this IP", hop_out);
     }
 
@@ -322,7 +322,7 @@ static int on_reserve(lp2p_relay *r, const lp2p_relay_src *src, uint64_t now, ui
     uint8_t *voucher = NULL;
     size_t vlen = 0;
     if (r->kp && lp2p_voucher_seal(r->kp, &src->peer, expire_unix, &voucher, &vlen) < 0)
-        return refuse(res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
+        return refuse(r, res, src, "reserve", LP2P_RELAY_STATUS_RESERVATION_REFUSED,
                       "could not sign the voucher", hop_out);
 
     lp2p_relay_msg m = {.kind = LP2P_RELAY_HOP,
@@ -352,8 +352,8 @@ static int on_reserve(lp2p_relay *r, const lp2p_relay_src *src, uint64_t now, ui
     res->status = LP2P_RELAY_STATUS_OK;
     char id[LP2P_PEER_ID_STR_MAX] = "?";
     lp2p_peer_id_to_string(&src->peer, id, sizeof(id));
-    lp2p_log(LP2P_INFO, "relay_reserved", LF_S("peer", id), LF_B("refresh", !fresh),
-             LF_U("expire", expire_unix));
+    lp2p_emit(&r->cfg.trace, LP2P_INFO, "relay_reserved", LF_S("peer", id), LF_B("refresh", !fresh),
+              LF_U("expire", expire_unix));
     return 0;
 }
 
@@ -363,15 +363,15 @@ static int on_connect(lp2p_relay *r, const lp2p_relay_src *src, const lp2p_relay
                       uint64_t now, lp2p_buf *hop_out, lp2p_buf *stop_out, lp2p_relay_result *res)
 {
     if (src->relayed)
-        return refuse(res, src, "connect", LP2P_RELAY_STATUS_PERMISSION_DENIED,
+        return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_PERMISSION_DENIED,
                       "over a relayed connection", hop_out);
     lp2p_peer_id target;
     if (!m->has_peer || lp2p_peer_id_from_bytes(m->peer_id.ptr, m->peer_id.len, &target) < 0)
-        return refuse(res, src, "connect", LP2P_RELAY_STATUS_MALFORMED_MESSAGE,
+        return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_MALFORMED_MESSAGE,
                       "missing or invalid target peer ID", hop_out);
     if (!rate_ok(r, 1, src, now))
-        return refuse(res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED, "rate limit",
-                      hop_out);
+        return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
+                      "rate limit", hop_out);
     expire_reservations(r, now);
     const rsv *t = NULL;
     for (size_t i = 0; i < r->nrsvs; i++)
@@ -379,14 +379,14 @@ static int on_connect(lp2p_relay *r, const lp2p_relay_src *src, const lp2p_relay
             (!t || r->rsvs[i].expire_ms > t->expire_ms))
             t = &r->rsvs[i]; /* the most recently refreshed connection */
     if (!t)
-        return refuse(res, src, "connect", LP2P_RELAY_STATUS_NO_RESERVATION,
+        return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_NO_RESERVATION,
                       "target has no reservation", hop_out);
     if (r->ncircuits >= r->cfg.max_circuits)
-        return refuse(res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
+        return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
                       "circuit table full", hop_out);
     if (circuits_of(r, &src->peer) >= r->cfg.max_circuits_per_peer ||
         circuits_of(r, &target) >= r->cfg.max_circuits_per_peer)
-        return refuse(res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
+        return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
                       "too many circuits for this peer", hop_out);
 
     lp2p_relay_msg stop = {.kind = LP2P_RELAY_STOP,
@@ -423,8 +423,8 @@ int lp2p_relay_on_hop(lp2p_relay *r, const lp2p_relay_src *src, const uint8_t *b
     if (rc == LP2P_ERR_NOMEM)
         return rc;
     if (rc < 0)
-        return refuse(res, src, "?", LP2P_RELAY_STATUS_MALFORMED_MESSAGE, "undecodable hop message",
-                      hop_out);
+        return refuse(r, res, src, "?", LP2P_RELAY_STATUS_MALFORMED_MESSAGE,
+                      "undecodable hop message", hop_out);
     res->type = m.type;
     switch (m.type) {
     case LP2P_RELAY_RESERVE:
@@ -434,7 +434,7 @@ int lp2p_relay_on_hop(lp2p_relay *r, const lp2p_relay_src *src, const uint8_t *b
         rc = on_connect(r, src, &m, now_ms, hop_out, stop_out, res);
         break;
     default:
-        rc = refuse(res, src, "status", LP2P_RELAY_STATUS_UNEXPECTED_MESSAGE,
+        rc = refuse(r, res, src, "status", LP2P_RELAY_STATUS_UNEXPECTED_MESSAGE,
                     "STATUS sent to the relay", hop_out);
         break;
     }
@@ -448,7 +448,8 @@ static int circuit_failed(lp2p_relay *r, circuit *c, lp2p_buf *hop_out, const ch
 {
     char id[LP2P_PEER_ID_STR_MAX] = "?";
     lp2p_peer_id_to_string(&c->dst, id, sizeof(id));
-    lp2p_log(LP2P_INFO, "relay_circuit_failed", LF_S("target", id), LF_S("reason", why));
+    lp2p_emit(&r->cfg.trace, LP2P_INFO, "relay_circuit_failed", LF_S("target", id),
+              LF_S("reason", why));
     remove_circuit(r, c);
     int rc =
         lp2p_relay_msg_encode_status(LP2P_RELAY_HOP, LP2P_RELAY_STATUS_CONNECTION_FAILED, hop_out);
@@ -506,8 +507,8 @@ int lp2p_relay_circuit_data(lp2p_relay *r, uint64_t circuit_id, int dir, size_t 
     }
     *allowed = (size_t)(cap - c->bytes[dir]);
     c->bytes[dir] = cap;
-    lp2p_log(LP2P_INFO, "relay_circuit_limit", LF_U("circuit", circuit_id), LF_S("limit", "data"),
-             LF_U("bytes", cap));
+    lp2p_emit(&r->cfg.trace, LP2P_INFO, "relay_circuit_limit", LF_U("circuit", circuit_id),
+              LF_S("limit", "data"), LF_U("bytes", cap));
     return LP2P_ERR_LIMIT;
 }
 
@@ -559,8 +560,8 @@ int lp2p_relay_tick(lp2p_relay *r, uint64_t now_ms)
             i++;
             continue;
         }
-        lp2p_log(LP2P_INFO, "relay_circuit_limit", LF_U("circuit", c->id),
-                 LF_S("limit", c->live ? "duration" : "connect timeout"));
+        lp2p_emit(&r->cfg.trace, LP2P_INFO, "relay_circuit_limit", LF_U("circuit", c->id),
+                  LF_S("limit", c->live ? "duration" : "connect timeout"));
         if (r->nexpired < cap) { /* else the host is not polling; the circuit still goes */
             r->expired[r->nexpired].id = c->id;
             r->expired[r->nexpired].pending = !c->live;

@@ -34,6 +34,7 @@
 #include "lp2p/identity.h"
 #include "proto/relay_msg.h"
 #include "util/buf.h"
+#include "util/trace.h"
 
 typedef struct lp2p_relay_config {
     uint32_t max_reservations;          /* 128 */
@@ -54,6 +55,9 @@ typedef struct lp2p_relay_config {
     uint64_t connect_interval_peer_ms; /* 2 min */
     uint32_t connect_burst_ip;         /* 60 */
     uint64_t connect_interval_ip_ms;   /* 1 min */
+    /* relay_refused (peer, request, status, reason), relay_reserved, relay_circuit_failed,
+     * relay_circuit_limit; zero = silent (lp2p_relay_config_default leaves it so) */
+    lp2p_trace trace;
 } lp2p_relay_config;
 
 void lp2p_relay_config_default(lp2p_relay_config *cfg);

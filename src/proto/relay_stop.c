@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "lp2p/err.h"
-#include "util/log.h"
 
 void lp2p_relay_reservation_free(lp2p_relay_reservation *rsv)
 {
@@ -34,25 +33,25 @@ int lp2p_relay_client_connect(const lp2p_peer_id *target, lp2p_buf *out)
 
 /* Decodes a hop STATUS; 0 with m filled when OK, else an error (m freed). */
 static int hop_status(const uint8_t *body, size_t len, lp2p_relay_msg *m, int *status_out,
-                      const char *what)
+                      const char *what, const lp2p_trace *trace)
 {
     *status_out = 0;
     int rc = lp2p_relay_msg_decode(LP2P_RELAY_HOP, body, len, m);
     if (rc < 0) {
-        lp2p_log(LP2P_WARN, "relay_bad_reply", LF_S("request", what),
-                 LF_S("reason", "undecodable"));
+        lp2p_emit(trace, LP2P_WARN, "relay_bad_reply", LF_S("request", what),
+                  LF_S("reason", "undecodable"));
         return rc;
     }
     if (m->type != LP2P_RELAY_STATUS || !m->has_status) {
-        lp2p_log(LP2P_WARN, "relay_bad_reply", LF_S("request", what),
-                 LF_S("reason", "not a STATUS"));
+        lp2p_emit(trace, LP2P_WARN, "relay_bad_reply", LF_S("request", what),
+                  LF_S("reason", "not a STATUS"));
         lp2p_relay_msg_free(m);
         return LP2P_ERR_DECODE;
     }
     *status_out = m->status;
     if (m->status != LP2P_RELAY_STATUS_OK) {
-        lp2p_log(LP2P_INFO, "relay_refused_us", LF_S("request", what),
-                 LF_S("status", lp2p_relay_status_name(m->status)));
+        lp2p_emit(trace, LP2P_INFO, "relay_refused_us", LF_S("request", what),
+                  LF_S("status", lp2p_relay_status_name(m->status)));
         lp2p_relay_msg_free(m);
         return LP2P_ERR_REFUSED;
     }
@@ -61,16 +60,16 @@ static int hop_status(const uint8_t *body, size_t len, lp2p_relay_msg *m, int *s
 
 int lp2p_relay_client_on_reserve_reply(const uint8_t *body, size_t len, const lp2p_peer_id *relay,
                                        const lp2p_peer_id *self, lp2p_relay_reservation *out,
-                                       int *status_out)
+                                       int *status_out, const lp2p_trace *trace)
 {
     memset(out, 0, sizeof(*out));
     lp2p_relay_msg m;
-    int rc = hop_status(body, len, &m, status_out, "reserve");
+    int rc = hop_status(body, len, &m, status_out, "reserve", trace);
     if (rc < 0)
         return rc;
     if (!m.has_reservation) {
-        lp2p_log(LP2P_WARN, "relay_bad_reply", LF_S("request", "reserve"),
-                 LF_S("reason", "OK without a reservation"));
+        lp2p_emit(trace, LP2P_WARN, "relay_bad_reply", LF_S("request", "reserve"),
+                  LF_S("reason", "OK without a reservation"));
         rc = LP2P_ERR_DECODE;
         goto done;
     }
@@ -80,8 +79,8 @@ int lp2p_relay_client_on_reserve_reply(const uint8_t *body, size_t len, const lp
         uint64_t vexpire;
         rc = lp2p_voucher_open(m.voucher.ptr, m.voucher.len, relay, &vpeer, &vexpire);
         if (rc < 0 || !lp2p_peer_id_equal(&vpeer, self)) {
-            lp2p_log(
-                LP2P_WARN, "relay_bad_reply", LF_S("request", "reserve"),
+            lp2p_emit(
+                trace, LP2P_WARN, "relay_bad_reply", LF_S("request", "reserve"),
                 LF_S("reason", rc < 0 ? "voucher does not verify" : "voucher for another peer"));
             rc = LP2P_ERR_AUTH;
             goto done;
@@ -90,7 +89,8 @@ int lp2p_relay_client_on_reserve_reply(const uint8_t *body, size_t len, const lp
             rc = LP2P_ERR_NOMEM;
             goto done;
         }
-        memcpy(out->voucher, m.voucher.ptr, m.voucher.len);
+        if (m.voucher.len)
+            memcpy(out->voucher, m.voucher.ptr, m.voucher.len);
         out->voucher_len = m.voucher.len;
     }
     out->expire_unix_s = m.rsv_expire;
@@ -107,7 +107,8 @@ int lp2p_relay_client_on_reserve_reply(const uint8_t *body, size_t len, const lp
                 rc = LP2P_ERR_NOMEM;
                 goto done;
             }
-            memcpy(out->addrs[i], a->ptr, a->len);
+            if (a->len) /* protobuf-c gives empty bytes a NULL pointer */
+                memcpy(out->addrs[i], a->ptr, a->len);
             out->addr_lens[i] = a->len;
             out->naddrs++;
         }
@@ -125,12 +126,13 @@ done:
 }
 
 int lp2p_relay_client_on_connect_reply(const uint8_t *body, size_t len, int *status_out,
-                                       uint32_t *limit_duration_s, uint64_t *limit_data)
+                                       uint32_t *limit_duration_s, uint64_t *limit_data,
+                                       const lp2p_trace *trace)
 {
     lp2p_relay_msg m;
     *limit_duration_s = 0;
     *limit_data = 0;
-    int rc = hop_status(body, len, &m, status_out, "connect");
+    int rc = hop_status(body, len, &m, status_out, "connect", trace);
     if (rc < 0)
         return rc;
     if (m.has_limit) {
@@ -142,7 +144,8 @@ int lp2p_relay_client_on_connect_reply(const uint8_t *body, size_t len, int *sta
 }
 
 int lp2p_relay_stop_on_connect(const uint8_t *body, size_t len, lp2p_peer_id *src,
-                               uint32_t *limit_duration_s, uint64_t *limit_data, lp2p_buf *reply)
+                               uint32_t *limit_duration_s, uint64_t *limit_data, lp2p_buf *reply,
+                               const lp2p_trace *trace)
 {
     lp2p_relay_msg m;
     *limit_duration_s = 0;
@@ -169,7 +172,7 @@ int lp2p_relay_stop_on_connect(const uint8_t *body, size_t len, lp2p_peer_id *sr
         lp2p_relay_msg_free(&m);
     if (!status)
         return 0;
-    lp2p_log(LP2P_WARN, "relay_bad_stop", LF_S("reason", why));
+    lp2p_emit(trace, LP2P_WARN, "relay_bad_stop", LF_S("reason", why));
     rc = lp2p_relay_stop_reply(status, reply);
     return rc < 0 ? rc : LP2P_ERR_DECODE;
 }
@@ -200,8 +203,8 @@ void lp2p_relay_refresh_ok(lp2p_relay_refresh *rf, uint64_t now_ms, uint64_t uni
 {
     if (expire_unix_s <= unix_now_s) {
         /* Already expired (or no expire sent): back off rather than re-reserving every second. */
-        lp2p_log(LP2P_WARN, "relay_reservation_expired_on_arrival", LF_U("expire", expire_unix_s),
-                 LF_U("now", unix_now_s));
+        lp2p_emit(&rf->trace, LP2P_WARN, "relay_reservation_expired_on_arrival",
+                  LF_U("expire", expire_unix_s), LF_U("now", unix_now_s));
         lp2p_relay_refresh_failed(rf, now_ms);
         return;
     }

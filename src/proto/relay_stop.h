@@ -18,6 +18,7 @@
 #include "lp2p/identity.h"
 #include "proto/relay_msg.h"
 #include "util/buf.h"
+#include "util/trace.h"
 
 /* What a relay granted. Everything owned; free with lp2p_relay_reservation_free. */
 typedef struct lp2p_relay_reservation {
@@ -38,22 +39,26 @@ int lp2p_relay_client_reserve(lp2p_buf *out);
 /* Parses the relay's answer to RESERVE. *status_out gets the status (0 if none).
  * 0: granted (out filled). LP2P_ERR_REFUSED: a non-OK status. LP2P_ERR_DECODE: not a hop
  * STATUS, or OK without a reservation. LP2P_ERR_AUTH: the voucher is present but not signed
- * by relay, or names another peer than self. */
+ * by relay, or names another peer than self. trace (NULL = silent) hears why: relay_bad_reply
+ * (request, reason) or relay_refused_us (request, status); the same for the CONNECT reply. */
 int lp2p_relay_client_on_reserve_reply(const uint8_t *body, size_t len, const lp2p_peer_id *relay,
                                        const lp2p_peer_id *self, lp2p_relay_reservation *out,
-                                       int *status_out);
+                                       int *status_out, const lp2p_trace *trace);
 int lp2p_relay_client_connect(const lp2p_peer_id *target, lp2p_buf *out);
 /* Parses the answer to CONNECT. 0: OK, the stream is now the relayed connection (limit
  * values out, 0 = none). LP2P_ERR_REFUSED with *status_out, or LP2P_ERR_DECODE. */
 int lp2p_relay_client_on_connect_reply(const uint8_t *body, size_t len, int *status_out,
-                                       uint32_t *limit_duration_s, uint64_t *limit_data);
+                                       uint32_t *limit_duration_s, uint64_t *limit_data,
+                                       const lp2p_trace *trace);
 
 /* ---- stop side (the reserving peer answers an incoming circuit) ----------------------------- */
 /* Parses stop CONNECT. 0: *src = the dialer, limits out; the caller then answers with
  * lp2p_relay_stop_reply(OK or a refusal). On bad input the right refusal
- * (MALFORMED_MESSAGE / UNEXPECTED_MESSAGE) is already in reply and LP2P_ERR_DECODE returned. */
+ * (MALFORMED_MESSAGE / UNEXPECTED_MESSAGE) is already in reply, LP2P_ERR_DECODE returned and
+ * relay_bad_stop (reason) sent to trace (NULL = silent). */
 int lp2p_relay_stop_on_connect(const uint8_t *body, size_t len, lp2p_peer_id *src,
-                               uint32_t *limit_duration_s, uint64_t *limit_data, lp2p_buf *reply);
+                               uint32_t *limit_duration_s, uint64_t *limit_data, lp2p_buf *reply,
+                               const lp2p_trace *trace);
 int lp2p_relay_stop_reply(int status, lp2p_buf *reply);
 
 /* ---- reservation refresh schedule -------------------------------------------------------------
@@ -69,6 +74,7 @@ typedef struct lp2p_relay_refresh {
     int in_flight;
     unsigned failures;
     uint64_t valid_until_ms; /* 0 = no reservation held */
+    lp2p_trace trace;        /* set after _init: relay_reservation_expired_on_arrival */
 } lp2p_relay_refresh;
 
 /* The first RESERVE is due at now_ms. */

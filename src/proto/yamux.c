@@ -7,7 +7,6 @@
 
 #include "lp2p/err.h"
 #include "util/list.h"
-#include "util/log.h"
 
 #define NBUCKETS 1024u /* stream hash: ~1 entry per bucket at the default 1000 streams */
 
@@ -255,8 +254,8 @@ static int fatal(lp2p_yamux *y, int err, const char *reason, uint32_t id)
     if (y->dead)
         return y->dead;
     y->dead = err;
-    lp2p_log(LP2P_WARN, "yamux_fatal", LF_S("reason", reason), LF_U("stream", id),
-             LF_S("error", lp2p_err_name(err)));
+    lp2p_emit(&y->cfg.trace, LP2P_WARN, "yamux_fatal", LF_S("reason", reason), LF_U("stream", id),
+              LF_S("error", lp2p_err_name(err)));
     /* Tell the peer why (spec GoAway codes); a dead peer (timeout) gets nothing. */
     if (err == LP2P_ERR_PROTO || err == LP2P_ERR_FLOW_CONTROL || err == LP2P_ERR_FLOOD)
         emit(y, LP2P_YAMUX_GOAWAY, 0, 0, LP2P_YAMUX_GOAWAY_PROTOCOL, NULL, 0);
@@ -420,8 +419,8 @@ static int accept_inbound(lp2p_yamux *y, uint32_t id, lp2p_yamux_stream **out)
         y->refused_total++;
         if (++y->refused_burst > y->cfg.max_streams)
             return fatal(y, LP2P_ERR_FLOOD, "stream flood", id);
-        lp2p_log(LP2P_DEBUG, "yamux_refuse_stream", LF_U("stream", id),
-                 LF_U("inbound", y->n_inbound), LF_U("pending", y->pending_accept));
+        lp2p_emit(&y->cfg.trace, LP2P_DEBUG, "yamux_refuse_stream", LF_U("stream", id),
+                  LF_U("inbound", y->n_inbound), LF_U("pending", y->pending_accept));
         int rc = emit(y, LP2P_YAMUX_WINDOW, LP2P_YAMUX_RST, id, 0, NULL, 0);
         return rc ? fatal(y, rc, "out of memory", id) : 0;
     }
@@ -477,7 +476,7 @@ static int on_header(lp2p_yamux *y)
     }
     if (h.type == LP2P_YAMUX_GOAWAY) {
         y->remote_goaway = 1;
-        lp2p_log(LP2P_INFO, "yamux_goaway_received", LF_U("code", h.length));
+        lp2p_emit(&y->cfg.trace, LP2P_INFO, "yamux_goaway_received", LF_U("code", h.length));
         if (y->cb.on_goaway)
             y->cb.on_goaway(y->user, h.length);
         return 0;

@@ -58,6 +58,7 @@
 
 #include "proto/yamux_frame.h"
 #include "util/buf.h"
+#include "util/trace.h"
 
 typedef struct lp2p_yamux lp2p_yamux;
 typedef struct lp2p_yamux_stream lp2p_yamux_stream;
@@ -80,6 +81,9 @@ typedef struct lp2p_yamux_config {
     uint64_t keepalive_ms;    /* ping interval, 0 = no keepalive (default 30 s, as go) */
     uint64_t ping_timeout_ms; /* unanswered ping -> LP2P_ERR_TIMEOUT (default 10 s) */
     uint32_t max_frame;       /* max Data payload per frame we send */
+    /* yamux_fatal (reason, stream, error), yamux_refuse_stream, yamux_goaway_received;
+     * zero = silent (lp2p_yamux_config_default leaves it so) */
+    lp2p_trace trace;
 } lp2p_yamux_config;
 
 void lp2p_yamux_config_default(lp2p_yamux_config *c, int is_client);

@@ -46,11 +46,18 @@ int lp2p_log_level_parse(const char *s)
     return -1;
 }
 
-uint64_t lp2p_wall_ms(void)
+static uint64_t (*g_clock)(void);
+
+void lp2p_log_set_clock(uint64_t (*wall_ms)(void))
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    g_clock = wall_ms;
+}
+
+void lp2p_trace_to_log(void *user, lp2p_log_level level, const char *event, const lp2p_field *f,
+                       size_t n)
+{
+    (void)user;
+    lp2p_log_fields(level, event, f, n);
 }
 
 /* A tiny line builder on the stack; lines longer than this are truncated with "...". */
@@ -190,7 +197,7 @@ void lp2p_log_fields(lp2p_log_level level, const char *event, const lp2p_field *
         return;
     line l;
     l.n = 0;
-    uint64_t now = lp2p_wall_ms();
+    uint64_t now = g_clock ? g_clock() : 0;
     if (g_format == LP2P_LOG_JSON) {
         putf(&l, "{\"ts\":%llu,\"level\":\"%s\",\"event\":", (unsigned long long)now,
              level_name(level));

@@ -12,32 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef enum lp2p_log_level {
-    LP2P_DEBUG = 0,
-    LP2P_INFO = 1,
-    LP2P_WARN = 2,
-    LP2P_ERROR = 3,
-} lp2p_log_level;
-
-typedef struct lp2p_field {
-    const char *key;
-    char type; /* 's' string, 'i' integer, 'u' unsigned, 'f' double, 'b' bool, 'j' raw JSON */
-    union {
-        const char *s;
-        int64_t i;
-        uint64_t u;
-        double f;
-        int b;
-    } v;
-} lp2p_field;
-
-#define LF_S(k, x) ((lp2p_field){.key = (k), .type = 's', .v.s = (x)})
-#define LF_I(k, x) ((lp2p_field){.key = (k), .type = 'i', .v.i = (int64_t)(x)})
-#define LF_U(k, x) ((lp2p_field){.key = (k), .type = 'u', .v.u = (uint64_t)(x)})
-#define LF_F(k, x) ((lp2p_field){.key = (k), .type = 'f', .v.f = (double)(x)})
-#define LF_B(k, x) ((lp2p_field){.key = (k), .type = 'b', .v.b = !!(x)})
-/* x must already be valid JSON (an array or object); printed verbatim in both formats. */
-#define LF_J(k, x) ((lp2p_field){.key = (k), .type = 'j', .v.s = (x)})
+#include "util/trace.h"
 
 #define lp2p_log(level, event, ...)                                                                \
     lp2p_log_fields((level), (event), (const lp2p_field[]){__VA_ARGS__},                           \
@@ -58,7 +33,13 @@ void lp2p_log_set_redact(int on);
 /* Parses "debug"/"info"/"warn"/"error"; returns -1 if unknown. */
 int lp2p_log_level_parse(const char *s);
 
-/* Wall clock in ms since the epoch (only for log timestamps and wire timestamps). */
-uint64_t lp2p_wall_ms(void);
+/* Where timestamps come from: the application installs its wall clock (ms since the epoch),
+ * so util reads no clock itself. Until one is installed lines carry ts 0. */
+void lp2p_log_set_clock(uint64_t (*wall_ms)(void));
+
+/* The sink that turns a core's trace records (util/trace.h) into log lines, unchanged. */
+void lp2p_trace_to_log(void *user, lp2p_log_level level, const char *event, const lp2p_field *f,
+                       size_t n);
+#define LP2P_TRACE_LOG ((lp2p_trace){.fn = lp2p_trace_to_log, .user = NULL})
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "lp2p/err.h"
 #include "proto/dcutr.h"
+#include "test_trace.h"
 #include "util/uvarint.h"
 
 /* /ip4/198.51.100.7/tcp/4001 */
@@ -24,7 +25,7 @@ static void init_b(lp2p_dcutr *b)
 {
     const uint8_t *addrs[] = {CIRCUIT, B_TCP, UDP};
     const size_t lens[] = {sizeof(CIRCUIT), sizeof(B_TCP), sizeof(UDP)};
-    assert_int_equal(lp2p_dcutr_init(b, LP2P_DCUTR_B, addrs, lens, 3, 0, 0), 0);
+    assert_int_equal(lp2p_dcutr_init(b, LP2P_DCUTR_B, addrs, lens, 3, 0, 0, NULL), 0);
     assert_int_equal(b->nown, 1);
 }
 
@@ -32,7 +33,7 @@ static void init_a(lp2p_dcutr *a, uint64_t now)
 {
     const uint8_t *addrs[] = {A_TCP, CIRCUIT};
     const size_t lens[] = {sizeof(A_TCP), sizeof(CIRCUIT)};
-    assert_int_equal(lp2p_dcutr_init(a, LP2P_DCUTR_A, addrs, lens, 2, 0, now), 0);
+    assert_int_equal(lp2p_dcutr_init(a, LP2P_DCUTR_A, addrs, lens, 2, 0, now, NULL), 0);
 }
 
 static int pump(lp2p_dcutr *from, lp2p_dcutr *to, uint64_t now)
@@ -222,8 +223,65 @@ static void test_bad_input(void **state)
     /* B with nothing usable to offer cannot start */
     const uint8_t *addrs[] = {CIRCUIT};
     const size_t lens[] = {sizeof(CIRCUIT)};
-    assert_int_equal(lp2p_dcutr_init(&b, LP2P_DCUTR_B, addrs, lens, 1, 0, 0), 0);
+    assert_int_equal(lp2p_dcutr_init(&b, LP2P_DCUTR_B, addrs, lens, 1, 0, 0, NULL), 0);
     assert_int_equal(lp2p_dcutr_start_attempt(&b, 0), LP2P_ERR_NA);
+    lp2p_dcutr_free(&b);
+}
+
+/* Each attempt's details reach the caller's trace sink (the host logs them as dcutr_dial,
+ * dcutr_rejected, ... lines): role, attempt, the fresh RTT, how many addresses, swapped roles. */
+static void test_attempt_details_are_traced(void **state)
+{
+    trec_log bl, al;
+    lp2p_trace bt = trec_trace(&bl), at = trec_trace(&al);
+    lp2p_dcutr b, a;
+    const uint8_t *baddrs[] = {CIRCUIT, B_TCP, UDP};
+    const size_t blens[] = {sizeof(CIRCUIT), sizeof(B_TCP), sizeof(UDP)};
+    assert_int_equal(lp2p_dcutr_init(&b, LP2P_DCUTR_B, baddrs, blens, 3, 0, 0, &bt), 0);
+    const trec *r = trec_find(&bl, "dcutr_own_addrs_filtered");
+    assert_int_equal(r->level, LP2P_DEBUG);
+    assert_int_equal(trec_u(r, "dropped"), 2);
+    assert_int_equal(trec_u(r, "kept"), 1);
+    uint64_t now = 5000;
+    const uint64_t ow[] = {20, 75, 5};
+    for (int i = 0; i < 3; i++) {
+        bl.n = 0;
+        lp2p_dcutr_event evb[2], eva;
+        one_attempt(&b, &now, ow[i], evb, &eva, &a);
+        assert_int_equal(bl.n, 1);
+        r = trec_find(&bl, "dcutr_dial");
+        assert_int_equal(r->level, LP2P_INFO);
+        assert_string_equal(trec_str(r, "role"), "B");
+        assert_int_equal(trec_u(r, "attempt"), i + 1);
+        assert_int_equal(trec_u(r, "rtt_ms"), 2 * ow[i]);
+        assert_int_equal(trec_u(r, "addrs"), 1);
+        assert_int_equal(trec_u(r, "try_swapped"), i == 2);
+        lp2p_dcutr_free(&a);
+        now += 10000;
+        lp2p_dcutr_attempt_failed(&b);
+    }
+    lp2p_dcutr_free(&b);
+
+    /* A: a SYNC before any CONNECT is refused, and the record says why */
+    const uint8_t *aaddrs[] = {A_TCP, CIRCUIT};
+    const size_t alens[] = {sizeof(A_TCP), sizeof(CIRCUIT)};
+    assert_int_equal(lp2p_dcutr_init(&a, LP2P_DCUTR_A, aaddrs, alens, 2, 0, 0, &at), 0);
+    assert_int_equal(trec_u(trec_find(&al, "dcutr_own_addrs_filtered"), "dropped"), 1);
+    assert_int_equal(lp2p_dcutr_recv(&a, (const uint8_t *)"\x03\x08\xac\x02", 4, 1),
+                     LP2P_ERR_DECODE);
+    r = trec_find(&al, "dcutr_rejected");
+    assert_int_equal(r->level, LP2P_WARN);
+    assert_string_equal(trec_str(r, "role"), "A");
+    assert_int_equal(trec_u(r, "attempt"), 1);
+    assert_string_equal(trec_str(r, "reason"), "message not expected now");
+    assert_string_equal(trec_str(r, "err"), "DECODE");
+    lp2p_dcutr_free(&a);
+
+    /* B with nothing usable to offer says so */
+    assert_int_equal(lp2p_dcutr_init(&b, LP2P_DCUTR_B, baddrs, blens, 1, 0, 0, &bt), 0);
+    assert_int_equal(lp2p_dcutr_start_attempt(&b, 0), LP2P_ERR_NA);
+    assert_string_equal(trec_str(trec_find(&bl, "dcutr_no_addrs"), "reason"),
+                        "nothing to offer the peer");
     lp2p_dcutr_free(&b);
 }
 
@@ -253,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_timeout_then_retry),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_split_delivery),
+        cmocka_unit_test(test_attempt_details_are_traced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -399,7 +399,7 @@ static void test_identify_with_another_key(void **state)
     lp2p_buf_init(&body);
     lp2p_mss_write_line(&body, LP2P_MSS_PROTOCOL);
     lp2p_mss_write_line(&body, LP2P_IDENTIFY_PROTO);
-    assert_int_equal(lp2p_identify_encode(&info, &body, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&info, &body, NULL, NULL, NULL), 0);
     lp2p_keypair_del(liar);
 
     uint8_t h[LP2P_YAMUX_HDR_LEN];

@@ -25,6 +25,8 @@
 #include "lp2p/host.h"
 #include "lp2p/identity.h"
 #include "proto/mss.h"
+#include "crypto/random.h"
+#include "net/wall_clock.h"
 #include "proto/noise.h"
 #include "proto/yamux_frame.h"
 #include "util/buf.h"
@@ -49,6 +51,7 @@ static inline void log_capture_start(void)
 {
     g_log = tmpfile();
     assert_non_null(g_log);
+    lp2p_log_set_clock(lp2p_wall_ms);
     lp2p_log_set_format(LP2P_LOG_JSON);
     lp2p_log_set_level(LP2P_DEBUG);
     lp2p_log_set_output(g_log);
@@ -587,6 +590,7 @@ static inline void raw_secure_start(raw_peer *p, const lp2p_keypair *kp,
     nc.expected_remote = expected;
     nc.muxers = k_raw_muxers;
     nc.nmuxers = 1;
+    nc.rng = LP2P_RNG_OPENSSL;
     assert_int_equal(lp2p_noise_new(&nc, &p->noise), 0);
     assert_int_equal(lp2p_noise_start(p->noise), 0);
     raw_drain(p, &p->mss.out);

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "crypto/random.h"
 #include "kaspa/kaspa_tcp.h"
 #include "lp2p/err.h"
 #include "util/log.h"
@@ -199,9 +200,10 @@ static void test_grpcjs_client_to_our_server(void **state)
         skip();
     uv_loop_t *loop = uv_default_loop();
     kaspa_hub *hs;
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config sc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     side srv = {0};
     kaspa_tcp_server *server;
     assert_int_equal(kaspa_tcp_listen(loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
@@ -237,9 +239,10 @@ static void test_grpcjs_wrong_network_rejected(void **state)
         skip();
     uv_loop_t *loop = uv_default_loop();
     kaspa_hub *hs;
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config sc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     side srv = {0};
     kaspa_tcp_server *server;
     assert_int_equal(kaspa_tcp_listen(loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
@@ -278,9 +281,10 @@ static void test_our_client_to_grpcjs_server(void **state)
     assert_int_equal(spawn_node(loop, &js, args), 0);
     assert_true(run_until(loop, &js.port, 1, 20000));
     kaspa_hub *hc;
-    kaspa_hub_new(&hc, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc;
     kaspa_session_config_default(&cc, hc, KASPA_H2_PROFILE_TCP);
+    cc.rng = LP2P_RNG_OPENSSL;
     side cl = {0};
     cl.close_after_js_pings = 2;
     char target[64];

@@ -13,11 +13,14 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "crypto/random.h"
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
 #include "kaspa/session.h"
 #include "lp2p/err.h"
 #include "util/log.h"
+
+#include "test_trace.h"
 
 /* ---- endpoints: a session or a raw gRPC peer ------------------------------------------------ */
 typedef struct rec {
@@ -104,6 +107,7 @@ typedef struct raw {
     int kinds[256];
     uint64_t nonces[256];
     char reject[300];
+    int64_t version_ts; /* the peer's Version.timestamp */
 } raw;
 
 static void raw_open(void *u)
@@ -120,6 +124,8 @@ static int raw_msg(void *u, const uint8_t *p, size_t n)
         r->kinds[r->n] = kaspa_msg_kind(m);
         if (m->payload_case == PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PING)
             r->nonces[r->n] = m->ping->nonce;
+        if (m->payload_case == PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_VERSION)
+            r->version_ts = m->version->timestamp;
         if (m->payload_case == PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_REJECT)
             snprintf(r->reject, sizeof r->reject, "%s", m->reject->reason);
         r->n++;
@@ -210,8 +216,8 @@ static kaspa_addr addr_of(const char *t)
 static void cfg_init(kaspa_session_config *c, kaspa_hub *h, kaspa_h2_profile prof, const char *peer)
 {
     kaspa_session_config_default(c, h, prof);
+    c->rng = LP2P_RNG_OPENSSL;
     c->peer_addr = addr_of(peer);
-    c->log = 0;
 }
 
 static void pair_new(pair *p, kaspa_session_config *cc, kaspa_session_config *sc, uint64_t now)
@@ -224,8 +230,8 @@ static void pair_new(pair *p, kaspa_session_config *cc, kaspa_session_config *sc
 static void pair_default(pair *p, kaspa_h2_profile prof, uint64_t now)
 {
     memset(p, 0, sizeof(*p));
-    assert_int_equal(kaspa_hub_new(&p->hc, NULL), 0);
-    assert_int_equal(kaspa_hub_new(&p->hs, NULL), 0);
+    assert_int_equal(kaspa_hub_new(&p->hc, NULL, &LP2P_RNG_OPENSSL), 0);
+    assert_int_equal(kaspa_hub_new(&p->hs, NULL, &LP2P_RNG_OPENSSL), 0);
     kaspa_session_config cc, sc;
     cfg_init(&cc, p->hc, prof, "127.0.0.1:16111");
     cfg_init(&sc, p->hs, prof, "127.0.0.1:40000");
@@ -312,7 +318,7 @@ typedef struct rawpair {
 static void rawpair_new(rawpair *p, uint64_t now)
 {
     memset(p, 0, sizeof(*p));
-    assert_int_equal(kaspa_hub_new(&p->hs, NULL), 0);
+    assert_int_equal(kaspa_hub_new(&p->hs, NULL, &LP2P_RNG_OPENSSL), 0);
     kaspa_session_config sc;
     cfg_init(&sc, p->hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40001");
     kaspa_session_callbacks cb = {on_event};
@@ -373,8 +379,8 @@ static void test_handshake_and_address_exchange(void **state)
 static void run_gzip_case(int client_gzip, int server_gzip)
 {
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -403,7 +409,7 @@ static void test_gzip_negotiation_on_the_wire(void **state)
         /* raw client (gzip cg) -> server session (gzip 1): server gzips only if offered */
         rawpair p;
         memset(&p, 0, sizeof p);
-        kaspa_hub_new(&p.hs, NULL);
+        kaspa_hub_new(&p.hs, NULL, &LP2P_RNG_OPENSSL);
         kaspa_session_config sc;
         cfg_init(&sc, p.hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40001");
         kaspa_session_callbacks cb = {on_event};
@@ -421,7 +427,7 @@ static void test_gzip_negotiation_on_the_wire(void **state)
     for (int sg = 0; sg <= 1; sg++) {
         /* client session -> raw server: a Kaspa client gzips every message when configured */
         kaspa_hub *hc;
-        kaspa_hub_new(&hc, NULL);
+        kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
         kaspa_session_config cc;
         cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
         cc.grpc.gzip = sg;
@@ -456,7 +462,7 @@ static void test_reject_duplicate(void **state)
     assert_true(kaspa_session_is_ready(p.s));
     /* a second client with the same node id from the same IP (other port) */
     kaspa_hub *h2;
-    kaspa_hub_new(&h2, kaspa_hub_node_id(p.hc));
+    kaspa_hub_new(&h2, kaspa_hub_node_id(p.hc), &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, h2, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, p.hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40002");
@@ -492,7 +498,7 @@ static void test_reject_duplicate(void **state)
 static void test_reject_loopback(void **state)
 {
     kaspa_hub *h;
-    kaspa_hub_new(&h, NULL);
+    kaspa_hub_new(&h, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, h, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, h, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -515,8 +521,8 @@ static void test_reject_loopback(void **state)
 static void test_reject_network_and_version(void **state)
 {
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -637,7 +643,7 @@ static void test_verack_version_ready_timeouts(void **state)
 
     /* client: the server never answers (no response HEADERS) within 10 s */
     kaspa_hub *hc;
-    kaspa_hub_new(&hc, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     rec rc = {0};
@@ -710,6 +716,87 @@ static void test_ping_nonce_mismatch_and_timeout(void **state)
     raw_send_kind(&p.r, PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PONG, 7);
     pump(EPS(p.s), EPR(&p.r), 1);
     assert_string_equal(p.r.reject, "unexpected Pong");
+    rawpair_free(&p);
+}
+
+static uint64_t fake_wall_ms(void)
+{
+    return 1764082501999ull;
+}
+
+/* What the session needs from outside comes from its driver: a trace record for every
+ * kaspa_* line, the hub's node id and the Ping nonces from the caller's randomness, and
+ * Version.timestamp from the caller's clock. */
+static void test_driver_hooks(void **state)
+{
+    const int PING = PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PING;
+    const int PONG = PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PONG;
+    uint64_t seed = 99;
+    lp2p_rng rng = test_rng(&seed);
+    kaspa_hub *h2, *none = NULL;
+    rawpair p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(kaspa_hub_new(&p.hs, NULL, &rng), 0);
+    seed = 99;
+    assert_int_equal(kaspa_hub_new(&h2, NULL, &rng), 0);
+    assert_memory_equal(kaspa_hub_node_id(p.hs), kaspa_hub_node_id(h2), KASPA_NODE_ID_LEN);
+    assert_int_equal(kaspa_hub_node_id(p.hs)[6] >> 4, 4); /* still a UUID v4 */
+    assert_int_equal(kaspa_hub_new(&none, NULL, NULL), LP2P_ERR_STATE);
+    assert_null(none);
+    kaspa_hub_del(h2);
+
+    trec_log log;
+    uint64_t nseed = 5, expect_seed = 5;
+    kaspa_session_config sc;
+    cfg_init(&sc, p.hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40001");
+    sc.peer_label = "raw-peer";
+    sc.trace = trec_trace(&log);
+    sc.rng = test_rng(&nseed);
+    sc.wall_ms = fake_wall_ms;
+    kaspa_session_callbacks cb = {on_event};
+    kaspa_session_config norng = sc;
+    norng.rng = (lp2p_rng){0};
+    assert_int_equal(kaspa_session_new(&p.s, &norng, KASPA_SERVER, &cb, &p.rs, 0), LP2P_ERR_STATE);
+    assert_int_equal(kaspa_session_new(&p.s, &sc, KASPA_SERVER, &cb, &p.rs, 0), 0);
+    raw_new(&p.r, 0, 1, 0);
+    raw_handshake(&p, 10);
+    assert_int_equal(p.r.version_ts, 1764082501999);
+    const trec *r = trec_find(&log, "kaspa_handshake");
+    assert_int_equal(r->level, LP2P_INFO);
+    assert_string_equal(trec_str(r, "peer"), "raw-peer");
+    assert_int_equal(trec_u(r, "version"), 10);
+    assert_string_equal(trec_str(r, "network"), "kaspa-mainnet");
+    assert_string_equal(trec_str(r, "user_agent"), "/raw:0.1/");
+    assert_int_equal(trec_u(r, "relayed"), 0);
+    assert_string_equal(trec_str(trec_find(&log, "kaspa_ready"), "peer"), "raw-peer");
+
+    /* our Ping's nonce is the rng's next 8 bytes; the Pong's RTT is reported */
+    uint64_t want = 0;
+    test_rng_fill(&expect_seed, &want, sizeof want);
+    assert_int_equal(kaspa_session_ping(p.s, 20), 0);
+    pump(EPS(p.s), EPR(&p.r), 20);
+    int last = p.r.n - 1;
+    assert_int_equal(p.r.kinds[last], PING);
+    assert_int_equal(p.r.nonces[last], want);
+    raw_send_kind(&p.r, PONG, want);
+    pump(EPS(p.s), EPR(&p.r), 55);
+    assert_int_equal(trec_u(trec_find(&log, "kaspa_ping"), "rtt_ms"), 35);
+
+    /* a wrong Pong: the Reject we send and the end of the session are both reported */
+    test_rng_fill(&expect_seed, &want, sizeof want);
+    assert_int_equal(kaspa_session_ping(p.s, 60), 0);
+    pump(EPS(p.s), EPR(&p.r), 60);
+    assert_int_equal(p.r.nonces[p.r.n - 1], want);
+    raw_send_kind(&p.r, PONG, want + 1);
+    pump(EPS(p.s), EPR(&p.r), 70);
+    r = trec_find(&log, "kaspa_reject");
+    assert_int_equal(r->level, LP2P_WARN);
+    assert_string_equal(trec_str(r, "reason"), "ping nonce mismatch");
+    assert_string_equal(trec_str(r, "direction"), "sent");
+    r = trec_find(&log, "kaspa_closed");
+    assert_int_equal(r->level, LP2P_INFO);
+    assert_string_equal(trec_str(r, "reason"), "ping nonce mismatch");
+    assert_string_equal(trec_str(r, "err"), "PROTO");
     rawpair_free(&p);
 }
 
@@ -848,8 +935,8 @@ static void test_1000_ping_rounds_both_ways(void **state)
 static void burst(kaspa_h2_profile prof, int gzip)
 {
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, prof, "127.0.0.1:16111");
     cfg_init(&sc, hs, prof, "127.0.0.1:40000");
@@ -923,8 +1010,8 @@ static void test_frame_sizes_per_profile(void **state)
     /* gzip of zeros is tiny, so measure with identity: client gzip off */
     for (int prof = 0; prof <= 1; prof++) {
         kaspa_hub *hc, *hs;
-        kaspa_hub_new(&hc, NULL);
-        kaspa_hub_new(&hs, NULL);
+        kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+        kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
         kaspa_session_config cc, sc;
         cfg_init(&cc, hc, (kaspa_h2_profile)prof, "127.0.0.1:16111");
         cfg_init(&sc, hs, (kaspa_h2_profile)prof, "127.0.0.1:40000");
@@ -959,8 +1046,8 @@ static void test_frame_sizes_per_profile(void **state)
 static void test_send_queue_limit(void **state)
 {
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -996,8 +1083,8 @@ static void test_send_queue_limit(void **state)
 static void test_message_size_limit(void **state)
 {
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -1065,8 +1152,8 @@ static void test_version_address_field(void **state)
 {
     /* a public node advertises its address (IPv4 goes on the wire as 4 bytes) */
     kaspa_hub *hc, *hs;
-    kaspa_hub_new(&hc, NULL);
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config cc, sc;
     cfg_init(&cc, hc, KASPA_H2_PROFILE_TCP, "127.0.0.1:16111");
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
@@ -1116,7 +1203,7 @@ static void test_version_address_field(void **state)
 static void test_second_stream_refused(void **state)
 {
     kaspa_hub *hs;
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config sc;
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
     rec rs = {0};
@@ -1172,7 +1259,7 @@ static void request_with(const char *path, const char *enc, const char *accept,
                          const char *want_status, const char *want_enc)
 {
     kaspa_hub *hs;
-    kaspa_hub_new(&hs, NULL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config sc;
     cfg_init(&sc, hs, KASPA_H2_PROFILE_TCP, "127.0.0.1:40000");
     rec rs = {0};
@@ -1252,6 +1339,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_checked_before_loopback),
         cmocka_unit_test(test_verack_version_ready_timeouts),
         cmocka_unit_test(test_ping_nonce_mismatch_and_timeout),
+        cmocka_unit_test(test_driver_hooks),
         cmocka_unit_test(test_answers_ping_and_request_addresses),
         cmocka_unit_test(test_message_before_ready_and_repeats_rejected),
         cmocka_unit_test(test_unknown_payload_ignored_empty_rejected),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto/random.h"
 #include "kaspa/kaspa_tcp.h"
 #include "lp2p/err.h"
 #include "util/log.h"
@@ -79,6 +80,7 @@ static int run_until(uv_loop_t *loop, const int *v, int want)
 static void client_cfg(kaspa_session_config *c, kaspa_hub *h)
 {
     kaspa_session_config_default(c, h, KASPA_H2_PROFILE_TCP);
+    c->rng = LP2P_RNG_OPENSSL;
 }
 
 static void test_tcp_handshake_pings_and_rejects(void **state)
@@ -86,14 +88,15 @@ static void test_tcp_handshake_pings_and_rejects(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     kaspa_hub *hs, *ha, *hdup, *hw;
-    kaspa_hub_new(&hs, NULL);
-    kaspa_hub_new(&ha, NULL);
-    kaspa_hub_new(&hw, NULL);
-    kaspa_hub_new(&hdup, kaspa_hub_node_id(ha));
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&ha, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hw, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hdup, kaspa_hub_node_id(ha), &LP2P_RNG_OPENSSL);
     side srv = {0}, a = {0}, d = {0}, l = {0}, w = {0};
 
     kaspa_session_config sc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     kaspa_tcp_server *server;
     assert_int_equal(kaspa_tcp_listen(&loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
     int port = kaspa_tcp_server_port(server);
@@ -173,12 +176,14 @@ static void test_tcp_connect_refused_and_server_close_with_peers(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     kaspa_hub *hs, *hc;
-    kaspa_hub_new(&hs, NULL);
-    kaspa_hub_new(&hc, NULL);
+    kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL);
+    kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL);
     side srv = {0}, c = {0}, bad = {0};
     kaspa_session_config sc, cc;
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
+    sc.rng = LP2P_RNG_OPENSSL;
     kaspa_session_config_default(&cc, hc, KASPA_H2_PROFILE_TCP);
+    cc.rng = LP2P_RNG_OPENSSL;
     kaspa_tcp_server *server;
     assert_int_equal(kaspa_tcp_listen(&loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
     char target[64];

@@ -17,6 +17,7 @@
 #include "noise.pb-c.h"
 #include "proto/noise.h"
 #include "proto/noise_xx.h"
+#include "test_trace.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -66,8 +67,8 @@ static void test_xx_cacophony_vector(void **state)
     unhex("c8e5f64e846193be2a834104c2a009868d6c9f3bd3c186299888b488b2f1f58e", hh, 32);
 
     lp2p_noise_xx ini, rsp;
-    assert_int_equal(lp2p_noise_xx_init(&ini, 1, prologue, pl, is, ie), 0);
-    assert_int_equal(lp2p_noise_xx_init(&rsp, 0, prologue, pl, rs, re), 0);
+    assert_int_equal(lp2p_noise_xx_init(&ini, 1, prologue, pl, is, ie, &LP2P_RNG_OPENSSL), 0);
+    assert_int_equal(lp2p_noise_xx_init(&rsp, 0, prologue, pl, rs, re, &LP2P_RNG_OPENSSL), 0);
     lp2p_noise_cs itx = {0}, irx = {0}, rtx = {0}, rrx = {0};
     for (int i = 0; i < 6; i++) {
         uint8_t pt[64], ct[256], got[256];
@@ -150,13 +151,15 @@ static void pair_make(pair *p, const lp2p_peer_id *expected, const char *const *
     memset(p, 0, sizeof(*p));
     assert_int_equal(lp2p_keypair_generate(&p->ik), 0);
     assert_int_equal(lp2p_keypair_generate(&p->rk), 0);
-    lp2p_noise_config c = {.identity = p->ik,
+    lp2p_noise_config c = {.rng = LP2P_RNG_OPENSSL,
+                           .identity = p->ik,
                            .initiator = 1,
                            .expected_remote = expected,
                            .muxers = imux,
                            .nmuxers = ni};
     assert_int_equal(lp2p_noise_new(&c, &p->ini), 0);
-    lp2p_noise_config r = {.identity = p->rk, .initiator = 0, .muxers = rmux, .nmuxers = nr};
+    lp2p_noise_config r = {
+        .rng = LP2P_RNG_OPENSSL, .identity = p->rk, .initiator = 0, .muxers = rmux, .nmuxers = nr};
     assert_int_equal(lp2p_noise_new(&r, &p->rsp), 0);
 }
 
@@ -333,10 +336,10 @@ static void test_wire_payloads_carry_identity_and_muxers(void **state)
 
     /* Real responder, bare initiator: msg2 carries the responder's list. */
     lp2p_noise *rsp;
-    lp2p_noise_config rc = {.identity = rk, .muxers = rmux, .nmuxers = 1};
+    lp2p_noise_config rc = {.rng = LP2P_RNG_OPENSSL, .identity = rk, .muxers = rmux, .nmuxers = 1};
     assert_int_equal(lp2p_noise_new(&rc, &rsp), 0);
     lp2p_noise_xx bare;
-    assert_int_equal(lp2p_noise_xx_init(&bare, 1, NULL, 0, NULL, NULL), 0);
+    assert_int_equal(lp2p_noise_xx_init(&bare, 1, NULL, 0, NULL, NULL, &LP2P_RNG_OPENSSL), 0);
     assert_int_equal(lp2p_buf_append(&out, "\x00\x20", 2), 0);
     assert_int_equal(lp2p_noise_xx_write(&bare, NULL, 0, &out), 0);
     assert_int_equal(lp2p_noise_recv_handshake(rsp, lp2p_buf_head(&out), 34, &used), 0);
@@ -354,11 +357,12 @@ static void test_wire_payloads_carry_identity_and_muxers(void **state)
 
     /* Real initiator, bare responder: msg3 carries the initiator's list, in order. */
     lp2p_noise *ini;
-    lp2p_noise_config ic = {.identity = ik, .initiator = 1, .muxers = imux, .nmuxers = 2};
+    lp2p_noise_config ic = {
+        .rng = LP2P_RNG_OPENSSL, .identity = ik, .initiator = 1, .muxers = imux, .nmuxers = 2};
     assert_int_equal(lp2p_noise_new(&ic, &ini), 0);
     assert_int_equal(lp2p_noise_start(ini), 0);
     lp2p_buf *io = lp2p_noise_out(ini);
-    assert_int_equal(lp2p_noise_xx_init(&bare, 0, NULL, 0, NULL, NULL), 0);
+    assert_int_equal(lp2p_noise_xx_init(&bare, 0, NULL, 0, NULL, NULL, &LP2P_RNG_OPENSSL), 0);
     lp2p_buf_clear(&pay);
     assert_int_equal(lp2p_noise_xx_read(&bare, lp2p_buf_head(io) + 2, 32, &pay), 0);
     assert_int_equal(lp2p_buf_size(&pay), 0);
@@ -477,7 +481,7 @@ static void test_expected_peer_id(void **state)
     lp2p_noise_del(p.rsp);
     lp2p_keypair_del(p.rk);
     p.rk = rk;
-    lp2p_noise_config r = {.identity = rk};
+    lp2p_noise_config r = {.rng = LP2P_RNG_OPENSSL, .identity = rk};
     assert_int_equal(lp2p_noise_new(&r, &p.rsp), 0);
     pair_handshake(&p, 4096);
     assert_handshake_ok(&p);
@@ -490,13 +494,13 @@ static int initiator_verdict(const uint8_t *payload, size_t plen, int flip_byte)
     lp2p_keypair *ik;
     assert_int_equal(lp2p_keypair_generate(&ik), 0);
     lp2p_noise *ini;
-    lp2p_noise_config ic = {.identity = ik, .initiator = 1};
+    lp2p_noise_config ic = {.rng = LP2P_RNG_OPENSSL, .identity = ik, .initiator = 1};
     assert_int_equal(lp2p_noise_new(&ic, &ini), 0);
     assert_int_equal(lp2p_noise_start(ini), 0);
     lp2p_noise_xx bare;
     uint8_t bare_s[32];
     memset(bare_s, 0x42, 32);
-    assert_int_equal(lp2p_noise_xx_init(&bare, 0, NULL, 0, bare_s, NULL), 0);
+    assert_int_equal(lp2p_noise_xx_init(&bare, 0, NULL, 0, bare_s, NULL, &LP2P_RNG_OPENSSL), 0);
     lp2p_buf out, pay;
     lp2p_buf_init(&out);
     lp2p_buf_init(&pay);
@@ -609,7 +613,7 @@ static void test_handshake_framing_errors(void **state)
         lp2p_keypair *kp;
         assert_int_equal(lp2p_keypair_generate(&kp), 0);
         lp2p_noise *rsp;
-        lp2p_noise_config c = {.identity = kp};
+        lp2p_noise_config c = {.rng = LP2P_RNG_OPENSSL, .identity = kp};
         assert_int_equal(lp2p_noise_new(&c, &rsp), 0);
         size_t used;
         assert_int_equal(lp2p_noise_recv_handshake(rsp, bad[k], badlen[k], &used), LP2P_ERR_PROTO);
@@ -805,8 +809,11 @@ static void test_injected_keys_are_deterministic(void **state)
     uint8_t first[34];
     for (int run = 0; run < 2; run++) {
         lp2p_noise *n;
-        lp2p_noise_config c = {
-            .identity = kp, .initiator = 1, .test_static_key = s, .test_ephemeral_key = e};
+        lp2p_noise_config c = {.rng = LP2P_RNG_OPENSSL,
+                               .identity = kp,
+                               .initiator = 1,
+                               .test_static_key = s,
+                               .test_ephemeral_key = e};
         assert_int_equal(lp2p_noise_new(&c, &n), 0);
         assert_int_equal(lp2p_noise_start(n), 0);
         assert_int_equal(lp2p_buf_size(lp2p_noise_out(n)), 34);
@@ -821,6 +828,125 @@ static void test_injected_keys_are_deterministic(void **state)
     assert_memory_equal(first + 2, ek.pub, 32);
     lp2p_x25519_wipe(&ek);
     lp2p_keypair_del(kp);
+}
+
+/* Runs one handshake between ik and rk with X25519 keys drawn from the two seeds and
+ * returns every byte both sides sent (msg1 ‖ msg2 ‖ msg3) in all. */
+static void seeded_handshake(lp2p_keypair *ik, lp2p_keypair *rk, uint64_t iseed, uint64_t rseed,
+                             lp2p_buf *all)
+{
+    lp2p_noise_config c = {.rng = test_rng(&iseed), .identity = ik, .initiator = 1};
+    lp2p_noise_config r = {.rng = test_rng(&rseed), .identity = rk};
+    pair p;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lp2p_noise_new(&c, &p.ini), 0);
+    assert_int_equal(lp2p_noise_new(&r, &p.rsp), 0);
+    assert_int_equal(lp2p_noise_start(p.ini), 0);
+    lp2p_noise *from = p.ini, *to = p.rsp;
+    for (int msg = 0; msg < 3; msg++) {
+        lp2p_buf *o = lp2p_noise_out(from);
+        assert_true(lp2p_buf_size(o) > 0);
+        lp2p_buf_append(all, lp2p_buf_head(o), lp2p_buf_size(o));
+        size_t used;
+        int rc = lp2p_noise_recv_handshake(to, lp2p_buf_head(o), lp2p_buf_size(o), &used);
+        assert_int_equal(rc, msg == 1 ? 1 : msg == 2 ? 1 : 0);
+        lp2p_buf_consume(o, used);
+        lp2p_noise *t = from;
+        from = to;
+        to = t;
+    }
+    assert_true(lp2p_noise_handshake_done(p.ini));
+    assert_true(lp2p_noise_handshake_done(p.rsp));
+    lp2p_noise_del(p.ini);
+    lp2p_noise_del(p.rsp);
+}
+
+/* The X25519 keys come from the caller's randomness: the same seeds give the same handshake
+ * bytes (Ed25519 signatures are deterministic), another seed other bytes, and no source at all
+ * is refused rather than run on predictable keys. */
+static void test_caller_rng_makes_handshake_deterministic(void **state)
+{
+    lp2p_keypair *ik, *rk;
+    assert_int_equal(lp2p_keypair_generate(&ik), 0);
+    assert_int_equal(lp2p_keypair_generate(&rk), 0);
+    lp2p_buf a, b, other;
+    lp2p_buf_init(&a);
+    lp2p_buf_init(&b);
+    lp2p_buf_init(&other);
+    seeded_handshake(ik, rk, 7, 8, &a);
+    seeded_handshake(ik, rk, 7, 8, &b);
+    seeded_handshake(ik, rk, 9, 8, &other);
+    assert_int_equal(lp2p_buf_size(&a), lp2p_buf_size(&b));
+    assert_memory_equal(lp2p_buf_head(&a), lp2p_buf_head(&b), lp2p_buf_size(&a));
+    assert_memory_not_equal(lp2p_buf_head(&a), lp2p_buf_head(&other), 34); /* msg1: e.pub */
+
+    lp2p_noise *n = NULL;
+    lp2p_noise_config none = {.identity = ik, .initiator = 1};
+    assert_int_equal(lp2p_noise_new(&none, &n), LP2P_ERR_STATE);
+    assert_null(n);
+    lp2p_buf_free(&a);
+    lp2p_buf_free(&b);
+    lp2p_buf_free(&other);
+    lp2p_keypair_del(ik);
+    lp2p_keypair_del(rk);
+}
+
+/* A failed handshake is reported to the caller's trace sink once, with the reason and code
+ * (the host logs it as the noise_error line). */
+static void test_failures_are_traced(void **state)
+{
+    lp2p_keypair *ik, *rk, *other;
+    assert_int_equal(lp2p_keypair_generate(&ik), 0);
+    assert_int_equal(lp2p_keypair_generate(&rk), 0);
+    assert_int_equal(lp2p_keypair_generate(&other), 0);
+    trec_log ilog, rlog;
+    lp2p_noise_config c = {.rng = LP2P_RNG_OPENSSL,
+                           .trace = trec_trace(&ilog),
+                           .identity = ik,
+                           .initiator = 1,
+                           .expected_remote = lp2p_keypair_peer_id(other)};
+    lp2p_noise_config r = {.rng = LP2P_RNG_OPENSSL, .trace = trec_trace(&rlog), .identity = rk};
+    pair p;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lp2p_noise_new(&c, &p.ini), 0);
+    assert_int_equal(lp2p_noise_new(&r, &p.rsp), 0);
+    pair_handshake(&p, 4096);
+    assert_int_equal(p.ini_rc, LP2P_ERR_PEER_ID_MISMATCH);
+    assert_int_equal(ilog.n, 1);
+    const trec *t = trec_find(&ilog, "noise_error");
+    assert_int_equal(t->level, LP2P_WARN);
+    assert_string_equal(trec_str(t, "reason"), "remote key does not match the dialed peer ID");
+    assert_string_equal(trec_str(t, "code"), "PEER_ID_MISMATCH");
+    assert_string_equal(trec_str(t, "role"), "initiator");
+    assert_int_equal(rlog.n, 0); /* the responder saw nothing wrong */
+    /* once failed, further input is refused without a second record */
+    size_t used;
+    assert_true(lp2p_noise_recv_handshake(p.ini, (const uint8_t *)"\0\1x", 3, &used) < 0);
+    assert_int_equal(ilog.n, 1);
+    lp2p_noise_del(p.ini);
+    lp2p_noise_del(p.rsp);
+
+    /* a responder fed a tampered msg1 says why */
+    c.expected_remote = NULL;
+    c.trace = trec_trace(&ilog);
+    r.trace = trec_trace(&rlog);
+    assert_int_equal(lp2p_noise_new(&c, &p.ini), 0);
+    assert_int_equal(lp2p_noise_new(&r, &p.rsp), 0);
+    assert_int_equal(lp2p_noise_start(p.ini), 0);
+    lp2p_buf *o = lp2p_noise_out(p.ini);
+    uint8_t bad[2];
+    bad[0] = 0, bad[1] = 3; /* a 3-byte msg1 cannot hold e */
+    lp2p_buf_clear(o);
+    assert_true(lp2p_noise_recv_handshake(p.rsp, bad, 2, &used) == 0);
+    assert_true(lp2p_noise_recv_handshake(p.rsp, (const uint8_t *)"abc", 3, &used) < 0);
+    t = trec_find(&rlog, "noise_error");
+    assert_string_equal(trec_str(t, "role"), "responder");
+    assert_true(strlen(trec_str(t, "reason")) > 0);
+    lp2p_noise_del(p.ini);
+    lp2p_noise_del(p.rsp);
+    lp2p_keypair_del(ik);
+    lp2p_keypair_del(rk);
+    lp2p_keypair_del(other);
 }
 
 int main(void)
@@ -841,6 +967,8 @@ int main(void)
         cmocka_unit_test(test_transport_nonce_exhaustion),
         cmocka_unit_test(test_transfer_16mib_both_ways),
         cmocka_unit_test(test_injected_keys_are_deterministic),
+        cmocka_unit_test(test_caller_rng_makes_handshake_deterministic),
+        cmocka_unit_test(test_failures_are_traced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

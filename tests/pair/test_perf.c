@@ -9,6 +9,7 @@
 
 #include "lp2p/err.h"
 #include "proto/perf.h"
+#include "test_trace.h"
 
 static void test_upload_then_download(void **state)
 {
@@ -115,11 +116,41 @@ static void test_zero_sizes_and_errors(void **state)
     assert_int_equal(lp2p_perf_client_eof(&c, 0), LP2P_ERR_DECODE);
 }
 
+/* Refusals reach the caller's trace sink (the perf services log them): why, with the numbers. */
+static void test_refusals_are_traced(void **state)
+{
+    trec_log log;
+    lp2p_perf_server s;
+    lp2p_perf_server_init(&s, 1000, 0, 0);
+    s.trace = trec_trace(&log);
+    const uint8_t big[8] = {0, 0, 0, 0, 0, 0, 0x03, 0xe9}; /* 1001 */
+    assert_int_equal(lp2p_perf_server_recv(&s, big, 8, 0), LP2P_ERR_LIMIT);
+    const trec *r = trec_find(&log, "perf_rejected");
+    assert_int_equal(r->level, LP2P_WARN);
+    assert_string_equal(trec_str(r, "reason"), "request above max_send");
+    assert_int_equal(trec_u(r, "requested"), 1001);
+
+    lp2p_perf_client c;
+    lp2p_perf_client_init(&c, 0, 10, 0, 0);
+    c.trace = trec_trace(&log);
+    assert_int_equal(lp2p_perf_client_sent(&c, 8, 0), 0);
+    assert_int_equal(lp2p_perf_client_write_closed(&c, 0), 0);
+    uint8_t junk[4] = {0};
+    assert_int_equal(lp2p_perf_client_recv(&c, junk, 4, 0), 0);
+    assert_int_equal(log.n, 0);
+    assert_int_equal(lp2p_perf_client_eof(&c, 0), LP2P_ERR_DECODE);
+    r = trec_find(&log, "perf_rejected");
+    assert_string_equal(trec_str(r, "reason"), "server closed early");
+    assert_int_equal(trec_u(r, "downloaded"), 4);
+    assert_int_equal(trec_u(r, "requested"), 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upload_then_download),
         cmocka_unit_test(test_zero_sizes_and_errors),
+        cmocka_unit_test(test_refusals_are_traced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "proto/relay_hop.h"
 #include "proto/relay_msg.h"
 #include "proto/relay_stop.h"
+#include "test_trace.h"
 #include "util/uvarint.h"
 
 #define UNIX0 1764000000ull
@@ -140,10 +141,21 @@ static int connect_to(world *w, const lp2p_relay_src *src, const lp2p_peer_id *t
     const uint8_t *rp;
     size_t rn;
     body_of(&w->hop, &rp, &rn);
-    assert_int_equal(lp2p_relay_client_on_connect_reply(rp, rn, &status, &d, &data),
+    assert_int_equal(lp2p_relay_client_on_connect_reply(rp, rn, &status, &d, &data, NULL),
                      LP2P_ERR_REFUSED);
     assert_int_equal(status, res->status);
     return status;
+}
+
+/* C parses the relay's answer to CONNECT waiting in w->hop; returns the parser's result. */
+static int connect_reply(world *w, int *status, const lp2p_trace *trace)
+{
+    const uint8_t *p;
+    size_t n;
+    uint32_t d;
+    uint64_t data;
+    body_of(&w->hop, &p, &n);
+    return lp2p_relay_client_on_connect_reply(p, n, status, &d, &data, trace);
 }
 
 /* S answers the relay's stop CONNECT with `status`; returns on_stop_reply's result. */
@@ -156,7 +168,7 @@ static int target_answers(world *w, uint64_t circuit, int status, lp2p_peer_id *
     uint64_t data;
     lp2p_buf reply;
     lp2p_buf_init(&reply);
-    assert_int_equal(lp2p_relay_stop_on_connect(p, n, src_seen, &d, &data, &reply), 0);
+    assert_int_equal(lp2p_relay_stop_on_connect(p, n, src_seen, &d, &data, &reply, NULL), 0);
     assert_int_equal(d, 120);
     assert_int_equal(data, 131072);
     assert_int_equal(lp2p_relay_stop_reply(status, &reply), 0);
@@ -181,7 +193,7 @@ static void test_reserve_connect_full_flow(void **state)
     int status;
     assert_int_equal(lp2p_relay_client_on_reserve_reply(p, n, lp2p_keypair_peer_id(w->relay_kp),
                                                         lp2p_keypair_peer_id(w->s_kp), &rsv,
-                                                        &status),
+                                                        &status, NULL),
                      0);
     assert_int_equal(status, LP2P_RELAY_STATUS_OK);
     assert_int_equal(rsv.expire_unix_s, UNIX0 + 10 + 3600);
@@ -201,11 +213,11 @@ static void test_reserve_connect_full_flow(void **state)
     /* ... but the same reply checked as if for C, or from another relay, fails */
     assert_int_equal(lp2p_relay_client_on_reserve_reply(p, n, lp2p_keypair_peer_id(w->relay_kp),
                                                         lp2p_keypair_peer_id(w->c_kp), &rsv,
-                                                        &status),
+                                                        &status, NULL),
                      LP2P_ERR_AUTH);
     assert_int_equal(lp2p_relay_client_on_reserve_reply(p, n, lp2p_keypair_peer_id(w->x_kp),
                                                         lp2p_keypair_peer_id(w->s_kp), &rsv,
-                                                        &status),
+                                                        &status, NULL),
                      LP2P_ERR_AUTH);
 
     /* C connects to S */
@@ -221,7 +233,7 @@ static void test_reserve_connect_full_flow(void **state)
     body_of(&w->hop, &p, &n);
     uint32_t d;
     uint64_t data;
-    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data), 0);
+    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data, NULL), 0);
     assert_int_equal(status, LP2P_RELAY_STATUS_OK);
     assert_int_equal(d, 120);
     assert_int_equal(data, 131072);
@@ -356,7 +368,7 @@ static void test_refusals(void **state)
     uint32_t d;
     uint64_t data;
     body_of(&w->hop, &p, &n);
-    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data),
+    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data, NULL),
                      LP2P_ERR_REFUSED);
     assert_int_equal(status, LP2P_RELAY_STATUS_CONNECTION_FAILED);
     assert_int_equal(lp2p_relay_circuit_count(w->relay), 0);
@@ -365,7 +377,7 @@ static void test_refusals(void **state)
     lp2p_buf_clear(&w->hop);
     assert_int_equal(lp2p_relay_on_stop_failed(w->relay, res.circuit_id, &w->hop), 0);
     body_of(&w->hop, &p, &n);
-    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data),
+    assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data, NULL),
                      LP2P_ERR_REFUSED);
     assert_int_equal(status, LP2P_RELAY_STATUS_CONNECTION_FAILED);
     assert_int_equal(lp2p_relay_on_stop_failed(w->relay, res.circuit_id, &w->hop),
@@ -390,7 +402,7 @@ static void test_refusals(void **state)
         assert_int_equal(res.action, LP2P_RELAY_REPLY_CLOSE);
         assert_int_equal(res.status, bad[i].status);
         body_of(&w->hop, &p, &n);
-        assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data),
+        assert_int_equal(lp2p_relay_client_on_connect_reply(p, n, &status, &d, &data, NULL),
                          LP2P_ERR_REFUSED);
         assert_int_equal(status, bad[i].status);
     }
@@ -404,14 +416,14 @@ static void test_stop_side_rejects_bad_messages(void **state)
     uint32_t d;
     uint64_t data;
     /* stop STATUS where CONNECT was expected */
-    assert_int_equal(
-        lp2p_relay_stop_on_connect((const uint8_t *)"\x08\x01\x20\x64", 4, &src, &d, &data, &reply),
-        LP2P_ERR_DECODE);
+    assert_int_equal(lp2p_relay_stop_on_connect((const uint8_t *)"\x08\x01\x20\x64", 4, &src, &d,
+                                                &data, &reply, NULL),
+                     LP2P_ERR_DECODE);
     assert_memory_equal(lp2p_buf_head(&reply), "\x05\x08\x01\x20\x91\x03", 6); /* 401 */
     lp2p_buf_clear(&reply);
     /* CONNECT without a peer */
     assert_int_equal(
-        lp2p_relay_stop_on_connect((const uint8_t *)"\x08\x00", 2, &src, &d, &data, &reply),
+        lp2p_relay_stop_on_connect((const uint8_t *)"\x08\x00", 2, &src, &d, &data, &reply, NULL),
         LP2P_ERR_DECODE);
     assert_memory_equal(lp2p_buf_head(&reply), "\x05\x08\x01\x20\x90\x03", 6); /* 400 */
     lp2p_buf_free(&reply);
@@ -511,6 +523,98 @@ static void test_rate_limits(void **state)
     assert_int_equal(connect_to(w, &x, lp2p_keypair_peer_id(w->s_kp), &res), LP2P_RELAY_STATUS_OK);
 }
 
+/* The relay core reports every refusal, grant and failed circuit to its caller's trace sink
+ * (the relay service logs them as relay_* lines): who, what, which status, why. */
+static void test_relay_events_are_traced(void **state)
+{
+    trec_log log;
+    lp2p_relay_config cfg;
+    lp2p_relay_config_default(&cfg);
+    cfg.trace = trec_trace(&log);
+    world *w = make_world(&cfg);
+    char sid[LP2P_PEER_ID_STR_MAX], cid[LP2P_PEER_ID_STR_MAX];
+    lp2p_peer_id_to_string(lp2p_keypair_peer_id(w->s_kp), sid, sizeof sid);
+    lp2p_peer_id_to_string(lp2p_keypair_peer_id(w->c_kp), cid, sizeof cid);
+    lp2p_relay_src s = src_of(w->s_kp, 1, 10), c = src_of(w->c_kp, 2, 20);
+    lp2p_relay_result res;
+
+    assert_int_equal(connect_to(w, &c, lp2p_keypair_peer_id(w->s_kp), &res),
+                     LP2P_RELAY_STATUS_NO_RESERVATION);
+    assert_int_equal(log.n, 1);
+    const trec *r = trec_find(&log, "relay_refused");
+    assert_int_equal(r->level, LP2P_INFO);
+    assert_string_equal(trec_str(r, "peer"), cid);
+    assert_string_equal(trec_str(r, "request"), "connect");
+    assert_string_equal(trec_str(r, "status"), "NO_RESERVATION");
+    assert_string_equal(trec_str(r, "reason"), "target has no reservation");
+
+    lp2p_relay_src relayed = s;
+    relayed.relayed = 1;
+    log.n = 0;
+    assert_int_equal(reserve(w, &relayed), LP2P_RELAY_STATUS_PERMISSION_DENIED);
+    r = trec_find(&log, "relay_refused");
+    assert_string_equal(trec_str(r, "request"), "reserve");
+    assert_string_equal(trec_str(r, "reason"), "over a relayed connection");
+
+    log.n = 0;
+    assert_int_equal(reserve(w, &s), LP2P_RELAY_STATUS_OK);
+    r = trec_find(&log, "relay_reserved");
+    assert_string_equal(trec_str(r, "peer"), sid);
+    assert_int_equal(trec_u(r, "refresh"), 0);
+    assert_true(trec_u(r, "expire") > UNIX0);
+
+    /* the target refuses: the circuit's failure names the target */
+    assert_int_equal(connect_to(w, &c, lp2p_keypair_peer_id(w->s_kp), &res), LP2P_RELAY_STATUS_OK);
+    log.n = 0;
+    lp2p_peer_id seen;
+    assert_int_equal(
+        target_answers(w, res.circuit_id, LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED, &seen),
+        LP2P_ERR_REFUSED);
+    r = trec_find(&log, "relay_circuit_failed");
+    assert_string_equal(trec_str(r, "target"), sid);
+    assert_true(strlen(trec_str(r, "reason")) > 0);
+
+    /* the client side hears the refusal (relay_refused_us) with the status */
+    trec_log clog;
+    lp2p_trace ct = trec_trace(&clog);
+    int status;
+    uint32_t d;
+    uint64_t data;
+    assert_int_equal(connect_reply(w, &status, &ct), LP2P_ERR_REFUSED);
+    r = trec_find(&clog, "relay_refused_us");
+    assert_string_equal(trec_str(r, "request"), "connect");
+    assert_string_equal(trec_str(r, "status"), "CONNECTION_FAILED");
+    /* garbage as a reply */
+    clog.n = 0;
+    assert_int_equal(
+        lp2p_relay_client_on_connect_reply((const uint8_t *)"\xff\xff", 2, &status, &d, &data, &ct),
+        LP2P_ERR_DECODE);
+    r = trec_find(&clog, "relay_bad_reply");
+    assert_int_equal(r->level, LP2P_WARN);
+    assert_string_equal(trec_str(r, "reason"), "undecodable");
+    /* a stop CONNECT without a peer */
+    clog.n = 0;
+    lp2p_buf reply;
+    lp2p_buf_init(&reply);
+    assert_int_equal(
+        lp2p_relay_stop_on_connect((const uint8_t *)"\x08\x00", 2, &seen, &d, &data, &reply, &ct),
+        LP2P_ERR_DECODE);
+    assert_string_equal(trec_str(trec_find(&clog, "relay_bad_stop"), "reason"),
+                        "missing or invalid peer ID");
+    lp2p_buf_free(&reply);
+    /* a reservation that expired before it arrived */
+    clog.n = 0;
+    lp2p_relay_refresh rf;
+    lp2p_relay_refresh_init(&rf, 0);
+    rf.trace = ct;
+    assert_int_equal(lp2p_relay_refresh_due(&rf, 0), 1);
+    lp2p_relay_refresh_ok(&rf, 0, UNIX0, UNIX0 - 5);
+    r = trec_find(&clog, "relay_reservation_expired_on_arrival");
+    assert_int_equal(trec_u(r, "expire"), UNIX0 - 5);
+    assert_int_equal(trec_u(r, "now"), UNIX0);
+    *state = w;
+}
+
 static void test_refresh_schedule(void **state)
 {
     lp2p_relay_refresh rf;
@@ -570,6 +674,31 @@ static void test_refresh_schedule(void **state)
     assert_int_equal(rf.failures, 2);
 }
 
+/* fuzz_relay (UBSan): a relay's OK grant with an empty reservation address made the client
+ * memcpy from the NULL pointer protobuf-c gives empty bytes. The grant is kept; the empty
+ * address is copied as empty, the one after it intact. */
+static void test_regression_empty_reservation_addr(void **state)
+{
+    /* HopMessage{type STATUS, reservation{expire 1, addrs "", addrs relay_addr}, status OK} */
+    uint8_t body[32] = {0x08, 0x02, 0x1a, 0x0e, 0x08, 0x01, 0x12, 0x00, 0x12, sizeof(relay_addr)};
+    size_t n = 10;
+    memcpy(body + n, relay_addr, sizeof(relay_addr));
+    n += sizeof(relay_addr);
+    body[n++] = 0x28;
+    body[n++] = 0x64;
+    lp2p_peer_id relay = {.len = 2}, self = {.len = 2};
+    lp2p_relay_reservation rsv;
+    int status;
+    assert_int_equal(
+        lp2p_relay_client_on_reserve_reply(body, n, &relay, &self, &rsv, &status, NULL), 0);
+    assert_int_equal(status, LP2P_RELAY_STATUS_OK);
+    assert_int_equal(rsv.naddrs, 2);
+    assert_int_equal(rsv.addr_lens[0], 0);
+    assert_int_equal(rsv.addr_lens[1], sizeof(relay_addr));
+    assert_memory_equal(rsv.addrs[1], relay_addr, sizeof(relay_addr));
+    lp2p_relay_reservation_free(&rsv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,6 +712,8 @@ int main(void)
         cmocka_unit_test_teardown(test_circuits_per_peer, teardown),
         cmocka_unit_test_teardown(test_rate_limits, teardown),
         cmocka_unit_test(test_refresh_schedule),
+        cmocka_unit_test(test_regression_empty_reservation_addr),
+        cmocka_unit_test_teardown(test_relay_events_are_traced, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include "lp2p/err.h"
 #include "proto/yamux.h"
+#include "test_trace.h"
 
 #define MAX_APP 4096
 
@@ -763,6 +764,67 @@ static void test_stream_flood(void **state)
     peer_del(s);
 }
 
+/* The core reports violations to its caller's trace sink (the host logs them as yamux_fatal
+ * lines): which rule, which stream, which error. Without a sink it says nothing. */
+static void test_violations_are_traced(void **state)
+{
+    now = 0;
+    trec_log log;
+    lp2p_yamux_config sc;
+    lp2p_yamux_config_default(&sc, 0);
+    assert_null(sc.trace.fn); /* silent unless the caller asks */
+
+    /* window violation on stream 1 */
+    sc.trace = trec_trace(&log);
+    peer *s = peer_new(&sc);
+    raw(s, LP2P_YAMUX_WINDOW, LP2P_YAMUX_SYN, 1, 0, 0);
+    s->app[0].consume = 0;
+    raw_data(s, 1, 0, 256 << 10, 0);
+    assert_int_equal(log.n, 0); /* within the window: nothing to report */
+    raw_data(s, 1, 0, 1, LP2P_ERR_FLOW_CONTROL);
+    assert_int_equal(log.n, 1);
+    const trec *r = trec_find(&log, "yamux_fatal");
+    assert_int_equal(r->level, LP2P_WARN);
+    assert_string_equal(trec_str(r, "reason"), "data beyond receive window");
+    assert_int_equal(trec_u(r, "stream"), 1);
+    assert_string_equal(trec_str(r, "error"), "FLOW_CONTROL");
+    /* later input is refused without a second report */
+    assert_int_equal(lp2p_yamux_recv(s->y, (const uint8_t *)"x", 1, now), LP2P_ERR_FLOW_CONTROL);
+    assert_int_equal(log.n, 1);
+    peer_del(s);
+
+    /* a stream flood: refusals first (debug records), then the fatal one */
+    lp2p_yamux_config cc;
+    lp2p_yamux_config_default(&cc, 1);
+    sc.max_streams = 2;
+    sc.trace = trec_trace(&log);
+    peer *c = peer_new(&cc);
+    s = peer_new(&sc);
+    start_pair(c, s);
+    for (int i = 0; i < 5; i++)
+        open_stream(c);
+    assert_int_equal(xfer(c, s), LP2P_ERR_FLOOD);
+    r = trec_find(&log, "yamux_refuse_stream");
+    assert_int_equal(r->level, LP2P_DEBUG);
+    assert_int_equal(trec_u(r, "stream"), 5); /* the third SYN (1, 3 accepted) */
+    assert_int_equal(trec_u(r, "inbound"), 2);
+    r = trec_find(&log, "yamux_fatal");
+    assert_string_equal(trec_str(r, "reason"), "stream flood");
+    assert_int_equal(trec_u(r, "stream"), 9);
+    assert_string_equal(trec_str(r, "error"), "FLOOD");
+    peer_del(c);
+    peer_del(s);
+
+    /* GoAway from the peer is reported with its code */
+    sc.trace = trec_trace(&log);
+    s = peer_new(&sc);
+    raw(s, LP2P_YAMUX_GOAWAY, 0, 0, LP2P_YAMUX_GOAWAY_INTERNAL, 0);
+    r = trec_find(&log, "yamux_goaway_received");
+    assert_int_equal(r->level, LP2P_INFO);
+    assert_int_equal(trec_u(r, "code"), LP2P_YAMUX_GOAWAY_INTERNAL);
+    peer_del(s);
+}
+
 static void test_ping_rtt_and_keepalive_timeout(void **state)
 {
     lp2p_yamux_config cc;
@@ -903,6 +965,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fatal_errors),
         cmocka_unit_test(test_accept_backlog_and_ack_backlog),
         cmocka_unit_test(test_stream_flood),
+        cmocka_unit_test(test_violations_are_traced),
         cmocka_unit_test(test_ping_rtt_and_keepalive_timeout),
         cmocka_unit_test(test_goaway),
         cmocka_unit_test(test_del_closes_live_streams),

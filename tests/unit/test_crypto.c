@@ -262,8 +262,8 @@ static void test_x25519_rfc7748(void **state)
 static void test_x25519_keygen_and_random(void **state)
 {
     lp2p_x25519_key a = {0}, b = {0};
-    assert_int_equal(lp2p_x25519_keygen(&a), 0);
-    assert_int_equal(lp2p_x25519_keygen(&b), 0);
+    assert_int_equal(lp2p_x25519_keygen(&a, &LP2P_RNG_OPENSSL), 0);
+    assert_int_equal(lp2p_x25519_keygen(&b, &LP2P_RNG_OPENSSL), 0);
     assert_memory_not_equal(a.priv, b.priv, 32);
     uint8_t s1[32], s2[32];
     assert_int_equal(lp2p_x25519_dh(&a, b.pub, s1), 0);

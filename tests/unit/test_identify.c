@@ -13,12 +13,24 @@
 #include "proto/identify.h"
 #include "util/uvarint.h"
 
+#include "pair/test_trace.h"
+
 /* /ip4/198.51.100.<n>/tcp/4001 as binary multiaddr: 04 c6 33 64 n 06 0f a1 */
 static void ma_ip4_tcp(uint8_t out[8], uint8_t n)
 {
     const uint8_t tmpl[] = {0x04, 0xc6, 0x33, 0x64, 0x00, 0x06, 0x0f, 0xa1};
     memcpy(out, tmpl, 8);
     out[4] = n;
+}
+
+/* A peer record signed by kp, seq, carrying /ip4/198.51.100.<n>/tcp/4001 (caller frees). */
+static void seal_one(const lp2p_keypair *kp, uint64_t seq, uint8_t n, uint8_t **record, size_t *len)
+{
+    uint8_t a[8];
+    ma_ip4_tcp(a, n);
+    const uint8_t *raddrs[] = {a};
+    const size_t rlens[] = {8};
+    assert_int_equal(lp2p_peer_record_seal(kp, seq, raddrs, rlens, 1, record, len), 0);
 }
 
 typedef struct fixture {
@@ -99,7 +111,7 @@ static void test_roundtrip_every_field(void **state)
     lp2p_buf_init(&wire);
     size_t dropped = 99;
     int dropped_rec = 99;
-    assert_int_equal(lp2p_identify_encode(&in, &wire, &dropped, &dropped_rec), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, &dropped, &dropped_rec, NULL), 0);
     assert_int_equal(dropped, 0);
     assert_int_equal(dropped_rec, 0);
 
@@ -152,7 +164,7 @@ static void test_key_of_another_peer_is_rejected(void **state)
     lp2p_identify_info in = {.public_key = (uint8_t *)pk, .public_key_len = pklen};
     lp2p_buf wire;
     lp2p_buf_init(&wire);
-    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL, NULL), 0);
     lp2p_identify_info out;
     assert_int_equal(
         read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 7, lp2p_keypair_peer_id(f->kp), &out),
@@ -164,14 +176,11 @@ static void test_key_of_another_peer_is_rejected(void **state)
 static void test_record_of_another_peer_is_dropped(void **state)
 {
     fixture *f = *state;
-    uint8_t a1[8], r1[8];
+    uint8_t a1[8];
     ma_ip4_tcp(a1, 1);
-    ma_ip4_tcp(r1, 66);
-    const uint8_t *raddrs[] = {r1};
-    const size_t rlens[] = {8};
     uint8_t *record;
     size_t record_len;
-    assert_int_equal(lp2p_peer_record_seal(f->other, 1, raddrs, rlens, 1, &record, &record_len), 0);
+    seal_one(f->other, 1, 66, &record, &record_len);
     uint8_t *addrs[] = {a1};
     size_t alens[] = {8};
     lp2p_identify_info in = {.listen_addrs = addrs,
@@ -181,7 +190,7 @@ static void test_record_of_another_peer_is_dropped(void **state)
                              .signed_peer_record_len = record_len};
     lp2p_buf wire;
     lp2p_buf_init(&wire);
-    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL, NULL), 0);
     lp2p_identify_info out;
     assert_int_equal(read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 100,
                               lp2p_keypair_peer_id(f->kp), &out),
@@ -195,7 +204,7 @@ static void test_record_of_another_peer_is_dropped(void **state)
     /* A corrupted record (flipped signature byte) is dropped the same way. */
     record[record_len - 1] ^= 1;
     lp2p_buf_clear(&wire);
-    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL, NULL), 0);
     assert_int_equal(read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 100,
                               lp2p_keypair_peer_id(f->kp), &out),
                      0);
@@ -230,8 +239,8 @@ static void test_messages_merge_until_eof(void **state)
                              .n_listen_addrs = 1};
     lp2p_buf wire;
     lp2p_buf_init(&wire);
-    assert_int_equal(lp2p_identify_encode(&m1, &wire, NULL, NULL), 0);
-    assert_int_equal(lp2p_identify_encode(&m2, &wire, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&m1, &wire, NULL, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&m2, &wire, NULL, NULL, NULL), 0);
     lp2p_identify_info out;
     assert_int_equal(
         read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 3, lp2p_keypair_peer_id(f->kp), &out),
@@ -260,8 +269,8 @@ static void test_push_replaces_only_carried_fields(void **state)
     lp2p_buf w1, w2;
     lp2p_buf_init(&w1);
     lp2p_buf_init(&w2);
-    assert_int_equal(lp2p_identify_encode(&full, &w1, NULL, NULL), 0);
-    assert_int_equal(lp2p_identify_encode(&partial, &w2, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&full, &w1, NULL, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&partial, &w2, NULL, NULL, NULL), 0);
     lp2p_identify_info known, push;
     assert_int_equal(
         read_all(lp2p_buf_head(&w1), lp2p_buf_size(&w1), 64, lp2p_keypair_peer_id(f->kp), &known),
@@ -285,17 +294,13 @@ static void test_push_replaces_only_carried_fields(void **state)
 /* Encodes info with a record of `seq` over address n, reads it back verified. */
 static void read_with_record(fixture *f, uint64_t seq, uint8_t n, lp2p_identify_info *out)
 {
-    uint8_t a[8];
-    ma_ip4_tcp(a, n);
-    const uint8_t *raddrs[] = {a};
-    const size_t rlens[] = {8};
     uint8_t *record;
     size_t record_len;
-    assert_int_equal(lp2p_peer_record_seal(f->kp, seq, raddrs, rlens, 1, &record, &record_len), 0);
+    seal_one(f->kp, seq, n, &record, &record_len);
     lp2p_identify_info in = {.signed_peer_record = record, .signed_peer_record_len = record_len};
     lp2p_buf w;
     lp2p_buf_init(&w);
-    assert_int_equal(lp2p_identify_encode(&in, &w, NULL, NULL), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &w, NULL, NULL, NULL), 0);
     assert_int_equal(
         read_all(lp2p_buf_head(&w), lp2p_buf_size(&w), 50, lp2p_keypair_peer_id(f->kp), out), 0);
     assert_int_equal(out->record_verified, 1);
@@ -343,7 +348,7 @@ static void test_encode_trims_to_4k(void **state)
     lp2p_buf_init(&wire);
     size_t dropped = 0;
     int drec = 0;
-    assert_int_equal(lp2p_identify_encode(&in, &wire, &dropped, &drec), 0);
+    assert_int_equal(lp2p_identify_encode(&in, &wire, &dropped, &drec, NULL), 0);
     assert_true(dropped > 0);
     assert_int_equal(drec, 0);
     const uint8_t *p = lp2p_buf_head(&wire), *end = p + lp2p_buf_size(&wire);
@@ -369,7 +374,7 @@ static void test_encode_trims_to_4k(void **state)
     char *protos[] = {big};
     lp2p_identify_info huge = {.protocols = protos, .n_protocols = 1};
     lp2p_buf_clear(&wire);
-    assert_int_equal(lp2p_identify_encode(&huge, &wire, NULL, NULL), LP2P_ERR_TOO_LARGE);
+    assert_int_equal(lp2p_identify_encode(&huge, &wire, NULL, NULL, NULL), LP2P_ERR_TOO_LARGE);
     assert_int_equal(lp2p_buf_size(&wire), 0);
     lp2p_buf_free(&wire);
 }
@@ -453,6 +458,91 @@ static void test_decodes_js_libp2p_bytes(void **state)
     lp2p_identify_info_free(&out);
 }
 
+/* Each refusal reaches the caller's trace sink (identify_svc logs it): the peer and why. */
+static void test_rejections_are_traced(void **state)
+{
+    fixture *f = *state;
+    char me[LP2P_PEER_ID_STR_MAX];
+    lp2p_peer_id_to_string(lp2p_keypair_peer_id(f->kp), me, sizeof me);
+    trec_log log;
+    lp2p_trace t = trec_trace(&log);
+    lp2p_buf wire;
+    lp2p_buf_init(&wire);
+    lp2p_identify_reader r;
+    lp2p_identify_info out;
+
+    /* a public key of another peer */
+    size_t pklen;
+    const uint8_t *pk = lp2p_keypair_pubkey(f->other, &pklen);
+    lp2p_identify_info in = {.public_key = (uint8_t *)pk, .public_key_len = pklen};
+    assert_int_equal(lp2p_identify_encode(&in, &wire, NULL, NULL, &t), 0);
+    assert_int_equal(log.n, 0); /* nothing trimmed, nothing to say */
+    lp2p_identify_reader_init(&r, 0, 0);
+    r.trace = t;
+    assert_int_equal(lp2p_identify_reader_recv(&r, lp2p_buf_head(&wire), lp2p_buf_size(&wire), 0),
+                     0);
+    assert_int_equal(lp2p_identify_reader_finish(&r, lp2p_keypair_peer_id(f->kp), &out),
+                     LP2P_ERR_PEER_ID_MISMATCH);
+    lp2p_identify_reader_free(&r);
+    const trec *rec = trec_find(&log, "identify_key_mismatch");
+    assert_int_equal(rec->level, LP2P_WARN);
+    assert_string_equal(trec_str(rec, "peer"), me);
+    assert_string_equal(trec_str(rec, "reason"), "key is not the peer's");
+
+    /* a signed record of another peer: dropped, and said so */
+    uint8_t *record;
+    size_t record_len;
+    seal_one(f->other, 1, 66, &record, &record_len);
+    lp2p_identify_info with_rec = {.signed_peer_record = record,
+                                   .signed_peer_record_len = record_len};
+    lp2p_identify_info got;
+    lp2p_identify_info_init(&got);
+    lp2p_buf_clear(&wire);
+    assert_int_equal(lp2p_identify_encode(&with_rec, &wire, NULL, NULL, NULL), 0);
+    const uint8_t *p = lp2p_buf_head(&wire), *end = p + lp2p_buf_size(&wire);
+    uint64_t n;
+    assert_int_equal(lp2p_uvarint_decode(&p, end, &n), 0);
+    assert_int_equal(lp2p_identify_decode(p, (size_t)n, &got), 0);
+    log.n = 0;
+    assert_int_equal(lp2p_identify_verify(&got, lp2p_keypair_peer_id(f->kp), &t), 0);
+    rec = trec_find(&log, "identify_bad_record");
+    assert_string_equal(trec_str(rec, "peer"), me);
+    assert_string_equal(trec_str(rec, "reason"), "record of another peer");
+    lp2p_identify_info_free(&got);
+    free(record);
+
+    /* an oversized frame */
+    uint8_t pre[LP2P_UVARINT_MAX];
+    size_t pn = lp2p_uvarint_encode(LP2P_IDENTIFY_RECV_MAX + 1, pre);
+    log.n = 0;
+    lp2p_identify_reader_init(&r, 0, 0);
+    r.trace = t;
+    assert_int_equal(lp2p_identify_reader_recv(&r, pre, pn, 0), LP2P_ERR_TOO_LARGE);
+    lp2p_identify_reader_free(&r);
+    rec = trec_find(&log, "identify_rejected");
+    assert_string_equal(trec_str(rec, "err"), "TOO_LARGE");
+    assert_true(strlen(trec_str(rec, "reason")) > 0);
+
+    /* our own message trimmed to 4 KiB */
+    enum { N = 300 };
+    static uint8_t store[N][40];
+    uint8_t *addrs[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
+        addrs[i] = store[i];
+        lens[i] = sizeof(store[i]);
+    }
+    lp2p_identify_info big = {.listen_addrs = addrs, .listen_addr_lens = lens, .n_listen_addrs = N};
+    size_t dropped = 0;
+    log.n = 0;
+    lp2p_buf_clear(&wire);
+    assert_int_equal(lp2p_identify_encode(&big, &wire, &dropped, NULL, &t), 0);
+    rec = trec_find(&log, "identify_trimmed");
+    assert_int_equal(trec_u(rec, "dropped_addrs"), dropped);
+    assert_int_equal(trec_u(rec, "dropped_record"), 0);
+    lp2p_buf_free(&wire);
+}
+
 static void test_timeout(void **state)
 {
     lp2p_identify_reader r;
@@ -470,6 +560,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_of_another_peer_is_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_of_another_peer_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejections_are_traced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messages_merge_until_eof, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_replaces_only_carried_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_with_older_record_keeps_newer_addrs, setup,

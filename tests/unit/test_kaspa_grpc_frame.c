@@ -165,8 +165,42 @@ static void test_gzip_bomb_stops_at_limit(void **state)
                      LP2P_ERR_TOO_LARGE);
     assert_int_equal(g.n, 0);
     assert_true(d.inflated.cap <= (2u << 20)); /* never inflated far past the limit */
+    /* issue 9: the bomb's output was held for the connection's life */
+    assert_true(kaspa_grpc_deframer_held(&d) <= KASPA_GRPC_KEEP_BYTES);
     kaspa_grpc_deframer_free(&d);
     lp2p_buf_free(&b);
+}
+
+/* A big message is delivered, then its inflate and reassembly buffers go: a peer that sent
+ * one large message once must not pin that much memory until it disconnects. */
+static void test_buffers_released_after_each_message(void **state)
+{
+    size_t big = 4u << 20;
+    uint8_t *msg = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        msg[i] = (uint8_t)(i * 2654435761u >> 13); /* compressible, not trivially */
+    kaspa_grpc_deframer d;
+    kaspa_grpc_deframer_init(&d, 8u << 20);
+    for (int level = -1; level <= 1; level += 2) { /* identity, then gzip */
+        lp2p_buf b;
+        lp2p_buf_init(&b);
+        assert_int_equal(kaspa_grpc_frame_append(&b, msg, big, level, NULL), 0);
+        got g = {0};
+        /* in two pieces, so the frame is reassembled in the deframer's own buffer */
+        size_t half = lp2p_buf_size(&b) / 2;
+        assert_int_equal(kaspa_grpc_deframe(&d, lp2p_buf_head(&b), half, collect, &g), 0);
+        assert_int_equal(
+            kaspa_grpc_deframe(&d, lp2p_buf_head(&b) + half, lp2p_buf_size(&b) - half, collect, &g),
+            0);
+        assert_int_equal(g.n, 1);
+        assert_int_equal(g.lens[0], big);
+        assert_memory_equal(g.data[0], msg, big);
+        assert_true(kaspa_grpc_deframer_held(&d) <= KASPA_GRPC_KEEP_BYTES);
+        got_free(&g);
+        lp2p_buf_free(&b);
+    }
+    kaspa_grpc_deframer_free(&d);
+    free(msg);
 }
 
 static int fail_cb(void *u, const uint8_t *m, size_t n)
@@ -199,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_declared_length_over_limit_rejected_before_buffering),
         cmocka_unit_test(test_bad_flag_and_bad_gzip),
         cmocka_unit_test(test_gzip_bomb_stops_at_limit),
+        cmocka_unit_test(test_buffers_released_after_each_message),
         cmocka_unit_test(test_callback_error_propagates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/random.h"
 #include "kaspa/msg.h"
 #include "kaspa/session.h"
 #include "lp2p/err.h"
@@ -165,7 +166,7 @@ static void test_config_for_libp2p_peer(void **state)
     lp2p_peer_id p;
     assert_int_equal(lp2p_peer_id_parse(txt, &p), 0);
     kaspa_hub *h;
-    kaspa_hub_new(&h, NULL);
+    kaspa_hub_new(&h, NULL, &LP2P_RNG_OPENSSL);
     kaspa_session_config c;
     kaspa_session_config_default(&c, h, KASPA_H2_PROFILE_TCP);
     char label[LP2P_PEER_ID_STR_MAX];
@@ -186,8 +187,8 @@ static void test_config_for_libp2p_peer(void **state)
 static void test_hub_random_ids_and_keys(void **state)
 {
     kaspa_hub *a, *b;
-    assert_int_equal(kaspa_hub_new(&a, NULL), 0);
-    assert_int_equal(kaspa_hub_new(&b, NULL), 0);
+    assert_int_equal(kaspa_hub_new(&a, NULL, &LP2P_RNG_OPENSSL), 0);
+    assert_int_equal(kaspa_hub_new(&b, NULL, &LP2P_RNG_OPENSSL), 0);
     assert_memory_not_equal(kaspa_hub_node_id(a), kaspa_hub_node_id(b), 16);
     assert_int_equal(kaspa_hub_node_id(a)[6] >> 4, 4); /* UUID v4 */
     assert_int_equal(kaspa_hub_count(a), 0);

@@ -1,0 +1,28 @@
+/* Randomness comes from the caller (picotls's random_bytes): a core never picks its own
+ * source, so tests and fuzz targets can run it deterministically. The host and the apps pass
+ * LP2P_RNG_OPENSSL (crypto/random.h). */
+#ifndef LP2P_UTIL_RNG_H
+#define LP2P_UTIL_RNG_H
+
+#include <stddef.h>
+
+#include "lp2p/err.h"
+
+/* Fills buf with n random bytes: 0, or a negative code (the core fails the operation). */
+typedef int (*lp2p_random_fn)(void *user, void *buf, size_t n);
+
+typedef struct lp2p_rng {
+    lp2p_random_fn fn;
+    void *user;
+} lp2p_rng;
+
+/* A zero lp2p_rng (no source installed) fails with LP2P_ERR_STATE rather than hand out
+ * predictable bytes. */
+static inline int lp2p_rng_fill(const lp2p_rng *r, void *buf, size_t n)
+{
+    if (!r || !r->fn)
+        return LP2P_ERR_STATE;
+    return r->fn(r->user, buf, n);
+}
+
+#endif

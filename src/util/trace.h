@@ -1,0 +1,66 @@
+/* Trace records: how a sans-IO core tells its caller what happened (a refusal, a peer's
+ * violation, a dial it wants) without writing a log line itself.
+ *
+ * A record is an event name, a severity hint and typed fields, the same shape as a log line,
+ * so a caller that only wants today's log installs LP2P_TRACE_LOG (util/log.h) and the line is
+ * unchanged. Tests install their own sink and assert on the records (quicly's probes and
+ * nghttp2's callbacks are the models). Strings in a record are borrowed for the call only.
+ *
+ *   lp2p_emit(&y->cfg.trace, LP2P_WARN, "yamux_fatal", LF_S("reason", why), LF_U("stream", id));
+ *
+ * A zero lp2p_trace is a silent sink, so cores created without one simply say nothing. */
+#ifndef LP2P_UTIL_TRACE_H
+#define LP2P_UTIL_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum lp2p_log_level {
+    LP2P_DEBUG = 0,
+    LP2P_INFO = 1,
+    LP2P_WARN = 2,
+    LP2P_ERROR = 3,
+} lp2p_log_level;
+
+typedef struct lp2p_field {
+    const char *key;
+    char type; /* 's' string, 'i' integer, 'u' unsigned, 'f' double, 'b' bool, 'j' raw JSON */
+    union {
+        const char *s;
+        int64_t i;
+        uint64_t u;
+        double f;
+        int b;
+    } v;
+} lp2p_field;
+
+#define LF_S(k, x) ((lp2p_field){.key = (k), .type = 's', .v.s = (x)})
+#define LF_I(k, x) ((lp2p_field){.key = (k), .type = 'i', .v.i = (int64_t)(x)})
+#define LF_U(k, x) ((lp2p_field){.key = (k), .type = 'u', .v.u = (uint64_t)(x)})
+#define LF_F(k, x) ((lp2p_field){.key = (k), .type = 'f', .v.f = (double)(x)})
+#define LF_B(k, x) ((lp2p_field){.key = (k), .type = 'b', .v.b = !!(x)})
+/* x must already be valid JSON (an array or object); printed verbatim in both formats. */
+#define LF_J(k, x) ((lp2p_field){.key = (k), .type = 'j', .v.s = (x)})
+
+/* level is the core's suggestion; the sink may log it, count it, or drop it. */
+typedef void (*lp2p_trace_fn)(void *user, lp2p_log_level level, const char *event,
+                              const lp2p_field *f, size_t n);
+
+typedef struct lp2p_trace {
+    lp2p_trace_fn fn; /* NULL = silent */
+    void *user;
+} lp2p_trace;
+
+static inline void lp2p_emit_fields(const lp2p_trace *t, lp2p_log_level level, const char *event,
+                                    const lp2p_field *f, size_t n)
+{
+    if (t && t->fn)
+        t->fn(t->user, level, event, f, n);
+}
+
+#define lp2p_emit(t, level, event, ...)                                                            \
+    lp2p_emit_fields((t), (level), (event), (const lp2p_field[]){__VA_ARGS__},                     \
+                     sizeof((const lp2p_field[]){__VA_ARGS__}) / sizeof(lp2p_field))
+#define lp2p_emit0(t, level, event) lp2p_emit_fields((t), (level), (event), NULL, 0)
+
+#endif
