@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/random.h"
 #include "kaspa/bridge_tap.h"
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
@@ -64,14 +65,14 @@ static void pump(kaspa_session *c, kaspa_session *s, lp2p_buf *c2s, lp2p_buf *s2
 static void record_session(int gzip, lp2p_buf *c2s, lp2p_buf *s2c, int *gzipped_in)
 {
     kaspa_hub *hc, *hs;
-    assert_int_equal(kaspa_hub_new(&hc, NULL), 0);
-    assert_int_equal(kaspa_hub_new(&hs, NULL), 0);
+    assert_int_equal(kaspa_hub_new(&hc, NULL, &LP2P_RNG_OPENSSL), 0);
+    assert_int_equal(kaspa_hub_new(&hs, NULL, &LP2P_RNG_OPENSSL), 0);
     kaspa_session_config cc, sc;
     kaspa_session_config_default(&cc, hc, KASPA_H2_PROFILE_TCP);
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
     assert_int_equal(kaspa_addr_parse("127.0.0.1:16111", &cc.peer_addr), 0);
     assert_int_equal(kaspa_addr_parse("127.0.0.1:40000", &sc.peer_addr), 0);
-    cc.log = sc.log = 0;
+    cc.rng = sc.rng = LP2P_RNG_OPENSSL; /* trace left zero: silent */
     cc.user_agent = "/tap-client:1/";
     sc.user_agent = "/tap-server:2/";
     cc.protocol_version = 10;
