@@ -222,6 +222,19 @@ static bridge_session *session_new(kaspa_bridge *b, bridge_peer *p, int outbound
     return s;
 }
 
+/* A session whose side b is stream, as a transport; NULL (stream reset) when out of memory. */
+static bridge_session *session_with_stream(kaspa_bridge *b, bridge_peer *p, int outbound,
+                                           int relayed, lp2p_stream *stream)
+{
+    bridge_session *s = session_new(b, p, outbound, relayed);
+    if (s && lp2p_stream_transport_new(stream, NULL, &s->st) == 0)
+        return s;
+    if (s)
+        session_free(s);
+    lp2p_stream_reset(stream);
+    return NULL;
+}
+
 static void log_open(const bridge_session *s, const char *proto)
 {
     lp2p_log(LP2P_INFO, "bridge_session_open", LF_S("peer", s->p->id_str),
@@ -340,13 +353,9 @@ static void on_inbound_stream(lp2p_stream *stream, void *ud)
         lp2p_stream_reset(stream);
         return;
     }
-    bridge_session *s = session_new(b, p, 0, relayed);
-    if (!s || lp2p_stream_transport_new(stream, NULL, &s->st) != 0) {
-        if (s)
-            session_free(s);
-        lp2p_stream_reset(stream);
+    bridge_session *s = session_with_stream(b, p, 0, relayed, stream);
+    if (!s)
         return;
-    }
     lp2p_transport_bind(s->st, &k_st_dialing, s);
     lp2p_transport_pause_read(s->st, 1);
     log_open(s, lp2p_stream_protocol(stream));
@@ -416,11 +425,8 @@ static void on_kaspad_accept(void *ud, lp2p_transport *t)
         refuse_tcp(t, p, "cannot open a stream to the peer");
         return;
     }
-    bridge_session *s = session_new(b, p, 1, relayed);
-    if (!s || lp2p_stream_transport_new(stream, NULL, &s->st) != 0) {
-        if (s)
-            session_free(s);
-        lp2p_stream_reset(stream);
+    bridge_session *s = session_with_stream(b, p, 1, relayed, stream);
+    if (!s) {
         refuse_tcp(t, p, "out of memory");
         return;
     }

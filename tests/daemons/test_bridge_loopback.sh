@@ -10,7 +10,8 @@
 # arrives whole (bridge byte counters equal the client's and server's transport counters);
 # a kaspad connection to a peer with no connection is refused at once; killing bridge B
 # closes the sessions on A, the server and the client cleanly, and a restarted B carries the
-# client's reconnection.
+# client's reconnection; a session over the per-peer limit is refused with a log line, and
+# garbage on one session costs only that session.
 set -euo pipefail
 # shellcheck source=tests/daemons/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -36,9 +37,11 @@ LO_A_FOR_B="$(wait_for 10 bridgeA 'e.event === "bridge_listen" && e.peer === "'"
 LO_A_FOR_B="${LO_A_FOR_B%:*}"
 
 start_b() {
-  start_bg "$1" 120 "$H" bridge --key "$WORK/b.key" --kaspad 127.0.0.1:9 \
+  local name=$1
+  shift
+  start_bg "$name" 120 "$H" bridge --key "$WORK/b.key" --kaspad 127.0.0.1:9 \
     --listen /ip4/127.0.0.1/tcp/0 --peer "$IDA,${AADDR%/p2p/*}" --peer "$IDC" \
-    --peer-port "$PB" --log-format json
+    --peer-port "$PB" --log-format json "$@"
   BPID=$LAST_PID
 }
 start_b bridgeB
@@ -109,10 +112,34 @@ wait_for 10 bridgeA 'e.event === "bridge_session_closed" && e.direction === "inb
 wait_for 10 keep 'e.event === "kaspa_session_closed"' >/dev/null
 wait_for 10 server 'e.event === "kaspa_session_closed" && e.messages_in < 100 && e.messages_in >= 4' >/dev/null
 log "ok: killing B closed the sessions on A, the client and the server"
-start_b bridgeB2
+start_b bridgeB2 --max-sessions-per-peer 2
 wait_for 15 bridgeB2 'e.event === "bridge_peer_direct" && e.peer === "'"$IDA"'"' >/dev/null
 wait_for 40 keep '(() => { globalThis.n = (globalThis.n || 0) + (e.event === "kaspa_ready"); return globalThis.n >= 2; })()' >/dev/null
 expect bridgeB2 'e.event === "bridge_session_open" && e.direction === "outbound"' "restarted B carried the client's reconnection"
 kill -0 "$APID" 2>/dev/null || fail "bridge A exited"
 kill -0 "$SPID" 2>/dev/null || fail "server exited"
 kill -0 "$KPID" 2>/dev/null || fail "client exited"
+
+# ---- the per-peer limit, and garbage costing only its own session -----------------------------
+# B2 allows 2 sessions per peer: keep holds one, a silent TCP connection the second, and the
+# third is refused with a log line.
+N_KEEP_CLOSED="$(jcount keep 'e.event === "kaspa_session_closed"')"
+exec 3<>"/dev/tcp/${EP%:*}/${EP#*:}"
+wait_for 5 bridgeB2 '(() => { globalThis.n = (globalThis.n || 0) + (e.event === "bridge_session_open"); return globalThis.n >= 2; })()' >/dev/null
+exec 4<>"/dev/tcp/${EP%:*}/${EP#*:}"
+wait_for 5 bridgeB2 'e.event === "bridge_session_refused" && e.reason.includes("max_sessions_per_peer")' >/dev/null
+log "ok: the third session to A was refused by the per-peer limit, with a log line"
+exec 4>&-
+N_A="$(jcount bridgeA 'e.event === "bridge_session_closed"')"
+printf 'GET / HTTP/1.1\r\nthis is not HTTP/2 at all, just garbage\r\n\r\n' >&3
+# The stand-in answers GOAWAY and closes: that comes back as EOF on our socket (half-close
+# propagated through both bridges); once we close too, the session is over on A.
+timeout 10 cat <&3 >"$WORK/garbage_reply.bin" || fail "no EOF on the garbage connection"
+[ -s "$WORK/garbage_reply.bin" ] || fail "the stand-in's GOAWAY did not come back"
+exec 3>&-
+wait_for 10 bridgeA '(() => { globalThis.n = (globalThis.n || 0) + (e.event === "bridge_session_closed"); return globalThis.n > '"$N_A"'; })()' >/dev/null
+sleep 0.5
+[ "$(jcount keep 'e.event === "kaspa_session_closed"')" = "$N_KEEP_CLOSED" ] || fail "the garbage cost the other session too"
+kill -0 "$KPID" 2>/dev/null || fail "client exited"
+kill -0 "$BPID" 2>/dev/null || fail "bridge B2 exited"
+log "ok: garbage closed only its own session (A's kaspad connection for it), the client's session lives on"

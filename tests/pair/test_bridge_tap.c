@@ -232,61 +232,54 @@ static void test_padded_data_other_streams_and_frames(void **state)
     lp2p_buf_free(&msg);
 }
 
+/* The server side's bytes: SETTINGS, then one frame of `type`/`flags` on stream 1 carrying
+ * payload; the verdict of a fresh tap on them. */
+static kaspa_tap_state server_frame(int settings_first, uint8_t type, uint8_t flags,
+                                    const void *payload, size_t n)
+{
+    lp2p_buf b;
+    lp2p_buf_init(&b);
+    if (settings_first)
+        frame(&b, 0, 0x4, 0, 0);
+    frame(&b, (uint32_t)n, type, flags, 1);
+    lp2p_buf_append(&b, payload, n);
+    kaspa_tap t;
+    kaspa_tap_state st = tap_run(&b, 0, 0, &t);
+    lp2p_buf_free(&b);
+    return st;
+}
+
 static void test_malformed_ends_the_tap(void **state)
 {
-    kaspa_tap t;
-    lp2p_buf b;
     /* pad length >= frame length */
-    lp2p_buf_init(&b);
-    frame(&b, 0, 0x4, 0, 0);
-    frame(&b, 3, 0x0, 0x8, 1);
-    lp2p_buf_append(&b, "\x03xy", 3);
-    assert_int_equal(tap_run(&b, 0, 0, &t), KASPA_TAP_MALFORMED);
-    lp2p_buf_clear(&b);
+    assert_int_equal(server_frame(1, 0x0, 0x8, "\x03xy", 3), KASPA_TAP_MALFORMED);
     /* the first frame is not SETTINGS */
-    frame(&b, 4, 0x0, 0, 1);
-    lp2p_buf_append(&b, "\0\0\0\0", 4);
-    assert_int_equal(tap_run(&b, 0, 0, &t), KASPA_TAP_MALFORMED);
-    lp2p_buf_clear(&b);
+    assert_int_equal(server_frame(0, 0x0, 0, "\0\0\0\0", 4), KASPA_TAP_MALFORMED);
     /* a gRPC message declared over the tap's bound: refused before buffering */
-    frame(&b, 0, 0x4, 0, 0);
-    frame(&b, 5, 0x0, 0, 1);
-    lp2p_buf_append(&b, "\x00\x00\x01\x00\x01", 5);
-    assert_int_equal(tap_run(&b, 0, 0, &t), KASPA_TAP_MALFORMED);
-    lp2p_buf_clear(&b);
-    /* a gzip bomb: 1 MiB of zeros squeezed in ~1 KiB; inflation stops at the bound */
-    {
-        uint8_t *zeros = calloc(1, 1u << 20);
-        lp2p_buf framed;
-        lp2p_buf_init(&framed);
-        void *zs = NULL;
-        assert_int_equal(kaspa_grpc_frame_append(&framed, zeros, 1u << 20, 9, &zs), 0);
-        kaspa_grpc_deflate_free(&zs);
-        free(zeros);
-        assert_true(lp2p_buf_size(&framed) < 8192);
-        frame(&b, 0, 0x4, 0, 0);
-        frame(&b, (uint32_t)lp2p_buf_size(&framed), 0x0, 0, 1);
-        lp2p_buf_append(&b, lp2p_buf_head(&framed), lp2p_buf_size(&framed));
-        lp2p_buf_free(&framed);
-        assert_int_equal(tap_run(&b, 0, 0, &t), KASPA_TAP_MALFORMED);
-        lp2p_buf_clear(&b);
-    }
+    assert_int_equal(server_frame(1, 0x0, 0, "\x00\x00\x01\x00\x01", 5), KASPA_TAP_MALFORMED);
     /* not protobuf */
-    frame(&b, 0, 0x4, 0, 0);
-    frame(&b, 8, 0x0, 0, 1);
-    lp2p_buf_append(&b, "\x00\x00\x00\x00\x03\xff\xff\xff", 8);
-    assert_int_equal(tap_run(&b, 0, 0, &t), KASPA_TAP_MALFORMED);
-    lp2p_buf_clear(&b);
-    /* a wrong client preface */
-    lp2p_buf_append(&b, "GET / HTTP/1.1\r\n\r\n", 18);
-    assert_int_equal(tap_run(&b, 1, 0, &t), KASPA_TAP_MALFORMED);
-    /* after stopping, more bytes change nothing */
+    assert_int_equal(server_frame(1, 0x0, 0, "\x00\x00\x00\x00\x03\xff\xff\xff", 8),
+                     KASPA_TAP_MALFORMED);
+    /* a gzip bomb: 1 MiB of zeros squeezed in ~1 KiB; inflation stops at the bound */
+    uint8_t *zeros = calloc(1, 1u << 20);
+    lp2p_buf framed;
+    lp2p_buf_init(&framed);
+    void *zs = NULL;
+    assert_int_equal(kaspa_grpc_frame_append(&framed, zeros, 1u << 20, 9, &zs), 0);
+    kaspa_grpc_deflate_free(&zs);
+    free(zeros);
+    assert_true(lp2p_buf_size(&framed) < 8192);
+    assert_int_equal(server_frame(1, 0x0, 0, lp2p_buf_head(&framed), lp2p_buf_size(&framed)),
+                     KASPA_TAP_MALFORMED);
+    lp2p_buf_free(&framed);
+    /* a wrong client preface; after stopping, more bytes change nothing */
+    const char *http1 = "GET / HTTP/1.1\r\n\r\n";
+    kaspa_tap t;
     kaspa_tap_init(&t, 1);
-    assert_int_equal(kaspa_tap_feed(&t, lp2p_buf_head(&b), 18), KASPA_TAP_MALFORMED);
-    assert_int_equal(kaspa_tap_feed(&t, lp2p_buf_head(&b), 18), KASPA_TAP_MALFORMED);
+    assert_int_equal(kaspa_tap_feed(&t, (const uint8_t *)http1, 18), KASPA_TAP_MALFORMED);
+    assert_int_equal(kaspa_tap_feed(&t, (const uint8_t *)http1, 18), KASPA_TAP_MALFORMED);
     assert_int_equal(t.seen, 18);
     kaspa_tap_free(&t);
-    lp2p_buf_free(&b);
 }
 
 static void test_budget(void **state)
