@@ -94,7 +94,7 @@ typedef struct kaspa_bridge_config {
     int relayed_fallback;           /* serve peers over the relay circuit when not punched */
     uint32_t max_sessions_per_peer; /* default 8 */
     uint32_t max_sessions;          /* default 128 */
-    uint32_t max_inbound_peers;     /* peers not configured that may open streams; default 64 */
+    uint32_t max_inbound_peers;     /* peers not configured with sessions at once; default 64 */
     uint64_t punch_wait_ms;         /* relayed and not punched this long: redial; 20 s */
     uint64_t redial_min_ms, redial_max_ms; /* backoff between dials; 1 s .. 60 s */
 } kaspa_bridge_config;

@@ -81,35 +81,45 @@ static bridge_peer *find_peer(kaspa_bridge *b, const lp2p_peer_id *id)
     return NULL;
 }
 
-static int loopback_taken(const kaspa_bridge *b, const kaspa_loopback *lo)
+/* 1 when another peer than p holds p's candidate address. */
+static int loopback_taken(const kaspa_bridge *b, const bridge_peer *p)
 {
     for (size_t i = 0; i < b->npeers; i++)
-        if (memcmp(b->peers[i].lo.ip, lo->ip, 4) == 0)
+        if (&b->peers[i] != p && memcmp(b->peers[i].lo.ip, p->lo.ip, 4) == 0)
             return 1;
     return 0;
 }
 
-/* A peer that was not configured opened a stream: it gets the first of its candidates no
- * configured (or earlier) peer holds. */
+/* A peer that was not configured opened a stream: it takes a free slot, or the slot of an
+ * earlier inbound-only peer with no session left (so a churn of peers cannot fill the table
+ * for good), and the first of its candidates no other peer holds. */
 static bridge_peer *add_inbound_peer(kaspa_bridge *b, const lp2p_peer_id *id)
 {
-    if (b->npeers >= b->cap)
-        return NULL;
-    bridge_peer *p = &b->peers[b->npeers];
+    bridge_peer *p = NULL;
+    if (b->npeers < b->cap) {
+        p = &b->peers[b->npeers++];
+    } else {
+        for (size_t i = b->cfg.npeers; i < b->npeers && !p; i++)
+            if (b->peers[i].sessions == 0)
+                p = &b->peers[i];
+        if (!p)
+            return NULL;
+    }
     memset(p, 0, sizeof *p);
     p->b = b;
     p->id = *id;
     uint32_t salt = 0;
     for (;;) {
-        if (kaspa_loopback_derive(id, &salt, &p->lo) != 0)
+        if (kaspa_loopback_derive(id, &salt, &p->lo) != 0) {
+            memset(p, 0, sizeof *p); /* matches no peer; the slot stays free */
             return NULL;
-        if (!loopback_taken(b, &p->lo))
+        }
+        if (!loopback_taken(b, p))
             break;
         salt++;
     }
     lp2p_peer_id_to_string(id, p->id_str, sizeof p->id_str);
     kaspa_loopback_str(&p->lo, p->lo_str);
-    b->npeers++;
     return p;
 }
 
@@ -333,12 +343,8 @@ static void on_inbound_stream(lp2p_stream *stream, void *ud)
         lp2p_stream_reset(stream);
         return;
     }
-    if (!p && b->npeers - b->cfg.npeers >= b->cfg.max_inbound_peers) {
-        log_refused(NULL, "inbound", "too many peers that were not configured");
-        lp2p_stream_reset(stream);
-        return;
-    }
     if (!p && !(p = add_inbound_peer(b, id))) {
+        log_refused(NULL, "inbound", "too many peers that were not configured have sessions");
         lp2p_stream_reset(stream);
         return;
     }
