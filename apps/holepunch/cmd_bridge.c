@@ -47,6 +47,8 @@ static const char *const k_help =
     "                        (off: public relays cut circuits after 2 min / 128 KiB)\n"
     "  --max-sessions N      bridged sessions in all (default 128)\n"
     "  --max-sessions-per-peer N   per remote peer (default 8)\n"
+    "  --max-inbound-peers N peers not given with --peer that may have sessions at once\n"
+    "                        (default 64; each gets a loopback address of its own too)\n"
     "  --punch-wait DUR      relayed but not punched this long: redial (default 20s)\n\n"
     "Example (this machine's kaspad on 16111, a peer behind another NAT, a public relay):\n"
     "  holepunch bridge --listen /ip4/0.0.0.0/tcp/4001 \\\n"
@@ -128,7 +130,7 @@ int cmd_bridge(int argc, char **argv)
     const char *kaspad = NULL, *network = "kaspa-mainnet";
     const char *peer_args[MAX_PEER_ARGS];
     size_t npeer_args = 0;
-    uint32_t peer_port = 0, max_sessions = 0, max_per_peer = 0;
+    uint32_t peer_port = 0, max_sessions = 0, max_per_peer = 0, max_inbound_peers = 0;
     uint64_t punch_wait_ms = 0;
     int relayed_fallback = 0;
     const cli_flag flags[] = {
@@ -139,6 +141,7 @@ int cmd_bridge(int argc, char **argv)
         {"--relayed-fallback", CLI_BOOL, &relayed_fallback, NULL, 0, NULL, NULL},
         {"--max-sessions", CLI_U32, &max_sessions, NULL, 0, NULL, "a count"},
         {"--max-sessions-per-peer", CLI_U32, &max_per_peer, NULL, 0, NULL, "a count"},
+        {"--max-inbound-peers", CLI_U32, &max_inbound_peers, NULL, 0, NULL, "a count"},
         {"--punch-wait", CLI_DUR_MS, &punch_wait_ms, NULL, 0, NULL, "a duration like 20s"},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
@@ -257,6 +260,8 @@ int cmd_bridge(int argc, char **argv)
         bc.max_sessions = max_sessions;
     if (max_per_peer)
         bc.max_sessions_per_peer = max_per_peer;
+    if (max_inbound_peers)
+        bc.max_inbound_peers = max_inbound_peers;
     if (punch_wait_ms)
         bc.punch_wait_ms = punch_wait_ms;
     rc = kaspa_bridge_new(&bc, &app.bridge);

@@ -11,7 +11,10 @@
 # a kaspad connection to a peer with no connection is refused at once; killing bridge B
 # closes the sessions on A, the server and the client cleanly, and a restarted B carries the
 # client's reconnection; a session over the per-peer limit is refused with a log line, and
-# garbage on one session costs only that session.
+# garbage on one session costs only that session; a libp2p peer that was not configured
+# (holepunch client over /kaspad/transport/1.0.0) gets a loopback address of its own, a
+# second one is refused while the first has a session (--max-inbound-peers 1) and served
+# once it is gone (the slot is given back).
 set -euo pipefail
 # shellcheck source=tests/daemons/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +33,8 @@ SPID=$LAST_PID
 KASPAD="$(wait_for 10 server 'e.event === "kaspa_listen"' 'e.addr')"
 
 start_bg bridgeA 120 "$H" bridge --key "$WORK/a.key" --kaspad "$KASPAD" \
-  --listen /ip4/127.0.0.1/tcp/0 --peer "$IDB" --peer-port "$PA" --log-format json
+  --listen /ip4/127.0.0.1/tcp/0 --peer "$IDB" --peer-port "$PA" --max-inbound-peers 1 \
+  --log-format json
 APID=$LAST_PID
 AADDR="$(listen_addr bridgeA)"
 LO_A_FOR_B="$(wait_for 10 bridgeA 'e.event === "bridge_listen" && e.peer === "'"$IDB"'"' 'e.addr')"
@@ -143,3 +147,29 @@ sleep 0.5
 kill -0 "$KPID" 2>/dev/null || fail "client exited"
 kill -0 "$BPID" 2>/dev/null || fail "bridge B2 exited"
 log "ok: garbage closed only its own session (A's kaspad connection for it), the client's session lives on"
+
+# ---- peers that were not configured: own loopback address, --max-inbound-peers, slot reuse -----
+step u1 30 "$H" client --peer "$IDA" --remote "${AADDR%/p2p/*}" --key "$WORK/u1.key" \
+  --log-format json --pings 2 --ping-interval 0
+expect u1 'e.event === "kaspa_pings_done" && e.answered === 2' "an unconfigured libp2p peer reached the stand-in through A"
+LO_U1="$(jfirst bridgeA 'e.event === "bridge_session_open" && e.peer !== "'"$IDB"'"' 'e.loopback')"
+[ -n "$LO_U1" ] && [ "$LO_U1" != "$LO_A_FOR_B" ] || fail "the unconfigured peer got no loopback address of its own ($LO_U1)"
+wait_for 5 server 'e.event === "kaspa_handshake" && e.addr.startsWith("'"$LO_U1"':")' >/dev/null
+log "ok: the stand-in saw the unconfigured peer from its own loopback address $LO_U1"
+start_bg u1keep 60 "$H" client --peer "$IDA" --remote "${AADDR%/p2p/*}" --key "$WORK/u1.key" \
+  --log-format json --ping-interval 0
+U1PID=$LAST_PID
+wait_for 10 u1keep 'e.event === "kaspa_ready"' >/dev/null
+start_bg u2 30 "$H" client --peer "$IDA" --remote "${AADDR%/p2p/*}" --key "$WORK/u2.key" \
+  --log-format json --ping-interval 0 --exit-after-ready
+U2PID=$LAST_PID
+wait_for 10 bridgeA 'e.event === "bridge_session_refused" && e.direction === "inbound" &&
+  e.reason.includes("not configured")' >/dev/null
+log "ok: a second unconfigured peer was refused while the first had a session"
+kill "$U2PID" 2>/dev/null || true
+kill -TERM "$U1PID"
+wait "$U1PID" 2>/dev/null || true
+sleep 0.5
+step u2b 30 "$H" client --peer "$IDA" --remote "${AADDR%/p2p/*}" --key "$WORK/u2.key" \
+  --log-format json --pings 2 --ping-interval 0
+expect u2b 'e.event === "kaspa_pings_done" && e.answered === 2' "once the first was gone, the second unconfigured peer was served (slot reused)"
