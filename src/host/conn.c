@@ -191,7 +191,7 @@ lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const c
     lp2p_buf_init(&c->wire);
     uv_timer_init(h->loop, &c->timer);
     c->timer.data = c;
-    c->open_handles = 1; /* the timer; the transport counts once attached */
+    c->open_handles = 1; /* the timer; one more for the transport below */
     h->open_handles++;
     lp2p_list_insert_tail(&h->conns, &c->link);
     h->nconns++;
@@ -356,7 +356,10 @@ void lp2p__conn_flush(lp2p_conn *c)
      * spare buffer back). */
     int rc = lp2p_transport_write(c->t, &c->wire);
     if (rc < 0) {
-        lp2p__conn_fail(c, rc, "transport write failed");
+        /* STATE: the carrying stream or socket is already going (e.g. the relay connection
+         * under a circuit closed first). */
+        lp2p__conn_fail(c, rc,
+                        rc == LP2P_ERR_STATE ? "transport closed" : "transport write failed");
         return;
     }
     if (!c->read_paused && lp2p_transport_pending(c->t) > c->t->high_water + CONN_READ_PAUSE) {

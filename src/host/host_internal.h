@@ -149,8 +149,9 @@ struct lp2p_stream {
 };
 
 /* conn.c */
-/* A connection over transport t (the connection owns it from now on; NULL when t is
- * attached later). remote_addr: text for logs (NULL: the transport's own). */
+/* A connection over transport t, which it owns from now on (NULL: a dial that failed at
+ * once; the caller fails the connection). remote_addr: text for logs (NULL: the
+ * transport's own); expected: the peer ID Noise must see, or NULL. */
 lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const char *remote_addr,
                           const lp2p_peer_id *expected);
 void lp2p__conn_start(lp2p_conn *c); /* transport connected: begin the upgrade */
