@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *const k_help =
-    "usage: holepunch bridge [--kaspad HOST:PORT] [--network NAME] [--listen MA ...]\n"
+    "usage: holepunch bridge [--kaspad IPV4:PORT] [--network NAME] [--listen MA ...]\n"
     "                        [--relay MA ...] [--peer PEERID[,ADDR...] ...] [options]\n\n"
     "Runs beside an unmodified kaspad and carries its P2P traffic (raw HTTP/2 gRPC, bytes\n"
     "unchanged) to other bridges over libp2p connections that are hole-punched through NAT\n"
@@ -29,10 +29,11 @@ static const char *const k_help =
     "  backoff). Without a direct connection (and without --relayed-fallback) kaspad's\n"
     "  connection is closed at once, with a bridge_session_refused log line.\n\n"
     "Options:\n"
-    "  --kaspad HOST:PORT    the local kaspad's P2P address (default 127.0.0.1 and the\n"
+    "  --kaspad IPV4:PORT    the local kaspad's P2P address (default 127.0.0.1 and the\n"
     "                        --network's port: kaspa-mainnet 16111, kaspa-testnet-10 16211,\n"
     "                        kaspa-testnet-12 16311, other testnets 16411, kaspa-simnet 16511,\n"
-    "                        kaspa-devnet 16611)\n"
+    "                        kaspa-devnet 16611); on this machine, since connections to it\n"
+    "                        come from 127.a.b.c\n"
     "  --network NAME        kaspa-mainnet (default), kaspa-testnet-10, ...\n"
     "  --listen MA           libp2p listen address, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable)\n"
     "  --relay MA            keep a reservation on this relay (repeatable): remote bridges\n"
@@ -95,7 +96,8 @@ static uint16_t network_p2p_port(const char *net)
     return 0;
 }
 
-/* "1.2.3.4:16111" or "[::1]:16111". */
+/* "1.2.3.4:16111". IPv4 only: the bridge connects to kaspad from the peers' addresses in
+ * 127.0.0.0/8, which an IPv6 socket cannot bind. */
 static int parse_hostport(const char *s, struct sockaddr_storage *out)
 {
     char host[128];
@@ -103,10 +105,6 @@ static int parse_hostport(const char *s, struct sockaddr_storage *out)
     if (!colon || colon == s || strlen(colon + 1) == 0)
         return -1;
     size_t hl = (size_t)(colon - s);
-    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
-        s++;
-        hl -= 2;
-    }
     if (hl >= sizeof host)
         return -1;
     memcpy(host, s, hl);
@@ -116,11 +114,7 @@ static int parse_hostport(const char *s, struct sockaddr_storage *out)
     if (*end || port <= 0 || port > 65535)
         return -1;
     memset(out, 0, sizeof *out);
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0)
-        return 0;
-    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
-        return 0;
-    return -1;
+    return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0 ? 0 : -1;
 }
 
 int cmd_bridge(int argc, char **argv)
@@ -134,7 +128,7 @@ int cmd_bridge(int argc, char **argv)
     uint64_t punch_wait_ms = 0;
     int relayed_fallback = 0;
     const cli_flag flags[] = {
-        {"--kaspad", CLI_STR, &kaspad, NULL, 0, NULL, "HOST:PORT, e.g. 127.0.0.1:16111"},
+        {"--kaspad", CLI_STR, &kaspad, NULL, 0, NULL, "IPV4:PORT, e.g. 127.0.0.1:16111"},
         {"--network", CLI_STR, &network, NULL, 0, NULL, "kaspa-mainnet, kaspa-testnet-10, ..."},
         {"--peer", CLI_LIST, peer_args, &npeer_args, MAX_PEER_ARGS, NULL, "PEERID[,ADDR...]"},
         {"--peer-port", CLI_U32, &peer_port, NULL, 0, NULL, "a TCP port"},
@@ -198,8 +192,8 @@ int cmd_bridge(int argc, char **argv)
     if (kaspad) {
         if (parse_hostport(kaspad, &bc.kaspad) != 0) {
             fprintf(stderr,
-                    "holepunch bridge: --kaspad wants HOST:PORT with a numeric IP, "
-                    "got '%s'\n",
+                    "holepunch bridge: --kaspad wants IPv4:PORT (e.g. 127.0.0.1:16111; the "
+                    "bridge connects from 127.a.b.c addresses), got '%s'\n",
                     kaspad);
             exit_code = 2;
             goto out;
