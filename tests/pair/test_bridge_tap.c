@@ -33,29 +33,29 @@ static void on_event(void *u, kaspa_session *s, const kaspa_event *ev)
 }
 
 /* Moves bytes both ways until quiet, recording each direction. */
+/* Moves what from has to say into to, recording it; returns how many bytes moved. */
+static size_t move(kaspa_session *from, kaspa_session *to, lp2p_buf *record, uint64_t now)
+{
+    lp2p_buf *o = kaspa_session_out(from);
+    size_t n = lp2p_buf_size(o);
+    if (!n)
+        return 0;
+    lp2p_buf_append(record, lp2p_buf_head(o), n);
+    uint8_t *tmp = malloc(n);
+    memcpy(tmp, lp2p_buf_head(o), n);
+    lp2p_buf_consume(o, n);
+    kaspa_session_recv(to, tmp, n, now);
+    free(tmp);
+    return n;
+}
+
 static void pump(kaspa_session *c, kaspa_session *s, lp2p_buf *c2s, lp2p_buf *s2c, uint64_t now)
 {
     for (int i = 0; i < 100000; i++) {
-        lp2p_buf *co = kaspa_session_out(c), *so = kaspa_session_out(s);
-        size_t cn = lp2p_buf_size(co), sn = lp2p_buf_size(so);
-        if (!cn && !sn)
+        size_t moved = move(c, s, c2s, now);
+        moved += move(s, c, s2c, now);
+        if (!moved)
             return;
-        if (cn) {
-            lp2p_buf_append(c2s, lp2p_buf_head(co), cn);
-            uint8_t *tmp = malloc(cn);
-            memcpy(tmp, lp2p_buf_head(co), cn);
-            lp2p_buf_consume(co, cn);
-            kaspa_session_recv(s, tmp, cn, now);
-            free(tmp);
-        }
-        if (sn) {
-            lp2p_buf_append(s2c, lp2p_buf_head(so), sn);
-            uint8_t *tmp = malloc(sn);
-            memcpy(tmp, lp2p_buf_head(so), sn);
-            lp2p_buf_consume(so, sn);
-            kaspa_session_recv(c, tmp, sn, now);
-            free(tmp);
-        }
     }
     fail_msg("pump did not settle");
 }
