@@ -8,6 +8,7 @@
 #include "kaspa/bridge.h"
 #include "lp2p/err.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,7 +268,9 @@ int cmd_bridge(int argc, char **argv)
     }
     char id[LP2P_PEER_ID_STR_MAX];
     lp2p_peer_id_to_string(lp2p_host_peer_id(app.host), id, sizeof id);
-    printf("bridge %s: kaspad at %s, network %s\n", id, kaspad ? kaspad : "127.0.0.1", network);
+    char kaddr[INET_ADDRSTRLEN] = "?";
+    uv_ip4_name((const struct sockaddr_in *)&bc.kaspad, kaddr, sizeof kaddr);
+    printf("bridge %s: kaspad at %s:%u, network %s\n", id, kaddr, kaspad_port, network);
     for (size_t i = 0; i < npeer_args; i++) {
         char ep[64], pid[LP2P_PEER_ID_STR_MAX];
         kaspa_bridge_peer_endpoint(app.bridge, i, ep, sizeof ep);

@@ -41,7 +41,7 @@ struct kaspa_bridge {
     size_t nsessions;
     uv_timer_t keeper;
     int closing;
-    int dials_out; /* dial callbacks still owed: free waits for none */
+    int dials_out; /* dial callbacks still owed: b must outlive them (see kaspa_bridge_free) */
 };
 
 typedef enum session_state { S_DIALING_KASPAD, S_SPLICED } session_state;

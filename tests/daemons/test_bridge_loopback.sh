@@ -28,6 +28,21 @@ free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0
 PA="$(free_port)"
 PB="$(free_port)"
 
+# ---- --network picks rusty-kaspa's default P2P port (consensus/core/src/network.rs) ------------
+for np in kaspa-mainnet:16111 kaspa-testnet-10:16211 kaspa-testnet-12:16311 kaspa-testnet-11:16411 \
+  kaspa-simnet:16511 kaspa-devnet:16611; do
+  net=${np%:*} port=${np#*:}
+  start_bg "net_$net" 20 "$H" bridge --key "$WORK/c.key" --network "$net" --peer "$IDB" --log-format json
+  for _ in $(seq 50); do grep -q "kaspad flag" "$WORK/net_$net.out" 2>/dev/null && break; sleep 0.1; done
+  kill -TERM "$LAST_PID"
+  wait "$LAST_PID" 2>/dev/null || true
+  grep -q "kaspad at 127.0.0.1:$port, network $net" "$WORK/net_$net.out" || fail "$net: kaspad not at :$port"
+  grep -q -- "--connect=127\.[0-9.]*:$((port + 2)) " "$WORK/net_$net.out" || fail "$net: peer port not $((port + 2))"
+done
+log "ok: --network sets kaspad's default port and the peer port (kaspad's + 2)"
+step_fails badnet 10 "$H" bridge --key "$WORK/c.key" --network kaspa-moon --peer "$IDB"
+[ "$STEP_RC" -eq 2 ] || fail "unknown --network exited $STEP_RC, want 2"
+
 start_bg server 120 "$H" server --kaspa-listen 127.0.0.1:0 --log-format json --ping-interval 0
 SPID=$LAST_PID
 KASPAD="$(wait_for 10 server 'e.event === "kaspa_listen"' 'e.addr')"
