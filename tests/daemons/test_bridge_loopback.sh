@@ -188,3 +188,33 @@ sleep 0.5
 step u2b 30 "$H" client --peer "$IDA" --remote "${AADDR%/p2p/*}" --key "$WORK/u2.key" \
   --log-format json --pings 2 --ping-interval 0
 expect u2b 'e.event === "kaspa_pings_done" && e.answered === 2' "once the first was gone, the second unconfigured peer was served (slot reused)"
+
+# ---- backpressure end to end: a kaspad that never reads slows the sender; nothing piles up -----
+# A node "kaspad" that accepts and never reads; bridges A3/B3 in front of it; a writer pushes
+# 300 MB of zeros at B3's endpoint for 8 s. Without backpressure the bridges would buffer
+# what the writer sends (hundreds of MB); with it they hold at most the stream windows.
+cat >"$WORK/blackhole.js" <<'JS'
+const s = require("net").createServer((c) => { c.pause(); });
+s.listen(0, "127.0.0.1", () => console.log(JSON.stringify({event: "listening", port: s.address().port})));
+JS
+start_bg blackhole 60 node "$WORK/blackhole.js"
+BH="$(wait_for 10 blackhole 'e.event === "listening"' 'e.port')"
+start_bg bridgeA3 60 "$H" bridge --key "$WORK/a.key" --kaspad "127.0.0.1:$BH" \
+  --listen /ip4/127.0.0.1/tcp/0 --peer "$IDB" --peer-port "$(free_port)" --log-format json
+A3PID=$LAST_PID
+A3ADDR="$(listen_addr bridgeA3)"
+start_bg bridgeB3 60 "$H" bridge --key "$WORK/b.key" --kaspad 127.0.0.1:9 --listen /ip4/127.0.0.1/tcp/0 \
+  --peer "$IDA,${A3ADDR%/p2p/*}" --peer-port "$(free_port)" --log-format json
+B3PID=$LAST_PID
+EP3="$(wait_for 10 bridgeB3 'e.event === "bridge_listen"' 'e.addr')"
+wait_for 10 bridgeB3 'e.event === "bridge_peer_direct"' >/dev/null
+# RSS of the bridge itself (start_bg's PID is the `timeout` in front of it).
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$(cat "/proc/$1/task/$1/children" | cut -d' ' -f1)/status"; }
+RA0="$(rss_kb "$A3PID")" RB0="$(rss_kb "$B3PID")"
+timeout 8 head -c 300000000 /dev/zero >"/dev/tcp/${EP3%:*}/${EP3#*:}" 2>/dev/null || true
+RA1="$(rss_kb "$A3PID")" RB1="$(rss_kb "$B3PID")"
+log "RSS A3 ${RA0} -> ${RA1} kB, B3 ${RB0} -> ${RB1} kB while the writer was held back"
+[ $((RA1 - RA0)) -lt 49152 ] || fail "bridge A3 grew by $((RA1 - RA0)) kB in front of a kaspad that does not read"
+[ $((RB1 - RB0)) -lt 49152 ] || fail "bridge B3 grew by $((RB1 - RB0)) kB while its peer was congested"
+expect bridgeA3 'e.event === "bridge_session_open"' "A3 opened the session to the kaspad that does not read"
+log "ok: a kaspad that does not read holds the sender back; the bridges stay within the stream windows"
