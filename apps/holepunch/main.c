@@ -1,5 +1,6 @@
 /* holepunch: NAT traversal for Kaspa nodes over libp2p (relay v2 + DCUtR). */
 #include "cmds.h"
+#include "config_file.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)
         if (strcmp(argv[1], k_commands[i].name) == 0)
-            return k_commands[i].run(argc - 1, argv + 1);
+            return config_file_run(k_commands[i].run, argc - 1, argv + 1);
     fprintf(stderr, "holepunch: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
