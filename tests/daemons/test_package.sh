@@ -25,6 +25,7 @@ has ' \./etc/kaspa-holepunch/relay\.conf$'
 has ' \./etc/kaspa-holepunch/server\.conf$'
 has ' \./usr/share/doc/kaspa-holepunch/examples/relay\.conf$'
 has ' \./usr/share/doc/kaspa-holepunch/README\.md$'
+has ' \./usr/share/doc/kaspa-holepunch/operators\.md$'
 log "ok: dpkg-deb -c lists the binary, both units, the configs and the docs"
 
 dpkg-deb -I "$DEB" >"$WORK/info.txt"
