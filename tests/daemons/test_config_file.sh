@@ -9,7 +9,6 @@ need_holepunch
 H="$HOLEPUNCH"
 
 LID="$(new_key l)"
-new_key c >/dev/null
 
 # listening_hosts NAME : the IPs NAME listens on, sorted, one per line.
 listening_hosts() {
@@ -32,6 +31,7 @@ wait_for 10 from_file 'e.event === "listening" && e.addr.startsWith("/ip4/127.0.
 log "ok: listen --config: both listen lines, the file's key: $ADDR"
 
 # The file of a dialing command through HOLEPUNCH_CONFIG, with one of its own flags.
+new_key c >/dev/null
 printf 'count = 2\nlog-format = json\nkey = %s\n' "$WORK/c.key" >"$WORK/ping.conf"
 HOLEPUNCH_CONFIG="$WORK/ping.conf" step ping_env_conf 30 "$H" ping "$ADDR"
 N="$(jcount ping_env_conf "e.event === 'ping' && e.rtt_ms >= 0")"
