@@ -99,6 +99,10 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         set_error(cf, cf->line, "%s: a config file cannot name another one", name);
         return 0;
     }
+    if (strcmp(name, "help") == 0 || strcmp(name, "version") == 0) {
+        set_error(cf, cf->line, "'%s' is a command-line request, not a setting: remove it", name);
+        return 0;
+    }
     if (!value[0]) {
         set_error(cf, cf->line, "'%s =' has no value: write one (a switch is 'NAME = true')", name);
         return 0;

@@ -32,7 +32,8 @@ static void usage(FILE *out)
                  "Commands:\n");
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)
         fprintf(out, "  %-8s %s\n", k_commands[i].name, k_commands[i].summary);
-    fprintf(out, "\nRun `holepunch COMMAND --help` for a command's options.\n");
+    fprintf(out, "\nRun `holepunch COMMAND --help` for a command's options; every command also "
+                 "reads\n--config FILE (or HOLEPUNCH_CONFIG), one 'name = value' per line.\n");
 }
 
 int main(int argc, char **argv)

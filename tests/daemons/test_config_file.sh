@@ -37,6 +37,9 @@ HOLEPUNCH_CONFIG="$WORK/ping.conf" step ping_env_conf 30 "$H" ping "$ADDR"
 N="$(jcount ping_env_conf "e.event === 'ping' && e.rtt_ms >= 0")"
 [ "$N" -eq 2 ] || fail "ping with HOLEPUNCH_CONFIG (count = 2) sent $N pings"
 log "ok: HOLEPUNCH_CONFIG with 'count = 2': 2 pings"
+# 'no-perf = true' (a switch parsed by hand, given as a bare --no-perf) took effect.
+expect ping_env_conf "e.event === 'identify' && e.protocols.includes('/echo/1.0.0') &&
+  !e.protocols.includes('/perf/1.0.0')" "the file's 'no-perf = true' removed /perf/1.0.0"
 
 # 2. A flag beats the file: one --listen replaces the file's two, --log-format overrides.
 printf 'listen = /ip4/127.0.0.2/tcp/0\nlisten = /ip4/127.0.0.3/tcp/0\nlog-format = human\n' \
@@ -77,6 +80,7 @@ bad unknown_key 'listen = /ip4/127.0.0.1/tcp/0\n\nlisten-on = x\n' \
 bad no_equals 'listen /ip4/127.0.0.1/tcp/0\n' "1: not 'name = value'"
 bad dashes '--listen = /ip4/127.0.0.1/tcp/0\n' "1: write the flag's name without the leading dashes"
 bad section '[relay]\nlisten = /ip4/127.0.0.1/tcp/0\n' "2: no [relay] sections"
+bad help_key 'help = true\n' "1: 'help' is a command-line request, not a setting"
 bad empty_value 'log-level =\n' "1: 'log-level =' has no value"
 step_fails missing 10 "$H" listen --config "$WORK/nonexistent.conf"
 [ "$STEP_RC" -eq 2 ] && grep -q "nonexistent.conf: No such file" "$WORK/missing.err" ||
