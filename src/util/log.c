@@ -268,11 +268,12 @@ static void write_line(lp2p_log_level level, const char *event, const lp2p_field
 
 /* ---- repeated lines
  * A flood (thousands of refused connections a second) must not turn into megabytes of
- * identical lines. Two lines are "the same" when level, event and the "reason" field agree;
- * addresses, ports and peer IDs are deliberately not part of it, so an attacker cannot dodge
- * the limit by varying them (docs/decisions.md). Each key gets a window of g_repeat_interval
- * ms starting at its first line: the first g_repeat_burst lines are written, the rest counted
- * and reported by one log_suppressed line when the window ends (or its slot is evicted). */
+ * identical lines. Lines with a non-empty "reason" field are limited (see lp2p_log_fields); two of
+ * them are "the same" when level, event and reason agree; addresses, ports and peer IDs are
+ * deliberately not part of it, so an attacker cannot dodge the limit by varying them
+ * (docs/decisions.md). Each key gets a window of g_repeat_interval ms starting at its first line:
+ * the first g_repeat_burst lines are written, the rest counted and reported by one log_suppressed
+ * line when the window ends (or its slot is evicted). */
 #define REPEAT_SLOTS      16
 #define REPEAT_EVENT_MAX  48
 #define REPEAT_REASON_MAX 96
@@ -282,7 +283,6 @@ typedef struct repeat_slot {
     lp2p_log_level level;
     char event[REPEAT_EVENT_MAX];
     char reason[REPEAT_REASON_MAX];
-    int has_reason;
     uint64_t window_start;
     uint32_t written;
     uint64_t suppressed;
@@ -302,14 +302,13 @@ void lp2p_log_set_repeat_limit(unsigned burst, uint64_t interval_ms)
 static void release_slot(repeat_slot *r, uint64_t now)
 {
     if (r->suppressed) {
-        lp2p_field sf[4];
-        size_t k = 0;
-        sf[k++] = LF_S("suppressed_event", r->event); /* "event" is the JSON line's own key */
-        if (r->has_reason)
-            sf[k++] = LF_S("reason", r->reason);
-        sf[k++] = LF_U("count", r->suppressed);
-        sf[k++] = LF_U("interval_ms", now > r->window_start ? now - r->window_start : 0);
-        write_line(r->level, "log_suppressed", sf, k, now);
+        const lp2p_field sf[] = {
+            LF_S("suppressed_event", r->event), /* "event" is the JSON line's own key */
+            LF_S("reason", r->reason),
+            LF_U("count", r->suppressed),
+            LF_U("interval_ms", now > r->window_start ? now - r->window_start : 0),
+        };
+        write_line(r->level, "log_suppressed", sf, sizeof(sf) / sizeof(sf[0]), now);
     }
     r->used = 0;
 }
@@ -339,7 +338,7 @@ static const char *reason_of(const lp2p_field *f, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (f[i].type == 's' && f[i].v.s && strcmp(f[i].key, "reason") == 0)
-            return f[i].v.s;
+            return f[i].v.s[0] ? f[i].v.s : NULL; /* "" is a result's "no failure" */
     return NULL;
 }
 
@@ -357,8 +356,7 @@ static repeat_slot *repeat_slot_for(lp2p_log_level level, const char *event, con
             continue;
         }
         if (r->level == level && strncmp(r->event, event, sizeof(r->event) - 1) == 0 &&
-            r->has_reason == (reason != NULL) &&
-            (!reason || strncmp(r->reason, reason, sizeof(r->reason) - 1) == 0))
+            strncmp(r->reason, reason, sizeof(r->reason) - 1) == 0)
             return r;
         if (!oldest || r->window_start < oldest->window_start)
             oldest = r;
@@ -372,9 +370,7 @@ static repeat_slot *repeat_slot_for(lp2p_log_level level, const char *event, con
     r->used = 1;
     r->level = level;
     snprintf(r->event, sizeof(r->event), "%s", event);
-    r->has_reason = reason != NULL;
-    if (reason)
-        snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    snprintf(r->reason, sizeof(r->reason), "%s", reason);
     r->window_start = now;
     return r;
 }
@@ -384,10 +380,14 @@ void lp2p_log_fields(lp2p_log_level level, const char *event, const lp2p_field *
     if (level < g_level)
         return;
     uint64_t now = g_clock ? g_clock() : 0;
-    /* Without a clock there are no intervals to count in: every line is written. */
-    if (g_clock && g_repeat_burst) {
+    /* Only lines with a (non-empty) reason are limited: refusals, failures and closes are what a
+     * hostile peer multiplies; results (ping, kaspa_ready, echo_result) carry none and are always
+     * written. Without a clock there are no intervals to count in: every line is written. */
+    if (g_clock && g_repeat_burst)
         release_expired(now);
-        repeat_slot *r = repeat_slot_for(level, event, reason_of(f, n), now);
+    const char *reason = g_clock && g_repeat_burst ? reason_of(f, n) : NULL;
+    if (reason) {
+        repeat_slot *r = repeat_slot_for(level, event, reason, now);
         if (r->written >= g_repeat_burst) {
             r->suppressed++;
             return;

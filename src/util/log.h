@@ -37,9 +37,10 @@ int lp2p_log_level_parse(const char *s);
  * so util reads no clock itself. Until one is installed lines carry ts 0. */
 void lp2p_log_set_clock(uint64_t (*wall_ms)(void));
 
-/* Repeated lines: a line whose level, event and "reason" field repeat more than burst times
- * within interval_ms (counted from the first) is suppressed, and one line
- *   log_suppressed {suppressed_event, reason?, count, interval_ms}
+/* Repeated lines: a line with a non-empty "reason" (a refusal, failure or close: what a flood
+ * multiplies) whose level, event and reason repeat more than burst times within interval_ms
+ * (counted from the first) is suppressed, and one line
+ *   log_suppressed {suppressed_event, reason, count, interval_ms}
  * reports how many when the interval ends (seen at the next log call or lp2p_log_tick) or
  * when the key's slot is evicted from the small fixed table. burst 0 writes every line, and
  * so does a logger with no clock installed. Default: 10 lines per 1000 ms. */

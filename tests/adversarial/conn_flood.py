@@ -11,9 +11,10 @@ prints one JSON line: {"event": "conn_flood", "connects", "refused", "held", "fa
 """
 import json
 import selectors
-import socket
 import sys
 import time
+
+from tcp_util import connect_nonblocking
 
 
 def main():
@@ -31,17 +32,10 @@ def main():
         now = time.monotonic()
         flooding = now - t0 < secs
         while flooding and pending < window:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setblocking(False)
-            s.bind((f"{base}.{ip % nips + 1}", 0))
+            s = connect_nonblocking(host, port, f"{base}.{ip % nips + 1}")
             ip += 1
-            try:
-                s.connect((host, port))
-            except BlockingIOError:
-                pass
-            except OSError:
+            if s is None:
                 failed += 1
-                s.close()
                 continue
             connects += 1
             pending += 1

@@ -9,9 +9,10 @@ prints {"event": "idle_conns", "opened", "closed_by_server", "failed", "secs"}
 """
 import json
 import selectors
-import socket
 import sys
 import time
+
+from tcp_util import connect_nonblocking
 
 
 def main():
@@ -28,18 +29,10 @@ def main():
 
     def open_one():
         nonlocal opened, failed, nth
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setblocking(False)
-        if base:
-            s.bind((f"{base}.{nth % nips + 1}", 0))
-            nth += 1
-        try:
-            s.connect((host, port))
-        except BlockingIOError:
-            pass
-        except OSError:
+        s = connect_nonblocking(host, port, f"{base}.{nth % nips + 1}" if base else None)
+        nth += 1
+        if s is None:
             failed += 1
-            s.close()
             return
         opened += 1
         sel.register(s, selectors.EVENT_READ)
