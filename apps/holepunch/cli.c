@@ -16,8 +16,9 @@ const char *const CLI_COMMON_HELP =
     "  --log-format FMT      human (default) or json (one object per line: ts, level, event)\n"
     "  --log-level LEVEL     debug, info (default), warn, error\n"
     "  --log-redact          replace IP addresses in the log with stable placeholders\n"
-    "  --log-repeat N        at most N lines a second with the same event and reason; the\n"
-    "                        rest are counted in one log_suppressed line (default 10, 0: all)\n"
+    "  --log-repeat N        at most N refusal/failure lines a second with the same event and\n"
+    "                        reason; the rest are counted in one log_suppressed line\n"
+    "                        (default 10; 0 writes every line)\n"
     "  --wait-direct MS      (ping/perf/echo) reached through a relay: wait up to MS for the\n"
     "                        hole-punched direct connection and use it (needs --listen)\n"
     "  -h, --help            this help\n";
