@@ -16,6 +16,9 @@ const char *const CLI_COMMON_HELP =
     "  --log-format FMT      human (default) or json (one object per line: ts, level, event)\n"
     "  --log-level LEVEL     debug, info (default), warn, error\n"
     "  --log-redact          replace IP addresses in the log with stable placeholders\n"
+    "  --log-repeat N        at most N refusal/failure lines a second with the same event and\n"
+    "                        reason; the rest are counted in one log_suppressed line\n"
+    "                        (default 10; 0 writes every line)\n"
     "  --wait-direct MS      (ping/perf/echo) reached through a relay: wait up to MS for the\n"
     "                        hole-punched direct connection and use it (needs --listen)\n"
     "  -h, --help            this help\n";
@@ -25,6 +28,7 @@ void cli_common_init(cli_common *c)
     memset(c, 0, sizeof(*c));
     c->log_format = "human";
     c->log_level = "info";
+    c->log_repeat = LP2P_LOG_REPEAT_BURST;
 }
 
 void cli_common_free(cli_common *c)
@@ -51,6 +55,7 @@ int cli_parse_common(cli_common *c, int argc, char **argv, int i)
         {"--log-level", CLI_STR, &c->log_level, NULL, 0, check_log_level,
          "debug, info, warn or error"},
         {"--log-redact", CLI_BOOL, &c->log_redact, NULL, 0, NULL, NULL},
+        {"--log-repeat", CLI_COUNT, &c->log_repeat, NULL, 0, NULL, "a number of lines"},
         {"--wait-direct", CLI_COUNT, &c->wait_direct_ms, NULL, 0, NULL, "milliseconds"},
         {"--listen", CLI_LIST, c->listen, &c->nlisten, CLI_MAX_ADDRS, NULL, "a multiaddr"},
         {"--relay", CLI_LIST, c->relay, &c->nrelay, CLI_MAX_ADDRS, NULL, "a relay multiaddr"},
@@ -79,6 +84,7 @@ int cli_common_finish(cli_common *c, const char *cmd)
     lp2p_log_set_format(strcmp(c->log_format, "json") == 0 ? LP2P_LOG_JSON : LP2P_LOG_HUMAN);
     lp2p_log_set_level((lp2p_log_level)lp2p_log_level_parse(c->log_level));
     lp2p_log_set_redact(c->log_redact);
+    lp2p_log_set_repeat_limit((unsigned)c->log_repeat, LP2P_LOG_REPEAT_INTERVAL_MS);
     if (!c->key_path) {
         if (lp2p_keyfile_default_path(c->key_default, sizeof(c->key_default)) != 0) {
             fprintf(stderr,
@@ -118,6 +124,9 @@ lp2p_keypair *cli_load_key(const cli_common *c, int create)
 }
 
 static uv_signal_t g_sigint, g_sigterm, g_sighup;
+/* Ends the log's repeat intervals on time, so a flood's summary line comes when the flood
+ * stops rather than with the next line logged. Unreferenced: it keeps no loop alive. */
+static uv_timer_t g_log_tick;
 static void (*g_on_stop)(void *);
 static void *g_stop_ud;
 static int g_stopping;
@@ -141,6 +150,11 @@ static void on_sighup(uv_signal_t *h, int signum)
     lp2p_log(LP2P_INFO, "sighup", LF_S("action", "ignored"));
 }
 
+static void on_log_tick(uv_timer_t *t)
+{
+    lp2p_log_tick();
+}
+
 void cli_on_signal(uv_loop_t *loop, void (*on_stop)(void *ud), void *ud)
 {
     g_on_stop = on_stop;
@@ -151,6 +165,10 @@ void cli_on_signal(uv_loop_t *loop, void (*on_stop)(void *ud), void *ud)
     uv_signal_start(&g_sigterm, on_signal, SIGTERM);
     uv_signal_init(loop, &g_sighup);
     uv_signal_start(&g_sighup, on_sighup, SIGHUP);
+    uv_timer_init(loop, &g_log_tick);
+    uv_timer_start(&g_log_tick, on_log_tick, LP2P_LOG_REPEAT_INTERVAL_MS,
+                   LP2P_LOG_REPEAT_INTERVAL_MS);
+    uv_unref((uv_handle_t *)&g_log_tick);
 }
 
 void cli_signals_close(void)
@@ -161,6 +179,8 @@ void cli_signals_close(void)
         uv_close((uv_handle_t *)&g_sigterm, NULL);
     if (!uv_is_closing((uv_handle_t *)&g_sighup) && g_sighup.loop)
         uv_close((uv_handle_t *)&g_sighup, NULL);
+    if (!uv_is_closing((uv_handle_t *)&g_log_tick) && g_log_tick.loop)
+        uv_close((uv_handle_t *)&g_log_tick, NULL);
 }
 
 size_t cli_listen_all(lp2p_host *h, const cli_common *c)

@@ -20,6 +20,7 @@ typedef struct cli_common {
     const char *log_format; /* human|json */
     const char *log_level;
     int log_redact;
+    long long log_repeat;              /* --log-repeat: lines per second per (event, reason) */
     const char *listen[CLI_MAX_ADDRS]; /* --listen, or LIBP2P_LISTEN_MULTIADDRS */
     size_t nlisten;
     const char *relay[CLI_MAX_ADDRS]; /* --relay, or LIBP2P_RELAY_MULTIADDRS */

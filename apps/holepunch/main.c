@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct command {
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
      * the write fails with EPIPE and only that connection is closed. */
     signal(SIGPIPE, SIG_IGN);
     lp2p_log_set_clock(lp2p_wall_ms);
+    atexit(lp2p_log_flush_suppressed); /* the last interval's counts are not lost */
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -191,13 +191,11 @@ static const char *level_name(lp2p_log_level lvl)
     }
 }
 
-void lp2p_log_fields(lp2p_log_level level, const char *event, const lp2p_field *f, size_t n)
+static void write_line(lp2p_log_level level, const char *event, const lp2p_field *f, size_t n,
+                       uint64_t now)
 {
-    if (level < g_level)
-        return;
     line l;
     l.n = 0;
-    uint64_t now = g_clock ? g_clock() : 0;
     if (g_format == LP2P_LOG_JSON) {
         putf(&l, "{\"ts\":%llu,\"level\":\"%s\",\"event\":", (unsigned long long)now,
              level_name(level));
@@ -266,4 +264,135 @@ void lp2p_log_fields(lp2p_log_level level, const char *event, const lp2p_field *
     FILE *out = g_out ? g_out : stderr;
     fwrite(l.buf, 1, l.n, out);
     fflush(out);
+}
+
+/* ---- repeated lines
+ * A flood (thousands of refused connections a second) must not turn into megabytes of
+ * identical lines. Lines with a non-empty "reason" field are limited (see lp2p_log_fields); two of
+ * them are "the same" when level, event and reason agree; addresses, ports and peer IDs are
+ * deliberately not part of it, so an attacker cannot dodge the limit by varying them
+ * (docs/decisions.md). Each key gets a window of g_repeat_interval ms starting at its first line:
+ * the first g_repeat_burst lines are written, the rest counted and reported by one log_suppressed
+ * line when the window ends (or its slot is evicted). */
+#define REPEAT_SLOTS      16
+#define REPEAT_EVENT_MAX  48
+#define REPEAT_REASON_MAX 96
+
+typedef struct repeat_slot {
+    int used;
+    lp2p_log_level level;
+    char event[REPEAT_EVENT_MAX];
+    char reason[REPEAT_REASON_MAX];
+    uint64_t window_start;
+    uint32_t written;
+    uint64_t suppressed;
+} repeat_slot;
+
+static repeat_slot g_repeat[REPEAT_SLOTS];
+static unsigned g_repeat_burst = LP2P_LOG_REPEAT_BURST;
+static uint64_t g_repeat_interval = LP2P_LOG_REPEAT_INTERVAL_MS;
+
+void lp2p_log_set_repeat_limit(unsigned burst, uint64_t interval_ms)
+{
+    lp2p_log_flush_suppressed();
+    g_repeat_burst = burst;
+    g_repeat_interval = interval_ms ? interval_ms : 1;
+}
+
+static void release_slot(repeat_slot *r, uint64_t now)
+{
+    if (r->suppressed) {
+        const lp2p_field sf[] = {
+            LF_S("suppressed_event", r->event), /* "event" is the JSON line's own key */
+            LF_S("reason", r->reason),
+            LF_U("count", r->suppressed),
+            LF_U("interval_ms", now > r->window_start ? now - r->window_start : 0),
+        };
+        write_line(r->level, "log_suppressed", sf, sizeof(sf) / sizeof(sf[0]), now);
+    }
+    r->used = 0;
+}
+
+static void release_expired(uint64_t now)
+{
+    for (size_t i = 0; i < REPEAT_SLOTS; i++)
+        if (g_repeat[i].used && now - g_repeat[i].window_start >= g_repeat_interval)
+            release_slot(&g_repeat[i], now);
+}
+
+void lp2p_log_tick(void)
+{
+    if (g_clock)
+        release_expired(g_clock());
+}
+
+void lp2p_log_flush_suppressed(void)
+{
+    uint64_t now = g_clock ? g_clock() : 0;
+    for (size_t i = 0; i < REPEAT_SLOTS; i++)
+        if (g_repeat[i].used)
+            release_slot(&g_repeat[i], now);
+}
+
+static const char *reason_of(const lp2p_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (f[i].type == 's' && f[i].v.s && strcmp(f[i].key, "reason") == 0)
+            return f[i].v.s[0] ? f[i].v.s : NULL; /* "" is a result's "no failure" */
+    return NULL;
+}
+
+/* The slot of this line's key: found, or a free one, or the one whose window is oldest
+ * (its summary is written first). */
+static repeat_slot *repeat_slot_for(lp2p_log_level level, const char *event, const char *reason,
+                                    uint64_t now)
+{
+    repeat_slot *free_slot = NULL, *oldest = NULL;
+    for (size_t i = 0; i < REPEAT_SLOTS; i++) {
+        repeat_slot *r = &g_repeat[i];
+        if (!r->used) {
+            if (!free_slot)
+                free_slot = r;
+            continue;
+        }
+        if (r->level == level && strncmp(r->event, event, sizeof(r->event) - 1) == 0 &&
+            strncmp(r->reason, reason, sizeof(r->reason) - 1) == 0)
+            return r;
+        if (!oldest || r->window_start < oldest->window_start)
+            oldest = r;
+    }
+    repeat_slot *r = free_slot;
+    if (!r) {
+        r = oldest;
+        release_slot(r, now);
+    }
+    memset(r, 0, sizeof(*r));
+    r->used = 1;
+    r->level = level;
+    snprintf(r->event, sizeof(r->event), "%s", event);
+    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    r->window_start = now;
+    return r;
+}
+
+void lp2p_log_fields(lp2p_log_level level, const char *event, const lp2p_field *f, size_t n)
+{
+    if (level < g_level)
+        return;
+    uint64_t now = g_clock ? g_clock() : 0;
+    /* Only lines with a (non-empty) reason are limited: refusals, failures and closes are what a
+     * hostile peer multiplies; results (ping, kaspa_ready, echo_result) carry none and are always
+     * written. Without a clock there are no intervals to count in: every line is written. */
+    if (g_clock && g_repeat_burst)
+        release_expired(now);
+    const char *reason = g_clock && g_repeat_burst ? reason_of(f, n) : NULL;
+    if (reason) {
+        repeat_slot *r = repeat_slot_for(level, event, reason, now);
+        if (r->written >= g_repeat_burst) {
+            r->suppressed++;
+            return;
+        }
+        r->written++;
+    }
+    write_line(level, event, f, n, now);
 }

@@ -37,6 +37,22 @@ int lp2p_log_level_parse(const char *s);
  * so util reads no clock itself. Until one is installed lines carry ts 0. */
 void lp2p_log_set_clock(uint64_t (*wall_ms)(void));
 
+/* Repeated lines: a line with a non-empty "reason" (a refusal, failure or close: what a flood
+ * multiplies) whose level, event and reason repeat more than burst times within interval_ms
+ * (counted from the first) is suppressed, and one line
+ *   log_suppressed {suppressed_event, reason, count, interval_ms}
+ * reports how many when the interval ends (seen at the next log call or lp2p_log_tick) or
+ * when the key's slot is evicted from the small fixed table. burst 0 writes every line, and
+ * so does a logger with no clock installed. Default: 10 lines per 1000 ms. */
+#define LP2P_LOG_REPEAT_BURST       10
+#define LP2P_LOG_REPEAT_INTERVAL_MS 1000
+void lp2p_log_set_repeat_limit(unsigned burst, uint64_t interval_ms);
+/* Writes the summaries of intervals that have ended; the app calls it from a timer so a
+ * flood's last summary does not wait for the next line. */
+void lp2p_log_tick(void);
+/* Writes every pending summary now (before exit, or before changing the limit). */
+void lp2p_log_flush_suppressed(void);
+
 /* The sink that turns a core's trace records (util/trace.h) into log lines, unchanged. */
 void lp2p_trace_to_log(void *user, lp2p_log_level level, const char *event, const lp2p_field *f,
                        size_t n);

@@ -18,8 +18,9 @@ need_holepunch
 H="$HOLEPUNCH"
 
 SID="$(new_key s)"
+# --log-repeat 0: the test counts the server's 64 kaspa_session_closed lines one by one.
 start_bg server 50 "$H" server --listen /ip4/127.0.0.1/tcp/0 --kaspa-listen 127.0.0.1:0 \
-  --key "$WORK/s.key" --log-format json
+  --key "$WORK/s.key" --log-format json --log-repeat 0
 ADDR="$(listen_addr server)"
 TCP="${ADDR%/p2p/*}"
 KTCP="$(wait_for 10 server 'e.event === "kaspa_listen"' 'e.addr')"

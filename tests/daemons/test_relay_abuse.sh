@@ -15,6 +15,7 @@
 #     4096-byte message): 10 per connection wait and are reset at --stream-timeout, the rest
 #     are reset at once
 #   - 30 hop messages over the 4 KiB cap: each answered MALFORMED_MESSAGE
+# The relay logs every line (--log-repeat 0): the test counts refusals in its log.
 # Meanwhile our listener keeps its reservation and our echo (64 KiB) passes through the
 # circuit before, during and after; the metrics match the statuses counted on the wire; the
 # relay's resident memory stays bounded, the table empties once the abusers leave, and the
@@ -35,7 +36,7 @@ ip -4 addr show lo 2>/dev/null | grep -q '127.0.0.1/8' || fail "loopback is not 
 MAXRSV=32
 start_bg relay 120 env ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=1" "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/relay.key" \
   --log-format json --metrics-listen 127.0.0.1:0 --max-reservations $MAXRSV --stream-timeout 3s \
-  --max-connections-per-ip 200
+  --max-connections-per-ip 200 --log-repeat 0
 RELAY_PID=$LAST_PID
 RELAY="$(listen_addr relay)"
 MPORT="$(wait_for 10 relay 'e.event === "metrics_listening"' 'e.port')"

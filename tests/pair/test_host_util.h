@@ -55,6 +55,7 @@ static inline void log_capture_start(void)
     lp2p_log_set_format(LP2P_LOG_JSON);
     lp2p_log_set_level(LP2P_DEBUG);
     lp2p_log_set_output(g_log);
+    lp2p_log_set_repeat_limit(0, LP2P_LOG_REPEAT_INTERVAL_MS); /* tests count every line */
 }
 
 /* The whole log so far (malloc'd, NUL-terminated). */
