@@ -10,7 +10,8 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-/* Opens a listening socket on addr with SO_REUSEADDR|SO_REUSEPORT. Returns 0 or -errno.
+/* Opens a listening socket on addr with SO_REUSEADDR|SO_REUSEPORT. Returns 0 or -errno;
+ * UV_EADDRINUSE when another socket already listens on addr (SO_REUSEPORT would share it).
  * *bound gets the actual address (port 0 resolved). */
 int lp2p_tcp_listen(uv_loop_t *loop, uv_tcp_t *h, const struct sockaddr *addr, int backlog,
                     uv_connection_cb cb, struct sockaddr_storage *bound);
