@@ -4,15 +4,13 @@
  * include/kaspa/session.h. */
 #include "kaspa/session.h"
 #include "crypto/random.h"
+#include "kaspa/hub.h" /* src/kaspa/hub.h */
 #include "lp2p/err.h"
 #include "util/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int kaspa_hub_add_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr);
-void kaspa_hub_remove_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr);
 
 enum {
     S_WAIT_OPEN,  /* stream not open yet */
