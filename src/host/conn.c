@@ -8,12 +8,14 @@
  *
  * When the Noise extensions agree on /yamux/1.0.0 there is no second multistream round;
  * otherwise /yamux/1.0.0 is negotiated by multistream inside the encrypted channel.
- * Roles come from `initiator`, not from who dialed the socket (DCUtR sets them apart). */
+ * Roles come from `initiator`, not from who dialed the socket (DCUtR sets them apart).
+ * The pipeline runs over any byte transport (net/transport.h): TCP, a relay circuit's
+ * stream, or memory in tests; nothing here knows which. */
 #include "host/host_internal.h"
 #include "lp2p/err.h"
-#include "net/tcp.h"
 #include "util/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,12 +25,6 @@
 static const char *const k_muxers[] = {YAMUX_PROTO};
 /* multistream keeps pointers to the proposal list: these must outlive the negotiation. */
 static const char *const k_noise_list[] = {NOISE_PROTO};
-
-typedef struct wreq {
-    uv_write_t req;
-    lp2p_buf data;
-    lp2p_conn *conn;
-} wreq;
 
 uint64_t lp2p__now(const lp2p_host *h)
 {
@@ -104,9 +100,9 @@ static const lp2p_yamux_callbacks k_ycb = {
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
 
-static void conn_handle_closed(uv_handle_t *hd)
+/* The timer is closed and the transport has reported on_closed: free. */
+static void conn_release(lp2p_conn *c)
 {
-    lp2p_conn *c = hd->data;
     if (--c->open_handles > 0)
         return;
     lp2p_host *h = c->host;
@@ -124,7 +120,61 @@ static void conn_handle_closed(uv_handle_t *hd)
         lp2p__host_free(h);
 }
 
-lp2p_conn *lp2p__conn_new(lp2p_host *h, int outbound)
+static void conn_timer_closed(uv_handle_t *hd)
+{
+    conn_release(hd->data);
+}
+
+/* ---- transport events ------------------------------------------------------------------- */
+
+static void t_on_connected(void *ud)
+{
+    lp2p_conn *c = ud;
+    if (c->stage == CONN_DIALING)
+        lp2p__conn_start(c);
+}
+
+static void t_on_data(void *ud, const uint8_t *p, size_t n)
+{
+    lp2p_conn *c = ud;
+    if (c->stage != CONN_CLOSED)
+        lp2p__conn_on_bytes(c, p, n);
+}
+
+static void t_on_eof(void *ud)
+{
+    lp2p__conn_fail(ud, LP2P_ERR_CLOSED, "remote closed the connection");
+}
+
+static void t_on_writable(void *ud)
+{
+    lp2p_conn *c = ud;
+    if (c->read_paused && c->t) {
+        c->read_paused = 0;
+        lp2p_transport_pause_read(c->t, 0);
+    }
+    lp2p__conn_resume_streams(c);
+}
+
+static void t_on_closed(void *ud, int err, const char *why)
+{
+    lp2p_conn *c = ud;
+    c->t = NULL;
+    if (c->stage != CONN_CLOSED)
+        lp2p__conn_fail(c, err ? err : LP2P_ERR_CLOSED, why);
+    conn_release(c);
+}
+
+static const lp2p_transport_events k_conn_events = {
+    .on_connected = t_on_connected,
+    .on_data = t_on_data,
+    .on_eof = t_on_eof,
+    .on_writable = t_on_writable,
+    .on_closed = t_on_closed,
+};
+
+lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const char *remote_addr,
+                          const lp2p_peer_id *expected)
 {
     lp2p_conn *c = calloc(1, sizeof(*c));
     if (!c)
@@ -137,13 +187,26 @@ lp2p_conn *lp2p__conn_new(lp2p_host *h, int outbound)
     lp2p_list_init(&c->streams);
     lp2p_buf_init(&c->plain);
     lp2p_buf_init(&c->wire);
-    c->tcp.data = c;
     uv_timer_init(h->loop, &c->timer);
     c->timer.data = c;
-    c->open_handles = 1; /* timer; tcp is counted once initialised */
+    c->open_handles = 1; /* the timer; the transport counts once attached */
     h->open_handles++;
     lp2p_list_insert_tail(&h->conns, &c->link);
     h->nconns++;
+    if (expected) {
+        c->has_expected = 1;
+        c->expected = *expected;
+        lp2p_peer_id_to_string(expected, c->peer_str, sizeof(c->peer_str));
+    }
+    if (t) {
+        c->t = t;
+        c->open_handles++;
+        lp2p_transport_bind(t, &k_conn_events, c);
+    }
+    snprintf(c->remote_addr, sizeof(c->remote_addr), "%s",
+             remote_addr ? remote_addr
+             : t         ? lp2p_transport_remote_addr(t)
+                         : "");
     return c;
 }
 
@@ -190,18 +253,12 @@ void lp2p__conn_fail(lp2p_conn *c, int err, const char *why)
                  LF_S("reason", why ? why : lp2p_strerror(err)),
                  LF_S("error", lp2p_err_name(err ? err : LP2P_ERR_CLOSED)));
     }
-    if (c->carrier) {
-        /* A relayed connection ends its circuit stream; the stream no longer points here. */
-        lp2p_stream *carrier = c->carrier;
-        c->carrier = NULL;
-        lp2p_stream_detach(carrier, 1);
-    }
     uv_timer_stop(&c->timer);
-    uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
-    if (c->open_handles > 1) {
-        if (!uv_is_closing((uv_handle_t *)&c->tcp))
-            uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
-    }
+    uv_close((uv_handle_t *)&c->timer, conn_timer_closed);
+    /* Always a reset, as before transports: TCP lingers 0 (RST), and a relay circuit's
+     * stream is reset. The transport's on_closed releases the connection. */
+    if (c->t)
+        lp2p_transport_close(c->t, 1);
 }
 
 void lp2p_conn_close(lp2p_conn *c, int reason)
@@ -223,18 +280,22 @@ void lp2p__conn_mark_dirty(lp2p_conn *c)
     lp2p_list_insert_tail(&c->host->dirty, &c->dirty_link);
 }
 
-int lp2p__conn_congested(const lp2p_conn *c)
+int lp2p__conn_congested(lp2p_conn *c)
 {
-    if (c->carrier) {
-        /* Relayed: the same test the carrier stream uses to arm its on_writable (pending at
-         * or above the high-water mark), or we could stop with nothing left to wake us. What
-         * sits in wire/ymux goes into the carrier at the next flush. */
-        return lp2p_stream_pending(c->carrier) >= STREAM_HIGH_WATER;
-    }
-    /* Count the muxer's unencrypted output too: otherwise one loop iteration stages a whole
-     * send window (up to 16 MiB) in cold, freshly allocated buffers. */
+    /* The transport's test is the one that arms its on_writable, so a connection stopped by
+     * it is always woken (decisions: "Congestion and writable signals must be the same
+     * test"). */
+    if (!c->t || lp2p_transport_congested(c->t))
+        return 1;
+    /* Staged bytes count too: otherwise one loop iteration stages a whole send window (up
+     * to 16 MiB) in cold, freshly allocated buffers. They reach the transport at the next
+     * flush, which then resumes the streams (lp2p__conn_flush_and_resume). */
     size_t ymux = c->yamux ? lp2p_buf_size(lp2p_yamux_out(c->yamux)) : 0;
-    return c->tcp.write_queue_size + lp2p_buf_size(&c->wire) + ymux > CONN_HIGH_WATER;
+    if (lp2p_buf_size(&c->wire) + ymux > CONN_HIGH_WATER) {
+        c->staging_full = 1;
+        return 1;
+    }
+    return 0;
 }
 
 /* The transport took bytes: let blocked streams feed the muxer again. */
@@ -262,42 +323,6 @@ void lp2p__conn_resume_streams(lp2p_conn *c)
     }
 }
 
-/* Written buffers are kept for reuse: a fresh multi-megabyte buffer per flush costs page
- * faults that showed up as ~5% of a bulk transfer's profile. */
-static void wire_recycle(lp2p_host *h, lp2p_buf *b)
-{
-    if (h->nspare < HOST_SPARE_BUFS && b->cap <= (8u << 20)) {
-        lp2p_buf_clear(b);
-        h->spare[h->nspare++] = *b;
-        lp2p_buf_init(b);
-        return;
-    }
-    lp2p_buf_free(b);
-}
-
-static void wire_fresh(lp2p_host *h, lp2p_buf *b)
-{
-    if (h->nspare)
-        *b = h->spare[--h->nspare];
-    else
-        lp2p_buf_init(b);
-}
-
-static void on_write_done(uv_write_t *req, int status)
-{
-    wreq *w = (wreq *)req;
-    lp2p_conn *c = w->conn;
-    wire_recycle(c->host, &w->data);
-    free(w);
-    if (c->stage == CONN_CLOSED)
-        return;
-    if (status < 0) {
-        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(status));
-        return;
-    }
-    lp2p__conn_resume_streams(c);
-}
-
 void lp2p__conn_flush(lp2p_conn *c)
 {
     if (c->stage == CONN_CLOSED || c->stage == CONN_DIALING)
@@ -314,32 +339,32 @@ void lp2p__conn_flush(lp2p_conn *c)
         }
     }
     size_t n = lp2p_buf_size(&c->wire);
-    if (n == 0)
+    if (n == 0 || !c->t)
         return;
-    if (c->carrier) {
-        /* Relayed: our ciphertext is the payload of a stream on the relay connection. */
-        c->bytes_out += n;
-        int rc = lp2p_stream_write(c->carrier, lp2p_buf_head(&c->wire), n);
-        lp2p_buf_clear(&c->wire);
-        if (rc < 0)
-            lp2p__conn_fail(c, rc, "relay circuit closed");
-        return;
-    }
-    wreq *w = malloc(sizeof(*w));
-    if (!w) {
-        lp2p__conn_fail(c, LP2P_ERR_NOMEM, NULL);
-        return;
-    }
-    w->conn = c;
-    w->data = c->wire; /* move the buffer into the request: no copy */
-    wire_fresh(c->host, &c->wire);
-    uv_buf_t b = uv_buf_init((char *)lp2p_buf_head(&w->data), (unsigned)n);
     c->bytes_out += n;
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
+    /* The transport takes c->wire whole (TCP moves it into the write request and gives a
+     * spare buffer back). */
+    int rc = lp2p_transport_write(c->t, &c->wire);
     if (rc < 0) {
-        lp2p_buf_free(&w->data);
-        free(w);
-        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
+        lp2p__conn_fail(c, rc, "transport write failed");
+        return;
+    }
+    if (!c->read_paused && lp2p_transport_pending(c->t) > c->t->high_water + CONN_READ_PAUSE) {
+        /* Output we cannot hand on grows with what the peer sends and it does not read
+         * (e.g. PING replies): stop reading until the transport drains (on_writable). */
+        c->read_paused = 1;
+        lp2p_transport_pause_read(c->t, 1);
+        lp2p_log(LP2P_DEBUG, "read_paused", LF_S("peer", c->peer_str),
+                 LF_U("pending", lp2p_transport_pending(c->t)));
+    }
+}
+
+void lp2p__conn_flush_and_resume(lp2p_conn *c)
+{
+    lp2p__conn_flush(c);
+    if (c->staging_full && c->stage == CONN_READY) {
+        c->staging_full = 0;
+        lp2p__conn_resume_streams(c);
     }
 }
 
@@ -566,38 +591,7 @@ static void conn_on_plain(lp2p_conn *c)
     lp2p__conn_arm_timer(c);
 }
 
-/* ---- socket events ----------------------------------------------------------------------- */
-
-static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
-{
-    lp2p_conn *c = hd->data;
-    lp2p_host *h = c->host;
-    /* One shared read buffer: libuv calls read_cb right after alloc_cb, and conn_on_bytes
-     * copies what it keeps. */
-    if (h->readbuf_busy) {
-        buf->base = malloc(65536);
-        buf->len = buf->base ? 65536 : 0;
-        return;
-    }
-    h->readbuf_busy = 1;
-    buf->base = (char *)h->readbuf;
-    buf->len = sizeof(h->readbuf);
-}
-
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
-{
-    lp2p_conn *c = st->data;
-    lp2p_host *h = c->host;
-    if (nread > 0 && c->stage != CONN_CLOSED)
-        lp2p__conn_on_bytes(c, (const uint8_t *)buf->base, (size_t)nread);
-    if (buf->base == (char *)h->readbuf)
-        h->readbuf_busy = 0;
-    else
-        free(buf->base);
-    if (nread < 0 && c->stage != CONN_CLOSED)
-        lp2p__conn_fail(c, nread == UV_EOF ? LP2P_ERR_CLOSED : LP2P_ERR_IO,
-                        nread == UV_EOF ? "remote closed the connection" : uv_strerror((int)nread));
-}
+/* ---- timers ------------------------------------------------------------------------------ */
 
 static void on_timer(uv_timer_t *t)
 {
@@ -641,8 +635,6 @@ void lp2p__conn_arm_timer(lp2p_conn *c)
 
 void lp2p__conn_start(lp2p_conn *c)
 {
-    if (!c->carrier)
-        lp2p_tcp_tune(&c->tcp);
     c->stage = CONN_MSS_SECURITY;
     c->deadline_handshake = lp2p__now(c->host) + c->host->cfg.handshake_timeout_ms;
     lp2p__conn_arm_timer(c);
@@ -660,11 +652,6 @@ void lp2p__conn_start(lp2p_conn *c)
     } else {
         lp2p_mss_init_listener(&c->mss, mss_supports_noise, c);
         c->mss_live = 1;
-    }
-    rc = c->carrier ? 0 : uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (rc < 0) {
-        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
-        return;
     }
     lp2p__conn_mark_dirty(c);
 }

@@ -4,6 +4,7 @@
 #include "host/host_internal.h"
 #include "lp2p/err.h"
 #include "net/tcp.h"
+#include "net/tcp_transport.h"
 #include "util/log.h"
 #include "wire/multiaddr.h"
 
@@ -27,8 +28,6 @@ void lp2p_host_config_default(lp2p_host_config *c, uv_loop_t *loop, const lp2p_k
 /* The last handle of a closed host is gone: release what outlived the connections. */
 void lp2p__host_free(lp2p_host *h)
 {
-    for (size_t i = 0; i < h->nspare; i++)
-        lp2p_buf_free(&h->spare[i]);
     lp2p_peerbook_del(h->pb);
     free(h);
 }
@@ -40,9 +39,9 @@ static void host_handle_closed(uv_handle_t *hd)
         lp2p__host_free(h);
 }
 
-static void listener_closed(uv_handle_t *hd)
+static void listener_closed(void *ud)
 {
-    host_listener *l = hd->data;
+    host_listener *l = ud;
     lp2p_host *h = l->host;
     free(l->text);
     free(l);
@@ -70,7 +69,7 @@ static void on_before_sleep(uv_prepare_t *p)
         lp2p_conn *c = lp2p_container_of(e, lp2p_conn, dirty_link);
         lp2p_list_remove(e);
         c->dirty = 0;
-        lp2p__conn_flush(c);
+        lp2p__conn_flush_and_resume(c);
     }
     gc_streams(h);
 }
@@ -252,18 +251,6 @@ void lp2p__host_conn_gone(lp2p_host *h, lp2p_conn *c)
 
 /* ---- listening ---------------------------------------------------------------------------- */
 
-static void set_remote_addr(lp2p_conn *c)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    lp2p_multiaddr ma = {0};
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 &&
-        lp2p_multiaddr_from_sockaddr(&ma, (struct sockaddr *)&ss) == 0) {
-        lp2p_multiaddr_to_string(&ma, c->remote_addr, sizeof(c->remote_addr));
-        lp2p_multiaddr_free(&ma);
-    }
-}
-
 /* Live inbound connections from the address of `from` (the new one included). */
 static uint32_t inbound_from_same_ip(const lp2p_host *h, const struct sockaddr_storage *from)
 {
@@ -278,41 +265,39 @@ static uint32_t inbound_from_same_ip(const lp2p_host *h, const struct sockaddr_s
     return n;
 }
 
-static void on_connection(uv_stream_t *server, int status)
+lp2p_conn *lp2p__host_inbound(lp2p_host *h, lp2p_transport *t)
 {
-    host_listener *l = server->data;
-    lp2p_host *h = l->host;
-    if (status < 0 || h->closing)
-        return;
-    lp2p_conn *c = lp2p__conn_new(h, 0);
-    if (!c)
-        return;
-    uv_tcp_init(h->loop, &c->tcp);
-    c->tcp.data = c;
-    c->open_handles++;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-        lp2p__conn_fail(c, LP2P_ERR_IO, "accept failed");
-        return;
+    if (h->closing) {
+        lp2p_transport_close(t, 1);
+        return NULL;
     }
-    set_remote_addr(c);
-    struct sockaddr_storage from;
-    int flen = sizeof(from);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&from, &flen) == 0) {
-        c->from = from;
+    lp2p_conn *c = lp2p__conn_new(h, t, 0, NULL, NULL);
+    if (!c) {
+        lp2p_transport_close(t, 1);
+        return NULL;
+    }
+    if (lp2p_transport_peer_sockaddr(t, &c->from) == 0) {
         c->has_from = 1;
-        lp2p__holepunch_claim_inbound(h, c, (struct sockaddr *)&from);
+        lp2p__holepunch_claim_inbound(h, c, (struct sockaddr *)&c->from);
     }
     if (h->nconns > h->cfg.max_conns) {
         lp2p__conn_fail(c, LP2P_ERR_LIMIT, "too many connections");
-        return;
+        return NULL;
     }
     if (h->cfg.max_conns_per_ip && c->has_from &&
         inbound_from_same_ip(h, &c->from) > h->cfg.max_conns_per_ip) {
         /* One address must not fill the table and lock everyone else out. */
         lp2p__conn_fail(c, LP2P_ERR_LIMIT, "too many connections from this address");
-        return;
+        return NULL;
     }
     lp2p__conn_start(c);
+    return c;
+}
+
+static void on_accept(void *ud, lp2p_transport *t)
+{
+    host_listener *l = ud;
+    lp2p__host_inbound(l->host, t);
 }
 
 int lp2p_host_listen(lp2p_host *h, const char *text)
@@ -339,21 +324,15 @@ int lp2p_host_listen(lp2p_host *h, const char *text)
     if (!l)
         return LP2P_ERR_NOMEM;
     l->host = h;
-    l->tcp.data = l;
-    rc = lp2p_tcp_listen(h->loop, &l->tcp, (struct sockaddr *)&ss, 512, on_connection, &l->bound);
+    rc = lp2p_tcp_listener_new(h->loop, (struct sockaddr *)&ss, 512, on_accept, l, &l->tcp);
     if (rc < 0) {
         lp2p_log(LP2P_ERROR, "listen_failed", LF_S("addr", text), LF_S("reason", uv_strerror(rc)));
-        if (l->tcp.loop) {
-            h->open_handles++;
-            uv_close((uv_handle_t *)&l->tcp, listener_closed);
-        } else {
-            free(l);
-        }
+        free(l);
         return LP2P_ERR_IO;
     }
     lp2p_multiaddr bound = {0};
     char buf[LP2P_MULTIADDR_STR_MAX];
-    lp2p_multiaddr_from_sockaddr(&bound, (struct sockaddr *)&l->bound);
+    lp2p_multiaddr_from_sockaddr(&bound, (const struct sockaddr *)lp2p_tcp_listener_addr(l->tcp));
     lp2p_multiaddr_append_p2p(&bound, lp2p_host_peer_id(h));
     lp2p_multiaddr_to_string(&bound, buf, sizeof(buf));
     lp2p_multiaddr_free(&bound);
@@ -374,24 +353,14 @@ size_t lp2p_host_listen_addrs(const lp2p_host *h, const char *const **out)
 
 /* ---- dialing ------------------------------------------------------------------------------ */
 
-static void on_connect(uv_connect_t *req, int status)
-{
-    lp2p_conn *c = req->data;
-    if (c->stage == CONN_CLOSED)
-        return;
-    if (status < 0) {
-        lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(status));
-        return;
-    }
-    lp2p__conn_start(c);
-}
-
 /* The listener whose family matches: dial sockets share its port (port reuse). */
 static const struct sockaddr *reuse_addr(const lp2p_host *h, int family)
 {
-    for (size_t i = 0; i < h->nlisteners; i++)
-        if (h->listeners[i]->bound.ss_family == family)
-            return (const struct sockaddr *)&h->listeners[i]->bound;
+    for (size_t i = 0; i < h->nlisteners; i++) {
+        const struct sockaddr_storage *ss = lp2p_tcp_listener_addr(h->listeners[i]->tcp);
+        if (ss->ss_family == family)
+            return (const struct sockaddr *)ss;
+    }
     return NULL;
 }
 
@@ -402,28 +371,17 @@ static int dial_from(lp2p_host *h, const struct sockaddr_storage *to, const stru
                      const char *remote_text, const lp2p_peer_id *expected, int initiator,
                      uint64_t timeout_ms, lp2p_dial_cb cb, void *ud, const char *inuse_why)
 {
-    lp2p_conn *c = lp2p__conn_new(h, 1);
-    if (!c)
+    lp2p_transport *t = NULL;
+    int rc = lp2p_tcp_dial(h->loop, local, (const struct sockaddr *)to, &t);
+    lp2p_conn *c = lp2p__conn_new(h, t, 1, remote_text, expected);
+    if (!c) {
+        if (t)
+            lp2p_transport_close(t, 1);
         return LP2P_ERR_NOMEM;
+    }
     c->initiator = initiator;
-    snprintf(c->remote_addr, sizeof(c->remote_addr), "%s", remote_text);
-    if (expected) {
-        c->has_expected = 1;
-        c->expected = *expected;
-        lp2p_peer_id_to_string(expected, c->peer_str, sizeof(c->peer_str));
-    }
-    c->dial_cb = cb;
-    c->dial_ud = ud;
-    c->connect_req.data = c;
     c->deadline_handshake = lp2p__now(h) + timeout_ms;
-    int rc = lp2p_tcp_dial(h->loop, &c->tcp, &c->connect_req, local, (const struct sockaddr *)to,
-                           on_connect);
-    if (c->tcp.loop) {
-        c->tcp.data = c;
-        c->open_handles++;
-    }
     if (rc < 0) {
-        c->dial_cb = NULL;
         if (local && (rc == UV_EADDRNOTAVAIL || rc == UV_EADDRINUSE)) {
             lp2p__conn_fail(c, LP2P_ERR_EXISTS, inuse_why);
             return LP2P_ERR_EXISTS;
@@ -431,7 +389,9 @@ static int dial_from(lp2p_host *h, const struct sockaddr_storage *to, const stru
         lp2p__conn_fail(c, LP2P_ERR_IO, uv_strerror(rc));
         return LP2P_ERR_IO;
     }
-    lp2p__conn_arm_timer(c); /* dial timeout */
+    c->dial_cb = cb;
+    c->dial_ud = ud;
+    lp2p__conn_arm_timer(c); /* dial timeout; the transport reports on_connected */
     return 0;
 }
 
@@ -516,9 +476,8 @@ void lp2p_host_close(lp2p_host *h)
         lp2p_conn *c = lp2p_container_of(h->conns.next, lp2p_conn, link);
         lp2p_conn_close(c, 0);
     }
-    for (size_t i = 0; i < h->nlisteners; i++) {
-        uv_close((uv_handle_t *)&h->listeners[i]->tcp, listener_closed);
-    }
+    for (size_t i = 0; i < h->nlisteners; i++)
+        lp2p_tcp_listener_close(h->listeners[i]->tcp, listener_closed, h->listeners[i]);
     for (size_t i = 0; i < h->nhandlers; i++)
         free(h->handlers[i].proto);
     h->nhandlers = 0;

@@ -3,6 +3,8 @@
 #define LP2P_HOST_INTERNAL_H
 
 #include "lp2p/host.h"
+#include "net/tcp_transport.h"
+#include "net/transport.h"
 #include "proto/mss.h"
 #include "host/peerbook.h"
 #include "proto/identify.h"
@@ -17,14 +19,16 @@
 #define HOST_MAX_HANDLERS  32
 #define HOST_MAX_LISTENERS 8
 /* Per-stream output: above HIGH we stop granting the peer window, below LOW we tell the
- * writer it may go on. Per-connection socket queue: above HIGH streams stop feeding the
- * muxer until the kernel takes the bytes. */
+ * writer it may go on. Per connection: streams stop feeding the muxer while the transport
+ * is congested or CONN_HIGH_WATER bytes are staged (muxer output + ciphertext not yet handed
+ * to the transport); reading stops while the transport holds more than CONN_READ_PAUSE
+ * beyond its own high-water mark (what flow-controlled sending can never reach: only
+ * control frames a peer provokes without reading, e.g. PING replies). */
 #define STREAM_HIGH_WATER          LP2P_STREAM_HIGH_WATER
 #define STREAM_LOW_WATER           (256u << 10)
 #define CONN_HIGH_WATER            (1u << 20)
-#define HOST_READ_BUF              (256u << 10)
+#define CONN_READ_PAUSE            (2 * CONN_HIGH_WATER)
 #define HOST_MAX_OBSERVED          8
-#define HOST_SPARE_BUFS            4
 #define HOST_PUNCH_DIAL_TIMEOUT_MS 5000
 
 typedef struct host_handler {
@@ -35,8 +39,7 @@ typedef struct host_handler {
 } host_handler;
 
 typedef struct host_listener {
-    uv_tcp_t tcp;
-    struct sockaddr_storage bound;
+    lp2p_tcp_listener *tcp;
     char *text; /* multiaddr with /p2p/<id> */
     lp2p_host *host;
 } host_listener;
@@ -63,11 +66,7 @@ struct lp2p_host {
     uv_prepare_t flush_hook;
     uv_check_t close_hook; /* delivers on_close right after I/O callbacks */
     int closing;
-    int open_handles;                /* freed when it drops to 0 after close */
-    lp2p_buf spare[HOST_SPARE_BUFS]; /* written wire buffers kept for reuse */
-    size_t nspare;
-    uint8_t readbuf[HOST_READ_BUF];
-    int readbuf_busy;
+    int open_handles; /* freed when it drops to 0 after close */
 };
 
 enum conn_stage {
@@ -84,21 +83,21 @@ struct lp2p_conn {
     lp2p_list link;
     lp2p_list dirty_link;
     int dirty;
-    uv_tcp_t tcp;
-    uv_connect_t connect_req;
+    lp2p_transport *t; /* NULL once it reported on_closed */
     uv_timer_t timer;
-    int open_handles;
-    int outbound;  /* we dialed the socket */
+    int open_handles; /* the timer and the transport */
+    int outbound;     /* we dialed the socket */
     int initiator; /* Noise initiator and Yamux client (DCUtR may set this apart from outbound) */
     int relayed;
-    lp2p_stream *carrier; /* relayed: the hop/stop stream on the relay connection */
+    int staging_full; /* streams stopped on staged bytes: resume after the next flush */
+    int read_paused;  /* transport reading stopped until on_writable (CONN_READ_PAUSE) */
     enum conn_stage stage;
     lp2p_mss mss;
     int mss_live;
     lp2p_noise *noise;
     lp2p_yamux *yamux;
     lp2p_buf plain; /* decrypted bytes not yet handed on */
-    lp2p_buf wire;  /* ciphertext (or handshake bytes) to write to the socket */
+    lp2p_buf wire;  /* ciphertext (or handshake bytes) to write to the transport */
     int has_expected;
     lp2p_peer_id expected;
     lp2p_peer_id peer;
@@ -119,7 +118,7 @@ struct lp2p_conn {
     int identified;
     int reported_connected;
     int remote_goaway;            /* peer sent GoAway: no new streams, never handed out again */
-    struct sockaddr_storage from; /* inbound: the peer's socket address (per-IP cap) */
+    struct sockaddr_storage from; /* inbound TCP: the peer's socket address (per-IP cap) */
     int has_from;
 };
 
@@ -148,14 +147,19 @@ struct lp2p_stream {
 };
 
 /* conn.c */
-lp2p_conn *lp2p__conn_new(lp2p_host *h, int outbound);
+/* A connection over transport t (the connection owns it from now on; NULL when t is
+ * attached later). remote_addr: text for logs (NULL: the transport's own). */
+lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const char *remote_addr,
+                          const lp2p_peer_id *expected);
 void lp2p__conn_start(lp2p_conn *c); /* transport connected: begin the upgrade */
 void lp2p__conn_on_bytes(lp2p_conn *c, const uint8_t *p, size_t n);
 void lp2p__conn_resume_streams(lp2p_conn *c);
 void lp2p__conn_mark_dirty(lp2p_conn *c);
 void lp2p__conn_flush(lp2p_conn *c);
+/* The before-sleep flush: also lets streams stopped on staged bytes go on. */
+void lp2p__conn_flush_and_resume(lp2p_conn *c);
 void lp2p__conn_arm_timer(lp2p_conn *c);
-int lp2p__conn_congested(const lp2p_conn *c);
+int lp2p__conn_congested(lp2p_conn *c);
 void lp2p__conn_fail(lp2p_conn *c, int err, const char *why);
 uint64_t lp2p__now(const lp2p_host *h);
 
@@ -193,6 +197,10 @@ void lp2p__holepunch_relayed_ready(lp2p_conn *c);
 void lp2p__holepunch_close(lp2p_host *h);
 int lp2p__host_dial_punch(lp2p_host *h, const struct sockaddr_storage *to, const lp2p_peer_id *peer,
                           int initiator, lp2p_dial_cb cb, void *ud);
+
+/* host.c: a transport came up. Inbound: per-IP and total caps, hole-punch claims, then the
+ * upgrade as responder. NULL when refused (the transport is closed). */
+lp2p_conn *lp2p__host_inbound(lp2p_host *h, lp2p_transport *t);
 
 /* ping_svc.c */
 void lp2p__ping_register(lp2p_host *h);

@@ -7,10 +7,12 @@
  *   reserve:       hop stream: RESERVE → STATUS OK {reservation, limit}; refreshed at 3/4 of
  *                  the TTL, and again (with backoff) after the relay connection drops.
  *
- * A relayed connection is an ordinary lp2p_conn whose `carrier` is that stream: the upgrade
- * pipeline, streams and services are the same as over TCP. */
+ * A relayed connection is an ordinary lp2p_conn whose transport is that stream
+ * (lp2p_stream_transport_new): the upgrade pipeline, streams and services are the same as
+ * over TCP. */
 #include "host/host_internal.h"
 #include "lp2p/err.h"
+#include "lp2p/stream_transport.h"
 #include "proto/relay_stop.h"
 #include "util/log.h"
 #include "wire/lpm.h"
@@ -20,53 +22,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the carrier: a relay stream as a connection's transport ------------------------------ */
-
-static void carrier_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
-{
-    lp2p__conn_on_bytes(ud, p, n);
-}
-static void carrier_on_eof(lp2p_stream *s, void *ud)
-{
-    lp2p__conn_fail(ud, LP2P_ERR_CLOSED, "relay circuit closed by the remote");
-}
-static void carrier_on_writable(lp2p_stream *s, void *ud)
-{
-    lp2p__conn_resume_streams(ud);
-}
-static void carrier_on_close(lp2p_stream *s, int err, void *ud)
-{
-    lp2p_conn *c = ud;
-    c->carrier = NULL;
-    lp2p__conn_fail(c, err ? err : LP2P_ERR_CLOSED,
-                    err == LP2P_ERR_RESET
-                        ? "relay circuit reset (relay limit reached or relay gone)"
-                        : "relay circuit closed");
-}
-static const lp2p_stream_callbacks k_carrier = {
-    .on_data = carrier_on_data,
-    .on_eof = carrier_on_eof,
-    .on_writable = carrier_on_writable,
-    .on_close = carrier_on_close,
-};
-
 /* Turns stream s into the transport of a new relayed connection and feeds it the bytes that
  * arrived after the relay's last message. */
 static lp2p_conn *relayed_conn(lp2p_host *h, lp2p_stream *s, int initiator, const char *addr,
                                const lp2p_peer_id *expected, const uint8_t *rest, size_t nrest)
 {
-    lp2p_conn *c = lp2p__conn_new(h, initiator);
-    if (!c)
+    lp2p_transport *t;
+    if (lp2p_stream_transport_new(s, addr, &t) < 0)
         return NULL;
-    c->relayed = 1;
-    c->carrier = s;
-    snprintf(c->remote_addr, sizeof(c->remote_addr), "%s", addr);
-    if (expected) {
-        c->has_expected = 1;
-        c->expected = *expected;
-        lp2p_peer_id_to_string(expected, c->peer_str, sizeof(c->peer_str));
+    lp2p_conn *c = lp2p__conn_new(h, t, initiator, addr, expected);
+    if (!c) {
+        lp2p_transport_close(t, 1); /* resets s */
+        return NULL;
     }
-    lp2p_stream_set_callbacks(s, &k_carrier, c);
+    c->relayed = 1;
     lp2p__conn_start(c);
     if (nrest && c->stage != CONN_CLOSED)
         lp2p__conn_on_bytes(c, rest, nrest);

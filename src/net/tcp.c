@@ -39,8 +39,9 @@ int lp2p_tcp_listen(uv_loop_t *loop, uv_tcp_t *h, const struct sockaddr *addr, i
     return rc;
 }
 
-int lp2p_tcp_dial(uv_loop_t *loop, uv_tcp_t *h, uv_connect_t *req, const struct sockaddr *local,
-                  const struct sockaddr *remote, uv_connect_cb cb)
+int lp2p_tcp_dial_socket(uv_loop_t *loop, uv_tcp_t *h, uv_connect_t *req,
+                         const struct sockaddr *local, const struct sockaddr *remote,
+                         uv_connect_cb cb)
 {
     int rc = uv_tcp_init_ex(loop, h, remote->sa_family);
     if (rc)

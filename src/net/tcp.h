@@ -18,8 +18,9 @@ int lp2p_tcp_listen(uv_loop_t *loop, uv_tcp_t *h, const struct sockaddr *addr, i
 /* Starts a non-blocking connect from local (may be NULL: any port) to remote.
  * The socket gets SO_REUSEADDR|SO_REUSEPORT before bind, so it can share the listen port.
  * Returns 0 or -errno (libuv codes). */
-int lp2p_tcp_dial(uv_loop_t *loop, uv_tcp_t *h, uv_connect_t *req, const struct sockaddr *local,
-                  const struct sockaddr *remote, uv_connect_cb cb);
+int lp2p_tcp_dial_socket(uv_loop_t *loop, uv_tcp_t *h, uv_connect_t *req,
+                         const struct sockaddr *local, const struct sockaddr *remote,
+                         uv_connect_cb cb);
 
 /* Applies TCP_NODELAY, keepalive and SO_LINGER 0 to a connected socket. */
 void lp2p_tcp_tune(uv_tcp_t *h);

@@ -12,12 +12,16 @@
  * inline helpers below. Single-threaded, on the loop's thread.
  *
  * Events go up, exactly as a socket reports them:
+ *   on_connected an outbound transport that connects asynchronously (a TCP dial) finished
+ *                connecting; transports born connected never send it. A failed connect is
+ *                on_closed with the reason;
  *   on_data      bytes from the peer, valid only during the call;
  *   on_eof       the peer closed its write side (no more on_data);
  *   on_writable  pending() fell below the transport's low-water mark after having been at
  *                or above its high-water mark: write more;
- *   on_closed    last event, the transport is gone (err 0 = clean, else why); the owner must
- *                not touch the transport after this returns.
+ *   on_closed    last event, the transport is gone (err 0 = clean, else a negative lp2p_err,
+ *                with `why` a human-readable reason such as "connection refused", or NULL);
+ *                the owner must not touch the transport after this returns.
  * No event is delivered from inside the owner's own call into the transport (write, close,
  * ...): events come only from the loop, so an owner never re-enters itself.
  *
@@ -29,15 +33,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "util/buf.h"
 
 typedef struct lp2p_transport lp2p_transport;
 
 typedef struct lp2p_transport_events {
+    void (*on_connected)(void *ud); /* may be NULL for transports that are born connected */
     void (*on_data)(void *ud, const uint8_t *p, size_t n);
     void (*on_eof)(void *ud);
     void (*on_writable)(void *ud);
-    void (*on_closed)(void *ud, int err);
+    void (*on_closed)(void *ud, int err, const char *why);
 } lp2p_transport_events;
 
 typedef struct lp2p_transport_vtable {
@@ -56,6 +63,9 @@ typedef struct lp2p_transport_vtable {
     /* Human-readable remote address (multiaddr text, e.g. /ip4/1.2.3.4/tcp/5 or the circuit
      * address), for logs and identify's observed address. Valid for the transport's life. */
     const char *(*remote_addr)(const lp2p_transport *t);
+    /* The peer's socket address (per-IP caps, hole-punch claims). 0, or LP2P_ERR_NOT_FOUND
+     * for transports that have none (a stream, memory). */
+    int (*peer_sockaddr)(const lp2p_transport *t, struct sockaddr_storage *out);
 } lp2p_transport_vtable;
 
 struct lp2p_transport {
@@ -63,6 +73,7 @@ struct lp2p_transport {
     const lp2p_transport_events *ev; /* set by the owner with lp2p_transport_bind */
     void *ud;
     size_t high_water; /* pending() at or above this: stop writing until on_writable */
+    size_t low_water;  /* on_writable when pending() falls below this (after high_water) */
 };
 
 static inline void lp2p_transport_bind(lp2p_transport *t, const lp2p_transport_events *ev, void *ud)
@@ -98,6 +109,11 @@ static inline void lp2p_transport_close(lp2p_transport *t, int reset)
 static inline const char *lp2p_transport_remote_addr(const lp2p_transport *t)
 {
     return t->vt->remote_addr(t);
+}
+static inline int lp2p_transport_peer_sockaddr(const lp2p_transport *t,
+                                               struct sockaddr_storage *out)
+{
+    return t->vt->peer_sockaddr(t, out);
 }
 
 #endif
