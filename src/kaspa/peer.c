@@ -101,10 +101,20 @@ static void t_on_writable(void *ud)
     step(ud, 1);
 }
 
-static void t_on_closed(void *ud, int err)
+static void t_on_connected(void *ud)
+{
+    kaspa_peer *p = ud;
+    if (p->on_connected)
+        p->on_connected(p);
+}
+
+static void t_on_closed(void *ud, int err, const char *why)
 {
     kaspa_peer *p = ud;
     p->t = NULL;
+    snprintf(p->why, sizeof p->why, "%s", why ? why : "");
+    if (err == LP2P_ERR_CLOSED && p->fin_sent)
+        err = 0; /* a stream that ended after both FINs */
     if (!p->err)
         p->err = err;
     if (err == LP2P_ERR_NA && p->proto[0])
@@ -117,6 +127,7 @@ static void t_on_closed(void *ud, int err)
 }
 
 static const lp2p_transport_events k_transport_events = {
+    .on_connected = t_on_connected,
     .on_data = t_on_data,
     .on_eof = t_on_eof,
     .on_writable = t_on_writable,
@@ -241,10 +252,14 @@ kaspa_peer *kaspa_peer__new(uv_loop_t *loop, const kaspa_session_config *cfg, ka
     return p;
 }
 
-int kaspa_peer__attach(kaspa_peer *p, lp2p_transport *t)
+void kaspa_peer__bind(kaspa_peer *p, lp2p_transport *t)
 {
     p->t = t;
     lp2p_transport_bind(t, &k_transport_events, p);
+}
+
+int kaspa_peer__begin(kaspa_peer *p)
+{
     kaspa_session_callbacks scb = {on_session_event};
     int rc = kaspa_session_new(&p->session, &p->cfg, p->role, &scb, p, uv_now(p->loop));
     if (rc) {
@@ -253,6 +268,12 @@ int kaspa_peer__attach(kaspa_peer *p, lp2p_transport *t)
     }
     step(p, 0);
     return 0;
+}
+
+int kaspa_peer__attach(kaspa_peer *p, lp2p_transport *t)
+{
+    kaspa_peer__bind(p, t);
+    return kaspa_peer__begin(p);
 }
 
 void kaspa_peer__fail(kaspa_peer *p, int err)
@@ -313,9 +334,7 @@ void kaspa_peer_close(kaspa_peer *p, const char *reason)
 {
     if (p->closing)
         return;
-    if (!p->session) {
-        if (p->abort)
-            p->abort(p);
+    if (!p->session) { /* a dial still connecting */
         kaspa_peer__fail(p, LP2P_ERR_CLOSED);
         return;
     }

@@ -3,8 +3,8 @@
  * kaspa_peer_open_libp2p opens one as the KASPA_CLIENT. Both run the LIBP2P HTTP/2 profile
  * with the peer's synthetic fd00::/8 address as duplicate key. See kaspa/peer.h. */
 #include "kaspa/peer_internal.h" /* src/kaspa/peer_internal.h */
-#include "kaspa/stream_transport.h"
 #include "lp2p/err.h"
+#include "lp2p/stream_transport.h"
 #include "util/log.h"
 
 #include <stdio.h>
@@ -47,8 +47,10 @@ static void serve_on_open(lp2p_stream *s, void *ud)
     serve_ctx *sc = ud;
     kaspa_peer *p = libp2p_peer(sc->loop, lp2p_stream_conn(s), lp2p_stream_protocol(s),
                                 KASPA_SERVER, &sc->base, &sc->cb, sc->user);
-    lp2p_transport *t = p ? kaspa_stream_transport_adopt(s) : NULL;
-    int rc = t ? kaspa_peer__attach(p, t) : LP2P_ERR_NOMEM;
+    lp2p_transport *t = NULL;
+    int rc = p ? lp2p_stream_transport_new(s, NULL, &t) : LP2P_ERR_NOMEM;
+    if (rc == 0)
+        rc = kaspa_peer__attach(p, t);
     if (rc == 0)
         return;
     lp2p_log(LP2P_WARN, "kaspa_peer_error", LF_S("peer", p ? p->label : "?"),
@@ -85,10 +87,18 @@ int kaspa_peer_open_libp2p(lp2p_conn *conn, const char *proto, uv_loop_t *loop,
 {
     if (!proto)
         proto = KASPA_PEER_PROTO;
+    /* Lazy multistream: the stream can take bytes at once; the transport takes over its
+     * callbacks before the loop delivers anything. */
+    static const lp2p_stream_callbacks none = {0};
+    lp2p_stream *s;
     lp2p_transport *t = NULL;
-    int rc = kaspa_stream_transport_open(conn, proto, &t);
+    int rc = lp2p_conn_open_stream(conn, proto, &none, NULL, &s);
     if (rc)
         return rc;
+    if ((rc = lp2p_stream_transport_new(s, NULL, &t)) != 0) {
+        lp2p_stream_detach(s, 1);
+        return rc;
+    }
     kaspa_peer *p = libp2p_peer(loop, conn, proto, KASPA_CLIENT, base, cb, user);
     if (!p) {
         lp2p_transport_close(t, 1);

@@ -2,8 +2,8 @@
  * and a dial whose connected socket becomes a KASPA_CLIENT peer. What a stock rusty-kaspa
  * node speaks on 16111. See kaspa/peer.h. */
 #include "kaspa/peer_internal.h" /* src/kaspa/peer_internal.h */
-#include "kaspa/socket_transport.h"
 #include "lp2p/err.h"
+#include "net/tcp_transport.h"
 #include "util/log.h"
 
 #include <stdio.h>
@@ -12,7 +12,7 @@
 
 struct kaspa_peer_listener {
     uv_loop_t *loop;
-    uv_tcp_t tcp;
+    lp2p_tcp_listener *tcp;
     kaspa_session_config cfg;
     kaspa_peer_callbacks cb;
     void *user;
@@ -71,18 +71,12 @@ static void listener_peer_gone(kaspa_peer *p)
     listener_maybe_free(l);
 }
 
-static void on_connection(uv_stream_t *ls, int status)
+static void on_accept(void *ud, lp2p_transport *t)
 {
-    kaspa_peer_listener *l = ls->data;
-    if (status < 0 || l->closing)
-        return;
-    kaspa_sock *sock = kaspa_sock_new(l->loop);
-    if (!sock)
-        return;
+    kaspa_peer_listener *l = ud;
     struct sockaddr_storage ss;
-    if (uv_accept(ls, (uv_stream_t *)kaspa_sock_handle(sock)) < 0 ||
-        kaspa_sock_peer(sock, &ss) != 0) {
-        kaspa_sock_abort(sock);
+    if (l->closing || lp2p_transport_peer_sockaddr(t, &ss) != 0) {
+        lp2p_transport_close(t, 1);
         return;
     }
     kaspa_session_config cfg = l->cfg;
@@ -93,12 +87,8 @@ static void on_connection(uv_stream_t *ls, int status)
     lp2p_log(LP2P_INFO, "kaspa_tcp_accept", LF_S("peer", label));
     kaspa_peer_names names = {.label = label, .addr = label};
     kaspa_peer *p = kaspa_peer__new(l->loop, &cfg, KASPA_SERVER, &names, &l->cb, l->user);
-    lp2p_transport *t = p ? kaspa_sock_start(sock) : NULL;
-    if (!t) {
-        if (p)
-            kaspa_peer__fail(p, LP2P_ERR_IO); /* sock is already gone */
-        else
-            kaspa_sock_abort(sock);
+    if (!p) {
+        lp2p_transport_close(t, 1);
         return;
     }
     p->owner = l;
@@ -109,9 +99,9 @@ static void on_connection(uv_stream_t *ls, int status)
         kaspa_peer__fail(p, rc);
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_listener_closed(void *ud)
 {
-    kaspa_peer_listener *l = h->data;
+    kaspa_peer_listener *l = ud;
     l->handle_open = 0;
     listener_maybe_free(l);
 }
@@ -131,24 +121,16 @@ int kaspa_peer_listen_tcp(uv_loop_t *loop, const char *hostport, const kaspa_ses
         l->cb = *cb;
     l->user = user;
     lp2p_list_init(&l->peers);
-    uv_tcp_init(loop, &l->tcp);
-    l->tcp.data = l;
-    l->handle_open = 1;
-    int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&l->tcp, 128, on_connection);
+    int rc = lp2p_tcp_listener_new(loop, (struct sockaddr *)&ss, 128, on_accept, l, &l->tcp);
     if (rc < 0) {
         lp2p_log(LP2P_ERROR, "kaspa_tcp_listen_failed", LF_S("addr", hostport),
                  LF_S("reason", uv_strerror(rc)));
-        l->closing = 1;
-        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+        free(l);
         return LP2P_ERR_IO;
     }
-    struct sockaddr_storage bound;
-    int len = sizeof bound;
+    l->handle_open = 1;
     kaspa_addr ba;
-    uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &len);
-    from_sockaddr(&bound, &ba);
+    from_sockaddr(lp2p_tcp_listener_addr(l->tcp), &ba);
     l->port = ba.port;
     char txt[64];
     kaspa_addr_format(&ba, txt, sizeof txt);
@@ -172,27 +154,26 @@ void kaspa_peer_listener_close(kaspa_peer_listener *l)
     {
         kaspa_peer_close(lp2p_container_of(pos, kaspa_peer, link), NULL);
     }
-    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+    lp2p_tcp_listener_close(l->tcp, on_listener_closed, l);
 }
 
 /* ---- dial --------------------------------------------------------------------------------- */
-/* Lives until libuv's connect callback, which comes even for an aborted dial (ECANCELED). */
-typedef struct tcp_dial {
-    uv_connect_t req;
-    kaspa_sock *sock;
-    kaspa_peer *p; /* NULL once the dial was given up */
-} tcp_dial;
-
-static void dial_abort(kaspa_peer *p)
+static void dial_connected(kaspa_peer *p)
 {
-    tcp_dial *d = p->dial;
-    p->dial = NULL;
-    p->abort = NULL;
     uv_timer_stop(&p->timer);
-    if (d) {
-        d->p = NULL;
-        kaspa_sock_abort(d->sock);
-    }
+    p->on_connected = NULL;
+    lp2p_log(LP2P_INFO, "kaspa_tcp_connected", LF_S("peer", p->label));
+    int rc = kaspa_peer__begin(p);
+    if (rc)
+        kaspa_peer__fail(p, rc);
+}
+
+/* A dial that never connected: the transport's reason (the timeout is logged by its timer). */
+static void dial_gone(kaspa_peer *p)
+{
+    if (!p->session && p->err != LP2P_ERR_TIMEOUT && p->err != LP2P_ERR_CLOSED)
+        lp2p_log(LP2P_WARN, "kaspa_tcp_connect_failed", LF_S("peer", p->label),
+                 LF_S("reason", p->why[0] ? p->why : lp2p_strerror(p->err)));
 }
 
 static void on_connect_timeout(uv_timer_t *t)
@@ -200,35 +181,7 @@ static void on_connect_timeout(uv_timer_t *t)
     kaspa_peer *p = t->data;
     lp2p_log(LP2P_WARN, "kaspa_tcp_connect_failed", LF_S("peer", p->label),
              LF_S("reason", "timeout"));
-    dial_abort(p);
     kaspa_peer__fail(p, LP2P_ERR_TIMEOUT);
-}
-
-static void on_connect(uv_connect_t *req, int status)
-{
-    tcp_dial *d = req->data;
-    kaspa_peer *p = d->p;
-    if (!p) {
-        free(d);
-        return;
-    }
-    p->dial = NULL;
-    p->abort = NULL;
-    uv_timer_stop(&p->timer);
-    if (status < 0) {
-        lp2p_log(LP2P_WARN, "kaspa_tcp_connect_failed", LF_S("peer", p->label),
-                 LF_S("reason", uv_strerror(status)));
-        kaspa_sock_abort(d->sock);
-        free(d);
-        kaspa_peer__fail(p, LP2P_ERR_IO);
-        return;
-    }
-    lp2p_log(LP2P_INFO, "kaspa_tcp_connected", LF_S("peer", p->label));
-    lp2p_transport *t = kaspa_sock_start(d->sock);
-    free(d);
-    int rc = t ? kaspa_peer__attach(p, t) : LP2P_ERR_IO;
-    if (rc)
-        kaspa_peer__fail(p, rc);
 }
 
 int kaspa_peer_dial_tcp(uv_loop_t *loop, const char *hostport, const kaspa_session_config *cfg,
@@ -245,29 +198,21 @@ int kaspa_peer_dial_tcp(uv_loop_t *loop, const char *hostport, const kaspa_sessi
     char label[64];
     kaspa_addr_format(&c.peer_addr, label, sizeof label);
     kaspa_peer_names names = {.label = label, .addr = label};
-    tcp_dial *d = calloc(1, sizeof(*d));
-    kaspa_peer *p = d ? kaspa_peer__new(loop, &c, KASPA_CLIENT, &names, cb, user) : NULL;
-    kaspa_sock *sock = p ? kaspa_sock_new(loop) : NULL;
-    if (!sock) {
-        free(d);
-        if (p) {
-            memset(&p->cb, 0, sizeof p->cb);
-            kaspa_peer__fail(p, LP2P_ERR_NOMEM);
-        }
+    kaspa_peer *p = kaspa_peer__new(loop, &c, KASPA_CLIENT, &names, cb, user);
+    if (!p)
         return LP2P_ERR_NOMEM;
-    }
-    d->sock = sock;
-    d->p = p;
-    d->req.data = d;
-    if (uv_tcp_connect(&d->req, kaspa_sock_handle(sock), (struct sockaddr *)&ss, on_connect) < 0) {
-        kaspa_sock_abort(sock);
-        free(d);
+    lp2p_transport *t;
+    int rc = lp2p_tcp_dial(loop, NULL, (struct sockaddr *)&ss, &t);
+    if (rc < 0) {
+        lp2p_log(LP2P_WARN, "kaspa_tcp_connect_failed", LF_S("peer", label),
+                 LF_S("reason", uv_strerror(rc)));
         memset(&p->cb, 0, sizeof p->cb); /* failing synchronously: reported by return value */
         kaspa_peer__fail(p, LP2P_ERR_IO);
         return LP2P_ERR_IO;
     }
-    p->dial = d;
-    p->abort = dial_abort;
+    kaspa_peer__bind(p, t);
+    p->on_connected = dial_connected;
+    p->on_gone = dial_gone;
     uv_timer_start(&p->timer, on_connect_timeout, KASPA_PEER_CONNECT_TIMEOUT_MS, 0);
     lp2p_log(LP2P_INFO, "kaspa_connect", LF_S("peer", label), LF_S("network", c.network));
     if (out)

@@ -4,8 +4,9 @@
  * session output), one 1 MiB message, the peer half-closing and resetting, a Reject, and the
  * session's end logged exactly once per peer. Then the same driver over TCP on 127.0.0.1.
  *
- * The in-memory transport delivers at most MEM_RATE bytes per end per 1 ms tick, so a
- * sender that ignores backpressure piles bytes up in it, and one that honours it does not. */
+ * The in-memory transport here (rather than net/mem_transport.c) records the most bytes it
+ * ever held and how often it said on_writable; it delivers at most MEM_RATE bytes per end
+ * per 1 ms tick, so a sender that ignores backpressure piles bytes up in it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -83,15 +84,26 @@ static const char *mem_remote(const lp2p_transport *t)
 {
     return "/memory/peer";
 }
-static const lp2p_transport_vtable k_mem_vt = {mem_write,    mem_pending, mem_pause,
-                                               mem_shutdown, mem_close,   mem_remote};
+static int mem_sockaddr(const lp2p_transport *t, struct sockaddr_storage *out)
+{
+    return LP2P_ERR_NOT_FOUND;
+}
+static const lp2p_transport_vtable k_mem_vt = {
+    .write = mem_write,
+    .pending = mem_pending,
+    .pause_read = mem_pause,
+    .shutdown = mem_shutdown,
+    .close = mem_close,
+    .remote_addr = mem_remote,
+    .peer_sockaddr = mem_sockaddr,
+};
 
 static void end_closed(mem_end *e, int err)
 {
     if (e->closed)
         return;
     e->closed = 1;
-    e->t.ev->on_closed(e->t.ud, err);
+    e->t.ev->on_closed(e->t.ud, err, err ? "memory peer reset" : NULL);
 }
 
 /* One tick: each end hands up to MEM_RATE bytes to its peer, then FIN, close, reset. */
@@ -122,7 +134,7 @@ static void pump_end(mem_end *e)
         if (e->closed)
             return;
     }
-    if (e->armed && lp2p_buf_size(&e->out) < e->t.high_water / 4) {
+    if (e->armed && lp2p_buf_size(&e->out) < e->t.low_water) {
         e->armed = 0;
         e->writable_calls++;
         e->t.ev->on_writable(e->t.ud);
@@ -150,6 +162,7 @@ static void mem_pair_init(mem_pair *m, uv_loop_t *loop)
     for (int i = 0; i < 2; i++) {
         m->e[i].t.vt = &k_mem_vt;
         m->e[i].t.high_water = MEM_HIGH_WATER;
+        m->e[i].t.low_water = MEM_HIGH_WATER / 4;
         m->e[i].peer = &m->e[1 - i];
         lp2p_buf_init(&m->e[i].out);
     }
