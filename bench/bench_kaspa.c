@@ -10,6 +10,7 @@
 
 #include "kaspa/session.h"
 #include "util/log.h"
+#include "util/buf.h"
 
 static double secs(void)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kaspa/grpc.h"
+#include "kaspa/grpc_frame.h" /* src/kaspa/grpc_frame.h */
 #include "kaspa/session.h"
 #include "util/log.h"
 

@@ -21,7 +21,6 @@
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
 #include "lp2p/identity.h"
-#include "util/buf.h"
 
 #define KASPA_NODE_ID_LEN 16
 /* 10 = rusty-kaspa v2.x (Toccata). v1.0.x nodes accept >= 7, v1.1.x >= 9, v2.x >= 10 (and,
@@ -170,7 +169,8 @@ void kaspa_session_del(kaspa_session *s);
 /* Transport bytes in. Returns 0 or an lp2p_err; protocol failures are handled in-band
  * (Reject + close, KASPA_EV_CLOSED) and return 0. */
 int kaspa_session_recv(kaspa_session *s, const uint8_t *in, size_t len, uint64_t now_ms);
-/* Transport bytes out (owned by the session; drain with lp2p_buf_consume). */
+/* Transport bytes out (owned by the session; drain with lp2p_buf_consume from util/buf.h,
+ * or let the peer driver (kaspa/peer.h) do it). */
 lp2p_buf *kaspa_session_out(kaspa_session *s);
 uint64_t kaspa_session_next_deadline(const kaspa_session *s);
 int kaspa_session_tick(kaspa_session *s, uint64_t now_ms);

@@ -7,7 +7,7 @@
  *
  * Sizes are checked against the limit before anything is buffered; the payload buffer grows
  * only as bytes actually arrive, so a forged 1 GiB length costs nothing up front. */
-#include "kaspa/grpc.h"
+#include "kaspa/grpc_frame.h" /* src/kaspa/grpc_frame.h */
 #include "lp2p/err.h"
 
 #include <stdlib.h>

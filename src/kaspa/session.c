@@ -5,8 +5,10 @@
 #include "kaspa/session.h"
 #include "crypto/random.h"
 #include "kaspa/hub.h" /* src/kaspa/hub.h */
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "lp2p/err.h"
 #include "util/log.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

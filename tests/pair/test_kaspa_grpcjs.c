@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kaspa/peer.h"
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "lp2p/err.h"
 #include "util/log.h"
 
