@@ -450,19 +450,6 @@ static int usage(const char *why, const char *arg)
     return 2;
 }
 
-static int parse_hex_id(const char *s, uint8_t out[KASPA_NODE_ID_LEN])
-{
-    if (strlen(s) != 2 * KASPA_NODE_ID_LEN)
-        return -1;
-    for (size_t i = 0; i < KASPA_NODE_ID_LEN; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
 /* Appends /p2p/<peer> to each address that lacks it. */
 static int add_addr(load *L, const char *a)
 {
@@ -519,7 +506,7 @@ int main(int argc, char **argv)
         } else if (strcmp(o, "--network") == 0) {
             network = v;
         } else if (strcmp(o, "--node-id") == 0) {
-            if (parse_hex_id(v, node_id) < 0)
+            if (kaspa_node_id_parse(v, node_id) < 0)
                 return usage("--node-id wants 32 hex digits, not", v);
             has_node_id = 1;
         } else if (strcmp(o, "--burst") == 0) {

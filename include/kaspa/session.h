@@ -63,6 +63,8 @@ int kaspa_synthetic_addr_string(const lp2p_peer_id *peer, char *out, size_t n);
  * every session that uses it. */
 typedef struct kaspa_hub kaspa_hub;
 
+/* A node id written as 32 hex digits (--node-id): 0, or -1 when s is not exactly that. */
+int kaspa_node_id_parse(const char *s, uint8_t out[KASPA_NODE_ID_LEN]);
 /* node_id NULL: 16 random bytes (a UUID v4, as kaspad). */
 int kaspa_hub_new(kaspa_hub **out, const uint8_t node_id[KASPA_NODE_ID_LEN]);
 void kaspa_hub_del(kaspa_hub *h);

@@ -4,6 +4,7 @@
 #include "crypto/random.h"
 #include "lp2p/err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -93,4 +94,17 @@ void kaspa_hub_remove_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr)
     ssize_t i = hub_find(h, id, addr->ip);
     if (i >= 0)
         h->v[i] = h->v[--h->n];
+}
+
+int kaspa_node_id_parse(const char *s, uint8_t out[KASPA_NODE_ID_LEN])
+{
+    if (strlen(s) != 2 * KASPA_NODE_ID_LEN)
+        return -1;
+    for (size_t i = 0; i < KASPA_NODE_ID_LEN; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return 0;
 }

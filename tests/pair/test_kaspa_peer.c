@@ -185,7 +185,8 @@ typedef struct side {
     int handshake, ready, pings, closed_ev, on_closed, err;
     int pings_wanted;
     char reject_recv[300], reason[200];
-    uint64_t msgs, msg_bytes;
+    int msgs; /* messages of the unknown kind we send in bulk */
+    uint64_t msg_bytes;
     /* bulk sender */
     long long bulk_total, bulk_sent;
     uint8_t *bulk_msg;
@@ -350,6 +351,12 @@ static void fixture_free(fixture *f)
     free(f->c.bulk_msg);
 }
 
+/* How many bulk_msg the sender's bulk_fill sends (it stops at or past bulk_total). */
+static int bulk_messages(const side *c)
+{
+    return (int)((c->bulk_total + (long long)c->bulk_len - 1) / (long long)c->bulk_len);
+}
+
 /* KaspadMessage { field 4 (bytes) = n pseudo-random bytes }: a payload number no Kaspa
  * version uses, which the server counts (KASPA_EV_MESSAGE) and ignores. */
 static uint8_t *unknown_msg(size_t n, size_t *len)
@@ -419,22 +426,9 @@ static void test_bulk_sends_respect_backpressure(void **state)
     f.c.bulk_total = 16ll << 20;
     f.c.bulk_msg = unknown_msg(64 * 1024, &f.c.bulk_len);
     fixture_start(&f);
-    uint64_t want =
-        (uint64_t)((f.c.bulk_total + (long long)f.c.bulk_len - 1) / (long long)f.c.bulk_len);
-    int got = 0;
-    uv_timer_t guard;
-    uv_timer_init(&f.loop, &guard);
-    uv_timer_start(&guard, guard_cb, 20, 20);
-    uv_update_time(&f.loop);
-    uint64_t end = uv_now(&f.loop) + 20000;
-    while (!got && uv_now(&f.loop) < end) {
-        uv_run(&f.loop, UV_RUN_ONCE);
-        got = f.s.msgs >= want;
-    }
-    uv_timer_stop(&guard);
-    uv_close((uv_handle_t *)&guard, NULL);
-    assert_true(got);
-    assert_int_equal(f.s.msg_bytes, want * f.c.bulk_len);
+    int want = bulk_messages(&f.c);
+    assert_true(run_until(&f.loop, &f.s.msgs, want));
+    assert_int_equal(f.s.msg_bytes, (uint64_t)want * f.c.bulk_len);
     /* The writer waited for the driver: on_writable came, and the transport never held more
      * than its high-water mark plus one move of session output: what the driver lets a
      * sender queue (256 KiB output, 1 MiB HTTP/2 send queue, one more message), released at
@@ -447,14 +441,11 @@ static void test_bulk_sends_respect_backpressure(void **state)
     /* One message far larger than a frame and a window: 1 MiB in one piece. */
     size_t big_len;
     uint8_t *big = unknown_msg(1 << 20, &big_len);
-    uint64_t before = f.s.msgs;
     assert_int_equal(kaspa_session_send_raw(kaspa_peer_session(f.c.p), big, big_len), 0);
     kaspa_peer_flush(f.c.p);
     free(big);
-    while (f.s.msgs < before + 1 && uv_now(&f.loop) < end)
-        uv_run(&f.loop, UV_RUN_ONCE);
-    assert_int_equal(f.s.msgs, before + 1);
-    assert_int_equal(f.s.msg_bytes, want * f.c.bulk_len + big_len);
+    assert_true(run_until(&f.loop, &f.s.msgs, want + 1));
+    assert_int_equal(f.s.msg_bytes, (uint64_t)want * f.c.bulk_len + big_len);
 
     kaspa_peer_close(f.c.p, NULL);
     assert_true(run_until2(&f.loop, &f.c.on_closed, 1, &f.s.on_closed, 1));
@@ -527,45 +518,27 @@ static void test_tcp_loopback_bulk_and_refused_dial(void **state)
     snprintf(target, sizeof target, "127.0.0.1:%d", kaspa_peer_listener_port(l));
     assert_int_equal(kaspa_peer_dial_tcp(&f.loop, target, &f.cc, &CB, &f.c, &f.c.p), 0);
     assert_null(kaspa_peer_session(f.c.p)); /* not connected yet */
-    uint64_t want =
-        (uint64_t)((f.c.bulk_total + (long long)f.c.bulk_len - 1) / (long long)f.c.bulk_len);
-    int got = 0;
-    uv_timer_t guard;
-    uv_timer_init(&f.loop, &guard);
-    uv_timer_start(&guard, guard_cb, 20, 20);
-    uv_update_time(&f.loop);
-    uint64_t end = uv_now(&f.loop) + 20000;
-    while (!got && uv_now(&f.loop) < end) {
-        uv_run(&f.loop, UV_RUN_ONCE);
-        got = f.s.msgs >= want;
-    }
-    assert_true(got);
-    assert_int_equal(f.s.msg_bytes, want * f.c.bulk_len);
+    int want = bulk_messages(&f.c);
+    assert_true(run_until(&f.loop, &f.s.msgs, want));
+    assert_int_equal(f.s.msg_bytes, (uint64_t)want * f.c.bulk_len);
     assert_true(f.c.writable > 0);
     assert_string_equal(kaspa_peer_label(f.c.p), target);
     assert_int_equal(strncmp(kaspa_peer_label(f.s.p), "127.0.0.1:", 10), 0);
 
     /* The listener's close ends its peers with a clean gRPC end. */
     kaspa_peer_listener_close(l);
-    while ((f.c.on_closed < 1 || f.s.on_closed < 1) && uv_now(&f.loop) < end)
-        uv_run(&f.loop, UV_RUN_ONCE);
-    assert_int_equal(f.c.on_closed, 1);
-    assert_int_equal(f.s.on_closed, 1);
+    assert_true(run_until2(&f.loop, &f.c.on_closed, 1, &f.s.on_closed, 1));
     assert_int_equal(log_count(&f, "\"kaspa_session_closed\""), 2);
 
     /* Nobody listens there now: on_closed with an error and no session, nothing logged. */
     side refused = {0};
     kaspa_peer *p;
     assert_int_equal(kaspa_peer_dial_tcp(&f.loop, target, &f.cc, &CB, &refused, &p), 0);
-    while (refused.on_closed < 1 && uv_now(&f.loop) < end)
-        uv_run(&f.loop, UV_RUN_ONCE);
-    assert_int_equal(refused.on_closed, 1);
+    assert_true(run_until(&f.loop, &refused.on_closed, 1));
     assert_int_equal(refused.err, LP2P_ERR_IO);
     assert_int_equal(log_count(&f, "\"kaspa_session_closed\""), 2);
     assert_int_equal(kaspa_peer_dial_tcp(&f.loop, "not-an-address", &f.cc, &CB, &refused, &p),
                      LP2P_ERR_INVAL);
-    uv_timer_stop(&guard);
-    uv_close((uv_handle_t *)&guard, NULL);
     fixture_free(&f);
 }
 
