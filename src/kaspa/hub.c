@@ -71,7 +71,7 @@ int kaspa_hub_contains(const kaspa_hub *h, const uint8_t id[KASPA_NODE_ID_LEN],
     return hub_find(h, id, addr->ip) >= 0;
 }
 
-int kaspa_hub_add_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr)
+int kaspa_hub_add_(kaspa_hub *h, const uint8_t id[KASPA_NODE_ID_LEN], const kaspa_addr *addr)
 {
     if (hub_find(h, id, addr->ip) >= 0)
         return LP2P_ERR_EXISTS;
@@ -89,7 +89,7 @@ int kaspa_hub_add_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr)
     return 0;
 }
 
-void kaspa_hub_remove_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr)
+void kaspa_hub_remove_(kaspa_hub *h, const uint8_t id[KASPA_NODE_ID_LEN], const kaspa_addr *addr)
 {
     ssize_t i = hub_find(h, id, addr->ip);
     if (i >= 0)
