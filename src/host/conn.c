@@ -184,6 +184,7 @@ lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const c
     c->initiator = outbound;
     lp2p_list_init(&c->link);
     lp2p_list_init(&c->dirty_link);
+    lp2p_list_init(&c->staged_link);
     lp2p_list_init(&c->streams);
     lp2p_buf_init(&c->plain);
     lp2p_buf_init(&c->wire);
@@ -224,6 +225,10 @@ void lp2p__conn_fail(lp2p_conn *c, int err, const char *why)
     if (c->dirty) {
         lp2p_list_remove(&c->dirty_link);
         c->dirty = 0;
+    }
+    if (c->staging_full) {
+        lp2p_list_remove(&c->staged_link);
+        c->staging_full = 0;
     }
     /* Streams first: their owners get on_close while the connection is still readable. */
     lp2p_list *pos, *tmp;
@@ -289,10 +294,14 @@ int lp2p__conn_congested(lp2p_conn *c)
         return 1;
     /* Staged bytes count too: otherwise one loop iteration stages a whole send window (up
      * to 16 MiB) in cold, freshly allocated buffers. They reach the transport at the next
-     * flush, which then resumes the streams (lp2p__conn_flush_and_resume). */
+     * flush; the streams go on after the loop's next I/O (lp2p__conn_resume_staged), as
+     * they did on the write's completion, so one flush per iteration moves one batch. */
     size_t ymux = c->yamux ? lp2p_buf_size(lp2p_yamux_out(c->yamux)) : 0;
     if (lp2p_buf_size(&c->wire) + ymux > CONN_HIGH_WATER) {
-        c->staging_full = 1;
+        if (!c->staging_full) {
+            c->staging_full = 1;
+            lp2p_list_insert_tail(&c->host->staged, &c->staged_link);
+        }
         return 1;
     }
     return 0;
@@ -346,7 +355,10 @@ void lp2p__conn_flush(lp2p_conn *c)
      * spare buffer back). */
     int rc = lp2p_transport_write(c->t, &c->wire);
     if (rc < 0) {
-        lp2p__conn_fail(c, rc, "transport write failed");
+        /* STATE: the carrying stream or socket is already going (e.g. the relay connection
+         * under a circuit closed first). */
+        lp2p__conn_fail(c, rc,
+                        rc == LP2P_ERR_STATE ? "transport closed" : "transport write failed");
         return;
     }
     if (!c->read_paused && lp2p_transport_pending(c->t) > c->t->high_water + CONN_READ_PAUSE) {
@@ -355,14 +367,24 @@ void lp2p__conn_flush(lp2p_conn *c)
         c->read_paused = 1;
         lp2p_transport_pause_read(c->t, 1);
         lp2p_log(LP2P_DEBUG, "read_paused", LF_S("peer", c->peer_str),
-                 LF_U("pending", lp2p_transport_pending(c->t)));
+                 LF_U("pending", lp2p_transport_pending(c->t)), LF_B("relayed", c->relayed));
     }
 }
 
-void lp2p__conn_flush_and_resume(lp2p_conn *c)
+void lp2p__conn_resume_staged(lp2p_host *h)
 {
-    lp2p__conn_flush(c);
-    if (c->staging_full && c->stage == CONN_READY) {
+    /* A resumed connection may stage a batch and queue itself again: that one waits for
+     * the next iteration, so take the current list first. */
+    lp2p_list now;
+    lp2p_list_init(&now);
+    while (!lp2p_list_empty(&h->staged)) {
+        lp2p_list *e = h->staged.next;
+        lp2p_list_remove(e);
+        lp2p_list_insert_tail(&now, e);
+    }
+    while (!lp2p_list_empty(&now)) {
+        lp2p_conn *c = lp2p_container_of(now.next, lp2p_conn, staged_link);
+        lp2p_list_remove(&c->staged_link);
         c->staging_full = 0;
         lp2p__conn_resume_streams(c);
     }

@@ -62,7 +62,8 @@ struct lp2p_host {
     lp2p_list punches;      /* hole punches in progress */
     struct lp2p_multiaddr observed[HOST_MAX_OBSERVED]; /* our NAT mappings, newest last */
     size_t nobserved;
-    lp2p_list dirty; /* connections with output to flush before the loop sleeps */
+    lp2p_list dirty;  /* connections with output to flush before the loop sleeps */
+    lp2p_list staged; /* connections whose streams stopped on staged bytes (after I/O) */
     uv_prepare_t flush_hook;
     uv_check_t close_hook; /* delivers on_close right after I/O callbacks */
     int closing;
@@ -89,8 +90,9 @@ struct lp2p_conn {
     int outbound;     /* we dialed the socket */
     int initiator; /* Noise initiator and Yamux client (DCUtR may set this apart from outbound) */
     int relayed;
-    int staging_full; /* streams stopped on staged bytes: resume after the next flush */
-    int read_paused;  /* transport reading stopped until on_writable (CONN_READ_PAUSE) */
+    int staging_full; /* on host->staged: streams resume after the loop's next I/O */
+    lp2p_list staged_link;
+    int read_paused; /* transport reading stopped until on_writable (CONN_READ_PAUSE) */
     enum conn_stage stage;
     lp2p_mss mss;
     int mss_live;
@@ -156,8 +158,8 @@ void lp2p__conn_on_bytes(lp2p_conn *c, const uint8_t *p, size_t n);
 void lp2p__conn_resume_streams(lp2p_conn *c);
 void lp2p__conn_mark_dirty(lp2p_conn *c);
 void lp2p__conn_flush(lp2p_conn *c);
-/* The before-sleep flush: also lets streams stopped on staged bytes go on. */
-void lp2p__conn_flush_and_resume(lp2p_conn *c);
+/* After the loop's I/O: streams stopped on staged bytes go on (those bytes were flushed). */
+void lp2p__conn_resume_staged(lp2p_host *h);
 void lp2p__conn_arm_timer(lp2p_conn *c);
 int lp2p__conn_congested(lp2p_conn *c);
 void lp2p__conn_fail(lp2p_conn *c, int err, const char *why);

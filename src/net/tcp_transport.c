@@ -11,6 +11,7 @@
 
 #define READ_BUF      (256u << 10)
 #define SPARE_MAX_CAP (8u << 20)
+#define SPARE_BUFS    4
 
 typedef struct tcp_transport {
     lp2p_transport base;
@@ -20,7 +21,6 @@ typedef struct tcp_transport {
     int connecting, closing, paused, eof, shut, above_high;
     int close_err;
     const char *close_why; /* static text (uv_strerror) */
-    lp2p_buf spare;        /* a written buffer kept for the next write */
     struct sockaddr_storage peer;
     int has_peer;
     char remote[LP2P_MULTIADDR_STR_MAX];
@@ -46,6 +46,40 @@ struct lp2p_tcp_listener {
 static _Thread_local uint8_t t_readbuf[READ_BUF];
 static _Thread_local int t_readbuf_busy;
 
+/* Written buffers kept for the next writes of any socket of the thread: a fresh
+ * multi-megabyte buffer per flush costs page faults that showed up as ~5% of a bulk
+ * transfer's profile. Freed when the thread's last TCP transport is gone. */
+static _Thread_local lp2p_buf t_spare[SPARE_BUFS];
+static _Thread_local size_t t_nspare;
+static _Thread_local size_t t_live; /* TCP transports of this thread */
+
+static void spare_put(lp2p_buf *b)
+{
+    if (t_nspare < SPARE_BUFS && b->cap <= SPARE_MAX_CAP) {
+        lp2p_buf_clear(b);
+        t_spare[t_nspare++] = *b;
+        lp2p_buf_init(b);
+        return;
+    }
+    lp2p_buf_free(b);
+}
+
+static void spare_take(lp2p_buf *b)
+{
+    if (t_nspare)
+        *b = t_spare[--t_nspare];
+    else
+        lp2p_buf_init(b);
+}
+
+static void transport_gone(void)
+{
+    if (--t_live > 0)
+        return;
+    while (t_nspare)
+        lp2p_buf_free(&t_spare[--t_nspare]);
+}
+
 static const lp2p_transport_vtable k_tcp_vt;
 
 static tcp_transport *tt(lp2p_transport *t)
@@ -65,7 +99,7 @@ static tcp_transport *tcp_transport_alloc(void)
     t->base.vt = &k_tcp_vt;
     t->base.high_water = LP2P_TCP_HIGH_WATER;
     t->base.low_water = LP2P_TCP_HIGH_WATER / 2;
-    lp2p_buf_init(&t->spare);
+    t_live++;
     t->tcp.data = t;
     t->connect_req.data = t;
     t->shutdown_req.data = t;
@@ -93,8 +127,8 @@ static void on_handle_closed(uv_handle_t *hd)
     const lp2p_transport_events *ev = t->base.ev;
     if (ev && ev->on_closed)
         ev->on_closed(t->base.ud, t->close_err, t->close_why);
-    lp2p_buf_free(&t->spare);
     free(t);
+    transport_gone();
 }
 
 static void tcp_close(lp2p_transport *bt, int reset)
@@ -186,14 +220,7 @@ static void on_write_done(uv_write_t *req, int status)
 {
     tcp_wreq *w = (tcp_wreq *)req;
     tcp_transport *t = w->t;
-    /* Keep one written buffer for the next write: a fresh multi-megabyte buffer per flush
-     * costs page faults that showed up as ~5% of a bulk transfer's profile. */
-    if (t->spare.cap == 0 && w->data.cap <= SPARE_MAX_CAP) {
-        lp2p_buf_clear(&w->data);
-        t->spare = w->data;
-    } else {
-        lp2p_buf_free(&w->data);
-    }
+    spare_put(&w->data);
     free(w);
     if (t->closing)
         return;
@@ -221,8 +248,7 @@ static int tcp_write(lp2p_transport *bt, lp2p_buf *b)
         return LP2P_ERR_NOMEM;
     w->t = t;
     w->data = *b; /* move the buffer into the request: no copy */
-    *b = t->spare;
-    lp2p_buf_init(&t->spare);
+    spare_take(b);
     uv_buf_t ub = uv_buf_init((char *)lp2p_buf_head(&w->data), (unsigned)n);
     int rc = uv_write(&w->req, (uv_stream_t *)&t->tcp, &ub, 1, on_write_done);
     if (rc < 0) {
@@ -295,9 +321,8 @@ static void on_connect(uv_connect_t *req, int status)
 
 static void on_unowned_closed(uv_handle_t *hd)
 {
-    tcp_transport *t = hd->data;
-    lp2p_buf_free(&t->spare);
-    free(t);
+    free(hd->data);
+    transport_gone();
 }
 
 int lp2p_tcp_dial(uv_loop_t *loop, const struct sockaddr *local, const struct sockaddr *remote,
