@@ -99,6 +99,12 @@ int kaspa_peer_serve_libp2p(lp2p_host *host, uv_loop_t *loop, const kaspa_sessio
 int kaspa_peer_open_libp2p(lp2p_conn *conn, const char *proto, uv_loop_t *loop,
                            const kaspa_session_config *base, const kaspa_peer_callbacks *cb,
                            void *user, kaspa_peer **out);
+/* Runs a peer on a stream the caller already has (an inbound one from its own handler, or
+ * one it opened), with the same settings and log lines as the two above. The driver takes
+ * over s's callbacks; on error s is reset. out may be NULL. */
+int kaspa_peer_start_libp2p(lp2p_stream *s, kaspa_role role, uv_loop_t *loop,
+                            const kaspa_session_config *base, const kaspa_peer_callbacks *cb,
+                            void *user, kaspa_peer **out);
 
 /* ---- operations -------------------------------------------------------------------------- */
 /* NULL before a dialed TCP connection is established. */

@@ -42,25 +42,41 @@ static kaspa_peer *libp2p_peer(uv_loop_t *loop, lp2p_conn *conn, const char *pro
     return p;
 }
 
+int kaspa_peer_start_libp2p(lp2p_stream *s, kaspa_role role, uv_loop_t *loop,
+                            const kaspa_session_config *base, const kaspa_peer_callbacks *cb,
+                            void *user, kaspa_peer **out)
+{
+    lp2p_transport *t = NULL;
+    int rc = lp2p_stream_transport_new(s, NULL, &t);
+    if (rc) {
+        lp2p_stream_detach(s, 1);
+        return rc;
+    }
+    kaspa_peer *p =
+        libp2p_peer(loop, lp2p_stream_conn(s), lp2p_stream_protocol(s), role, base, cb, user);
+    if (!p) {
+        lp2p_transport_close(t, 1);
+        return LP2P_ERR_NOMEM;
+    }
+    rc = kaspa_peer__attach(p, t);
+    if (rc) {
+        memset(&p->cb, 0, sizeof p->cb); /* reported by the return value */
+        kaspa_peer__fail(p, rc);
+        return rc;
+    }
+    if (out)
+        *out = p;
+    return 0;
+}
+
 static void serve_on_open(lp2p_stream *s, void *ud)
 {
     serve_ctx *sc = ud;
-    kaspa_peer *p = libp2p_peer(sc->loop, lp2p_stream_conn(s), lp2p_stream_protocol(s),
-                                KASPA_SERVER, &sc->base, &sc->cb, sc->user);
-    lp2p_transport *t = NULL;
-    int rc = p ? lp2p_stream_transport_new(s, NULL, &t) : LP2P_ERR_NOMEM;
-    if (rc == 0)
-        rc = kaspa_peer__attach(p, t);
-    if (rc == 0)
-        return;
-    lp2p_log(LP2P_WARN, "kaspa_peer_error", LF_S("peer", p ? p->label : "?"),
-             LF_S("reason", "cannot start a session"));
-    if (!t)
-        lp2p_stream_detach(s, 1);
-    if (p) {
-        memset(&p->cb, 0, sizeof p->cb);
-        kaspa_peer__fail(p, rc);
-    }
+    int rc = kaspa_peer_start_libp2p(s, KASPA_SERVER, sc->loop, &sc->base, &sc->cb, sc->user, NULL);
+    if (rc)
+        lp2p_log(LP2P_WARN, "kaspa_peer_error",
+                 LF_S("peer", lp2p_conn_peer_str(lp2p_stream_conn(s))),
+                 LF_S("reason", lp2p_strerror(rc)));
 }
 
 static const lp2p_stream_callbacks k_serve_handler = {.on_open = serve_on_open};
@@ -91,25 +107,6 @@ int kaspa_peer_open_libp2p(lp2p_conn *conn, const char *proto, uv_loop_t *loop,
      * callbacks before the loop delivers anything. */
     static const lp2p_stream_callbacks none = {0};
     lp2p_stream *s;
-    lp2p_transport *t = NULL;
     int rc = lp2p_conn_open_stream(conn, proto, &none, NULL, &s);
-    if (rc)
-        return rc;
-    if ((rc = lp2p_stream_transport_new(s, NULL, &t)) != 0) {
-        lp2p_stream_detach(s, 1);
-        return rc;
-    }
-    kaspa_peer *p = libp2p_peer(loop, conn, proto, KASPA_CLIENT, base, cb, user);
-    if (!p) {
-        lp2p_transport_close(t, 1);
-        return LP2P_ERR_NOMEM;
-    }
-    rc = kaspa_peer__attach(p, t);
-    if (rc) {
-        memset(&p->cb, 0, sizeof p->cb); /* reported by the return value */
-        kaspa_peer__fail(p, rc);
-        return rc;
-    }
-    *out = p;
-    return 0;
+    return rc ? rc : kaspa_peer_start_libp2p(s, KASPA_CLIENT, loop, base, cb, user, out);
 }
