@@ -8,6 +8,7 @@
  * callbacks, so sends made from callbacks only queue and resume the data source; the flush
  * happens when the outermost public call returns. */
 #include "kaspa/grpc.h"
+#include "kaspa/grpc_frame.h" /* src/kaspa/grpc_frame.h */
 #include "lp2p/err.h"
 
 #include <nghttp2/nghttp2.h>

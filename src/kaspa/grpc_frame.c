@@ -9,7 +9,7 @@
  * only as bytes actually arrive, so a forged 1 GiB length costs nothing up front. Inflation
  * stops one byte past the limit, and the buffers of a large message are released once it has
  * been delivered: a gzip bomb costs at most the limit, and only while it is being refused. */
-#include "kaspa/grpc.h"
+#include "kaspa/grpc_frame.h" /* src/kaspa/grpc_frame.h */
 #include "lp2p/err.h"
 
 #include <stdlib.h>

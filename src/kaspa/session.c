@@ -3,14 +3,14 @@
  * Wire facts: ../shared/reference/kaspa-p2p-wire.md sections 3-5; the sequence diagram is in
  * include/kaspa/session.h. */
 #include "kaspa/session.h"
+#include "kaspa/hub.h"            /* src/kaspa/hub.h */
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "lp2p/err.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int kaspa_hub_add_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr);
-void kaspa_hub_remove_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr);
 
 enum {
     S_WAIT_OPEN,  /* stream not open yet */

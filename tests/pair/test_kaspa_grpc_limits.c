@@ -15,6 +15,7 @@
 
 #include "kaspa/grpc.h"
 #include "lp2p/err.h"
+#include "util/buf.h"
 
 typedef struct end {
     kaspa_grpc *g;
