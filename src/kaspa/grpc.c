@@ -166,12 +166,10 @@ static h2_ssize read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t le
     kaspa_grpc *g = ud;
     size_t have = lp2p_buf_size(&g->sendq);
     if (have > 0) {
-        size_t n = have < len ? have : len;
-        memcpy(buf, lp2p_buf_head(&g->sendq), n);
-        lp2p_buf_consume(&g->sendq, n);
-        if (lp2p_buf_size(&g->sendq) == 0 && g->sendq.cap > 4 * MIB)
-            lp2p_buf_free(&g->sendq);
-        return (h2_ssize)n;
+        /* NO_COPY: nghttp2 does not copy the payload into its frame buffer; send_data_cb
+         * writes the frame straight from sendq into out once the frame is due. */
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        return (h2_ssize)(have < len ? have : len);
     }
     if (g->state != ST_CLOSING) {
         g->data_deferred = 1;
@@ -193,6 +191,24 @@ static h2_ssize read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t le
     }
     g->state = ST_EOF_SENT;
     g->close_deadline = g->now + KASPA_GRPC_CLOSE_GRACE_MS;
+    return 0;
+}
+
+/* A DATA frame read_cb sized: its 9-byte header, then the payload from the head of sendq,
+ * appended to out where mem_send's own frames go, in order (mem_send has handed back the
+ * frames before this one). No padding: we never ask nghttp2 for it. */
+static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *framehd,
+                        size_t length, nghttp2_data_source *src, void *ud)
+{
+    kaspa_grpc *g = ud;
+    if (frame->data.padlen || length > lp2p_buf_size(&g->sendq) ||
+        lp2p_buf_append(&g->out, framehd, 9) != 0 ||
+        lp2p_buf_append(&g->out, lp2p_buf_head(&g->sendq), length) != 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    lp2p_buf_consume(&g->sendq, length);
+    if (lp2p_buf_size(&g->sendq) == 0 && g->sendq.cap > 4 * MIB)
+        lp2p_buf_free(&g->sendq);
+    g->bytes_out += 9 + length;
     return 0;
 }
 
@@ -514,6 +530,7 @@ int kaspa_grpc_new(kaspa_grpc **out, const kaspa_grpc_config *cfg, int is_server
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    nghttp2_session_callbacks_set_send_data_callback(cbs, send_data_cb);
     H2_SET_READ_LENGTH(cbs, read_length_cb);
     if (nghttp2_option_new(&opt) != 0) {
         nghttp2_session_callbacks_del(cbs);
