@@ -82,6 +82,12 @@ int kaspa_grpc_recv(kaspa_grpc *g, const uint8_t *in, size_t len, uint64_t now_m
 /* Queues one protobuf message. LP2P_ERR_LIMIT when max_send_queue would be exceeded,
  * LP2P_ERR_TOO_LARGE over max_message_size, LP2P_ERR_STATE after close. */
 int kaspa_grpc_send(kaspa_grpc *g, const uint8_t *msg, size_t len);
+/* Writes exactly len bytes of one message to dst: 0, or a negative lp2p_err. */
+typedef int (*kaspa_grpc_pack_fn)(void *ctx, uint8_t *dst, size_t len);
+/* kaspa_grpc_send of a message pack() writes: without gzip straight into the send queue
+ * behind its 5-byte header (the message's one copy), with gzip into a scratch buffer that
+ * is then deflated into the queue. Same errors, plus pack's. */
+int kaspa_grpc_send_packed(kaspa_grpc *g, size_t len, kaspa_grpc_pack_fn pack, void *ctx);
 /* Ends the stream after everything queued so far: server sends trailers with grpc_status
  * (and grpc_message if not NULL), client ends its side; then GOAWAY. */
 int kaspa_grpc_close(kaspa_grpc *g, int grpc_status, const char *grpc_message);

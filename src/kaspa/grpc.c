@@ -52,7 +52,8 @@ struct kaspa_grpc {
     void *user;
     nghttp2_session *h2;
     lp2p_buf out;
-    lp2p_buf sendq; /* framed messages not yet given to nghttp2 */
+    lp2p_buf sendq;  /* framed messages not yet given to nghttp2 */
+    lp2p_buf packed; /* a message packed for deflate (kaspa_grpc_send_packed with gzip) */
     void *deflate;
     kaspa_grpc_deframer df;
     int32_t stream_id; /* our one stream, 0 = none yet */
@@ -208,6 +209,7 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
     lp2p_buf_consume(&g->sendq, length);
     if (lp2p_buf_size(&g->sendq) == 0 && g->sendq.cap > 4 * MIB)
         lp2p_buf_free(&g->sendq);
+    lp2p_buf_free(&g->packed);
     g->bytes_out += 9 + length;
     return 0;
 }
@@ -516,6 +518,7 @@ int kaspa_grpc_new(kaspa_grpc **out, const kaspa_grpc_config *cfg, int is_server
     g->ping_deadline = UINT64_MAX;
     lp2p_buf_init(&g->out);
     lp2p_buf_init(&g->sendq);
+    lp2p_buf_init(&g->packed);
     kaspa_grpc_deframer_init(&g->df, g->cfg.max_message_size);
     reset_hdrs(g);
 
@@ -568,6 +571,7 @@ void kaspa_grpc_del(kaspa_grpc *g)
         nghttp2_session_del(g->h2);
     lp2p_buf_free(&g->out);
     lp2p_buf_free(&g->sendq);
+    lp2p_buf_free(&g->packed);
     kaspa_grpc_deflate_free(&g->deflate);
     kaspa_grpc_deframer_free(&g->df);
     free(g);
@@ -627,7 +631,7 @@ int kaspa_grpc_recv(kaspa_grpc *g, const uint8_t *in, size_t len, uint64_t now_m
     return kaspa_grpc_flush(g);
 }
 
-int kaspa_grpc_send(kaspa_grpc *g, const uint8_t *msg, size_t len)
+static int may_queue(const kaspa_grpc *g, size_t len)
 {
     if (g->state >= ST_CLOSING || g->closed_cb)
         return LP2P_ERR_STATE;
@@ -635,15 +639,55 @@ int kaspa_grpc_send(kaspa_grpc *g, const uint8_t *msg, size_t len)
         return LP2P_ERR_TOO_LARGE;
     if (lp2p_buf_size(&g->sendq) + len + 5 > g->cfg.max_send_queue)
         return LP2P_ERR_LIMIT;
-    int rc = kaspa_grpc_frame_append(&g->sendq, msg, len, g->send_gzip ? g->cfg.gzip_level : -1,
-                                     &g->deflate);
-    if (rc)
-        return rc;
+    return 0;
+}
+
+/* A message was framed into sendq: wake the deferred data source and pull the frames. */
+static int queued(kaspa_grpc *g)
+{
     if (g->data_deferred && g->stream_id) {
         g->data_deferred = 0;
         nghttp2_session_resume_data(g->h2, g->stream_id);
     }
     return kaspa_grpc_flush(g);
+}
+
+int kaspa_grpc_send(kaspa_grpc *g, const uint8_t *msg, size_t len)
+{
+    int rc = may_queue(g, len);
+    if (rc == 0)
+        rc = kaspa_grpc_frame_append(&g->sendq, msg, len, g->send_gzip ? g->cfg.gzip_level : -1,
+                                     &g->deflate);
+    return rc ? rc : queued(g);
+}
+
+int kaspa_grpc_send_packed(kaspa_grpc *g, size_t len, kaspa_grpc_pack_fn pack, void *ctx)
+{
+    int rc = may_queue(g, len);
+    if (rc)
+        return rc;
+    if (g->send_gzip) {
+        /* deflate needs the whole message first: pack it aside, compress it into sendq. */
+        lp2p_buf_clear(&g->packed);
+        if ((rc = lp2p_buf_reserve(&g->packed, len)) == 0 &&
+            (rc = pack(ctx, g->packed.data, len)) == 0)
+            rc = kaspa_grpc_frame_append(&g->sendq, g->packed.data, len, g->cfg.gzip_level,
+                                         &g->deflate);
+        if (g->packed.cap > MIB)
+            lp2p_buf_free(&g->packed);
+        return rc ? rc : queued(g);
+    }
+    /* Identity: the message is written once, in place, behind its 5-byte header. */
+    uint8_t h[5] = {0, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                    (uint8_t)len};
+    if ((rc = lp2p_buf_reserve(&g->sendq, sizeof h + len)) != 0)
+        return rc;
+    uint8_t *at = g->sendq.data + g->sendq.len;
+    memcpy(at, h, sizeof h);
+    if ((rc = pack(ctx, at + sizeof h, len)) != 0)
+        return rc;
+    g->sendq.len += sizeof h + len;
+    return queued(g);
 }
 
 int kaspa_grpc_close(kaspa_grpc *g, int grpc_status, const char *grpc_message)
