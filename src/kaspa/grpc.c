@@ -677,17 +677,8 @@ int kaspa_grpc_send_packed(kaspa_grpc *g, size_t len, kaspa_grpc_pack_fn pack, v
             lp2p_buf_free(&g->packed);
         return rc ? rc : queued(g);
     }
-    /* Identity: the message is written once, in place, behind its 5-byte header. */
-    uint8_t h[5] = {0, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                    (uint8_t)len};
-    if ((rc = lp2p_buf_reserve(&g->sendq, sizeof h + len)) != 0)
-        return rc;
-    uint8_t *at = g->sendq.data + g->sendq.len;
-    memcpy(at, h, sizeof h);
-    if ((rc = pack(ctx, at + sizeof h, len)) != 0)
-        return rc;
-    g->sendq.len += sizeof h + len;
-    return queued(g);
+    rc = kaspa_grpc_frame_append_packed(&g->sendq, len, pack, ctx);
+    return rc ? rc : queued(g);
 }
 
 int kaspa_grpc_close(kaspa_grpc *g, int grpc_status, const char *grpc_message)

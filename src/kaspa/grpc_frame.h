@@ -42,5 +42,8 @@ int kaspa_grpc_deframe(kaspa_grpc_deframer *d, const uint8_t *in, size_t len, ka
 int kaspa_grpc_frame_append(lp2p_buf *out, const uint8_t *msg, size_t len, int gzip_level,
                             void **zs);
 void kaspa_grpc_deflate_free(void **zs);
+/* Appends one identity-framed message of len bytes that pack() writes in place, behind its
+ * 5-byte header: the message is written once. On pack's error nothing is appended. */
+int kaspa_grpc_frame_append_packed(lp2p_buf *out, size_t len, kaspa_grpc_pack_fn pack, void *ctx);
 
 #endif
