@@ -8,8 +8,6 @@
 #include "util/log.h"
 #include "wire/multiaddr.h"
 
-#include <arpa/inet.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -331,12 +329,9 @@ int lp2p_host_listen(lp2p_host *h, const char *text)
     rc = lp2p_tcp_listener_new(h->loop, (struct sockaddr *)&ss, 512, on_accept, l, &l->tcp);
     if (rc < 0) {
         char why[96];
-        if (rc == UV_EADDRINUSE)
-            snprintf(why, sizeof(why), "port %u is already in use by another process",
-                     (unsigned)ntohs(((struct sockaddr_in *)&ss)->sin_port));
-        else
-            snprintf(why, sizeof(why), "%s", uv_strerror(rc));
-        lp2p_log(LP2P_ERROR, "listen_failed", LF_S("addr", text), LF_S("reason", why));
+        lp2p_log(
+            LP2P_ERROR, "listen_failed", LF_S("addr", text),
+            LF_S("reason", lp2p_tcp_listen_error(rc, (struct sockaddr *)&ss, why, sizeof why)));
         free(l);
         return LP2P_ERR_IO;
     }

@@ -3,6 +3,7 @@
  * node speaks on 16111. See kaspa/peer.h. */
 #include "kaspa/peer_internal.h" /* src/kaspa/peer_internal.h */
 #include "lp2p/err.h"
+#include "net/tcp.h"
 #include "net/tcp_transport.h"
 #include "util/log.h"
 
@@ -123,8 +124,10 @@ int kaspa_peer_listen_tcp(uv_loop_t *loop, const char *hostport, const kaspa_ses
     lp2p_list_init(&l->peers);
     int rc = lp2p_tcp_listener_new(loop, (struct sockaddr *)&ss, 128, on_accept, l, &l->tcp);
     if (rc < 0) {
-        lp2p_log(LP2P_ERROR, "kaspa_tcp_listen_failed", LF_S("addr", hostport),
-                 LF_S("reason", uv_strerror(rc)));
+        char why[96];
+        lp2p_log(
+            LP2P_ERROR, "kaspa_tcp_listen_failed", LF_S("addr", hostport),
+            LF_S("reason", lp2p_tcp_listen_error(rc, (struct sockaddr *)&ss, why, sizeof why)));
         free(l);
         return LP2P_ERR_IO;
     }

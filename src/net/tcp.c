@@ -67,6 +67,16 @@ int lp2p_tcp_listen(uv_loop_t *loop, uv_tcp_t *h, const struct sockaddr *addr, i
     return rc;
 }
 
+const char *lp2p_tcp_listen_error(int rc, const struct sockaddr *addr, char *out, size_t n)
+{
+    if (rc == UV_EADDRINUSE)
+        snprintf(out, n, "port %u is already in use by another process",
+                 (unsigned)ntohs(((const struct sockaddr_in *)addr)->sin_port));
+    else
+        snprintf(out, n, "%s", uv_strerror(rc));
+    return out;
+}
+
 int lp2p_tcp_dial_socket(uv_loop_t *loop, uv_tcp_t *h, uv_connect_t *req,
                          const struct sockaddr *local, const struct sockaddr *remote,
                          uv_connect_cb cb)
