@@ -11,6 +11,7 @@
 #include "crypto/random.h"
 #include "kaspa/session.h"
 #include "util/log.h"
+#include "util/buf.h"
 
 static double secs(void)
 {

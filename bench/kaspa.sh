@@ -13,7 +13,7 @@
 #     --out         default bench/results/kaspa.json
 #
 # Per run:
-#   burst   `holepunch client --burst SIZE --no-gzip` to the server's libp2p address: 64 KiB
+#   burst   `kaspa_load --burst SIZE --no-gzip` to the server's libp2p address: 64 KiB
 #           KaspadMessages (65,540 bytes each, random payload) as fast as the stream takes
 #           them; the client's timer ends at the Pong of a Ping sent after the last one, so
 #           every byte was read by the server. MB/s and messages/s. The same over plain TCP
@@ -53,6 +53,7 @@ while (($#)); do
 done
 case $build in /*) ;; *) build=$SRC_DIR/$build ;; esac
 H=$build/holepunch
+LOAD=$build/kaspa_load # bench/kaspa_load.c: --burst
 [[ -x $H ]] || { echo "kaspa.sh: $H not built" >&2; exit 1; }
 command -v jq >/dev/null || { echo "kaspa.sh: jq not found" >&2; exit 1; }
 BURST_MSG=65540 # KaspadMessage{field 4: 64 KiB}: tag 1 + length varint 3 + 65536
@@ -97,19 +98,26 @@ MA=${MA%/p2p/*}
 echo "# server $SRV_ID: libp2p $MA, TCP $TCP" >&2
 
 n=0
+# client_cmd ARGS...: CLIENT=(kaspa_load) for a --burst, else CLIENT=(holepunch client).
+client_cmd() {
+  CLIENT=("$H" client)
+  case " $* " in *" --burst "*) CLIENT=("$LOAD") ;; esac
+}
 # libp2p NAME ARGS...: a client with a fresh key to the libp2p address; log in $W/NAME.log.
 libp2p() {
   local name=$1
   shift
   n=$((n + 1))
   "$H" keygen --key "$W/c$n.key" >/dev/null || return 1
-  timeout -k 2 120 "$H" client --peer "$SRV_ID" --remote "$MA" --key "$W/c$n.key" \
+  client_cmd "$@"
+  timeout -k 2 120 "${CLIENT[@]}" --peer "$SRV_ID" --remote "$MA" --key "$W/c$n.key" \
     --log-format json --ping-interval 0 "$@" >"$W/$name.log" 2>&1
 }
 tcp() {
   local name=$1
   shift
-  timeout -k 2 120 "$H" client --kaspa-connect "$TCP" --log-format json --ping-interval 0 "$@" \
+  client_cmd "$@"
+  timeout -k 2 120 "${CLIENT[@]}" --kaspa-connect "$TCP" --log-format json --ping-interval 0 "$@" \
     >"$W/$name.log" 2>&1
 }
 # burst_sample FILE -> {mb_per_s, msgs_per_s, seconds, bytes}
@@ -183,7 +191,7 @@ jq -s --arg date "$(date -u +%FT%TZ)" --arg build "$build" \
   def r2: if . == null then null else (. * 100 | round) / 100 end;
   {
     date: $date, build: $build, commit: $commit, loadavg_before_inmem: $load,
-    method: "loopback, one holepunch server; per run: libp2p --burst (gzip off, then on), TCP --burst (gzip off, then on; --kaspa-connect to --kaspa-listen), libp2p --pings, TCP --pings; medians over runs",
+    method: "loopback, one holepunch server; per run: libp2p kaspa_load --burst (gzip off, then on), TCP kaspa_load --burst (gzip off, then on; --kaspa-connect to --kaspa-listen), libp2p --pings, TCP --pings; medians over runs",
     runs: length,
     failed_bursts_retried: $failed,
     libp2p: {

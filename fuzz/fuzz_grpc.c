@@ -10,6 +10,7 @@
 
 #include "crypto/random.h"
 #include "kaspa/grpc.h"
+#include "kaspa/grpc_frame.h" /* src/kaspa/grpc_frame.h */
 #include "kaspa/session.h"
 #include "util/log.h"
 

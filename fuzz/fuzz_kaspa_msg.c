@@ -11,8 +11,10 @@
 #include "crypto/random.h"
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "kaspa/session.h"
 #include "util/log.h"
+#include "util/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* holepunch echo MULTIADDR: checks a peer's /echo/1.0.0 with many concurrent streams and
  * one large transfer, every byte compared. Used by the interop tests in both directions. */
-#include "client.h"
+#include "probe.h"
 #include "cmds.h"
 
 #include "crypto/random.h"
@@ -32,7 +32,7 @@ typedef struct echo_stream {
 } echo_stream;
 
 struct echo_app {
-    client *cl;
+    probe *cl;
     lp2p_conn *conn;
     long nstreams;
     long long big;
@@ -51,12 +51,12 @@ static void finish_one(echo_stream *e, int ok)
     if (!ok)
         a->failures++;
     if (--a->remaining == 0) {
-        double secs = (double)(client_now_us() - a->t0) / 1e6;
+        double secs = (double)(probe_now_us() - a->t0) / 1e6;
         double mbps = secs > 0 ? (double)a->big * 2 * 8 / secs / 1e6 : 0;
         lp2p_log(LP2P_INFO, "echo_result", LF_B("ok", a->failures == 0),
                  LF_I("streams", a->nstreams), LF_I("bytes", a->big), LF_I("failures", a->failures),
                  LF_F("seconds", secs), LF_F("mbps", mbps));
-        client_finish(a->cl, a->failures == 0 ? 0 : 1);
+        probe_finish(a->cl, a->failures == 0 ? 0 : 1);
     }
 }
 
@@ -109,12 +109,12 @@ static void on_close(lp2p_stream *s, int err, void *ud)
 static const lp2p_stream_callbacks k_cb = {
     .on_data = on_data, .on_eof = on_eof, .on_writable = on_writable, .on_close = on_close};
 
-static void on_connected(client *cl, lp2p_conn *c)
+static void on_connected(probe *cl, lp2p_conn *c)
 {
     echo_app *a = cl->ud;
     a->cl = cl;
     a->conn = c;
-    a->t0 = client_now_us();
+    a->t0 = probe_now_us();
     long total = a->nstreams + (a->big > 0 ? 1 : 0);
     a->es = calloc((size_t)total, sizeof(echo_stream));
     a->remaining = (int)total;
@@ -124,7 +124,7 @@ static void on_connected(client *cl, lp2p_conn *c)
         e->len = i < a->nstreams ? SMALL : (size_t)a->big;
         e->data = malloc(e->len ? e->len : 1);
         if (!e->data || lp2p_random_bytes(e->data, e->len) < 0) {
-            client_finish(cl, 1);
+            probe_finish(cl, 1);
             return;
         }
         lp2p_stream *s;
@@ -136,7 +136,7 @@ static void on_connected(client *cl, lp2p_conn *c)
     }
 }
 
-static const client_ops k_ops = {.on_connected = on_connected};
+static const probe_ops k_ops = {.on_connected = on_connected};
 
 int cmd_echo(int argc, char **argv)
 {
@@ -156,7 +156,7 @@ int cmd_echo(int argc, char **argv)
     memset(&app, 0, sizeof(app));
     app.nstreams = (long)streams;
     app.big = bytes;
-    int rc = client_run(&c, target, (uint64_t)timeout, &k_ops, &app);
+    int rc = probe_run(&c, target, (uint64_t)timeout, &k_ops, &app);
     if (app.es) {
         for (long i = 0; i < app.nstreams + (app.big > 0 ? 1 : 0); i++)
             free(app.es[i].data);

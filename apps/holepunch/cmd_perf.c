@@ -1,5 +1,5 @@
 /* holepunch perf MULTIADDR: /perf/1.0.0 upload then download, throughput in Mbit/s. */
-#include "client.h"
+#include "probe.h"
 #include "cmds.h"
 
 #include "lp2p/err.h"
@@ -20,7 +20,7 @@ static const char *const k_help =
     "  --timeout MS          give up after this long overall (default 120000)\n\n";
 
 typedef struct perf_app {
-    client *cl;
+    probe *cl;
     lp2p_conn *conn;
     lp2p_stream *s;
     lp2p_perf_client core;
@@ -37,12 +37,12 @@ static void pump(perf_app *a)
             if (lp2p_stream_pending(a->s) >= (1u << 20))
                 return; /* on_writable resumes */
             lp2p_stream_write(a->s, chunk.ptr, chunk.len);
-            lp2p_perf_client_sent(&a->core, chunk.len, client_now_us());
+            lp2p_perf_client_sent(&a->core, chunk.len, probe_now_us());
             break;
         case LP2P_PERF_CLOSE_WRITE:
             lp2p_stream_close(a->s);
-            lp2p_perf_client_write_closed(&a->core, client_now_us());
-            a->t_upload_done = client_now_us();
+            lp2p_perf_client_write_closed(&a->core, probe_now_us());
+            a->t_upload_done = probe_now_us();
             break;
         default:
             return;
@@ -65,24 +65,24 @@ static void report(perf_app *a)
 static void on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
 {
     perf_app *a = ud;
-    if (lp2p_perf_client_recv(&a->core, p, n, client_now_us()) < 0) {
+    if (lp2p_perf_client_recv(&a->core, p, n, probe_now_us()) < 0) {
         lp2p_log(LP2P_ERROR, "perf_failed", LF_S("reason", "server sent more than asked"));
-        client_finish(a->cl, 1);
+        probe_finish(a->cl, 1);
     }
 }
 
 static void on_eof(lp2p_stream *s, void *ud)
 {
     perf_app *a = ud;
-    a->t_end = client_now_us();
-    int rc = lp2p_perf_client_eof(&a->core, client_now_us());
+    a->t_end = probe_now_us();
+    int rc = lp2p_perf_client_eof(&a->core, probe_now_us());
     if (rc < 0) {
         lp2p_log(LP2P_ERROR, "perf_failed", LF_S("reason", "server sent fewer bytes than asked"));
-        client_finish(a->cl, 1);
+        probe_finish(a->cl, 1);
         return;
     }
     report(a);
-    client_finish(a->cl, 0);
+    probe_finish(a->cl, 0);
 }
 
 static void on_writable(lp2p_stream *s, void *ud)
@@ -95,29 +95,29 @@ static void on_close(lp2p_stream *s, int err, void *ud)
     perf_app *a = ud;
     if (!a->cl->finished) {
         lp2p_log(LP2P_ERROR, "perf_failed", LF_S("reason", err ? lp2p_strerror(err) : "closed"));
-        client_finish(a->cl, 1);
+        probe_finish(a->cl, 1);
     }
 }
 
 static const lp2p_stream_callbacks k_cb = {
     .on_data = on_data, .on_eof = on_eof, .on_writable = on_writable, .on_close = on_close};
 
-static void on_connected(client *cl, lp2p_conn *c)
+static void on_connected(probe *cl, lp2p_conn *c)
 {
     perf_app *a = cl->ud;
     a->cl = cl;
     a->conn = c;
-    a->t_open = client_now_us();
+    a->t_open = probe_now_us();
     lp2p_perf_client_init(&a->core, a->up, a->down, 0, a->t_open);
     a->core.trace = LP2P_TRACE_LOG;
     if (lp2p_conn_open_stream(c, LP2P_PERF_PROTO, &k_cb, a, &a->s) < 0) {
-        client_finish(cl, 1);
+        probe_finish(cl, 1);
         return;
     }
     pump(a);
 }
 
-static const client_ops k_ops = {.on_connected = on_connected};
+static const probe_ops k_ops = {.on_connected = on_connected};
 
 int cmd_perf(int argc, char **argv)
 {
@@ -136,7 +136,7 @@ int cmd_perf(int argc, char **argv)
     memset(&app, 0, sizeof(app));
     app.up = (uint64_t)up;
     app.down = (uint64_t)down;
-    int rc = client_run(&c, target, (uint64_t)timeout, &k_ops, &app);
+    int rc = probe_run(&c, target, (uint64_t)timeout, &k_ops, &app);
     cli_common_free(&c);
     return rc;
 }

@@ -1,5 +1,5 @@
 /* holepunch ping MULTIADDR: dial, identify, then /ipfs/ping/1.0.0 round trips. */
-#include "client.h"
+#include "probe.h"
 #include "cmds.h"
 
 #include "crypto/random.h"
@@ -22,7 +22,7 @@ static const char *const k_help =
     "  --timeout MS          give up after this long overall (default 30000)\n\n";
 
 typedef struct ping_app {
-    client *cl;
+    probe *cl;
     lp2p_stream *s;
     lp2p_ping core;
     int count, done;
@@ -37,8 +37,8 @@ typedef struct ping_app {
 static void send_one(ping_app *a)
 {
     /* The core counts in the unit it is given: we pass microseconds for sub-ms RTTs. */
-    if (lp2p_ping_send(&a->core, NULL, client_now_us()) < 0) {
-        client_finish(a->cl, 1);
+    if (lp2p_ping_send(&a->core, NULL, probe_now_us()) < 0) {
+        probe_finish(a->cl, 1);
         return;
     }
     lp2p_stream_write(a->s, lp2p_buf_head(&a->core.out), lp2p_buf_size(&a->core.out));
@@ -55,11 +55,11 @@ static void on_timer(uv_timer_t *t)
 static void p_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
 {
     ping_app *a = ud;
-    int rc = lp2p_ping_recv(&a->core, p, n, client_now_us());
+    int rc = lp2p_ping_recv(&a->core, p, n, probe_now_us());
     if (rc < 0) {
         lp2p_log(LP2P_ERROR, "ping_failed", LF_S("peer", lp2p_conn_peer_str(a->conn)),
                  LF_S("reason", "echo did not match"));
-        client_finish(a->cl, 1);
+        probe_finish(a->cl, 1);
         return;
     }
     if (rc == 0)
@@ -69,7 +69,7 @@ static void p_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
              LF_F("rtt_ms", (double)a->core.last_rtt_ms / 1000.0), LF_I("seq", a->done));
     if (a->done >= a->count) {
         lp2p_stream_close(s);
-        client_finish(a->cl, 0);
+        probe_finish(a->cl, 0);
         return;
     }
     uv_timer_start(&a->timer, on_timer, a->interval_ms, 0);
@@ -105,7 +105,7 @@ static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
     a->core.rng = LP2P_RNG_OPENSSL;
     a->core.trace = LP2P_TRACE_LOG;
     if (lp2p_conn_open_stream(a->conn, LP2P_PING_PROTO, &k_cb, a, &a->s) < 0) {
-        client_finish(a->cl, 1);
+        probe_finish(a->cl, 1);
         return;
     }
     if (in_flight)
@@ -121,7 +121,7 @@ static void p_on_close(lp2p_stream *s, int err, void *ud)
     if (a->done < a->count) {
         lp2p_log(LP2P_ERROR, "ping_failed", LF_S("peer", lp2p_conn_peer_str(a->conn)),
                  LF_S("reason", err ? lp2p_strerror(err) : "stream closed early"));
-        client_finish(a->cl, 1);
+        probe_finish(a->cl, 1);
     }
 }
 
@@ -133,13 +133,13 @@ static void start(ping_app *a)
         return;
     a->started = 1;
     if (lp2p_conn_open_stream(a->conn, LP2P_PING_PROTO, &k_cb, a, &a->s) < 0) {
-        client_finish(a->cl, 1);
+        probe_finish(a->cl, 1);
         return;
     }
     send_one(a);
 }
 
-static void on_connected(client *cl, lp2p_conn *c)
+static void on_connected(probe *cl, lp2p_conn *c)
 {
     ping_app *a = cl->ud;
     a->cl = cl;
@@ -153,7 +153,7 @@ static void on_connected(client *cl, lp2p_conn *c)
         start(a); /* e.g. the relayed connection, after waiting for a punch in vain */
 }
 
-static void on_identify(client *cl, lp2p_conn *c, const lp2p_identify_result *r)
+static void on_identify(probe *cl, lp2p_conn *c, const lp2p_identify_result *r)
 {
     ping_app *a = cl->ud;
     /* Only the peer we dialed: through a relay, the relay identifies first. */
@@ -162,7 +162,7 @@ static void on_identify(client *cl, lp2p_conn *c, const lp2p_identify_result *r)
     start(a);
 }
 
-static void on_finish(client *cl)
+static void on_finish(probe *cl)
 {
     ping_app *a = cl->ud;
     if (a->sub >= 0 && cl->host)
@@ -174,7 +174,7 @@ static void on_finish(client *cl)
     }
 }
 
-static const client_ops k_ops = {
+static const probe_ops k_ops = {
     .on_connected = on_connected, .on_identify = on_identify, .on_finish = on_finish};
 
 int cmd_ping(int argc, char **argv)
@@ -199,7 +199,7 @@ int cmd_ping(int argc, char **argv)
     lp2p_ping_init(&app.core, LP2P_PING_DIALER, 10000u * 1000u);
     app.core.rng = LP2P_RNG_OPENSSL;
     app.core.trace = LP2P_TRACE_LOG;
-    int rc = client_run(&c, target, (uint64_t)timeout, &k_ops, &app);
+    int rc = probe_run(&c, target, (uint64_t)timeout, &k_ops, &app);
     lp2p_ping_free(&app.core);
     cli_common_free(&c);
     return rc;

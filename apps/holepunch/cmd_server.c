@@ -1,13 +1,13 @@
 /* holepunch server: a Kaspa P2P endpoint reachable over libp2p (listen addresses, relay
  * reservations, DCUtR hole punching in the host) and over plain TCP (--kaspa-listen). Every
  * inbound /kaspad/transport/1.0.0 stream and every TCP connection runs a gRPC-server Kaspa
- * session; one kaspa_hub per process detects duplicates across both transports. */
+ * session (kaspa/peer.h); one kaspa_hub per process detects duplicates across both
+ * transports. */
 #include "cli.h"
 #include "cmds.h"
 #include "kaspa_opts.h"
-#include "kaspa_stream.h"
 
-#include "kaspa/kaspa_tcp.h"
+#include "kaspa/peer.h"
 #include "lp2p/err.h"
 #include "util/log.h"
 
@@ -34,34 +34,19 @@ static const char *const k_help =
 typedef struct server_app {
     uv_loop_t *loop;
     lp2p_host *host;
-    kaspa_tcp_server *tcp;
+    kaspa_peer_listener *tcp;
 } server_app;
 
 static void on_stop(void *ud)
 {
     server_app *a = ud;
     if (a->tcp)
-        kaspa_tcp_server_close(a->tcp);
+        kaspa_peer_listener_close(a->tcp);
     a->tcp = NULL;
     if (a->host)
         lp2p_host_close(a->host);
     a->host = NULL;
     cli_signals_close();
-}
-
-static void on_tcp_closed(void *user, kaspa_tcp_conn *c, int err)
-{
-    (void)user;
-    kaspa_session *s = kaspa_tcp_conn_session(c);
-    if (!s)
-        return;
-    kaspa_session_stats st;
-    kaspa_session_get_stats(s, &st);
-    lp2p_log(LP2P_INFO, "kaspa_session_closed", LF_S("peer", kaspa_tcp_conn_peer(c)),
-             LF_S("addr", kaspa_tcp_conn_peer(c)), LF_B("relayed", 0),
-             LF_U("bytes_in", st.bytes_in), LF_U("bytes_out", st.bytes_out),
-             LF_U("messages_in", st.msgs_in), LF_U("messages_out", st.msgs_out),
-             LF_S("reason", err ? lp2p_strerror(err) : "closed"));
 }
 
 int cmd_server(int argc, char **argv)
@@ -125,8 +110,7 @@ int cmd_server(int argc, char **argv)
     kaspa_opts_config(&ko, &p2p_cfg, hub, KASPA_H2_PROFILE_LIBP2P);
 
     if (kaspa_listen) {
-        kaspa_tcp_callbacks tcb = {.on_conn_closed = on_tcp_closed};
-        if (kaspa_tcp_listen(&loop, kaspa_listen, &tcp_cfg, &tcb, &app, &app.tcp) != 0) {
+        if (kaspa_peer_listen_tcp(&loop, kaspa_listen, &tcp_cfg, NULL, &app, &app.tcp) != 0) {
             fprintf(stderr, "holepunch server: cannot serve Kaspa on %s\n", kaspa_listen);
             exit_code = 1;
             goto out;
@@ -146,7 +130,7 @@ int cmd_server(int argc, char **argv)
             exit_code = 1;
             goto out;
         }
-        kaspa_stream_serve(app.host, &loop, &p2p_cfg, NULL, &app);
+        kaspa_peer_serve_libp2p(app.host, &loop, &p2p_cfg, NULL, &app);
         size_t ok = cli_listen_all(app.host, &c);
         if (c.nlisten > 0 && ok == 0) {
             fprintf(stderr, "holepunch server: could not listen on any address\n");
@@ -159,13 +143,13 @@ int cmd_server(int argc, char **argv)
         char id[LP2P_PEER_ID_STR_MAX];
         lp2p_peer_id_to_string(lp2p_host_peer_id(app.host), id, sizeof id);
         lp2p_log(LP2P_INFO, "kaspa_server", LF_S("peer", id), LF_S("network", ko.network),
-                 LF_S("protocol", KASPA_STREAM_PROTO));
+                 LF_S("protocol", KASPA_PEER_PROTO));
     }
     cli_on_signal(&loop, on_stop, &app);
     uv_run(&loop, UV_RUN_DEFAULT);
 out:
     if (app.tcp)
-        kaspa_tcp_server_close(app.tcp);
+        kaspa_peer_listener_close(app.tcp);
     app.tcp = NULL;
     cli_host_shutdown(&loop, app.host);
     uv_loop_close(&loop);

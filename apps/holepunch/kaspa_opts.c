@@ -44,19 +44,6 @@ static int parse_u64(const char *flag, const char *s, unsigned long long max,
     return 0;
 }
 
-static int parse_hex_id(const char *s, uint8_t out[KASPA_NODE_ID_LEN])
-{
-    if (strlen(s) != 2 * KASPA_NODE_ID_LEN)
-        return -1;
-    for (size_t i = 0; i < KASPA_NODE_ID_LEN; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
 int kaspa_opts_parse(kaspa_opts *o, int argc, char **argv, int i)
 {
     const char *a = argv[i];
@@ -97,7 +84,7 @@ int kaspa_opts_parse(kaspa_opts *o, int argc, char **argv, int i)
             return -1;
         o->ping_interval_ms = n * 1000;
     } else {
-        if (parse_hex_id(v, o->node_id) < 0) {
+        if (kaspa_node_id_parse(v, o->node_id) < 0) {
             fprintf(stderr, "holepunch: --node-id wants 32 hex digits\n");
             return -1;
         }

@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/buf.h"
+/* The library's owned byte buffer (drained by the peer driver; util/buf.h inside). */
+typedef struct lp2p_buf lp2p_buf;
 
 #define KASPA_GRPC_PATH "/protowire.P2P/MessageStream"
 /* Decoded (inflated) message limit of our endpoint: 16 MiB, far below rusty-kaspa's
@@ -58,40 +59,6 @@ typedef struct kaspa_grpc_config {
 /* Fills defaults for a profile (keepalive 30 s/10 s for LIBP2P, off for TCP). */
 void kaspa_grpc_config_default(kaspa_grpc_config *c, kaspa_h2_profile profile);
 
-/* ---- 5-byte message framing ---------------------------------------------------------------
- *   +--------+--------------------------+----------------------+
- *   | flag u8| length u32 (big endian)  | message (length bytes)|
- *   +--------+--------------------------+----------------------+
- *   flag 0 = identity, 1 = compressed with the stream's grpc-encoding (gzip here). */
-typedef int (*kaspa_grpc_msg_cb)(void *user, const uint8_t *msg, size_t len);
-
-typedef struct kaspa_grpc_deframer {
-    uint64_t max;      /* max frame payload and max inflated size */
-    lp2p_buf acc;      /* partial frame (header + payload so far) */
-    lp2p_buf inflated; /* scratch for gzip output */
-    void *zs;          /* z_stream for inflate, lazily created */
-    uint64_t msgs;     /* messages delivered */
-    uint64_t gzipped;  /* of which arrived compressed (flag 1) */
-} kaspa_grpc_deframer;
-
-void kaspa_grpc_deframer_init(kaspa_grpc_deframer *d, uint64_t max);
-void kaspa_grpc_deframer_free(kaspa_grpc_deframer *d);
-/* Heap bytes held for received data (partial frame and inflate output), by capacity. */
-size_t kaspa_grpc_deframer_held(const kaspa_grpc_deframer *d);
-/* Consumes all of in; calls cb once per complete message (decompressed). Returns 0,
- * LP2P_ERR_TOO_LARGE (declared or inflated size over max), LP2P_ERR_DECODE (bad flag, bad
- * gzip), or the first non-zero value cb returned. After an error the deframer is unusable.
- * Between messages, and after an error, it holds at most KASPA_GRPC_KEEP_BYTES. */
-int kaspa_grpc_deframe(kaspa_grpc_deframer *d, const uint8_t *in, size_t len, kaspa_grpc_msg_cb cb,
-                       void *user);
-
-/* Appends one framed message to out; gzip_level >= 0 compresses (flag 1), < 0 identity.
- * zs: optional reusable deflate state (pointer to a void* that starts NULL; free with
- * kaspa_grpc_deflate_free). */
-int kaspa_grpc_frame_append(lp2p_buf *out, const uint8_t *msg, size_t len, int gzip_level,
-                            void **zs);
-void kaspa_grpc_deflate_free(void **zs);
-
 /* ---- the HTTP/2 endpoint ----------------------------------------------------------------- */
 typedef struct kaspa_grpc kaspa_grpc;
 
@@ -115,10 +82,16 @@ int kaspa_grpc_recv(kaspa_grpc *g, const uint8_t *in, size_t len, uint64_t now_m
 /* Queues one protobuf message. LP2P_ERR_LIMIT when max_send_queue would be exceeded,
  * LP2P_ERR_TOO_LARGE over max_message_size, LP2P_ERR_STATE after close. */
 int kaspa_grpc_send(kaspa_grpc *g, const uint8_t *msg, size_t len);
+/* Writes exactly len bytes of one message to dst: 0, or a negative lp2p_err. */
+typedef int (*kaspa_grpc_pack_fn)(void *ctx, uint8_t *dst, size_t len);
+/* kaspa_grpc_send of a message pack() writes: without gzip straight into the send queue
+ * behind its 5-byte header (the message's one copy), with gzip into a scratch buffer that
+ * is then deflated into the queue. Same errors, plus pack's. */
+int kaspa_grpc_send_packed(kaspa_grpc *g, size_t len, kaspa_grpc_pack_fn pack, void *ctx);
 /* Ends the stream after everything queued so far: server sends trailers with grpc_status
  * (and grpc_message if not NULL), client ends its side; then GOAWAY. */
 int kaspa_grpc_close(kaspa_grpc *g, int grpc_status, const char *grpc_message);
-/* Bytes to write to the transport; drain with lp2p_buf_consume. */
+/* Bytes to write to the transport; drain with lp2p_buf_consume (util/buf.h). */
 lp2p_buf *kaspa_grpc_out(kaspa_grpc *g);
 /* Pulls pending HTTP/2 frames into out (done automatically by every call above). */
 int kaspa_grpc_flush(kaspa_grpc *g);

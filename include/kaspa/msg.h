@@ -11,10 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kaspa/kaspa_p2p.pb-c.h"
-#include "util/buf.h"
-
-typedef Protowire__KaspadMessage kaspa_msg;
+/* Opaque here: the generated protobuf-c struct. Code that reads or builds fields includes
+ * "kaspa/kaspa_p2p.pb-c.h" itself; everything else passes the pointer on. */
+typedef struct Protowire__KaspadMessage kaspa_msg;
+/* The library's owned byte buffer (drained by the peer driver; util/buf.h inside). */
+typedef struct lp2p_buf lp2p_buf;
 
 #define KASPA_MSG_UNKNOWN       (-1) /* a payload we do not model */
 #define KASPA_MSG_EMPTY         0    /* no payload at all */

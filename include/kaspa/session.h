@@ -21,7 +21,6 @@
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
 #include "lp2p/identity.h"
-#include "util/buf.h"
 #include "util/rng.h"
 #include "lp2p/trace.h"
 
@@ -66,6 +65,8 @@ int kaspa_synthetic_addr_string(const lp2p_peer_id *peer, char *out, size_t n);
  * every session that uses it. */
 typedef struct kaspa_hub kaspa_hub;
 
+/* A node id written as 32 hex digits (--node-id): 0, or -1 when s is not exactly that. */
+int kaspa_node_id_parse(const char *s, uint8_t out[KASPA_NODE_ID_LEN]);
 /* node_id NULL: 16 bytes from rng (a UUID v4, as kaspad); LP2P_ERR_STATE without an rng. */
 int kaspa_hub_new(kaspa_hub **out, const uint8_t node_id[KASPA_NODE_ID_LEN], const lp2p_rng *rng);
 void kaspa_hub_del(kaspa_hub *h);
@@ -176,7 +177,8 @@ void kaspa_session_del(kaspa_session *s);
 /* Transport bytes in. Returns 0 or an lp2p_err; protocol failures are handled in-band
  * (Reject + close, KASPA_EV_CLOSED) and return 0. */
 int kaspa_session_recv(kaspa_session *s, const uint8_t *in, size_t len, uint64_t now_ms);
-/* Transport bytes out (owned by the session; drain with lp2p_buf_consume). */
+/* Transport bytes out (owned by the session; drain with lp2p_buf_consume from util/buf.h,
+ * or let the peer driver (kaspa/peer.h) do it). */
 lp2p_buf *kaspa_session_out(kaspa_session *s);
 uint64_t kaspa_session_next_deadline(const kaspa_session *s);
 int kaspa_session_tick(kaspa_session *s, uint64_t now_ms);

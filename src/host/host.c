@@ -324,7 +324,10 @@ int lp2p_host_listen(lp2p_host *h, const char *text)
     l->host = h;
     rc = lp2p_tcp_listener_new(h->loop, (struct sockaddr *)&ss, 512, on_accept, l, &l->tcp);
     if (rc < 0) {
-        lp2p_log(LP2P_ERROR, "listen_failed", LF_S("addr", text), LF_S("reason", uv_strerror(rc)));
+        char why[96];
+        lp2p_log(
+            LP2P_ERROR, "listen_failed", LF_S("addr", text),
+            LF_S("reason", lp2p_tcp_listen_error(rc, (struct sockaddr *)&ss, why, sizeof why)));
         free(l);
         return LP2P_ERR_IO;
     }

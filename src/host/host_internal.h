@@ -192,6 +192,9 @@ void lp2p__stream_on_data(lp2p_stream *s, const uint8_t *p, size_t n);
 void lp2p__stream_on_fin(lp2p_stream *s);
 void lp2p__stream_on_closed(lp2p_stream *s, int err);
 void lp2p__stream_pump(lp2p_stream *s);
+/* lp2p_stream_write of a whole buffer, moved instead of copied when nothing is queued (a
+ * stream transport's write): *b is left empty, possibly with another buffer's capacity. */
+int lp2p__stream_write_buf(lp2p_stream *s, lp2p_buf *b);
 void lp2p__stream_free(lp2p_stream *s);
 void lp2p__stream_notify_closed(lp2p_stream *s);
 void lp2p__stream_deliver_writable(lp2p_host *h);

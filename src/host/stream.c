@@ -149,17 +149,37 @@ void lp2p__stream_deliver_writable(lp2p_host *h)
     }
 }
 
+static int stream_queued(lp2p_stream *s)
+{
+    if (lp2p_buf_size(&s->pending) >= STREAM_HIGH_WATER)
+        s->above_high = 1;
+    stream_pump(s, 1);
+    return 0;
+}
+
 int lp2p_stream_write(lp2p_stream *s, const void *p, size_t n)
 {
     if (s->closed || s->want_fin)
         return LP2P_ERR_STATE;
     int rc = lp2p_buf_append(&s->pending, p, n);
-    if (rc < 0)
-        return rc;
-    if (lp2p_buf_size(&s->pending) >= STREAM_HIGH_WATER)
-        s->above_high = 1;
-    stream_pump(s, 1);
-    return 0;
+    return rc < 0 ? rc : stream_queued(s);
+}
+
+int lp2p__stream_write_buf(lp2p_stream *s, lp2p_buf *b)
+{
+    if (s->closed || s->want_fin)
+        return LP2P_ERR_STATE;
+    if (lp2p_buf_size(&s->pending) > 0) {
+        int rc = lp2p_buf_append(&s->pending, lp2p_buf_head(b), lp2p_buf_size(b));
+        lp2p_buf_clear(b);
+        return rc < 0 ? rc : stream_queued(s);
+    }
+    /* Nothing queued: the caller's buffer becomes the queue and gets our empty one back. */
+    lp2p_buf spare = s->pending;
+    s->pending = *b;
+    *b = spare;
+    lp2p_buf_clear(b);
+    return stream_queued(s);
 }
 
 size_t lp2p_stream_pending(const lp2p_stream *s)

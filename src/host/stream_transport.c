@@ -5,7 +5,8 @@
  * "Congestion and writable signals must be the same test"). A stream paused with
  * lp2p_stream_pause_read still delivers what the peer sent within its window, so while the
  * owner has reading paused those bytes wait here (at most one window) and are delivered
- * from the loop once reading resumes. */
+ * from the loop once reading resumes. A write moves the owner's buffer into the stream when
+ * the stream has nothing queued (a Kaspa peer's HTTP/2 output), and copies it otherwise. */
 #include "lp2p/stream_transport.h"
 
 #include "host/host_internal.h"
@@ -126,9 +127,7 @@ static int stt_write(lp2p_transport *bt, lp2p_buf *b)
     stream_transport *t = st(bt);
     if (!t->s || t->closing)
         return LP2P_ERR_STATE;
-    int rc = lp2p_stream_write(t->s, lp2p_buf_head(b), lp2p_buf_size(b));
-    lp2p_buf_clear(b);
-    return rc;
+    return lp2p__stream_write_buf(t->s, b);
 }
 
 static size_t stt_pending(const lp2p_transport *bt)

@@ -1,5 +1,4 @@
-/* Kaspa peer addresses, the synthetic fd00::/8 address for libp2p peers, and the hub of
- * connected (node id, IP) pairs used for rusty-kaspa's duplicate-connection check. */
+/* Kaspa peer addresses and the synthetic fd00::/8 address for libp2p peers. */
 #include "kaspa/session.h"
 #include "crypto/hash.h"
 #include "lp2p/err.h"
@@ -83,99 +82,6 @@ int kaspa_synthetic_addr_string(const lp2p_peer_id *peer, char *out, size_t n)
     kaspa_addr a;
     int rc = kaspa_synthetic_addr(peer, a.ip, &a.port);
     return rc ? rc : kaspa_addr_format(&a, out, n);
-}
-
-/* ---- hub ---------------------------------------------------------------------------------- */
-typedef struct hub_entry {
-    uint8_t id[KASPA_NODE_ID_LEN];
-    uint8_t ip[16];
-} hub_entry;
-
-struct kaspa_hub {
-    uint8_t node_id[KASPA_NODE_ID_LEN];
-    hub_entry *v;
-    size_t n, cap;
-};
-
-int kaspa_hub_new(kaspa_hub **out, const uint8_t node_id[KASPA_NODE_ID_LEN], const lp2p_rng *rng)
-{
-    kaspa_hub *h = calloc(1, sizeof(*h));
-    if (!h)
-        return LP2P_ERR_NOMEM;
-    if (node_id) {
-        memcpy(h->node_id, node_id, KASPA_NODE_ID_LEN);
-    } else {
-        int rc = lp2p_rng_fill(rng, h->node_id, KASPA_NODE_ID_LEN);
-        if (rc != 0) {
-            free(h);
-            return rc;
-        }
-        h->node_id[6] = (uint8_t)((h->node_id[6] & 0x0f) | 0x40); /* UUID v4 */
-        h->node_id[8] = (uint8_t)((h->node_id[8] & 0x3f) | 0x80);
-    }
-    *out = h;
-    return 0;
-}
-
-void kaspa_hub_del(kaspa_hub *h)
-{
-    if (!h)
-        return;
-    free(h->v);
-    free(h);
-}
-
-const uint8_t *kaspa_hub_node_id(const kaspa_hub *h)
-{
-    return h->node_id;
-}
-
-size_t kaspa_hub_count(const kaspa_hub *h)
-{
-    return h->n;
-}
-
-static ssize_t hub_find(const kaspa_hub *h, const uint8_t *id, const uint8_t *ip)
-{
-    for (size_t i = 0; i < h->n; i++)
-        if (memcmp(h->v[i].id, id, KASPA_NODE_ID_LEN) == 0 && memcmp(h->v[i].ip, ip, 16) == 0)
-            return (ssize_t)i;
-    return -1;
-}
-
-int kaspa_hub_contains(const kaspa_hub *h, const uint8_t id[KASPA_NODE_ID_LEN],
-                       const kaspa_addr *addr)
-{
-    return hub_find(h, id, addr->ip) >= 0;
-}
-
-/* Internal (session.c): register / unregister a connected peer. */
-int kaspa_hub_add_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr);
-void kaspa_hub_remove_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr);
-
-int kaspa_hub_add_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr)
-{
-    if (hub_find(h, id, addr->ip) >= 0)
-        return LP2P_ERR_EXISTS;
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 16;
-        hub_entry *v = realloc(h->v, cap * sizeof(*v));
-        if (!v)
-            return LP2P_ERR_NOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
-    memcpy(h->v[h->n].id, id, KASPA_NODE_ID_LEN);
-    memcpy(h->v[h->n].ip, addr->ip, 16);
-    h->n++;
-    return 0;
-}
-
-void kaspa_hub_remove_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr)
-{
-    ssize_t i = hub_find(h, id, addr->ip);
-    if (i >= 0)
-        h->v[i] = h->v[--h->n];
 }
 
 int kaspa_session_config_libp2p(kaspa_session_config *c, const lp2p_peer_id *peer, int relayed,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kaspa/bridge_tap.h"
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "kaspa/msg.h"
 #include "lp2p/err.h"
 

@@ -8,6 +8,7 @@
  * callbacks, so sends made from callbacks only queue and resume the data source; the flush
  * happens when the outermost public call returns. */
 #include "kaspa/grpc.h"
+#include "kaspa/grpc_frame.h" /* src/kaspa/grpc_frame.h */
 #include "lp2p/err.h"
 
 #include <nghttp2/nghttp2.h>
@@ -51,7 +52,8 @@ struct kaspa_grpc {
     void *user;
     nghttp2_session *h2;
     lp2p_buf out;
-    lp2p_buf sendq; /* framed messages not yet given to nghttp2 */
+    lp2p_buf sendq;  /* framed messages not yet given to nghttp2 */
+    lp2p_buf packed; /* a message packed for deflate (kaspa_grpc_send_packed with gzip) */
     void *deflate;
     kaspa_grpc_deframer df;
     int32_t stream_id; /* our one stream, 0 = none yet */
@@ -165,12 +167,10 @@ static h2_ssize read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t le
     kaspa_grpc *g = ud;
     size_t have = lp2p_buf_size(&g->sendq);
     if (have > 0) {
-        size_t n = have < len ? have : len;
-        memcpy(buf, lp2p_buf_head(&g->sendq), n);
-        lp2p_buf_consume(&g->sendq, n);
-        if (lp2p_buf_size(&g->sendq) == 0 && g->sendq.cap > 4 * MIB)
-            lp2p_buf_free(&g->sendq);
-        return (h2_ssize)n;
+        /* NO_COPY: nghttp2 does not copy the payload into its frame buffer; send_data_cb
+         * writes the frame straight from sendq into out once the frame is due. */
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        return (h2_ssize)(have < len ? have : len);
     }
     if (g->state != ST_CLOSING) {
         g->data_deferred = 1;
@@ -192,6 +192,25 @@ static h2_ssize read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t le
     }
     g->state = ST_EOF_SENT;
     g->close_deadline = g->now + KASPA_GRPC_CLOSE_GRACE_MS;
+    return 0;
+}
+
+/* A DATA frame read_cb sized: its 9-byte header, then the payload from the head of sendq,
+ * appended to out where mem_send's own frames go, in order (mem_send has handed back the
+ * frames before this one). No padding: we never ask nghttp2 for it. */
+static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *framehd,
+                        size_t length, nghttp2_data_source *src, void *ud)
+{
+    kaspa_grpc *g = ud;
+    if (frame->data.padlen || length > lp2p_buf_size(&g->sendq) ||
+        lp2p_buf_append(&g->out, framehd, 9) != 0 ||
+        lp2p_buf_append(&g->out, lp2p_buf_head(&g->sendq), length) != 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    lp2p_buf_consume(&g->sendq, length);
+    if (lp2p_buf_size(&g->sendq) == 0 && g->sendq.cap > 4 * MIB)
+        lp2p_buf_free(&g->sendq);
+    lp2p_buf_free(&g->packed);
+    g->bytes_out += 9 + length;
     return 0;
 }
 
@@ -499,6 +518,7 @@ int kaspa_grpc_new(kaspa_grpc **out, const kaspa_grpc_config *cfg, int is_server
     g->ping_deadline = UINT64_MAX;
     lp2p_buf_init(&g->out);
     lp2p_buf_init(&g->sendq);
+    lp2p_buf_init(&g->packed);
     kaspa_grpc_deframer_init(&g->df, g->cfg.max_message_size);
     reset_hdrs(g);
 
@@ -513,6 +533,7 @@ int kaspa_grpc_new(kaspa_grpc **out, const kaspa_grpc_config *cfg, int is_server
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    nghttp2_session_callbacks_set_send_data_callback(cbs, send_data_cb);
     H2_SET_READ_LENGTH(cbs, read_length_cb);
     if (nghttp2_option_new(&opt) != 0) {
         nghttp2_session_callbacks_del(cbs);
@@ -550,6 +571,7 @@ void kaspa_grpc_del(kaspa_grpc *g)
         nghttp2_session_del(g->h2);
     lp2p_buf_free(&g->out);
     lp2p_buf_free(&g->sendq);
+    lp2p_buf_free(&g->packed);
     kaspa_grpc_deflate_free(&g->deflate);
     kaspa_grpc_deframer_free(&g->df);
     free(g);
@@ -609,7 +631,7 @@ int kaspa_grpc_recv(kaspa_grpc *g, const uint8_t *in, size_t len, uint64_t now_m
     return kaspa_grpc_flush(g);
 }
 
-int kaspa_grpc_send(kaspa_grpc *g, const uint8_t *msg, size_t len)
+static int may_queue(const kaspa_grpc *g, size_t len)
 {
     if (g->state >= ST_CLOSING || g->closed_cb)
         return LP2P_ERR_STATE;
@@ -617,15 +639,46 @@ int kaspa_grpc_send(kaspa_grpc *g, const uint8_t *msg, size_t len)
         return LP2P_ERR_TOO_LARGE;
     if (lp2p_buf_size(&g->sendq) + len + 5 > g->cfg.max_send_queue)
         return LP2P_ERR_LIMIT;
-    int rc = kaspa_grpc_frame_append(&g->sendq, msg, len, g->send_gzip ? g->cfg.gzip_level : -1,
-                                     &g->deflate);
-    if (rc)
-        return rc;
+    return 0;
+}
+
+/* A message was framed into sendq: wake the deferred data source and pull the frames. */
+static int queued(kaspa_grpc *g)
+{
     if (g->data_deferred && g->stream_id) {
         g->data_deferred = 0;
         nghttp2_session_resume_data(g->h2, g->stream_id);
     }
     return kaspa_grpc_flush(g);
+}
+
+int kaspa_grpc_send(kaspa_grpc *g, const uint8_t *msg, size_t len)
+{
+    int rc = may_queue(g, len);
+    if (rc == 0)
+        rc = kaspa_grpc_frame_append(&g->sendq, msg, len, g->send_gzip ? g->cfg.gzip_level : -1,
+                                     &g->deflate);
+    return rc ? rc : queued(g);
+}
+
+int kaspa_grpc_send_packed(kaspa_grpc *g, size_t len, kaspa_grpc_pack_fn pack, void *ctx)
+{
+    int rc = may_queue(g, len);
+    if (rc)
+        return rc;
+    if (g->send_gzip) {
+        /* deflate needs the whole message first: pack it aside, compress it into sendq. */
+        lp2p_buf_clear(&g->packed);
+        if ((rc = lp2p_buf_reserve(&g->packed, len)) == 0 &&
+            (rc = pack(ctx, g->packed.data, len)) == 0)
+            rc = kaspa_grpc_frame_append(&g->sendq, g->packed.data, len, g->cfg.gzip_level,
+                                         &g->deflate);
+        if (g->packed.cap > MIB)
+            lp2p_buf_free(&g->packed);
+        return rc ? rc : queued(g);
+    }
+    rc = kaspa_grpc_frame_append_packed(&g->sendq, len, pack, ctx);
+    return rc ? rc : queued(g);
 }
 
 int kaspa_grpc_close(kaspa_grpc *g, int grpc_status, const char *grpc_message)

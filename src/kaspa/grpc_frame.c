@@ -9,7 +9,7 @@
  * only as bytes actually arrive, so a forged 1 GiB length costs nothing up front. Inflation
  * stops one byte past the limit, and the buffers of a large message are released once it has
  * been delivered: a gzip bomb costs at most the limit, and only while it is being refused. */
-#include "kaspa/grpc.h"
+#include "kaspa/grpc_frame.h" /* src/kaspa/grpc_frame.h */
 #include "lp2p/err.h"
 
 #include <stdlib.h>
@@ -199,20 +199,39 @@ void kaspa_grpc_deflate_free(void **zs)
     }
 }
 
+int kaspa_grpc_frame_append_packed(lp2p_buf *out, size_t len, kaspa_grpc_pack_fn pack, void *ctx)
+{
+    if (len > UINT32_MAX)
+        return LP2P_ERR_TOO_LARGE;
+    int rc = lp2p_buf_reserve(out, HDR + len);
+    if (rc)
+        return rc;
+    uint8_t *at = out->data + out->len;
+    at[0] = 0;
+    at[1] = (uint8_t)(len >> 24);
+    at[2] = (uint8_t)(len >> 16);
+    at[3] = (uint8_t)(len >> 8);
+    at[4] = (uint8_t)len;
+    if ((rc = pack(ctx, at + HDR, len)) != 0)
+        return rc;
+    out->len += HDR + len;
+    return 0;
+}
+
+static int pack_copy(void *msg, uint8_t *dst, size_t len)
+{
+    if (len) /* an empty message may come as NULL */
+        memcpy(dst, msg, len);
+    return 0;
+}
+
 int kaspa_grpc_frame_append(lp2p_buf *out, const uint8_t *msg, size_t len, int gzip_level,
                             void **zsp)
 {
     if (len > UINT32_MAX)
         return LP2P_ERR_TOO_LARGE;
-    if (gzip_level < 0) {
-        uint8_t h[HDR] = {0, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                          (uint8_t)len};
-        int rc = lp2p_buf_reserve(out, HDR + len);
-        if (rc)
-            return rc;
-        lp2p_buf_append(out, h, HDR);
-        return lp2p_buf_append(out, msg, len);
-    }
+    if (gzip_level < 0)
+        return kaspa_grpc_frame_append_packed(out, len, pack_copy, (void *)(uintptr_t)msg);
     z_stream local, *zs = zsp ? *zsp : NULL;
     int owned = 0;
     if (!zs) {

@@ -1,6 +1,8 @@
 /* KaspadMessage encode/decode helpers on the protobuf-c generated code. */
 #include "kaspa/msg.h"
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "lp2p/err.h"
+#include "util/buf.h"
 
 kaspa_msg *kaspa_msg_decode(const uint8_t *p, size_t n)
 {

@@ -3,15 +3,15 @@
  * Wire facts: ../shared/reference/kaspa-p2p-wire.md sections 3-5; the sequence diagram is in
  * include/kaspa/session.h. */
 #include "kaspa/session.h"
+#include "kaspa/hub.h"            /* src/kaspa/hub.h */
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "lp2p/err.h"
 #include "util/trace.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int kaspa_hub_add_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr);
-void kaspa_hub_remove_(kaspa_hub *h, const uint8_t *id, const kaspa_addr *addr);
 
 enum {
     S_WAIT_OPEN,  /* stream not open yet */
@@ -52,7 +52,6 @@ struct kaspa_session {
     uint64_t ping_nonce;
     uint64_t ping_sent_at;
     kaspa_session_stats st;
-    lp2p_buf enc; /* scratch for encoding */
     int closed_fired;
 };
 
@@ -112,17 +111,18 @@ static void fire_closed(kaspa_session *s, int err, const char *reason)
     emit(s, &ev);
 }
 
+static int pack_msg(void *m, uint8_t *dst, size_t len)
+{
+    return protowire__kaspad_message__pack(m, dst) == len ? 0 : LP2P_ERR_FATAL;
+}
+
+/* The protobuf is packed straight into the gRPC send queue (or the deflate input). */
 static int send_msg(kaspa_session *s, const kaspa_msg *m)
 {
-    lp2p_buf_clear(&s->enc);
-    int rc = kaspa_msg_encode(m, &s->enc);
-    if (rc)
-        return rc;
-    rc = kaspa_grpc_send(s->grpc, lp2p_buf_head(&s->enc), lp2p_buf_size(&s->enc));
+    size_t n = protowire__kaspad_message__get_packed_size(m);
+    int rc = kaspa_grpc_send_packed(s->grpc, n, pack_msg, (void *)(uintptr_t)m);
     if (rc == 0)
         s->st.msgs_out++;
-    if (s->enc.cap > (1u << 20))
-        lp2p_buf_free(&s->enc);
     return rc;
 }
 
@@ -511,7 +511,6 @@ int kaspa_session_new(kaspa_session **out, const kaspa_session_config *cfg, kasp
     s->user = user;
     s->start_ms = s->now = now_ms;
     s->hs_deadline = s->ready_deadline = s->next_ping = s->pong_deadline = UINT64_MAX;
-    lp2p_buf_init(&s->enc);
     snprintf(s->user_agent, sizeof s->user_agent, "%s",
              cfg->user_agent ? cfg->user_agent : "/kaspa-holepunch:" LP2P_VERSION "/");
     if (cfg->advertise) {
@@ -542,7 +541,6 @@ void kaspa_session_del(kaspa_session *s)
         return;
     unregister(s);
     kaspa_grpc_del(s->grpc);
-    lp2p_buf_free(&s->enc);
     free(s);
 }
 

@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int set_reuse(uv_os_fd_t fd)
 {
@@ -16,12 +18,38 @@ static int set_reuse(uv_os_fd_t fd)
     return 0;
 }
 
+/* SO_REUSEPORT on the listener lets a second process listen on the same port and the kernel
+ * then splits incoming connections between the two. A socket with SO_REUSEADDR alone binds
+ * beside our dial sockets and their TIME_WAIT leftovers (they carry SO_REUSEADDR too) but
+ * not beside a listener, so a bind of it that fails with EADDRINUSE means someone listens.
+ * The IPv6 probe is v6-only, so /ip6/::/tcp/P beside our own /ip4/0.0.0.0/tcp/P still starts. */
+static int probe_no_listener(const struct sockaddr *addr)
+{
+    if (((const struct sockaddr_in *)addr)->sin_port == 0)
+        return 0;
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return uv_translate_sys_error(errno);
+    int one = 1, rc = 0;
+    socklen_t len =
+        addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (addr->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, addr, len) != 0)
+        rc = uv_translate_sys_error(errno);
+    close(fd);
+    return rc;
+}
+
 int lp2p_tcp_listen(uv_loop_t *loop, uv_tcp_t *h, const struct sockaddr *addr, int backlog,
                     uv_connection_cb cb, struct sockaddr_storage *bound)
 {
     /* uv_tcp_init_ex creates the socket now, so options can be set before bind. */
     int rc = uv_tcp_init_ex(loop, h, addr->sa_family);
     if (rc)
+        return rc;
+    if ((rc = probe_no_listener(addr)) != 0)
         return rc;
     uv_os_fd_t fd;
     if ((rc = uv_fileno((uv_handle_t *)h, &fd)) != 0)
@@ -37,6 +65,16 @@ int lp2p_tcp_listen(uv_loop_t *loop, uv_tcp_t *h, const struct sockaddr *addr, i
         rc = uv_tcp_getsockname(h, (struct sockaddr *)bound, &len);
     }
     return rc;
+}
+
+const char *lp2p_tcp_listen_error(int rc, const struct sockaddr *addr, char *out, size_t n)
+{
+    if (rc == UV_EADDRINUSE)
+        snprintf(out, n, "port %u is already in use by another process",
+                 (unsigned)ntohs(((const struct sockaddr_in *)addr)->sin_port));
+    else
+        snprintf(out, n, "%s", uv_strerror(rc));
+    return out;
 }
 
 int lp2p_tcp_dial_socket(uv_loop_t *loop, uv_tcp_t *h, uv_connect_t *req,

@@ -10,10 +10,15 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-/* Opens a listening socket on addr with SO_REUSEADDR|SO_REUSEPORT. Returns 0 or -errno.
+/* Opens a listening socket on addr with SO_REUSEADDR|SO_REUSEPORT. Returns 0 or -errno;
+ * UV_EADDRINUSE when another socket already listens on addr (SO_REUSEPORT would share it).
  * *bound gets the actual address (port 0 resolved). */
 int lp2p_tcp_listen(uv_loop_t *loop, uv_tcp_t *h, const struct sockaddr *addr, int backlog,
                     uv_connection_cb cb, struct sockaddr_storage *bound);
+
+/* The reason a listen on addr failed with rc, for logs: "port N is already in use by another
+ * process" for UV_EADDRINUSE, else uv_strerror. Returns out. */
+const char *lp2p_tcp_listen_error(int rc, const struct sockaddr *addr, char *out, size_t n);
 
 /* Starts a non-blocking connect from local (may be NULL: any port) to remote.
  * The socket gets SO_REUSEADDR|SO_REUSEPORT before bind, so it can share the listen port.

@@ -24,7 +24,7 @@ typedef struct lp2p_tcp_listener lp2p_tcp_listener;
 typedef void (*lp2p_tcp_accept_cb)(void *ud, lp2p_transport *t);
 
 /* Listens on addr with SO_REUSEADDR|SO_REUSEPORT. Returns 0 or a negative libuv code (for
- * uv_strerror). */
+ * uv_strerror): UV_EADDRINUSE when another socket already listens on addr. */
 int lp2p_tcp_listener_new(uv_loop_t *loop, const struct sockaddr *addr, int backlog,
                           lp2p_tcp_accept_cb cb, void *ud, lp2p_tcp_listener **out);
 /* The bound address (port 0 resolved): dials share it for port reuse. */

@@ -11,6 +11,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_holepunch
 H="$HOLEPUNCH"
+LOAD="${HOLEPUNCH%/*}/kaspa_load" # bench/kaspa_load.c: the load modes
 
 step keygen_s 10 "$H" keygen --key "$WORK/s.key"
 SID="$(peer_id_in "$WORK/keygen_s.out")"
@@ -45,7 +46,7 @@ wait_for 5 server "e.event === 'kaspa_session_closed' && e.peer === '$CID' && e.
 log "ok: server logged kaspa_session_closed with counters"
 
 # ---- run 2: same key -> same synthetic address; a timed burst ---------------------------------
-step run2 30 "$H" client --peer "$SID" --remote "$TCP" --key "$WORK/c.key" --log-format json --burst 4M
+step run2 30 "$LOAD" --peer "$SID" --remote "$TCP" --key "$WORK/c.key" --log-format json --burst 4M
 expect run2 'e.event === "kaspa_burst" && e.bytes >= 4194304 && e.mb_per_s > 0' "client: burst of 4 MiB measured"
 grep -q "MB/s" "$WORK/run2.out" || fail "burst result not printed on stdout"
 wait_for 5 server "e.event === 'kaspa_session_closed' && e.peer === '$CID' && e.bytes_in >= 4194304" >/dev/null

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Backpressure over one libp2p connection: `holepunch client --streams 64 --pings 5 --burst 16M`
+# Backpressure over one libp2p connection: `kaspa_load --streams 64 --pings 5 --burst 16M`
 # opens 64 Kaspa streams at once on the same connection (each session with its own random
 # node id, since the server's duplicate key is (node id, address) and all 64 share the
 # connection's synthetic address). Stream 0 sends a 16 MiB burst while the 63 others
@@ -16,6 +16,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_holepunch
 H="$HOLEPUNCH"
+LOAD="${HOLEPUNCH%/*}/kaspa_load" # bench/kaspa_load.c: the load modes
 
 SID="$(new_key s)"
 # --log-repeat 0: the test counts the server's 64 kaspa_session_closed lines one by one.
@@ -27,7 +28,7 @@ KTCP="$(wait_for 10 server 'e.event === "kaspa_listen"' 'e.addr')"
 log "server $SID at $ADDR and $KTCP"
 
 # ---- 64 streams at once, one of them bursting -------------------------------------------------
-step streams 40 "$H" client --peer "$SID" --remote "$TCP" --log-format json \
+step streams 40 "$LOAD" --peer "$SID" --remote "$TCP" --log-format json \
   --streams 64 --pings 5 --burst 16M
 expect streams 'e.event === "kaspa_streams_opened" && e.count === 64' "client opened 64 streams at once"
 [ "$(jcount streams 'e.event === "kaspa_connection"')" = 1 ] || fail "client used more than one connection"
@@ -80,21 +81,21 @@ expect server "e.event === 'kaspa_session_closed' && e.peer === '$CID' && e.byte
 log "ok: server: 64 handshakes, 64 session ends, no reject"
 
 # ---- --burst over plain TCP -------------------------------------------------------------------
-step tburst 30 "$H" client --kaspa-connect "$KTCP" --log-format json --burst 16M --no-gzip
+step tburst 30 "$LOAD" --kaspa-connect "$KTCP" --log-format json --burst 16M --no-gzip
 expect tburst 'e.event === "kaspa_burst" && e.bytes >= 16777216 && e.mb_per_s > 0' "TCP client: burst measured"
 grep -q "MB/s" "$WORK/tburst.out" || fail "TCP burst result not printed on stdout"
 wait_for 5 server 'e.event === "kaspa_session_closed" && /^127\.0\.0\.1:/.test(e.peer) && e.bytes_in >= 16777216' >/dev/null
 log "ok: server read the whole TCP burst"
 
 # ---- refused combinations; a peer without Kaspa fails every stream ----------------------------
-step_fails tcpstreams 10 "$H" client --kaspa-connect "$KTCP" --streams 2
+step_fails tcpstreams 10 "$LOAD" --kaspa-connect "$KTCP" --streams 2
 [ "$STEP_RC" -eq 2 ] || fail "--streams with --kaspa-connect exited $STEP_RC, want 2"
-step_fails nodeid 10 "$H" client --remote "$ADDR" --streams 2 --node-id 00112233445566778899aabbccddeeff
+step_fails nodeid 10 "$LOAD" --remote "$ADDR" --streams 2 --node-id 00112233445566778899aabbccddeeff
 [ "$STEP_RC" -eq 2 ] || fail "--streams 2 with --node-id exited $STEP_RC, want 2"
 new_key p >/dev/null
 start_listener_bg plain p 20
 PLAIN="$(listen_addr plain)"
-step_fails notkaspa 20 "$H" client --remote "$PLAIN" --log-format json --streams 3 --pings 1
+step_fails notkaspa 20 "$LOAD" --remote "$PLAIN" --log-format json --streams 3 --pings 1
 [ "$STEP_RC" -eq 1 ] || fail "--streams against a non-Kaspa peer exited $STEP_RC, want 1"
 expect notkaspa 'e.event === "kaspa_streams" && e.opened === 3 && e.ready === 0 && e.failed === 3' \
   "non-Kaspa peer: all 3 streams counted as failed"

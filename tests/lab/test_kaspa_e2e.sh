@@ -5,7 +5,7 @@
 #   - the punch: direct_connected on both sides naming the other router's public address,
 #     and the Kaspa handshake on the direct connection (kaspa_handshake relayed=false on
 #     both sides, no Kaspa stream over the relay);
-#   - 64 MiB of Kaspa messages (client --burst) then 1,000 Ping/Pong rounds (--pings 1000),
+#   - 64 MiB of Kaspa messages (bench/kaspa_load --burst) then 1,000 Ping/Pong rounds (--pings 1000),
 #     all answered, and the server's kaspa_session_closed counts exactly the messages the
 #     client's counts as sent (bytes: all but the client's closing GOAWAY frame);
 #   - the relay's byte counters do not grow with that traffic (< 64 KiB for > 64 MiB sent)
@@ -64,7 +64,7 @@ check "long-lived client: a ping answered" jwait "$PW/long.log" kaspa_ping 5 '.r
 # ---- 64 MiB burst, then 1,000 Ping/Pong rounds, over a second punched connection --------------
 B1=$(relay_bytes)
 check "client: $BURST burst and $PINGS pings over the punched connection (exit 0)" \
-  timeout -k 2 60 "$NATLAB" exec "$PL" b -- "$HOLEPUNCH" client --peer "$SRV_ID" \
+  timeout -k 2 60 "$NATLAB" exec "$PL" b -- "${HOLEPUNCH%/*}/kaspa_load" --peer "$SRV_ID" \
   --remote "$CIRCUIT" --listen "/ip4/0.0.0.0/tcp/$T_PORT" --key "$PW/cli2.key" \
   --log-format json --burst "$BURST" --pings "$PINGS" --direct-timeout 20 "${GZIP_OPT[@]}" >"$PW/burst.log" 2>&1
 B2=$(relay_bytes)

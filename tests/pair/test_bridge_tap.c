@@ -14,6 +14,7 @@
 
 #include "crypto/random.h"
 #include "kaspa/bridge_tap.h"
+#include "kaspa/kaspa_p2p.pb-c.h"
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
 #include "kaspa/session.h"

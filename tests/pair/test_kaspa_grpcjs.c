@@ -1,6 +1,6 @@
 /* Interop with @grpc/grpc-js (tests/interop/grpc/kaspa_peer.mjs, rusty-kaspa's own proto
  * files) over TCP on 127.0.0.1, both directions, from one libuv loop that runs our
- * kaspa_tcp server/client and the node process. Skips when node or node_modules is missing. */
+ * kaspa_peer TCP listener/dial and the node process. Skips when node or node_modules is missing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "crypto/random.h"
-#include "kaspa/kaspa_tcp.h"
+#include "kaspa/peer.h"
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "lp2p/err.h"
 #include "util/log.h"
 
@@ -25,7 +26,7 @@ typedef struct side {
     char reject_sent[300], reject_recv[300], ua[300];
     kaspa_session_stats st;
     int close_after_js_pings; /* client: close after our ping and this many of theirs */
-    kaspa_tcp_conn *conn;
+    kaspa_peer *conn;
 } side;
 
 typedef struct proc {
@@ -38,7 +39,7 @@ typedef struct proc {
     int port; /* from {"event":"listening","port":N} */
 } proc;
 
-static void on_ev(void *u, kaspa_tcp_conn *c, const kaspa_event *ev)
+static void on_ev(void *u, kaspa_peer *c, const kaspa_event *ev)
 {
     side *s = u;
     s->conn = c;
@@ -50,7 +51,7 @@ static void on_ev(void *u, kaspa_tcp_conn *c, const kaspa_event *ev)
     case KASPA_EV_READY:
         s->ready++;
         if (s->close_after_js_pings)
-            kaspa_session_ping(kaspa_tcp_conn_session(c), uv_now(uv_default_loop()));
+            kaspa_session_ping(kaspa_peer_session(c), uv_now(uv_default_loop()));
         break;
     case KASPA_EV_PING:
         s->pings++;
@@ -65,19 +66,19 @@ static void on_ev(void *u, kaspa_tcp_conn *c, const kaspa_event *ev)
         break;
     case KASPA_EV_CLOSED:
         s->closed++;
-        kaspa_session_get_stats(kaspa_tcp_conn_session(c), &s->st);
+        kaspa_session_get_stats(kaspa_peer_session(c), &s->st);
         break;
     default:
         break;
     }
     if (s->close_after_js_pings && s->pings >= 1 && s->js_pings_seen >= s->close_after_js_pings &&
         !s->closed) {
-        kaspa_session_get_stats(kaspa_tcp_conn_session(c), &s->st);
-        kaspa_tcp_conn_close(c, NULL);
+        kaspa_session_get_stats(kaspa_peer_session(c), &s->st);
+        kaspa_peer_close(c, NULL);
     }
 }
 
-static void on_closed(void *u, kaspa_tcp_conn *c, int err)
+static void on_closed(void *u, kaspa_peer *c, int err)
 {
     side *s = u;
     s->conn_closed++;
@@ -85,7 +86,7 @@ static void on_closed(void *u, kaspa_tcp_conn *c, int err)
         s->conn = NULL;
 }
 
-static const kaspa_tcp_callbacks CB = {.on_event = on_ev, .on_conn_closed = on_closed};
+static const kaspa_peer_callbacks CB = {.on_event = on_ev, .on_closed = on_closed};
 
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 {
@@ -205,10 +206,10 @@ static void test_grpcjs_client_to_our_server(void **state)
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
     sc.rng = LP2P_RNG_OPENSSL;
     side srv = {0};
-    kaspa_tcp_server *server;
-    assert_int_equal(kaspa_tcp_listen(loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
+    kaspa_peer_listener *server;
+    assert_int_equal(kaspa_peer_listen_tcp(loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
     char target[64];
-    snprintf(target, sizeof target, "127.0.0.1:%d", kaspa_tcp_server_port(server));
+    snprintf(target, sizeof target, "127.0.0.1:%d", kaspa_peer_listener_port(server));
     char *args[] = {"node", g_script, "client", target, "--pings", "5", NULL};
     proc js;
     assert_int_equal(spawn_node(loop, &js, args), 0);
@@ -228,7 +229,7 @@ static void test_grpcjs_client_to_our_server(void **state)
     assert_true(srv.st.msgs_in >= 8);
     assert_int_equal(srv.st.msgs_in_gzip, srv.st.msgs_in);
     assert_int_equal(srv.st.sending_gzip, 1);
-    kaspa_tcp_server_close(server);
+    kaspa_peer_listener_close(server);
     uv_run(loop, UV_RUN_DEFAULT);
     kaspa_hub_del(hs);
 }
@@ -244,10 +245,10 @@ static void test_grpcjs_wrong_network_rejected(void **state)
     kaspa_session_config_default(&sc, hs, KASPA_H2_PROFILE_TCP);
     sc.rng = LP2P_RNG_OPENSSL;
     side srv = {0};
-    kaspa_tcp_server *server;
-    assert_int_equal(kaspa_tcp_listen(loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
+    kaspa_peer_listener *server;
+    assert_int_equal(kaspa_peer_listen_tcp(loop, "127.0.0.1:0", &sc, &CB, &srv, &server), 0);
     char target[64];
-    snprintf(target, sizeof target, "127.0.0.1:%d", kaspa_tcp_server_port(server));
+    snprintf(target, sizeof target, "127.0.0.1:%d", kaspa_peer_listener_port(server));
     char *args[] = {"node",
                     g_script,
                     "client",
@@ -266,7 +267,7 @@ static void test_grpcjs_wrong_network_rejected(void **state)
     assert_string_equal(srv.reject_sent,
                         "Network mismatch - local: kaspa-mainnet, remote: kaspa-testnet-10");
     assert_int_equal(srv.ready, 0);
-    kaspa_tcp_server_close(server);
+    kaspa_peer_listener_close(server);
     uv_run(loop, UV_RUN_DEFAULT);
     kaspa_hub_del(hs);
 }
@@ -289,7 +290,7 @@ static void test_our_client_to_grpcjs_server(void **state)
     cl.close_after_js_pings = 2;
     char target[64];
     snprintf(target, sizeof target, "127.0.0.1:%d", js.port);
-    assert_int_equal(kaspa_tcp_connect(loop, target, &cc, &CB, &cl, NULL), 0);
+    assert_int_equal(kaspa_peer_dial_tcp(loop, target, &cc, &CB, &cl, NULL), 0);
     int ok1 = run_until(loop, &cl.conn_closed, 1, 20000);
     int ok2 = run_until(loop, &js.exited, 1, 10000);
     print_message("grpc-js server said:\n%s", js.buf);

@@ -17,8 +17,10 @@
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
 #include "kaspa/session.h"
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "lp2p/err.h"
 #include "util/log.h"
+#include "util/buf.h"
 
 #include "test_trace.h"
 

@@ -1,5 +1,6 @@
 /* A libp2p stream as a byte transport (lp2p/stream_transport.h), between two hosts on
- * loopback: bytes both ways, paused reading holds delivery, shutdown is EOF, a reset or a
+ * loopback: bytes both ways, a write moved (not copied) into an idle stream, paused reading
+ * holds delivery, shutdown is EOF, a reset or a
  * close on one end is on_closed on the other. */
 #include "test_host_util.h"
 
@@ -68,6 +69,28 @@ static void test_bytes_both_ways(void **state)
     assert_string_equal(lp2p_transport_remote_addr(g_in.t), B.remote_addr);
 }
 
+/* A write to a stream with nothing queued takes the caller's buffer itself (no copy: the
+ * caller gets another buffer back); a write while bytes still wait there is appended after
+ * them. Either way the peer gets every byte in order. */
+static void test_write_moves_into_an_idle_stream(void **state)
+{
+    uint32_t seq = 0;
+    lp2p_buf b;
+    lp2p_buf_init(&b);
+    assert_int_equal(lp2p_buf_reserve(&b, 3u << 20), 0);
+    for (size_t i = 0; i < 3u << 20; i++)
+        b.data[b.len++] = (uint8_t)(seq++ * 7u);
+    const uint8_t *mine = b.data;
+    assert_int_equal(lp2p_transport_write(g_out.t, &b), 0);
+    assert_int_equal(lp2p_buf_size(&b), 0);
+    assert_ptr_not_equal(b.data, mine); /* the stream holds our buffer now */
+    lp2p_buf_free(&b);
+    assert_true(lp2p_transport_congested(g_out.t)); /* bytes wait in the stream: */
+    rec_write_pattern(&g_out, 1000, &seq);          /* this one is appended behind them */
+    assert_true(RUN_UNTIL(lp2p_buf_size(&g_in.got) == (3u << 20) + 1000, 5000));
+    assert_true(rec_got_pattern(&g_in));
+}
+
 static void test_pause_holds_delivery(void **state)
 {
     lp2p_transport_pause_read(g_in.t, 1);
@@ -106,6 +129,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bytes_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_moves_into_an_idle_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_holds_delivery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_is_eof, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_and_reset_reach_the_other_end, setup, teardown),

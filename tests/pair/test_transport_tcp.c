@@ -1,9 +1,12 @@
 /* The TCP byte transport on loopback: dial and accept, port reuse, write / pending /
- * on_writable, paused reading, shutdown, close, and a refused dial. */
+ * on_writable, paused reading, shutdown, close, a refused dial, and a port already listened
+ * on. */
 #include "test_host_util.h"
 
 #include "net/tcp_transport.h"
 #include "transport_recorder.h"
+
+#include <unistd.h>
 
 /* ---- a listener that records what it accepts ------------------------------------------ */
 
@@ -146,6 +149,81 @@ static void test_dial_from_listen_port(void **state)
     assert_int_equal(other.n, 0);
 }
 
+/* A second listener on a port that is already listened on is refused (SO_REUSEPORT would
+ * have let the kernel split connections between the two), and the first keeps serving. */
+static void test_second_listener_refused(void **state)
+{
+    pair p;
+    pair_up(&p, NULL);
+    struct sockaddr_in same = loopback(port_of(lp2p_tcp_listener_addr(p.l)));
+    acceptor other = {0};
+    lp2p_tcp_listener *second = NULL;
+    assert_int_equal(
+        lp2p_tcp_listener_new(&g_loop, (struct sockaddr *)&same, 16, on_accept, &other, &second),
+        UV_EADDRINUSE);
+    assert_null(second);
+    lp2p_transport *t;
+    assert_int_equal(lp2p_tcp_dial(&g_loop, NULL, (struct sockaddr *)&same, &t), 0);
+    recorder r;
+    rec_bind(&r, t);
+    assert_true(RUN_UNTIL(r.connected && p.acc.n == 2, 2000));
+    assert_int_equal(other.n, 0);
+    lp2p_transport_close(t, 1);
+    assert_true(RUN_UNTIL(r.closed, 2000));
+    rec_free(&r);
+    pair_down(&p);
+}
+
+static int raw_socket(int reuseport)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    assert_true(fd >= 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+    if (reuseport)
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+    return fd;
+}
+
+/* A restart finds TIME_WAIT leftovers of dials from its listen port: they are not a
+ * listener, so listening there again works. The leftover is made with plain sockets (our
+ * transports close with linger 0 and leave none): a dial from the port that closes first. */
+static void test_listen_again_beside_time_wait(void **state)
+{
+    acceptor acc = {0};
+    lp2p_tcp_listener *l;
+    struct sockaddr_in any = loopback(0);
+    assert_int_equal(
+        lp2p_tcp_listener_new(&g_loop, (struct sockaddr *)&any, 16, on_accept, &acc, &l), 0);
+    struct sockaddr_in mine = loopback(port_of(lp2p_tcp_listener_addr(l)));
+
+    int far = raw_socket(0);
+    struct sockaddr_in far_addr = loopback(0);
+    socklen_t len = sizeof(far_addr);
+    assert_int_equal(bind(far, (struct sockaddr *)&far_addr, sizeof(far_addr)), 0);
+    assert_int_equal(listen(far, 1), 0);
+    assert_int_equal(getsockname(far, (struct sockaddr *)&far_addr, &len), 0);
+    int dial = raw_socket(1);
+    assert_int_equal(bind(dial, (struct sockaddr *)&mine, sizeof(mine)), 0);
+    assert_int_equal(connect(dial, (struct sockaddr *)&far_addr, sizeof(far_addr)), 0);
+    int accepted = accept(far, NULL, NULL);
+    assert_true(accepted >= 0);
+    close(dial); /* the active close: TIME_WAIT stays on our listen port */
+    char c;
+    assert_int_equal(read(accepted, &c, 1), 0);
+    close(accepted);
+    close(far);
+
+    g_listener_done = 0;
+    lp2p_tcp_listener_close(l, on_listener_done, NULL);
+    assert_true(RUN_UNTIL(g_listener_done == 1, 1000));
+    assert_int_equal(
+        lp2p_tcp_listener_new(&g_loop, (struct sockaddr *)&mine, 16, on_accept, &acc, &l), 0);
+    g_listener_done = 0;
+    lp2p_tcp_listener_close(l, on_listener_done, NULL);
+    assert_true(RUN_UNTIL(g_listener_done == 1, 1000));
+    assert_int_equal(acc.n, 0);
+}
+
 /* A receiver that does not read fills the kernel buffers; pending then reaches the
  * high-water mark (congested), and on_writable comes once, below the low-water mark, after
  * reading resumes. Paused reading delivers nothing. */
@@ -239,6 +317,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dial_accept_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dial_from_listen_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_listener_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_again_beside_time_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_pause_and_writable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_half_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_reaches_the_peer, setup, teardown),

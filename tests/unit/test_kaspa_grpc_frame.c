@@ -10,7 +10,9 @@
 #include <zlib.h>
 
 #include "kaspa/grpc.h"
+#include "kaspa/grpc_frame.h" /* src/kaspa/grpc_frame.h */
 #include "lp2p/err.h"
+#include "util/buf.h"
 
 typedef struct got {
     int n;

@@ -12,7 +12,9 @@
 #include "crypto/random.h"
 #include "kaspa/msg.h"
 #include "kaspa/session.h"
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "lp2p/err.h"
+#include "util/buf.h"
 
 static void test_version_vector(void **state)
 {

@@ -1,16 +1,18 @@
-#include "client.h"
+/* The probe (probe.h): dial one target, wait for a hole-punched connection if asked, hand
+ * the connection to the command. */
+#include "probe.h"
 
 #include "lp2p/err.h"
 #include "util/log.h"
 
 #include <stdio.h>
 
-uint64_t client_now_us(void)
+uint64_t probe_now_us(void)
 {
     return uv_hrtime() / 1000u;
 }
 
-void client_finish(client *cl, int exit_code)
+void probe_finish(probe *cl, int exit_code)
 {
     if (cl->finished)
         return;
@@ -27,7 +29,7 @@ void client_finish(client *cl, int exit_code)
     cli_signals_close();
 }
 
-static void start(client *cl, lp2p_conn *c)
+static void start(probe *cl, lp2p_conn *c)
 {
     if (cl->started || cl->finished)
         return;
@@ -38,7 +40,7 @@ static void start(client *cl, lp2p_conn *c)
 
 static void on_direct_timeout(uv_timer_t *t)
 {
-    client *cl = t->data;
+    probe *cl = t->data;
     lp2p_log(LP2P_WARN, "no_direct_connection",
              LF_S("reason", "no hole-punched connection in time; continuing over the relay"),
              LF_I("waited_ms", cl->wait_direct_ms));
@@ -48,10 +50,10 @@ static void on_direct_timeout(uv_timer_t *t)
 
 static void on_dial(lp2p_conn *c, int err, void *ud)
 {
-    client *cl = ud;
+    probe *cl = ud;
     if (err < 0) {
         fprintf(stderr, "holepunch: could not connect: %s\n", lp2p_strerror(err));
-        client_finish(cl, 1);
+        probe_finish(cl, 1);
         return;
     }
     if (lp2p_conn_is_relayed(c) && cl->wait_direct_ms > 0) {
@@ -70,7 +72,7 @@ static void on_dial(lp2p_conn *c, int err, void *ud)
 /* A hole punch finished: the direct connection to the peer we wait for. */
 static void on_connected_any(lp2p_conn *c, void *ud)
 {
-    client *cl = ud;
+    probe *cl = ud;
     if (cl->relayed && !lp2p_conn_is_relayed(c) &&
         lp2p_peer_id_equal(lp2p_conn_peer(c), lp2p_conn_peer(cl->relayed)))
         start(cl, c);
@@ -78,34 +80,34 @@ static void on_connected_any(lp2p_conn *c, void *ud)
 
 static void on_disconnected_any(lp2p_conn *c, int reason, void *ud)
 {
-    client *cl = ud;
+    probe *cl = ud;
     if (c == cl->relayed)
         cl->relayed = NULL;
 }
 
 static void on_identify(lp2p_conn *c, const lp2p_identify_result *r, void *ud)
 {
-    client *cl = ud;
+    probe *cl = ud;
     if (cl->ops->on_identify && !cl->finished)
         cl->ops->on_identify(cl, c, r);
 }
 
 static void on_deadline(uv_timer_t *t)
 {
-    client *cl = t->data;
+    probe *cl = t->data;
     lp2p_log(LP2P_ERROR, "timeout", LF_S("reason", "command did not finish in time"));
-    client_finish(cl, 1);
+    probe_finish(cl, 1);
 }
 
 static void on_stop(void *ud)
 {
-    client_finish(ud, 130);
+    probe_finish(ud, 130);
 }
 
-int client_run(cli_common *c, const char *target, uint64_t timeout_ms, const client_ops *ops,
-               void *ud)
+int probe_run(cli_common *c, const char *target, uint64_t timeout_ms, const probe_ops *ops,
+              void *ud)
 {
-    client cl = {.ops = ops, .ud = ud};
+    probe cl = {.ops = ops, .ud = ud};
     /* An explicit --key is used (created if missing); otherwise a throwaway identity. */
     if (c->key_path != c->key_default) {
         if (!(cl.kp = cli_load_key(c, 1)))
@@ -134,7 +136,7 @@ int client_run(cli_common *c, const char *target, uint64_t timeout_ms, const cli
     uv_timer_start(&cl.deadline, on_deadline, timeout_ms, 0);
     cli_on_signal(&cl.loop, on_stop, &cl);
     if (lp2p_host_dial(cl.host, target, on_dial, &cl) < 0)
-        client_finish(&cl, 1);
+        probe_finish(&cl, 1);
     uv_run(&cl.loop, UV_RUN_DEFAULT);
     cli_host_shutdown(&cl.loop, cl.host);
     uv_loop_close(&cl.loop);
