@@ -137,7 +137,8 @@ check "client: its session closed" jwait "$PW/keep.log" kaspa_session_closed 5
 check "bridge A still running" kill -0 "${PIDS[bridgeA]}"
 
 # ---- a restart with the same key reconnects, punched again ----------------------------------------
-NA=$(jcount "$PW/bridgeA.log" bridge_session_open '.direction == "inbound" and .relayed == false')
+FROM_B=".direction == \"inbound\" and .relayed == false and .peer == \"$CLI_ID\" and .loopback == \"$LO_A_FOR_B\""
+NA=$(jcount "$PW/bridgeA.log" bridge_session_open "$FROM_B")
 T0=$SECONDS
 start_b bridgeB2
 check "restarted bridge B: direct (punched) connection to A again" \
@@ -149,8 +150,8 @@ check "client after the restart: 5 of 5 pings answered" jfirst "$PW/c2.log" kasp
 check "restart to answered pings within 45 s ($((SECONDS - T0)) s)" test $((SECONDS - T0)) -le 45
 check "restarted bridge B: outbound session relayed=false" \
   jfirst "$PW/bridgeB2.log" bridge_session_open '.direction == "outbound" and .relayed == false'
-check "bridge A: a new inbound session relayed=false" \
-  test "$(jcount "$PW/bridgeA.log" bridge_session_open '.direction == "inbound" and .relayed == false')" -gt "$NA"
+check "bridge A: a new inbound session from B (its peer id, loopback $LO_A_FOR_B), relayed=false" \
+  test "$(jcount "$PW/bridgeA.log" bridge_session_open "$FROM_B")" -gt "$NA"
 check "the long-lived client reconnected by itself through the restarted bridge B (Ready again)" \
   wait_count "$PW/keep.log" kaspa_ready 2 15
 
