@@ -162,16 +162,18 @@ NB=$(jcount "$PW/bridgeB2.log" bridge_session_closed)
 NK=$(jcount "$PW/kaspad.log" kaspa_session_closed)
 T0=$SECONDS
 # 4 KiB of random bytes, then wait for the bridge to close the connection (cat sees EOF).
+head -c 4096 /dev/urandom >"$PW/garbage.bin"
+GARBAGE_SHA=$(sha256sum "$PW/garbage.bin" | cut -d' ' -f1)
 "$NATLAB" exec "$PL" b -- timeout 15 bash -c \
-  'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" && head -c 4096 /dev/urandom >&3 && cat <&3 >/dev/null' _ "$EP"
+  'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" && cat "$2" >&3 && cat <&3 >/dev/null' _ "$EP" "$PW/garbage.bin"
 check "garbage connection closed within 10 s ($((SECONDS - T0)) s)" test $((SECONDS - T0)) -le 10
 wait_count "$PW/kaspad.log" kaspa_session_closed $((NK + 1)) 5
 check "stand-in kaspad ended the garbage session (and only that one)" \
   test "$(jcount "$PW/kaspad.log" kaspa_session_closed)" = $((NK + 1))
 check "bridge B: the garbage session (4096 bytes in) closed" \
   jfirst "$PW/bridgeB2.log" bridge_session_closed '.bytes_from_kaspad == 4096'
-check "the garbage reached the stand-in kaspad as sent (tee A: 4096 bytes up)" \
-  jfirst "$PW/teeA.log" tee_closed '.up_bytes == 4096'
+check "the garbage reached the stand-in kaspad as sent (tee A: its 4096 bytes and sha256)" \
+  jfirst "$PW/teeA.log" tee_closed ".up_bytes == 4096 and .up_sha256 == \"$GARBAGE_SHA\""
 P1=$(jcount "$PW/good.log" kaspa_ping)
 sleep 3
 P2=$(jcount "$PW/good.log" kaspa_ping)
