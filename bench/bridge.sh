@@ -95,7 +95,9 @@ echo "# server $TCP; bridged endpoint $EP (B → A over libp2p $AMA)" >&2
 client() { # NAME ENDPOINT ARGS...
   local name=$1 ep=$2
   shift 2
-  timeout -k 2 300 "$H" client --kaspa-connect "$ep" --log-format json --ping-interval 0 "$@" \
+  local cmd=("$H" client) # bursts run in the bench tool bench/kaspa_load.c
+  [[ " $* " == *" --burst "* ]] && cmd=("${H%/*}/kaspa_load")
+  timeout -k 2 300 "${cmd[@]}" --kaspa-connect "$ep" --log-format json --ping-interval 0 "$@" \
     >"$W/$name.log" 2>&1
 }
 burst_sample() {

@@ -57,10 +57,14 @@ check "bridge B printed the kaspad flag --connect=$EP" grep -q -- "--connect=$EP
 
 # run_client NAME SECS ARGS...: the stand-in client behind NAT B, to B's endpoint for A (or
 # to CEP when set).
+# A --burst runs in the bench tool (bench/kaspa_load.c), the load modes' home; pings in the
+# product's client.
 run_client() {
   local name=$1 secs=$2
   shift 2
-  timeout -k 2 "$secs" "$NATLAB" exec "$PL" b -- "$HOLEPUNCH" client --kaspa-connect "${CEP:-$EP}" \
+  local cmd=("$HOLEPUNCH" client)
+  [[ " $* " == *" --burst "* ]] && cmd=("${HOLEPUNCH%/*}/kaspa_load")
+  timeout -k 2 "$secs" "$NATLAB" exec "$PL" b -- "${cmd[@]}" --kaspa-connect "${CEP:-$EP}" \
     --log-format json --ping-interval 0 "$@" >"$PW/$name.log" 2>&1
 }
 
