@@ -38,3 +38,15 @@ format:
 
 clean:
 	rm -rf build
+
+# ---- ops: install and the Debian package ----------------------------------------------
+# `make install PREFIX=/usr/local DESTDIR=/tmp/stage`: the release binary, systemd units,
+# example configs and docs. `make deb`: build/release/kaspa-holepunch_<ver>_<arch>.deb
+# (CPack's DEB generator; see CMakeLists.txt). Neither installs the package on this machine.
+PREFIX ?= /usr/local
+.PHONY: install deb package
+install: release
+	DESTDIR=$(DESTDIR) cmake --install $(REL_DIR) --prefix $(PREFIX)
+deb: release
+	cd $(REL_DIR) && cpack -G DEB
+package: deb

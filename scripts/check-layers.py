@@ -31,6 +31,9 @@ PUBLIC_LAYER = {
     "lp2p/log.h": "util",
     "lp2p/identity.h": "identity",
     "lp2p/multiaddr.h": "wire",
+    "lp2p/trace.h": "util",
+    "lp2p/rng.h": "util",
+    "lp2p/relay_limits.h": "proto",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

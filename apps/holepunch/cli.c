@@ -117,7 +117,7 @@ lp2p_keypair *cli_load_key(const cli_common *c, int create)
     return kp;
 }
 
-static uv_signal_t g_sigint, g_sigterm;
+static uv_signal_t g_sigint, g_sigterm, g_sighup;
 static void (*g_on_stop)(void *);
 static void *g_stop_ud;
 static int g_stopping;
@@ -134,6 +134,13 @@ static void on_signal(uv_signal_t *h, int signum)
         g_on_stop(g_stop_ud);
 }
 
+/* SIGHUP's default action ends the process; service managers and logrotate send it to ask
+ * for a reload. Nothing is re-read yet (docs/decisions.md), so it is logged and ignored. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    lp2p_log(LP2P_INFO, "sighup", LF_S("action", "ignored"));
+}
+
 void cli_on_signal(uv_loop_t *loop, void (*on_stop)(void *ud), void *ud)
 {
     g_on_stop = on_stop;
@@ -142,6 +149,8 @@ void cli_on_signal(uv_loop_t *loop, void (*on_stop)(void *ud), void *ud)
     uv_signal_init(loop, &g_sigterm);
     uv_signal_start(&g_sigint, on_signal, SIGINT);
     uv_signal_start(&g_sigterm, on_signal, SIGTERM);
+    uv_signal_init(loop, &g_sighup);
+    uv_signal_start(&g_sighup, on_sighup, SIGHUP);
 }
 
 void cli_signals_close(void)
@@ -150,6 +159,8 @@ void cli_signals_close(void)
         uv_close((uv_handle_t *)&g_sigint, NULL);
     if (!uv_is_closing((uv_handle_t *)&g_sigterm) && g_sigterm.loop)
         uv_close((uv_handle_t *)&g_sigterm, NULL);
+    if (!uv_is_closing((uv_handle_t *)&g_sighup) && g_sighup.loop)
+        uv_close((uv_handle_t *)&g_sighup, NULL);
 }
 
 size_t cli_listen_all(lp2p_host *h, const cli_common *c)

@@ -56,7 +56,7 @@ lp2p_keypair *cli_load_key(const cli_common *c, int create);
 /* Splits "a,b;c" into out (pointers into a new copy stored in *owned). */
 size_t cli_split_list(const char *s, const char **out, size_t max, char **owned);
 
-/* SIGINT/SIGTERM run on_stop once (then a second signal exits at once). */
+/* SIGINT/SIGTERM run on_stop once (then a second signal exits at once); SIGHUP is logged. */
 void cli_on_signal(uv_loop_t *loop, void (*on_stop)(void *ud), void *ud);
 void cli_signals_close(void);
 

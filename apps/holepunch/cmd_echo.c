@@ -2,7 +2,6 @@
  * one large transfer, every byte compared. Used by the interop tests in both directions. */
 #include "probe.h"
 #include "cmds.h"
-#include "services.h"
 
 #include "crypto/random.h"
 #include "lp2p/err.h"
@@ -129,7 +128,7 @@ static void on_connected(probe *cl, lp2p_conn *c)
             return;
         }
         lp2p_stream *s;
-        if (lp2p_conn_open_stream(c, ECHO_PROTO, &k_cb, e, &s) < 0) {
+        if (lp2p_conn_open_stream(c, LP2P_ECHO_PROTO, &k_cb, e, &s) < 0) {
             finish_one(e, 0);
             continue;
         }

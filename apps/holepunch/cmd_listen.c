@@ -1,7 +1,6 @@
 /* holepunch listen: a libp2p peer serving identify, ping, perf and /echo/1.0.0. */
 #include "cli.h"
 #include "cmds.h"
-#include "services.h"
 
 #include "lp2p/err.h"
 #include "util/log.h"
@@ -37,7 +36,11 @@ int cmd_listen(int argc, char **argv)
 {
     cli_common c;
     cli_common_init(&c);
-    int perf = 1;
+    int no_perf = 0;
+    const cli_flag flags[] = {
+        {"--no-perf", CLI_BOOL, &no_perf, NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
     for (int i = 1; i < argc;) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(k_help, stdout);
@@ -45,12 +48,12 @@ int cmd_listen(int argc, char **argv)
             cli_common_free(&c);
             return 0;
         }
-        if (strcmp(argv[i], "--no-perf") == 0) {
-            perf = 0;
-            i++;
+        int n = cli_flags_match(flags, "listen", argc, argv, &i);
+        if (n < 0)
+            goto usage;
+        if (n > 0)
             continue;
-        }
-        int n = cli_parse_common(&c, argc, argv, i);
+        n = cli_parse_common(&c, argc, argv, i);
         if (n < 0)
             goto usage;
         if (n == 0) {
@@ -81,9 +84,9 @@ int cmd_listen(int argc, char **argv)
         fprintf(stderr, "holepunch listen: %s\n", lp2p_strerror(rc));
         return 1;
     }
-    services_register_echo(app.host);
-    if (perf)
-        services_register_perf(app.host);
+    lp2p_host_serve_echo(app.host);
+    if (!no_perf)
+        lp2p_host_serve_perf(app.host);
     size_t ok = cli_listen_all(app.host, &c);
     int exit_code = 0;
     if (ok == 0) {

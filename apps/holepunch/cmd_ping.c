@@ -4,6 +4,7 @@
 
 #include "crypto/random.h"
 #include "lp2p/err.h"
+#include "lp2p/holepunch.h"
 #include "proto/ping.h"
 #include "util/log.h"
 
@@ -30,6 +31,7 @@ typedef struct ping_app {
     int timer_live;
     int identified, started;
     lp2p_conn *conn;
+    int sub; /* our subscription to the host's hole-punch event, or -1 */
 } ping_app;
 
 static void send_one(ping_app *a)
@@ -74,6 +76,41 @@ static void p_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
 }
 
 static const lp2p_stream_callbacks k_cb;
+static void start(ping_app *a);
+
+/* The hole punch gave us a direct connection while the pings run over the relay: go on over
+ * it at once (the relayed connection closes after its grace period). A ping in flight is
+ * sent again there. */
+static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
+{
+    ping_app *a = ud;
+    if (ev->outcome != LP2P_HOLEPUNCH_DIRECT || !a->conn || a->cl->finished ||
+        !lp2p_conn_is_relayed(a->conn) || !lp2p_peer_id_equal(ev->peer, lp2p_conn_peer(a->conn)))
+        return;
+    lp2p_log(LP2P_INFO, "ping_moved", LF_S("peer", lp2p_conn_peer_str(ev->direct)),
+             LF_S("to", lp2p_conn_remote_addr(ev->direct)));
+    if (!a->s) {
+        /* Not started yet (identify pending): start there instead. */
+        a->conn = ev->direct;
+        if (!a->started && lp2p_conn_identified(a->conn))
+            start(a);
+        return;
+    }
+    int in_flight = a->core.waiting;
+    lp2p_stream_detach(a->s, 0);
+    a->s = NULL;
+    a->conn = ev->direct;
+    lp2p_ping_free(&a->core);
+    lp2p_ping_init(&a->core, LP2P_PING_DIALER, 10000u * 1000u);
+    a->core.rng = LP2P_RNG_OPENSSL;
+    a->core.trace = LP2P_TRACE_LOG;
+    if (lp2p_conn_open_stream(a->conn, LP2P_PING_PROTO, &k_cb, a, &a->s) < 0) {
+        probe_finish(a->cl, 1);
+        return;
+    }
+    if (in_flight)
+        send_one(a);
+}
 
 static void p_on_close(lp2p_stream *s, int err, void *ud)
 {
@@ -81,22 +118,6 @@ static void p_on_close(lp2p_stream *s, int err, void *ud)
     a->s = NULL;
     if (a->done >= a->count || a->cl->finished)
         return;
-    /* The relayed connection went away after a hole punch (the peer closed it at once, or
-     * its grace period ended): go on over the direct connection. */
-    lp2p_conn *direct = lp2p_host_find_conn(a->cl->host, lp2p_conn_peer(a->conn));
-    if (direct && direct != a->conn && !lp2p_conn_is_relayed(direct)) {
-        lp2p_log(LP2P_INFO, "ping_moved", LF_S("peer", lp2p_conn_peer_str(direct)),
-                 LF_S("to", lp2p_conn_remote_addr(direct)));
-        a->conn = direct;
-        lp2p_ping_free(&a->core);
-        lp2p_ping_init(&a->core, LP2P_PING_DIALER, 10000u * 1000u);
-        a->core.rng = LP2P_RNG_OPENSSL;
-        a->core.trace = LP2P_TRACE_LOG;
-        if (lp2p_conn_open_stream(direct, LP2P_PING_PROTO, &k_cb, a, &a->s) == 0) {
-            send_one(a);
-            return;
-        }
-    }
     if (a->done < a->count) {
         lp2p_log(LP2P_ERROR, "ping_failed", LF_S("peer", lp2p_conn_peer_str(a->conn)),
                  LF_S("reason", err ? lp2p_strerror(err) : "stream closed early"));
@@ -126,6 +147,8 @@ static void on_connected(probe *cl, lp2p_conn *c)
     uv_timer_init(&cl->loop, &a->timer);
     a->timer.data = a;
     a->timer_live = 1;
+    const lp2p_host_callbacks hp = {.on_holepunch = on_holepunch};
+    a->sub = lp2p_host_subscribe(cl->host, &hp, a);
     if (lp2p_conn_identified(c))
         start(a); /* e.g. the relayed connection, after waiting for a punch in vain */
 }
@@ -142,6 +165,9 @@ static void on_identify(probe *cl, lp2p_conn *c, const lp2p_identify_result *r)
 static void on_finish(probe *cl)
 {
     ping_app *a = cl->ud;
+    if (a->sub >= 0 && cl->host)
+        lp2p_host_unsubscribe(cl->host, a->sub);
+    a->sub = -1;
     if (a->timer_live) {
         a->timer_live = 0;
         uv_close((uv_handle_t *)&a->timer, NULL);
@@ -168,6 +194,7 @@ int cmd_ping(int argc, char **argv)
     ping_app app;
     memset(&app, 0, sizeof(app));
     app.count = count > 0 ? (int)count : 1;
+    app.sub = -1;
     app.interval_ms = (uint64_t)interval;
     lp2p_ping_init(&app.core, LP2P_PING_DIALER, 10000u * 1000u);
     app.core.rng = LP2P_RNG_OPENSSL;

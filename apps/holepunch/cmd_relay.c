@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "metrics.h"
-#include "relay_svc.h"
+#include "lp2p/relay_server.h"
 
 #include "lp2p/err.h"
 #include "util/log.h"
@@ -53,197 +53,20 @@ static const char *const k_help =
 typedef struct relay_app {
     uv_loop_t *loop;
     lp2p_host *host;
-    relay_svc *svc;
+    lp2p_relay_server *svc;
     metrics_server *metrics;
-    uint64_t conns_total;
-    size_t conns_active;
 } relay_app;
 
-/* ---- flag values
- * ---------------------------------------------------------------------------
- */
-
-/* "90s", "2m", "1h", "500ms", "1.5h"; a bare number is seconds. -1 on error. */
-static int64_t parse_duration_ms(const char *s)
+/* --max-connections and --stream-timeout: 0 would mean "none at all", never what is meant. */
+static int positive(const char *v)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
-        return -1;
-    double mul = 1000;
-    if (strcmp(end, "ms") == 0)
-        mul = 1;
-    else if (strcmp(end, "s") == 0 || *end == 0)
-        mul = 1000;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        mul = 60 * 1000;
-    else if (strcmp(end, "h") == 0)
-        mul = 3600 * 1000;
-    else
-        return -1;
-    double ms = v * mul;
-    return ms > 1e15 ? -1 : (int64_t)ms;
+    return strtod(v, NULL) > 0 ? 0 : -1;
 }
-
-static int parse_u32(const char *s, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v > UINT32_MAX || s[0] == '-')
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-/* BURST/DUR */
-static int parse_rate(const char *s, uint32_t *burst, uint64_t *interval_ms)
-{
-    char tmp[64];
-    const char *slash = strchr(s, '/');
-    if (!slash || (size_t)(slash - s) >= sizeof(tmp))
-        return -1;
-    memcpy(tmp, s, (size_t)(slash - s));
-    tmp[slash - s] = 0;
-    int64_t d = parse_duration_ms(slash + 1);
-    if (parse_u32(tmp, burst) < 0 || d <= 0)
-        return -1;
-    *interval_ms = (uint64_t)d;
-    return 0;
-}
-
-typedef enum { F_U32, F_DUR, F_SIZE, F_RATE } flag_kind;
-typedef struct relay_flag {
-    const char *name;
-    flag_kind kind;
-    size_t off, off2; /* into lp2p_relay_config (off2: the rate's interval) */
-} relay_flag;
-
-#define CFG(f) offsetof(lp2p_relay_config, f)
-static const relay_flag k_flags[] = {
-    {"--max-reservations", F_U32, CFG(max_reservations), 0},
-    {"--reservation-ttl", F_DUR, CFG(reservation_ttl_ms), 0},
-    {"--max-reservations-per-peer", F_U32, CFG(max_reservations_per_peer), 0},
-    {"--max-reservations-per-ip", F_U32, CFG(max_reservations_per_ip), 0},
-    {"--max-circuits", F_U32, CFG(max_circuits), 0},
-    {"--max-circuits-per-peer", F_U32, CFG(max_circuits_per_peer), 0},
-    {"--circuit-duration", F_DUR, CFG(circuit_duration_ms), 0},
-    {"--circuit-data", F_SIZE, CFG(circuit_data), 0},
-    {"--connect-timeout", F_DUR, CFG(connect_timeout_ms), 0},
-    {"--reserve-rate-peer", F_RATE, CFG(reserve_burst_peer), CFG(reserve_interval_peer_ms)},
-    {"--reserve-rate-ip", F_RATE, CFG(reserve_burst_ip), CFG(reserve_interval_ip_ms)},
-    {"--connect-rate-peer", F_RATE, CFG(connect_burst_peer), CFG(connect_interval_peer_ms)},
-    {"--connect-rate-ip", F_RATE, CFG(connect_burst_ip), CFG(connect_interval_ip_ms)},
-};
-
-/* 1 = consumed (2 args), 0 = not ours, -1 = bad value (printed). */
-static int parse_relay_flag(lp2p_relay_config *cfg, int argc, char **argv, int i)
-{
-    for (size_t k = 0; k < sizeof(k_flags) / sizeof(k_flags[0]); k++) {
-        const relay_flag *f = &k_flags[k];
-        if (strcmp(argv[i], f->name) != 0)
-            continue;
-        if (i + 1 >= argc) {
-            fprintf(stderr, "holepunch relay: %s needs a value\n", f->name);
-            return -1;
-        }
-        const char *v = argv[i + 1];
-        char *base = (char *)cfg;
-        int ok = 0;
-        switch (f->kind) {
-        case F_U32:
-            ok = parse_u32(v, (uint32_t *)(base + f->off)) == 0;
-            break;
-        case F_DUR: {
-            int64_t d = parse_duration_ms(v);
-            if ((ok = d >= 0))
-                *(uint64_t *)(base + f->off) = (uint64_t)d;
-            break;
-        }
-        case F_SIZE: {
-            long long n = cli_parse_size(v);
-            if ((ok = n >= 0))
-                *(uint64_t *)(base + f->off) = (uint64_t)n;
-            break;
-        }
-        case F_RATE:
-            ok = parse_rate(v, (uint32_t *)(base + f->off), (uint64_t *)(base + f->off2)) == 0;
-            break;
-        }
-        if (!ok) {
-            fprintf(stderr, "holepunch relay: bad value '%s' for %s (see --help)\n", v, f->name);
-            return -1;
-        }
-        return 1;
-    }
-    return 0;
-}
-
-/* ---- host events
- * ---------------------------------------------------------------------------
- */
-
-static void on_connected(lp2p_conn *c, void *ud)
-{
-    relay_app *a = ud;
-    a->conns_active++;
-    a->conns_total++;
-}
-
-static void on_disconnected(lp2p_conn *c, int reason, void *ud)
-{
-    relay_app *a = ud;
-    if (a->conns_active)
-        a->conns_active--;
-    relay_svc_conn_closed(a->svc, c);
-}
-
-/* ---- metrics
- * -------------------------------------------------------------------------------
- */
 
 static void render_metrics(metrics_text *m, void *ud)
 {
     relay_app *a = ud;
-    relay_svc_stats st;
-    relay_svc_stats_get(a->svc, &st);
-    metrics_family(m, "holepunch_relay_reservations_active", "gauge",
-                   "Reservations currently held by clients.");
-    metrics_value(m, "holepunch_relay_reservations_active", NULL, NULL, st.reservations_active);
-    metrics_family(m, "holepunch_relay_reservations_granted_total", "counter",
-                   "RESERVE requests answered OK (refreshes included).");
-    metrics_value(m, "holepunch_relay_reservations_granted_total", NULL, NULL,
-                  st.reservations_granted_total);
-    metrics_family(m, "holepunch_relay_reservations_refused_total", "counter",
-                   "RESERVE requests refused, by the status sent.");
-    for (size_t i = 0; i < RELAY_SVC_NREFUSALS; i++)
-        metrics_value(m, "holepunch_relay_reservations_refused_total", "reason",
-                      relay_svc_refusal_name(i), st.reservations_refused_total[i]);
-    metrics_family(m, "holepunch_relay_circuits_active", "gauge", "Live (spliced) circuits.");
-    metrics_value(m, "holepunch_relay_circuits_active", NULL, NULL, st.circuits_active);
-    metrics_family(m, "holepunch_relay_circuits_total", "counter", "Circuits that went live.");
-    metrics_value(m, "holepunch_relay_circuits_total", NULL, NULL, st.circuits_total);
-    metrics_family(m, "holepunch_relay_circuits_refused_total", "counter",
-                   "CONNECT requests that did not become a circuit, by the status sent.");
-    for (size_t i = 0; i < RELAY_SVC_NREFUSALS; i++)
-        metrics_value(m, "holepunch_relay_circuits_refused_total", "reason",
-                      relay_svc_refusal_name(i), st.circuits_refused_total[i]);
-    metrics_family(m, "holepunch_relay_circuits_limited_total", "counter",
-                   "Circuits reset at their limit.");
-    metrics_value(m, "holepunch_relay_circuits_limited_total", "limit", "data",
-                  st.circuits_limited_total[0]);
-    metrics_value(m, "holepunch_relay_circuits_limited_total", "limit", "duration",
-                  st.circuits_limited_total[1]);
-    metrics_family(m, "holepunch_relay_bytes_total", "counter", "Bytes relayed on circuits.");
-    metrics_value(m, "holepunch_relay_bytes_total", "direction", "src_to_dst", st.bytes_relayed[0]);
-    metrics_value(m, "holepunch_relay_bytes_total", "direction", "dst_to_src", st.bytes_relayed[1]);
-    metrics_family(m, "holepunch_relay_connections_active", "gauge",
-                   "libp2p connections currently open.");
-    metrics_value(m, "holepunch_relay_connections_active", NULL, NULL, a->conns_active);
-    metrics_family(m, "holepunch_relay_connections_total", "counter",
-                   "libp2p connections established.");
-    metrics_value(m, "holepunch_relay_connections_total", NULL, NULL, a->conns_total);
+    metrics_render_relay(m, a->svc);
 }
 
 /* ---- command
@@ -255,7 +78,7 @@ static void on_stop(void *ud)
     relay_app *a = ud;
     metrics_server_stop(a->metrics);
     a->metrics = NULL;
-    relay_svc_close(a->svc);
+    lp2p_relay_server_close(a->svc);
     a->svc = NULL;
     lp2p_host_close(a->host);
     a->host = NULL;
@@ -266,13 +89,41 @@ int cmd_relay(int argc, char **argv)
 {
     cli_common c;
     cli_common_init(&c);
-    relay_svc_config rc_cfg;
-    relay_svc_config_default(&rc_cfg);
+    lp2p_relay_server_config rc_cfg;
+    lp2p_relay_server_config_default(&rc_cfg);
     const char *announce[CLI_MAX_ADDRS];
     size_t nannounce = 0;
     const char *metrics_listen = NULL;
     uint32_t max_conns = 0; /* 0: the host's default */
     uint32_t max_conns_per_ip = 32;
+    lp2p_relay_config *L = &rc_cfg.limits;
+    const cli_flag flags[] = {
+        {"--announce", CLI_LIST, announce, &nannounce, CLI_MAX_ADDRS, NULL, "a multiaddr"},
+        {"--metrics-listen", CLI_STR, &metrics_listen, NULL, 0, NULL, "HOST:PORT"},
+        {"--max-connections", CLI_U32, &max_conns, NULL, 0, positive, "a whole number > 0"},
+        {"--max-connections-per-ip", CLI_U32, &max_conns_per_ip, NULL, 0, NULL, NULL},
+        {"--stream-timeout", CLI_DUR_MS, &rc_cfg.stream_timeout_ms, NULL, 0, positive,
+         "a duration > 0 such as 500ms, 90s, 2m"},
+        {"--max-reservations", CLI_U32, &L->max_reservations, NULL, 0, NULL, NULL},
+        {"--reservation-ttl", CLI_DUR_MS, &L->reservation_ttl_ms, NULL, 0, NULL, NULL},
+        {"--max-reservations-per-peer", CLI_U32, &L->max_reservations_per_peer, NULL, 0, NULL,
+         NULL},
+        {"--max-reservations-per-ip", CLI_U32, &L->max_reservations_per_ip, NULL, 0, NULL, NULL},
+        {"--max-circuits", CLI_U32, &L->max_circuits, NULL, 0, NULL, NULL},
+        {"--max-circuits-per-peer", CLI_U32, &L->max_circuits_per_peer, NULL, 0, NULL, NULL},
+        {"--circuit-duration", CLI_DUR_MS, &L->circuit_duration_ms, NULL, 0, NULL, NULL},
+        {"--circuit-data", CLI_SIZE, &L->circuit_data, NULL, 0, NULL, NULL},
+        {"--connect-timeout", CLI_DUR_MS, &L->connect_timeout_ms, NULL, 0, NULL, NULL},
+        {"--reserve-rate-peer", CLI_RATE, &L->reserve_burst_peer, &L->reserve_interval_peer_ms, 0,
+         NULL, NULL},
+        {"--reserve-rate-ip", CLI_RATE, &L->reserve_burst_ip, &L->reserve_interval_ip_ms, 0, NULL,
+         NULL},
+        {"--connect-rate-peer", CLI_RATE, &L->connect_burst_peer, &L->connect_interval_peer_ms, 0,
+         NULL, NULL},
+        {"--connect-rate-ip", CLI_RATE, &L->connect_burst_ip, &L->connect_interval_ip_ms, 0, NULL,
+         NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
     for (int i = 1; i < argc;) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(k_help, stdout);
@@ -280,56 +131,11 @@ int cmd_relay(int argc, char **argv)
             cli_common_free(&c);
             return 0;
         }
-        int takes_value = i + 1 < argc;
-        if (strcmp(argv[i], "--announce") == 0 && takes_value) {
-            if (nannounce == CLI_MAX_ADDRS) {
-                fprintf(stderr, "holepunch relay: at most %d --announce addresses\n",
-                        CLI_MAX_ADDRS);
-                goto usage;
-            }
-            announce[nannounce++] = argv[i + 1];
-            i += 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--metrics-listen") == 0 && takes_value) {
-            metrics_listen = argv[i + 1];
-            i += 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--max-connections-per-ip") == 0 && takes_value) {
-            if (parse_u32(argv[i + 1], &max_conns_per_ip) < 0) {
-                fprintf(stderr, "holepunch relay: bad --max-connections-per-ip '%s'\n",
-                        argv[i + 1]);
-                goto usage;
-            }
-            i += 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--max-connections") == 0 && takes_value) {
-            if (parse_u32(argv[i + 1], &max_conns) < 0 || max_conns == 0) {
-                fprintf(stderr, "holepunch relay: bad --max-connections '%s'\n", argv[i + 1]);
-                goto usage;
-            }
-            i += 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--stream-timeout") == 0 && takes_value) {
-            int64_t d = parse_duration_ms(argv[i + 1]);
-            if (d <= 0) {
-                fprintf(stderr, "holepunch relay: bad --stream-timeout '%s'\n", argv[i + 1]);
-                goto usage;
-            }
-            rc_cfg.stream_timeout_ms = (uint64_t)d;
-            i += 2;
-            continue;
-        }
-        int n = parse_relay_flag(&rc_cfg.core, argc, argv, i);
+        int n = cli_flags_match(flags, "relay", argc, argv, &i);
         if (n < 0)
             goto usage;
-        if (n > 0) {
-            i += 2;
+        if (n > 0)
             continue;
-        }
         n = cli_parse_common(&c, argc, argv, i);
         if (n < 0)
             goto usage;
@@ -369,9 +175,6 @@ int cmd_relay(int argc, char **argv)
     hc.max_conns_per_ip = max_conns_per_ip;
     /* A paused circuit side can still deliver one window: keep that below max_buffered. */
     hc.max_stream_window = 1u << 20;
-    hc.cb.on_connected = on_connected;
-    hc.cb.on_disconnected = on_disconnected;
-    hc.ud = &app;
     int exit_code = 0;
     int rc = lp2p_host_new(&hc, &app.host);
     if (rc < 0) {
@@ -383,7 +186,7 @@ int cmd_relay(int argc, char **argv)
     if (ok == 0) {
         fprintf(stderr, "holepunch relay: could not listen on any address\n");
         exit_code = 1;
-    } else if ((rc = relay_svc_new(&loop, app.host, kp, &rc_cfg, &app.svc)) < 0) {
+    } else if ((rc = lp2p_relay_server_new(app.host, kp, &rc_cfg, &app.svc)) < 0) {
         fprintf(stderr, "holepunch relay: %s\n", lp2p_strerror(rc));
         exit_code = 1;
     } else if (metrics_listen && (rc = metrics_server_start(&loop, metrics_listen, render_metrics,
@@ -393,15 +196,16 @@ int cmd_relay(int argc, char **argv)
         exit_code = 1;
     }
     if (exit_code) {
-        relay_svc_close(app.svc);
+        lp2p_relay_server_close(app.svc);
         app.svc = NULL;
         lp2p_host_close(app.host);
         app.host = NULL;
     } else {
-        lp2p_log(LP2P_INFO, "relay_started", LF_U("max_reservations", rc_cfg.core.max_reservations),
-                 LF_U("reservation_ttl_s", rc_cfg.core.reservation_ttl_ms / 1000),
-                 LF_U("circuit_duration_s", rc_cfg.core.circuit_duration_ms / 1000),
-                 LF_U("circuit_data", rc_cfg.core.circuit_data));
+        lp2p_log(LP2P_INFO, "relay_started",
+                 LF_U("max_reservations", rc_cfg.limits.max_reservations),
+                 LF_U("reservation_ttl_s", rc_cfg.limits.reservation_ttl_ms / 1000),
+                 LF_U("circuit_duration_s", rc_cfg.limits.circuit_duration_ms / 1000),
+                 LF_U("circuit_data", rc_cfg.limits.circuit_data));
         cli_on_signal(&loop, on_stop, &app);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

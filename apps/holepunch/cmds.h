@@ -11,5 +11,6 @@ int cmd_echo(int argc, char **argv);
 int cmd_relay(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_client(int argc, char **argv);
+int cmd_bridge(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
 #include "cmds.h"
 #include "net/wall_clock.h"
 #include "util/log.h"
+#include "config_file.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ static const command k_commands[] = {
     {"relay", cmd_relay, "run a Circuit Relay v2 server (hop), with limits and Prometheus metrics"},
     {"server", cmd_server, "serve Kaspa P2P over libp2p (relay reservations, DCUtR) and plain TCP"},
     {"client", cmd_client, "connect to a Kaspa server over libp2p (direct after DCUtR) or TCP"},
+    {"bridge", cmd_bridge, "beside a stock kaspad: splice its P2P traffic to hole-punched peers"},
 };
 
 static void usage(FILE *out)
@@ -33,7 +35,8 @@ static void usage(FILE *out)
                  "Commands:\n");
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)
         fprintf(out, "  %-8s %s\n", k_commands[i].name, k_commands[i].summary);
-    fprintf(out, "\nRun `holepunch COMMAND --help` for a command's options.\n");
+    fprintf(out, "\nRun `holepunch COMMAND --help` for a command's options; every command also "
+                 "reads\n--config FILE (or HOLEPUNCH_CONFIG), one 'name = value' per line.\n");
 }
 
 int main(int argc, char **argv)
@@ -59,7 +62,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)
         if (strcmp(argv[1], k_commands[i].name) == 0)
-            return k_commands[i].run(argc - 1, argv + 1);
+            return config_file_run(k_commands[i].run, argc - 1, argv + 1);
     fprintf(stderr, "holepunch: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -281,3 +281,46 @@ uint16_t metrics_server_port(const metrics_server *s)
 {
     return s->port;
 }
+
+/* The relay server's counters (holepunch relay --metrics-listen). */
+void metrics_render_relay(metrics_text *m, const lp2p_relay_server *r)
+{
+    lp2p_relay_server_stats st;
+    lp2p_relay_server_stats_get(r, &st);
+    metrics_family(m, "holepunch_relay_reservations_active", "gauge",
+                   "Reservations currently held by clients.");
+    metrics_value(m, "holepunch_relay_reservations_active", NULL, NULL, st.reservations_active);
+    metrics_family(m, "holepunch_relay_reservations_granted_total", "counter",
+                   "RESERVE requests answered OK (refreshes included).");
+    metrics_value(m, "holepunch_relay_reservations_granted_total", NULL, NULL,
+                  st.reservations_granted_total);
+    metrics_family(m, "holepunch_relay_reservations_refused_total", "counter",
+                   "RESERVE requests refused, by the status sent.");
+    for (size_t i = 0; i < LP2P_RELAY_SERVER_NREFUSALS; i++)
+        metrics_value(m, "holepunch_relay_reservations_refused_total", "reason",
+                      lp2p_relay_server_refusal_name(i), st.reservations_refused_total[i]);
+    metrics_family(m, "holepunch_relay_circuits_active", "gauge", "Live (spliced) circuits.");
+    metrics_value(m, "holepunch_relay_circuits_active", NULL, NULL, st.circuits_active);
+    metrics_family(m, "holepunch_relay_circuits_total", "counter", "Circuits that went live.");
+    metrics_value(m, "holepunch_relay_circuits_total", NULL, NULL, st.circuits_total);
+    metrics_family(m, "holepunch_relay_circuits_refused_total", "counter",
+                   "CONNECT requests that did not become a circuit, by the status sent.");
+    for (size_t i = 0; i < LP2P_RELAY_SERVER_NREFUSALS; i++)
+        metrics_value(m, "holepunch_relay_circuits_refused_total", "reason",
+                      lp2p_relay_server_refusal_name(i), st.circuits_refused_total[i]);
+    metrics_family(m, "holepunch_relay_circuits_limited_total", "counter",
+                   "Circuits reset at their limit.");
+    metrics_value(m, "holepunch_relay_circuits_limited_total", "limit", "data",
+                  st.circuits_limited_total[0]);
+    metrics_value(m, "holepunch_relay_circuits_limited_total", "limit", "duration",
+                  st.circuits_limited_total[1]);
+    metrics_family(m, "holepunch_relay_bytes_total", "counter", "Bytes relayed on circuits.");
+    metrics_value(m, "holepunch_relay_bytes_total", "direction", "src_to_dst", st.bytes_relayed[0]);
+    metrics_value(m, "holepunch_relay_bytes_total", "direction", "dst_to_src", st.bytes_relayed[1]);
+    metrics_family(m, "holepunch_relay_connections_active", "gauge",
+                   "libp2p connections currently open.");
+    metrics_value(m, "holepunch_relay_connections_active", NULL, NULL, st.connections_active);
+    metrics_family(m, "holepunch_relay_connections_total", "counter",
+                   "libp2p connections established.");
+    metrics_value(m, "holepunch_relay_connections_total", NULL, NULL, st.connections_total);
+}

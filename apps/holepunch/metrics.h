@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "lp2p/relay_server.h"
 #include "util/buf.h"
 
 typedef struct metrics_text {
@@ -32,6 +33,9 @@ typedef void (*metrics_render_fn)(metrics_text *m, void *ud);
 /* Renders once into out (appended); 0 or LP2P_ERR_NOMEM. For tests and for the
  * server. */
 int metrics_render(metrics_render_fn fn, void *ud, lp2p_buf *out);
+
+/* The families of a relay server's counters (lp2p_relay_server_stats). */
+void metrics_render_relay(metrics_text *m, const lp2p_relay_server *r);
 
 typedef struct metrics_server metrics_server;
 

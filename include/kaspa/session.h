@@ -21,8 +21,8 @@
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
 #include "lp2p/identity.h"
-#include "util/rng.h"
-#include "util/trace.h"
+#include "lp2p/rng.h"
+#include "lp2p/trace.h"
 
 #define KASPA_NODE_ID_LEN 16
 /* 10 = rusty-kaspa v2.x (Toccata). v1.0.x nodes accept >= 7, v1.1.x >= 9, v2.x >= 10 (and,

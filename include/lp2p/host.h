@@ -47,10 +47,18 @@ typedef struct lp2p_identify_result {
     size_t nlisten;
 } lp2p_identify_result;
 
+typedef struct lp2p_holepunch_event lp2p_holepunch_event; /* lp2p/holepunch.h */
+
+/* Connection events. The config's callbacks are the first subscriber; more subscribe with
+ * lp2p_host_subscribe. Any member may be NULL. */
 typedef struct lp2p_host_callbacks {
+    /* A connection is up and kept (after duplicate resolution). */
     void (*on_connected)(lp2p_conn *c, void *ud);
+    /* Last event of a connection reported by on_connected; c is valid until it returns. */
     void (*on_disconnected)(lp2p_conn *c, int reason, void *ud);
     void (*on_identify)(lp2p_conn *c, const lp2p_identify_result *r, void *ud);
+    /* Progress and outcome of a hole punch (lp2p/holepunch.h). */
+    void (*on_holepunch)(const lp2p_holepunch_event *ev, void *ud);
 } lp2p_host_callbacks;
 
 typedef struct lp2p_host_config {
@@ -64,6 +72,14 @@ typedef struct lp2p_host_config {
     uint32_t max_streams_per_conn; /* default 512 */
     uint32_t max_stream_window;    /* Yamux auto-tune ceiling; default 16 MiB */
     int holepunch;                 /* serve and start DCUtR; default 1 */
+    /* A punch that has no direct connection this long after the relayed one came up gives
+     * up (LP2P_HOLEPUNCH_GAVE_UP). 0 (default): when DCUtR's attempts are spent. */
+    uint64_t holepunch_timeout_ms;
+    /* When we drive DCUtR (we accepted the relayed connection) and an exchange's attempts are
+     * spent: start this many fresh exchanges on the same relayed connection, each
+     * holepunch_repunch_delay_ms after the last gave up. Default 0 (GAVE_UP at once). */
+    uint32_t holepunch_repunch;
+    uint64_t holepunch_repunch_delay_ms; /* default 10 s */
     lp2p_host_callbacks cb;
     void *ud;
 } lp2p_host_config;
@@ -86,6 +102,20 @@ const lp2p_peer_id *lp2p_host_peer_id(const lp2p_host *h);
  * Logs `reservation {relay, expires, addrs}` with our /p2p-circuit addresses. Peers then
  * reach us with lp2p_host_dial("<relay>/p2p/<relay>/p2p-circuit/p2p/<us>"). */
 int lp2p_host_reserve(lp2p_host *h, const char *relay_multiaddr);
+
+/* Adds a subscriber to the connection events (cb is copied). Subscribers are called in the
+ * order they subscribed, on_disconnected in the reverse order. Returns an id >= 0 for
+ * lp2p_host_unsubscribe, or LP2P_ERR_LIMIT. Safe to call from an event callback. */
+int lp2p_host_subscribe(lp2p_host *h, const lp2p_host_callbacks *cb, void *ud);
+/* No event reaches that subscriber any more (also from inside one of its callbacks). */
+void lp2p_host_unsubscribe(lp2p_host *h, int id);
+
+/* Services of the host beside identify, ping and DCUtR (always on), enabled by the app. */
+#define LP2P_ECHO_PROTO "/echo/1.0.0"
+/* /echo/1.0.0: every byte back until EOF. */
+int lp2p_host_serve_echo(lp2p_host *h);
+/* /perf/1.0.0 (libp2p perf spec): off by default on public nodes, as the spec asks. */
+int lp2p_host_serve_perf(lp2p_host *h);
 
 /* Registers a handler for inbound streams of a protocol. */
 int lp2p_host_handle(lp2p_host *h, const char *proto, const lp2p_stream_callbacks *cb, void *ud);

@@ -115,7 +115,6 @@ static void conn_release(lp2p_conn *c)
         lp2p_yamux_del(c->yamux);
     lp2p_buf_free(&c->plain);
     lp2p_buf_free(&c->wire);
-    lp2p_identify_info_free(&c->remote_info);
     free(c);
     if (--h->open_handles == 0 && h->closing)
         lp2p__host_free(h);
@@ -629,12 +628,6 @@ static void on_timer(uv_timer_t *t)
                             c->stage == CONN_DIALING ? "dial timed out" : "handshake timed out");
         return;
     }
-    if (c->close_at_ms && now >= c->close_at_ms) {
-        lp2p_log(LP2P_INFO, "relayed_closed", LF_S("peer", c->peer_str),
-                 LF_S("reason", "direct connection established; grace period over"));
-        lp2p_conn_close(c, 0);
-        return;
-    }
     int rc = lp2p_yamux_tick(c->yamux, now);
     if (rc < 0) {
         lp2p__conn_fail(c, rc,
@@ -650,8 +643,6 @@ void lp2p__conn_arm_timer(lp2p_conn *c)
     uint64_t now = lp2p__now(c->host);
     uint64_t dl =
         c->stage == CONN_READY ? lp2p_yamux_next_deadline(c->yamux) : c->deadline_handshake;
-    if (c->stage == CONN_READY && c->close_at_ms && c->close_at_ms < dl)
-        dl = c->close_at_ms;
     if (dl == UINT64_MAX) {
         uv_timer_stop(&c->timer);
         return;
@@ -695,10 +686,6 @@ const char *lp2p_conn_peer_str(const lp2p_conn *c)
 const char *lp2p_conn_remote_addr(const lp2p_conn *c)
 {
     return c->remote_addr;
-}
-int lp2p_conn_identified(const lp2p_conn *c)
-{
-    return c->identified;
 }
 int lp2p_conn_is_relayed(const lp2p_conn *c)
 {

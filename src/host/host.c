@@ -25,12 +25,13 @@ void lp2p_host_config_default(lp2p_host_config *c, uv_loop_t *loop, const lp2p_k
     c->max_streams_per_conn = 512;
     c->max_stream_window = 16u << 20;
     c->holepunch = 1;
+    c->holepunch_repunch_delay_ms = 10000;
 }
 
 /* The last handle of a closed host is gone: release what outlived the connections. */
 void lp2p__host_free(lp2p_host *h)
 {
-    lp2p_peerbook_del(h->pb);
+    lp2p_relay_quota_del(h->relay_quota);
     free(h);
 }
 
@@ -113,7 +114,7 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     lp2p_list_init(&h->writable);
     lp2p_list_init(&h->reservations);
     lp2p_list_init(&h->punches);
-    if (lp2p_peerbook_new(NULL, &h->pb) < 0) {
+    if (lp2p_relay_quota_new(LP2P_RELAY_QUOTA_DEFAULT, &h->relay_quota) < 0) {
         free(h);
         return LP2P_ERR_NOMEM;
     }
@@ -125,10 +126,13 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     h->close_hook.data = h;
     uv_check_start(&h->close_hook, on_after_io);
     h->open_handles = 2; /* flush_hook, close_hook */
+    /* The app's callbacks are the first subscriber; the services subscribe as they start. */
+    lp2p_host_subscribe(h, &cfg->cb, cfg->ud);
     lp2p__identify_register(h);
     lp2p__ping_register(h);
     lp2p__relay_register(h);
     lp2p__holepunch_register(h);
+    lp2p__reservations_register(h);
     *out = h;
     return 0;
 }
@@ -235,22 +239,14 @@ void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
     c->reported_connected = 1;
     lp2p_log(LP2P_INFO, "connected", LF_S("peer", c->peer_str), LF_S("addr", c->remote_addr),
              LF_S("direction", c->outbound ? "outbound" : "inbound"), LF_B("relayed", c->relayed));
-    if (h->cfg.cb.on_connected)
-        h->cfg.cb.on_connected(c, h->cfg.ud);
-    if (c->stage == CONN_READY)
-        lp2p__holepunch_conn_ready(c);
-    if (c->stage == CONN_READY)
-        lp2p__holepunch_relayed_ready(c);
-    if (c->stage == CONN_READY)
-        lp2p__identify_start(c);
+    lp2p__host_emit_connected(h, c);
 }
 
 void lp2p__host_conn_gone(lp2p_host *h, lp2p_conn *c)
 {
-    lp2p__reservations_conn_gone(h, c);
-    lp2p__holepunch_conn_gone(c);
-    if (c->reported_connected && h->cfg.cb.on_disconnected)
-        h->cfg.cb.on_disconnected(c, c->close_reason, h->cfg.ud);
+    /* Only a connection someone heard of has listeners to tell (and service state). */
+    if (c->reported_connected)
+        lp2p__host_emit_disconnected(h, c);
 }
 
 /* ---- listening ---------------------------------------------------------------------------- */
@@ -282,7 +278,7 @@ lp2p_conn *lp2p__host_inbound(lp2p_host *h, lp2p_transport *t)
     }
     if (lp2p_transport_peer_sockaddr(t, &c->from) == 0) {
         c->has_from = 1;
-        lp2p__holepunch_claim_inbound(h, c, (struct sockaddr *)&c->from);
+        lp2p__host_emit_accepted(h, c, (struct sockaddr *)&c->from);
     }
     if (h->nconns > h->cfg.max_conns) {
         lp2p__conn_fail(c, LP2P_ERR_LIMIT, "too many connections");
@@ -480,8 +476,7 @@ void lp2p_host_close(lp2p_host *h)
     if (h->closing)
         return;
     h->closing = 1;
-    lp2p__reservations_close(h);
-    lp2p__holepunch_close(h);
+    lp2p__host_emit_close(h);
     while (!lp2p_list_empty(&h->conns)) {
         lp2p_conn *c = lp2p_container_of(h->conns.next, lp2p_conn, link);
         lp2p_conn_close(c, 0);

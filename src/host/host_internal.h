@@ -6,7 +6,7 @@
 #include "net/tcp_transport.h"
 #include "net/transport.h"
 #include "proto/mss.h"
-#include "host/peerbook.h"
+#include "host/relay_quota.h"
 #include "proto/identify.h"
 #include "proto/noise.h"
 #include "proto/yamux.h"
@@ -30,6 +30,26 @@
 #define CONN_READ_PAUSE            (2 * CONN_HIGH_WATER)
 #define HOST_MAX_OBSERVED          8
 #define HOST_PUNCH_DIAL_TIMEOUT_MS 5000
+#define HOST_MAX_OBSERVERS         16
+
+/* A subscriber of connection events (events.c). Services of the host subscribe with the
+ * internal hooks too; `order` sorts them (lower first; the app's subscribers are 0, services
+ * that open streams on a new connection come after it, so stream IDs stay as they were). */
+typedef struct host_observer {
+    lp2p_host_callbacks cb;
+    /* An inbound TCP connection was accepted (before the upgrade); from = peer's address. */
+    void (*on_accepted)(lp2p_conn *c, const struct sockaddr *from, void *ud);
+    /* The host is closing: release what the service holds. */
+    void (*on_host_close)(lp2p_host *h, void *ud);
+    void *ud;
+    int order;
+    int id;
+    int live;
+} host_observer;
+
+/* Per-connection state of a service: conn->slots[HOST_SLOT_*], owned by that service (it
+ * frees it in its on_disconnected). */
+enum host_slot { HOST_SLOT_IDENTIFY, HOST_SLOT_HOLEPUNCH, HOST_SLOT_RELAY_SERVER, HOST_NSLOTS };
 
 typedef struct host_handler {
     char *proto;
@@ -55,11 +75,15 @@ struct lp2p_host {
     const char *listen_texts[HOST_MAX_LISTENERS];
     lp2p_list conns;
     size_t nconns;
-    lp2p_list writable;     /* streams owed an on_writable from an app call */
-    lp2p_list gc;           /* closed streams, freed before the loop sleeps */
-    lp2p_list reservations; /* relays we keep a reservation on */
-    lp2p_peerbook *pb;      /* addresses we know, relay reservation quota */
-    lp2p_list punches;      /* hole punches in progress */
+    lp2p_list writable;            /* streams owed an on_writable from an app call */
+    lp2p_list gc;                  /* closed streams, freed before the loop sleeps */
+    lp2p_list reservations;        /* relays we keep a reservation on */
+    lp2p_relay_quota *relay_quota; /* relays we may reserve on at once (reservation.c) */
+    lp2p_list punches;             /* hole punches in progress */
+    host_observer observers[HOST_MAX_OBSERVERS]; /* sorted by order */
+    size_t nobservers;
+    int next_observer_id;
+    int dispatching; /* nesting depth of event dispatches (events.c) */
     struct lp2p_multiaddr observed[HOST_MAX_OBSERVED]; /* our NAT mappings, newest last */
     size_t nobserved;
     lp2p_list dirty;  /* connections with output to flush before the loop sleeps */
@@ -113,11 +137,7 @@ struct lp2p_conn {
     uint64_t bytes_in, bytes_out;
     int close_reason;
     uint64_t ready_ms;
-    uint64_t close_at_ms; /* relayed after a punch: close when the grace period ends */
-    struct lp2p_punch *punch;
-    int punch_tried;                /* a DCUtR exchange ran on this relayed connection */
-    lp2p_identify_info remote_info; /* from identify; fields 0 until it arrives */
-    int identified;
+    void *slots[HOST_NSLOTS]; /* services' per-connection state (enum host_slot) */
     int reported_connected;
     int remote_goaway;            /* peer sent GoAway: no new streams, never handed out again */
     struct sockaddr_storage from; /* inbound TCP: the peer's socket address (per-IP cap) */
@@ -179,28 +199,30 @@ void lp2p__stream_free(lp2p_stream *s);
 void lp2p__stream_notify_closed(lp2p_stream *s);
 void lp2p__stream_deliver_writable(lp2p_host *h);
 
+/* events.c: dispatch of connection events to the observers */
+int lp2p__host_observe(lp2p_host *h, const host_observer *o);
+void lp2p__host_emit_connected(lp2p_host *h, lp2p_conn *c);
+void lp2p__host_emit_disconnected(lp2p_host *h, lp2p_conn *c);
+void lp2p__host_emit_identify(lp2p_host *h, lp2p_conn *c, const lp2p_identify_result *r);
+void lp2p__host_emit_holepunch(lp2p_host *h, const lp2p_holepunch_event *ev);
+void lp2p__host_emit_accepted(lp2p_host *h, lp2p_conn *c, const struct sockaddr *from);
+void lp2p__host_emit_close(lp2p_host *h);
+
 /* identify_svc.c */
 void lp2p__identify_register(lp2p_host *h);
-void lp2p__identify_start(lp2p_conn *c);
 
 /* relay_client.c, reservation.c */
 void lp2p__relay_register(lp2p_host *h);
 struct lp2p_multiaddr;
 int lp2p__relay_dial(lp2p_host *h, const struct lp2p_multiaddr *ma, const char *text,
                      lp2p_dial_cb cb, void *ud);
-void lp2p__reservations_conn_gone(lp2p_host *h, lp2p_conn *c);
-void lp2p__reservations_close(lp2p_host *h);
+void lp2p__reservations_register(lp2p_host *h);
 
 /* holepunch.c */
 typedef struct lp2p_punch lp2p_punch;
 void lp2p__holepunch_register(lp2p_host *h);
-void lp2p__holepunch_observed(lp2p_host *h, lp2p_conn *c, const uint8_t *obs, size_t len);
-void lp2p__holepunch_on_identify(lp2p_conn *c);
-int lp2p__holepunch_claim_inbound(lp2p_host *h, lp2p_conn *c, const struct sockaddr *from);
-void lp2p__holepunch_conn_gone(lp2p_conn *c);
-void lp2p__holepunch_conn_ready(lp2p_conn *c);
-void lp2p__holepunch_relayed_ready(lp2p_conn *c);
-void lp2p__holepunch_close(lp2p_host *h);
+/* holepunch_log.c: the host's subscriber that turns hole-punch events into log lines. */
+void lp2p__holepunch_log(const lp2p_holepunch_event *ev, void *ud);
 int lp2p__host_dial_punch(lp2p_host *h, const struct sockaddr_storage *to, const lp2p_peer_id *peer,
                           int initiator, lp2p_dial_cb cb, void *ud);
 

@@ -13,6 +13,28 @@
 
 #define PROTOCOL_VERSION "ipfs/0.1.0"
 
+/* What the peer told us, per connection (conn->slots[HOST_SLOT_IDENTIFY]). */
+typedef struct id_peer {
+    lp2p_identify_info info;
+    int identified;
+} id_peer;
+
+static id_peer *peer_state(lp2p_conn *c)
+{
+    id_peer *p = c->slots[HOST_SLOT_IDENTIFY];
+    if (!p && (p = calloc(1, sizeof(*p))) != NULL) {
+        lp2p_identify_info_init(&p->info);
+        c->slots[HOST_SLOT_IDENTIFY] = p;
+    }
+    return p;
+}
+
+int lp2p_conn_identified(const lp2p_conn *c)
+{
+    const id_peer *p = c->slots[HOST_SLOT_IDENTIFY];
+    return p && p->identified;
+}
+
 typedef struct id_reader_ctx {
     lp2p_identify_reader r;
     int push;
@@ -111,9 +133,8 @@ static char *ma_text(const uint8_t *b, size_t n)
     return rc == 0 ? strdup(buf) : NULL;
 }
 
-static void report(lp2p_conn *c)
+static void report(lp2p_conn *c, const lp2p_identify_info *in)
 {
-    lp2p_identify_info *in = &c->remote_info;
     lp2p_host *h = c->host;
     char *observed = in->observed_addr ? ma_text(in->observed_addr, in->observed_addr_len) : NULL;
     /* protocols as a JSON array for the log */
@@ -141,18 +162,16 @@ static void report(lp2p_conn *c)
              LF_S("agent", in->agent_version ? in->agent_version : ""),
              LF_J("protocols", (const char *)lp2p_buf_head(&js)),
              LF_S("observed", observed ? observed : ""), LF_B("relayed", c->relayed));
-    if (h->cfg.cb.on_identify) {
-        lp2p_identify_result r = {
-            .agent = in->agent_version,
-            .protocol_version = in->protocol_version,
-            .protocols = (const char *const *)in->protocols,
-            .nprotocols = in->n_protocols,
-            .observed = observed,
-            .listen_addrs = (const char *const *)listen,
-            .nlisten = nl,
-        };
-        h->cfg.cb.on_identify(c, &r, h->cfg.ud);
-    }
+    lp2p_identify_result r = {
+        .agent = in->agent_version,
+        .protocol_version = in->protocol_version,
+        .protocols = (const char *const *)in->protocols,
+        .nprotocols = in->n_protocols,
+        .observed = observed,
+        .listen_addrs = (const char *const *)listen,
+        .nlisten = nl,
+    };
+    lp2p__host_emit_identify(h, c, &r);
     for (size_t i = 0; i < nl; i++)
         free(listen[i]);
     free(listen);
@@ -187,26 +206,22 @@ static void idr_on_eof(lp2p_stream *s, void *ud)
             lp2p__conn_fail(c, rc, "identify: public key does not match the peer ID");
         return;
     }
-    if (x->push && c->identified) {
-        lp2p_identify_apply_push(&c->remote_info, &got);
+    id_peer *ps = peer_state(c);
+    if (!ps) {
+        lp2p_identify_info_free(&got);
+        lp2p_stream_reset(s);
+        return;
+    }
+    if (x->push && ps->identified) {
+        lp2p_identify_apply_push(&ps->info, &got);
         lp2p_identify_info_free(&got);
     } else {
-        lp2p_identify_info_free(&c->remote_info);
-        c->remote_info = got;
+        lp2p_identify_info_free(&ps->info);
+        ps->info = got;
     }
-    c->identified = 1;
+    ps->identified = 1;
     lp2p_stream_close(s);
-    /* What the peer says it listens on goes to the peer book (never for circuit addresses'
-     * sake: the book keeps the relay flag and ranks them last). */
-    for (size_t i = 0; i < c->remote_info.n_listen_addrs; i++)
-        lp2p_peerbook_add_addr(c->host->pb, &c->peer, c->remote_info.listen_addrs[i],
-                               c->remote_info.listen_addr_lens[i], LP2P_PB_SRC_IDENTIFY_LISTEN,
-                               lp2p__now(c->host));
-    if (c->remote_info.observed_addr)
-        lp2p__holepunch_observed(c->host, c, c->remote_info.observed_addr,
-                                 c->remote_info.observed_addr_len);
-    report(c);
-    lp2p__holepunch_on_identify(c);
+    report(c, &ps->info);
 }
 
 static void idr_on_close(lp2p_stream *s, int err, void *ud)
@@ -242,13 +257,8 @@ static const lp2p_stream_callbacks k_id_push = {
     .on_close = idr_on_close,
 };
 
-void lp2p__identify_register(lp2p_host *h)
-{
-    lp2p_host_handle(h, LP2P_IDENTIFY_PROTO, &k_id_server, NULL);
-    lp2p_host_handle(h, LP2P_IDENTIFY_PUSH_PROTO, &k_id_push, NULL);
-}
-
-void lp2p__identify_start(lp2p_conn *c)
+/* Every new connection asks the peer who it is. */
+static void id_on_connected(lp2p_conn *c, void *ud)
 {
     id_reader_ctx *x = calloc(1, sizeof(*x));
     if (!x)
@@ -263,4 +273,27 @@ void lp2p__identify_start(lp2p_conn *c)
     }
     /* We send nothing on an identify stream: close our side at once. */
     lp2p_stream_close(s);
+}
+
+static void id_on_disconnected(lp2p_conn *c, int reason, void *ud)
+{
+    id_peer *p = c->slots[HOST_SLOT_IDENTIFY];
+    c->slots[HOST_SLOT_IDENTIFY] = NULL;
+    if (p) {
+        lp2p_identify_info_free(&p->info);
+        free(p);
+    }
+}
+
+void lp2p__identify_register(lp2p_host *h)
+{
+    lp2p_host_handle(h, LP2P_IDENTIFY_PROTO, &k_id_server, NULL);
+    lp2p_host_handle(h, LP2P_IDENTIFY_PUSH_PROTO, &k_id_push, NULL);
+    /* After the app and the hole punch: their streams are opened first, as they always were. */
+    host_observer o = {.cb = {.on_connected = id_on_connected}, .order = 20};
+    lp2p__host_observe(h, &o);
+    /* What the peer told us is released last (disconnects run in reverse order): every
+     * on_disconnected may still ask lp2p_conn_identified. */
+    host_observer last = {.cb = {.on_disconnected = id_on_disconnected}, .order = -20};
+    lp2p__host_observe(h, &last);
 }

@@ -36,7 +36,7 @@ static void rsv_arm(reservation *r);
 
 static void rsv_failed(reservation *r, const char *why)
 {
-    lp2p_peerbook_relay_release(r->h->pb, &r->ma); /* the quota slot comes back */
+    lp2p_relay_quota_release(r->h->relay_quota, &r->ma); /* the quota slot comes back */
     lp2p_relay_refresh_failed(&r->rf, lp2p__now(r->h));
     uint64_t next = lp2p_relay_refresh_next_deadline(&r->rf);
     lp2p_log(LP2P_WARN, "reservation_failed", LF_S("relay", r->relay_str), LF_S("reason", why),
@@ -95,10 +95,7 @@ static void hop_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
     }
     uint64_t now = lp2p__now(r->h), unix_now = lp2p_wall_ms() / 1000;
     lp2p_relay_refresh_ok(&r->rf, now, unix_now, rsv.expire_unix_s);
-    lp2p_peerbook_relay_confirm(r->h->pb, &r->ma, now); /* STATE on a refresh: fine */
-    for (size_t i = 0; i < rsv.naddrs; i++)
-        lp2p_peerbook_add_addr(r->h->pb, &r->relay, rsv.addrs[i], rsv.addr_lens[i],
-                               LP2P_PB_SRC_RELAY_RESERVATION, now);
+    lp2p_relay_quota_confirm(r->h->relay_quota, &r->ma); /* STATE on a refresh: fine */
     lp2p_buf js;
     lp2p_buf_init(&js);
     circuit_addrs_json(r, &rsv, &js);
@@ -144,8 +141,6 @@ static void rsv_dialed(lp2p_conn *c, int err, void *ud)
     if (r->closing)
         return;
     if (err < 0 || !c) {
-        lp2p_peerbook_dial_result(r->h->pb, &r->relay, &r->ma, err < 0 ? err : LP2P_ERR_IO,
-                                  lp2p__now(r->h));
         rsv_failed(r, "could not connect to the relay");
         return;
     }
@@ -161,7 +156,7 @@ static void rsv_on_timer(uv_timer_t *t)
         return;
     }
     /* The relay quota: pending while we dial and RESERVE, confirmed on STATUS OK. */
-    int q = lp2p_peerbook_relay_reserve_pending(r->h->pb, &r->ma, now);
+    int q = lp2p_relay_quota_reserve(r->h->relay_quota, &r->ma);
     if (q == LP2P_ERR_LIMIT) {
         r->rf.in_flight = 0;
         rsv_failed(r, "relay quota full (too many relays in use)");
@@ -231,8 +226,9 @@ int lp2p_host_reserve(lp2p_host *h, const char *relay_text)
     return 0;
 }
 
-void lp2p__reservations_conn_gone(lp2p_host *h, lp2p_conn *c)
+static void rsv_conn_gone(lp2p_conn *c, int reason, void *ud)
 {
+    lp2p_host *h = c->host;
     lp2p_list *pos;
     for (pos = h->reservations.next; pos != &h->reservations; pos = pos->next) {
         reservation *r = lp2p_container_of(pos, reservation, link);
@@ -257,7 +253,7 @@ static void rsv_closed(uv_handle_t *hd)
         lp2p__host_free(h);
 }
 
-void lp2p__reservations_close(lp2p_host *h)
+static void rsv_host_close(lp2p_host *h, void *ud)
 {
     while (!lp2p_list_empty(&h->reservations)) {
         lp2p_list *e = h->reservations.next;
@@ -266,4 +262,11 @@ void lp2p__reservations_close(lp2p_host *h)
         r->closing = 1;
         uv_close((uv_handle_t *)&r->timer, rsv_closed);
     }
+}
+
+void lp2p__reservations_register(lp2p_host *h)
+{
+    host_observer o = {
+        .cb = {.on_disconnected = rsv_conn_gone}, .on_host_close = rsv_host_close, .order = 30};
+    lp2p__host_observe(h, &o);
 }

@@ -32,35 +32,12 @@
 #include <stdint.h>
 
 #include "lp2p/identity.h"
+#include "lp2p/relay_limits.h"
 #include "proto/relay_msg.h"
 #include "util/buf.h"
 #include "util/trace.h"
 
-typedef struct lp2p_relay_config {
-    uint32_t max_reservations;          /* 128 */
-    uint32_t max_reservations_per_peer; /* 4 (rust; one per connection) */
-    uint32_t max_reservations_per_ip;   /* 8 */
-    uint64_t reservation_ttl_ms;        /* 1 h */
-    uint32_t max_circuits;              /* 1024 in total */
-    uint32_t max_circuits_per_peer;     /* 16, counting both ends */
-    uint64_t circuit_duration_ms;       /* 2 min */
-    uint64_t circuit_data;              /* 128 KiB per direction */
-    uint64_t connect_timeout_ms;        /* 30 s (go ConnectTimeout) for the target's answer */
-    /* token buckets (rust defaults): burst, and one token back per interval */
-    uint32_t reserve_burst_peer;       /* 30 */
-    uint64_t reserve_interval_peer_ms; /* 2 min */
-    uint32_t reserve_burst_ip;         /* 60 */
-    uint64_t reserve_interval_ip_ms;   /* 1 min */
-    uint32_t connect_burst_peer;       /* 30 */
-    uint64_t connect_interval_peer_ms; /* 2 min */
-    uint32_t connect_burst_ip;         /* 60 */
-    uint64_t connect_interval_ip_ms;   /* 1 min */
-    /* relay_refused (peer, request, status, reason), relay_reserved, relay_circuit_failed,
-     * relay_circuit_limit; zero = silent (lp2p_relay_config_default leaves it so) */
-    lp2p_trace trace;
-} lp2p_relay_config;
-
-void lp2p_relay_config_default(lp2p_relay_config *cfg);
+/* lp2p_relay_config (the limits) is public: include/lp2p/relay_limits.h. */
 
 /* Where a hop message came from. ip: 4 or 16 bytes, compared as given (pass IPv4 as 4). */
 typedef struct lp2p_relay_src {

@@ -15,24 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum lp2p_log_level {
-    LP2P_DEBUG = 0,
-    LP2P_INFO = 1,
-    LP2P_WARN = 2,
-    LP2P_ERROR = 3,
-} lp2p_log_level;
-
-typedef struct lp2p_field {
-    const char *key;
-    char type; /* 's' string, 'i' integer, 'u' unsigned, 'f' double, 'b' bool, 'j' raw JSON */
-    union {
-        const char *s;
-        int64_t i;
-        uint64_t u;
-        double f;
-        int b;
-    } v;
-} lp2p_field;
+#include "lp2p/trace.h"
 
 #define LF_S(k, x) ((lp2p_field){.key = (k), .type = 's', .v.s = (x)})
 #define LF_I(k, x) ((lp2p_field){.key = (k), .type = 'i', .v.i = (int64_t)(x)})
@@ -41,15 +24,6 @@ typedef struct lp2p_field {
 #define LF_B(k, x) ((lp2p_field){.key = (k), .type = 'b', .v.b = !!(x)})
 /* x must already be valid JSON (an array or object); printed verbatim in both formats. */
 #define LF_J(k, x) ((lp2p_field){.key = (k), .type = 'j', .v.s = (x)})
-
-/* level is the core's suggestion; the sink may log it, count it, or drop it. */
-typedef void (*lp2p_trace_fn)(void *user, lp2p_log_level level, const char *event,
-                              const lp2p_field *f, size_t n);
-
-typedef struct lp2p_trace {
-    lp2p_trace_fn fn; /* NULL = silent */
-    void *user;
-} lp2p_trace;
 
 static inline void lp2p_emit_fields(const lp2p_trace *t, lp2p_log_level level, const char *event,
                                     const lp2p_field *f, size_t n)

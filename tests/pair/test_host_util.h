@@ -686,6 +686,21 @@ static inline void trio_teardown(host_rec *a, host_rec *b, host_rec *c)
     host_free_key(c);
 }
 
+/* Hosts A and B (listening) and a spare C, with cmocka setup/teardown for them. */
+#define TRIO_FIXTURE()                                                                             \
+    static host_rec A, B, C;                                                                       \
+    static int setup(void **state)                                                                 \
+    {                                                                                              \
+        trio_setup(&A, &B, &C, 0);                                                                 \
+        return 0;                                                                                  \
+    }                                                                                              \
+    static int teardown(void **state)                                                              \
+    {                                                                                              \
+        trio_teardown(&A, &B, &C);                                                                 \
+        log_capture_stop(0);                                                                       \
+        return 0;                                                                                  \
+    }
+
 /* a dials b by b's listen address (with /p2p); returns once both sides identified. */
 static inline lp2p_conn *trio_connect(host_rec *a, host_rec *b)
 {

@@ -1,10 +1,9 @@
-/* The relay service (apps/holepunch/relay_svc.c) on real hosts in one libuv loop over
- * 127.0.0.1: R runs the service; T (target) and S (source) speak hop and stop by hand with
- * the message codec, so every status on the wire is checked as a client reads it.
- * Covered: RESERVE (expire, addrs, voucher, limit), the 60 s hop timeout (shortened), the
- * 4 KiB cap, CONNECT → stop CONNECT → splice with FIN both ways and byte counts, the data
- * and duration limits, a target that refuses or never answers, NO_RESERVATION, and
- * PERMISSION_DENIED over a relayed connection. */
+/* The relay server (lp2p/relay_server.h, through its public API) on real hosts in one libuv loop
+ * over 127.0.0.1: R runs the service; T (target) and S (source) speak hop and stop by hand with the
+ * message codec, so every status on the wire is checked as a client reads it. Covered: RESERVE
+ * (expire, addrs, voucher, limit), the 60 s hop timeout (shortened), the 4 KiB cap, CONNECT → stop
+ * CONNECT → splice with FIN both ways and byte counts, the data and duration limits, a target that
+ * refuses or never answers, NO_RESERVATION, and PERMISSION_DENIED over a relayed connection. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,12 +12,20 @@
 #include <string.h>
 #include <cmocka.h>
 
-/* The service under test lives in the app; compile it in (it uses only the public host API
- * and the sans-IO relay core, both in lp2p). */
-#include "../../apps/holepunch/relay_svc.c"
+#include <stdio.h>
+#include <uv.h>
 
+#include "lp2p/err.h"
+#include "lp2p/host.h"
 #include "lp2p/identity.h"
+#include "lp2p/relay_server.h"
+#include "net/wall_clock.h"
+#include "proto/relay_msg.h"
+#include "util/buf.h"
+#include "util/log.h"
 #include "util/uvarint.h"
+#include "wire/lpm.h"
+#include "wire/multiaddr.h"
 
 #define MAX_PS 16
 
@@ -41,7 +48,7 @@ typedef struct world {
     uv_loop_t loop;
     lp2p_keypair *kp_r, *kp_t, *kp_s, *kp_r0;
     lp2p_host *r, *t, *s, *r0;
-    relay_svc *svc, *svc0;
+    lp2p_relay_server *svc, *svc0;
     lp2p_conn *t_conn, *s_conn;
     char raddr[256], r0addr[256];
     pstream ps[MAX_PS];
@@ -168,22 +175,13 @@ static lp2p_conn *dial(world *w, lp2p_host *h, const char *addr)
     return d.c;
 }
 
-/* As cmd_relay does: a closed connection ends its reservations (ud: the relay_svc slot). */
-static void relay_disconnected(lp2p_conn *c, int reason, void *ud)
-{
-    relay_svc_conn_closed(*(relay_svc **)ud, c);
-}
-
-static lp2p_host *new_host_cb(world *w, lp2p_keypair **kp, relay_svc **svc_slot)
+static lp2p_host *new_host_cb(world *w, lp2p_keypair **kp, int relay)
 {
     assert_int_equal(lp2p_keypair_generate(kp), 0);
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &w->loop, *kp);
-    if (svc_slot) {
-        hc.cb.on_disconnected = relay_disconnected;
-        hc.ud = svc_slot;
+    if (relay)
         hc.max_stream_window = 1u << 20; /* as cmd_relay */
-    }
     lp2p_host *h;
     assert_int_equal(lp2p_host_new(&hc, &h), 0);
     return h;
@@ -191,7 +189,7 @@ static lp2p_host *new_host_cb(world *w, lp2p_keypair **kp, relay_svc **svc_slot)
 
 static lp2p_host *new_host(world *w, lp2p_keypair **kp)
 {
-    return new_host_cb(w, kp, NULL);
+    return new_host_cb(w, kp, 0);
 }
 
 static void first_addr(lp2p_host *h, char *out, size_t n)
@@ -201,14 +199,14 @@ static void first_addr(lp2p_host *h, char *out, size_t n)
     snprintf(out, n, "%s", la[0]);
 }
 
-static world *make_world(const relay_svc_config *cfg)
+static world *make_world(const lp2p_relay_server_config *cfg)
 {
     world *w = calloc(1, sizeof(*w));
     W = w;
     uv_loop_init(&w->loop);
-    w->r = new_host_cb(w, &w->kp_r, &w->svc);
+    w->r = new_host_cb(w, &w->kp_r, 1);
     assert_int_equal(lp2p_host_listen(w->r, "/ip4/127.0.0.1/tcp/0"), 0);
-    assert_int_equal(relay_svc_new(&w->loop, w->r, w->kp_r, cfg, &w->svc), 0);
+    assert_int_equal(lp2p_relay_server_new(w->r, w->kp_r, cfg, &w->svc), 0);
     first_addr(w->r, w->raddr, sizeof(w->raddr));
     w->t = new_host(w, &w->kp_t);
     w->s = new_host(w, &w->kp_s);
@@ -220,9 +218,9 @@ static world *make_world(const relay_svc_config *cfg)
 
 static void free_world(world *w)
 {
-    /* The slots go NULL first: closing the hosts reports disconnections (NULL is ignored). */
-    relay_svc_close(w->svc0);
-    relay_svc_close(w->svc);
+    /* Before the hosts: the server unsubscribes, the hosts' last disconnections reach no one. */
+    lp2p_relay_server_close(w->svc0);
+    lp2p_relay_server_close(w->svc);
     w->svc0 = w->svc = NULL;
     lp2p_host *hs[] = {w->r, w->t, w->s, w->r0};
     for (size_t i = 0; i < 4; i++)
@@ -244,11 +242,11 @@ static void free_world(world *w)
     W = NULL;
 }
 
-static relay_svc_config test_config(void)
+static lp2p_relay_server_config test_config(void)
 {
-    relay_svc_config c;
-    relay_svc_config_default(&c);
-    c.core.circuit_data = 64 << 10;
+    lp2p_relay_server_config c;
+    lp2p_relay_server_config_default(&c);
+    c.limits.circuit_data = 64 << 10;
     return c;
 }
 
@@ -300,7 +298,7 @@ static void assert_status(const pstream *x, int status)
 
 static void test_reserve(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     world *w = make_world(&cfg);
     uint64_t unix_now = lp2p_wall_ms() / 1000;
     pstream *x = hop_reserve(w, w->t_conn);
@@ -328,8 +326,8 @@ static void test_reserve(void **state)
     assert_int_equal(x->msg.limit_data, 64 << 10);
     /* The relay closes its side after the reply. */
     assert_true(run_until(w, &x->eof, 2000));
-    relay_svc_stats st;
-    relay_svc_stats_get(w->svc, &st);
+    lp2p_relay_server_stats st;
+    lp2p_relay_server_stats_get(w->svc, &st);
     assert_int_equal(st.reservations_active, 1);
     assert_int_equal(st.reservations_granted_total, 1);
     free_world(w);
@@ -337,7 +335,7 @@ static void test_reserve(void **state)
 
 static void test_hop_timeout(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     cfg.stream_timeout_ms = 300;
     world *w = make_world(&cfg);
     uint64_t t0 = uv_now(&w->loop);
@@ -351,7 +349,7 @@ static void test_hop_timeout(void **state)
 
 static void test_oversize_message(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     world *w = make_world(&cfg);
     lp2p_buf b;
     lp2p_buf_init(&b);
@@ -366,7 +364,7 @@ static void test_oversize_message(void **state)
 
 static void test_circuit_echo_fin(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     world *w = make_world(&cfg);
     w->stop_answer = LP2P_RELAY_STATUS_OK;
     w->stop_echo = 1;
@@ -401,8 +399,8 @@ static void test_circuit_echo_fin(void **state)
     assert_memory_equal(lp2p_buf_head(&x->data), pattern, sizeof(pattern));
     assert_true(run_until(w, &stop->closed, 2000));
     assert_int_equal(stop->err, 0);
-    relay_svc_stats st;
-    relay_svc_stats_get(w->svc, &st);
+    lp2p_relay_server_stats st;
+    lp2p_relay_server_stats_get(w->svc, &st);
     assert_int_equal(st.circuits_total, 1);
     assert_int_equal(st.circuits_active, 0);
     assert_int_equal(st.bytes_relayed[0], sizeof(pattern));
@@ -412,7 +410,7 @@ static void test_circuit_echo_fin(void **state)
 
 static void test_data_limit(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     world *w = make_world(&cfg);
     w->stop_answer = LP2P_RELAY_STATUS_OK;
     w->stop_echo = 1;
@@ -428,8 +426,8 @@ static void test_data_limit(void **state)
     assert_int_equal(stop->err, LP2P_ERR_RESET);
     assert_true(lp2p_buf_size(&stop->data) <= (64 << 10));
     assert_true(lp2p_buf_size(&x->data) <= (64 << 10));
-    relay_svc_stats st;
-    relay_svc_stats_get(w->svc, &st);
+    lp2p_relay_server_stats st;
+    lp2p_relay_server_stats_get(w->svc, &st);
     assert_int_equal(st.circuits_limited_total[0], 1);
     assert_int_equal(st.bytes_relayed[0], 64 << 10);
     assert_int_equal(st.circuits_active, 0);
@@ -438,8 +436,8 @@ static void test_data_limit(void **state)
 
 static void test_duration_limit(void **state)
 {
-    relay_svc_config cfg = test_config();
-    cfg.core.circuit_duration_ms = 400;
+    lp2p_relay_server_config cfg = test_config();
+    cfg.limits.circuit_duration_ms = 400;
     world *w = make_world(&cfg);
     w->stop_answer = LP2P_RELAY_STATUS_OK;
     w->stop_echo = 1;
@@ -452,22 +450,22 @@ static void test_duration_limit(void **state)
     assert_int_equal(x->err, LP2P_ERR_RESET);
     assert_in_range(x->closed_at - t0, 300, 2000);
     assert_int_equal(lp2p_buf_size(&x->data), 5); /* the echo came back before the cut */
-    relay_svc_stats st;
-    relay_svc_stats_get(w->svc, &st);
+    lp2p_relay_server_stats st;
+    lp2p_relay_server_stats_get(w->svc, &st);
     assert_int_equal(st.circuits_limited_total[1], 1);
     free_world(w);
 }
 
 static void test_target_refuses(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     world *w = make_world(&cfg);
     w->stop_answer = LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED;
     assert_status(hop_reserve(w, w->t_conn), LP2P_RELAY_STATUS_OK);
     pstream *x = hop_connect(w, w->s_conn, lp2p_keypair_peer_id(w->kp_t));
     assert_status(x, LP2P_RELAY_STATUS_CONNECTION_FAILED);
-    relay_svc_stats st;
-    relay_svc_stats_get(w->svc, &st);
+    lp2p_relay_server_stats st;
+    lp2p_relay_server_stats_get(w->svc, &st);
     assert_int_equal(st.circuits_total, 0);
     assert_int_equal(st.circuits_refused_total[3], 1); /* CONNECTION_FAILED */
     free_world(w);
@@ -475,8 +473,8 @@ static void test_target_refuses(void **state)
 
 static void test_target_silent(void **state)
 {
-    relay_svc_config cfg = test_config();
-    cfg.core.connect_timeout_ms = 300;
+    lp2p_relay_server_config cfg = test_config();
+    cfg.limits.connect_timeout_ms = 300;
     world *w = make_world(&cfg);
     w->stop_answer = 0; /* never answers stop CONNECT */
     assert_status(hop_reserve(w, w->t_conn), LP2P_RELAY_STATUS_OK);
@@ -493,7 +491,7 @@ static void test_target_silent(void **state)
 
 static void test_no_reservation(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     world *w = make_world(&cfg);
     pstream *x = hop_connect(w, w->s_conn, lp2p_keypair_peer_id(w->kp_t));
     assert_status(x, LP2P_RELAY_STATUS_NO_RESERVATION);
@@ -503,13 +501,13 @@ static void test_no_reservation(void **state)
 /* A second RESERVE over the peer's rate limit: RESOURCE_LIMIT_EXCEEDED. */
 static void test_reserve_rate_limit(void **state)
 {
-    relay_svc_config cfg = test_config();
-    cfg.core.reserve_burst_peer = 1;
+    lp2p_relay_server_config cfg = test_config();
+    cfg.limits.reserve_burst_peer = 1;
     world *w = make_world(&cfg);
     assert_status(hop_reserve(w, w->t_conn), LP2P_RELAY_STATUS_OK);
     assert_status(hop_reserve(w, w->t_conn), LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED);
-    relay_svc_stats st;
-    relay_svc_stats_get(w->svc, &st);
+    lp2p_relay_server_stats st;
+    lp2p_relay_server_stats_get(w->svc, &st);
     assert_int_equal(st.reservations_refused_total[1], 1); /* RESOURCE_LIMIT_EXCEEDED */
     free_world(w);
 }
@@ -517,19 +515,24 @@ static void test_reserve_rate_limit(void **state)
 /* The reservation lives only as long as the connection it was made on. */
 static void test_conn_close_ends_reservation(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     world *w = make_world(&cfg);
     assert_status(hop_reserve(w, w->t_conn), LP2P_RELAY_STATUS_OK);
-    relay_svc_stats st;
-    relay_svc_stats_get(w->svc, &st);
+    lp2p_relay_server_stats st;
+    lp2p_relay_server_stats_get(w->svc, &st);
     assert_int_equal(st.reservations_active, 1);
+    /* The server hears the host's connection events itself: T and S are connected. */
+    assert_int_equal(st.connections_active, 2);
+    assert_int_equal(st.connections_total, 2);
     lp2p_conn_close(w->t_conn, 0);
     for (int i = 0; i < 50 && st.reservations_active; i++) {
         int never = 0;
         run_until(w, &never, 20);
-        relay_svc_stats_get(w->svc, &st);
+        lp2p_relay_server_stats_get(w->svc, &st);
     }
     assert_int_equal(st.reservations_active, 0);
+    assert_int_equal(st.connections_active, 1);
+    assert_int_equal(st.connections_total, 2);
     pstream *x = hop_connect(w, w->s_conn, lp2p_keypair_peer_id(w->kp_t));
     assert_status(x, LP2P_RELAY_STATUS_NO_RESERVATION);
     free_world(w);
@@ -539,7 +542,7 @@ static void test_conn_close_ends_reservation(void **state)
  * stream timeout, and one that sends more is reset at once. */
 static void test_linger_after_reply(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     cfg.stream_timeout_ms = 300;
     world *w = make_world(&cfg);
     uint64_t t0 = uv_now(&w->loop);
@@ -563,7 +566,7 @@ static void test_linger_after_reply(void **state)
  * once, and another connection is not affected. */
 static void test_pending_hops_per_conn(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     world *w = make_world(&cfg);
     pstream *idle[10];
     for (int i = 0; i < 10; i++)
@@ -584,8 +587,8 @@ static void test_pending_hops_per_conn(void **state)
  * in order. */
 static void test_backpressure(void **state)
 {
-    relay_svc_config cfg = test_config();
-    cfg.core.circuit_data = 0;
+    lp2p_relay_server_config cfg = test_config();
+    cfg.limits.circuit_data = 0;
     world *w = make_world(&cfg);
     w->stop_answer = LP2P_RELAY_STATUS_OK;
     assert_status(hop_reserve(w, w->t_conn), LP2P_RELAY_STATUS_OK);
@@ -621,18 +624,18 @@ static void test_backpressure(void **state)
  * over that relayed connection: PERMISSION_DENIED (spec: relays SHOULD NOT). */
 static void test_relayed_denied(void **state)
 {
-    relay_svc_config cfg = test_config();
+    lp2p_relay_server_config cfg = test_config();
     world *w = make_world(&cfg);
-    w->r0 = new_host_cb(w, &w->kp_r0, &w->svc0);
+    w->r0 = new_host_cb(w, &w->kp_r0, 1);
     assert_int_equal(lp2p_host_listen(w->r0, "/ip4/127.0.0.1/tcp/0"), 0);
-    assert_int_equal(relay_svc_new(&w->loop, w->r0, w->kp_r0, &cfg, &w->svc0), 0);
+    assert_int_equal(lp2p_relay_server_new(w->r0, w->kp_r0, &cfg, &w->svc0), 0);
     first_addr(w->r0, w->r0addr, sizeof(w->r0addr));
     assert_int_equal(lp2p_host_reserve(w->r, w->r0addr), 0);
-    relay_svc_stats st = {0};
+    lp2p_relay_server_stats st = {0};
     for (int i = 0; i < 50 && st.reservations_active == 0; i++) {
         int never = 0;
         run_until(w, &never, 100);
-        relay_svc_stats_get(w->svc0, &st);
+        lp2p_relay_server_stats_get(w->svc0, &st);
     }
     assert_int_equal(st.reservations_active, 1);
     char circ_addr[600];

@@ -1,5 +1,5 @@
-/* Circuit Relay v2 hop service: see relay_svc.h. One `circ` per inbound hop stream; a CONNECT
- * adds the stop stream to the target and, once the target answers OK, the circ splices.
+/* Circuit Relay v2 hop service: see lp2p_relay_server.h. One `circ` per inbound hop stream; a
+ * CONNECT adds the stop stream to the target and, once the target answers OK, the circ splices.
  *
  *   hop stream in ─► WAIT_MSG ─RESERVE/refusal─► REPLIED (reply written, write side closed)
  *                        │
@@ -9,99 +9,21 @@
  * Lifetime: a circ is freed when both of its streams have closed (their on_close came) and
  * no callback of it is on the stack (`busy`): resetting one stream may close the other
  * synchronously, so every entry point holds a reference while it works. */
-#include "relay_svc.h"
-
+#include "host/relay_server_internal.h"
 #include "lp2p/err.h"
 #include "net/wall_clock.h"
-#include "util/list.h"
 #include "util/log.h"
-#include "wire/lpm.h"
 #include "wire/multiaddr.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum circ_state { C_WAIT_MSG, C_REPLIED, C_WAIT_STOP, C_LIVE, C_DONE };
-enum { SRC = 0, DST = 1 }; /* stream index; also the direction of the bytes read from it */
-
-#define EARLY_MAX       (64u << 10) /* bytes the source may send before the circuit is live */
-#define RELAY_ADDRS_MAX 16          /* addresses handed out in a reservation */
-
-typedef struct circ {
-    relay_svc *svc;
-    lp2p_list link;
-    enum circ_state state;
-    lp2p_stream *s[2]; /* SRC: the hop stream; DST: the stop stream (NULL once closed) */
-    lp2p_lpm lpm[2];   /* message readers: hop request, stop reply */
-    uint64_t id;       /* the core's circuit id; 0 = none */
-    int in_core;       /* the core still holds the circuit: close it there when done */
-    int was_live;
-    uint64_t deadline_ms; /* stream timeout while WAIT_MSG / REPLIED; 0 = none */
-    lp2p_buf early;       /* source bytes that arrived before the circuit went live */
-    int eof[2];           /* that side sent FIN */
-    int paused[2];        /* reading that side is paused: the other side's output is full */
-    uint64_t bytes[2];
-    int busy;
-    int aborting;
-    const char *reason;
-    char src[LP2P_PEER_ID_STR_MAX];
-    char dst[LP2P_PEER_ID_STR_MAX];
-    char ip[INET6_ADDRSTRLEN];
-} circ;
-
-struct relay_svc {
-    uv_loop_t *loop;
-    lp2p_host *host;
-    lp2p_relay *core;
-    relay_svc_config cfg;
-    uv_timer_t timer;
-    lp2p_list circs;
-    relay_svc_stats st;
-    int closing;
-};
-
-const int relay_svc_refusal_status[RELAY_SVC_NREFUSALS] = {
-    LP2P_RELAY_STATUS_RESERVATION_REFUSED, LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
-    LP2P_RELAY_STATUS_PERMISSION_DENIED,   LP2P_RELAY_STATUS_CONNECTION_FAILED,
-    LP2P_RELAY_STATUS_NO_RESERVATION,      LP2P_RELAY_STATUS_MALFORMED_MESSAGE,
-    LP2P_RELAY_STATUS_UNEXPECTED_MESSAGE,
-};
-
-const char *relay_svc_refusal_name(size_t i)
-{
-    return i < RELAY_SVC_NREFUSALS ? lp2p_relay_status_name(relay_svc_refusal_status[i]) : "";
-}
-
-static size_t refusal_index(int status)
-{
-    for (size_t i = 0; i < RELAY_SVC_NREFUSALS; i++)
-        if (relay_svc_refusal_status[i] == status)
-            return i;
-    return 5; /* anything else (none today): counted as MALFORMED_MESSAGE */
-}
-
-void relay_svc_config_default(relay_svc_config *c)
-{
-    memset(c, 0, sizeof(*c));
-    lp2p_relay_config_default(&c->core);
-    c->core.trace = LP2P_TRACE_LOG;
-    c->stream_timeout_ms = 60 * 1000;
-    c->max_pending_hops_per_conn = 10;
-    c->max_buffered = 4u << 20;
-}
-
-static uint64_t now_ms(const relay_svc *r)
-{
-    return uv_now(r->loop);
-}
-
 /* ---- circ lifetime --------------------------------------------------------------------- */
 
-static void circ_finish(circ *c)
+void relay_circ_finish(circ *c)
 {
-    relay_svc *r = c->svc;
+    lp2p_relay_server *r = c->svc;
     if (c->in_core)
         lp2p_relay_circuit_close(r->core, c->id);
     if (c->was_live) {
@@ -117,20 +39,20 @@ static void circ_finish(circ *c)
     free(c);
 }
 
-static void circ_ref(circ *c)
+void relay_circ_ref(circ *c)
 {
     c->busy++;
 }
 
-static void circ_unref(circ *c)
+void relay_circ_unref(circ *c)
 {
     if (--c->busy == 0 && !c->s[SRC] && !c->s[DST])
-        circ_finish(c);
+        relay_circ_finish(c);
 }
 
 /* Resets both streams (on limits, errors, a side that went away uncleanly). The caller
  * holds a reference, so the circ outlives the synchronous on_close callbacks. */
-static void circ_abort(circ *c, const char *reason)
+void relay_circ_abort(circ *c, const char *reason)
 {
     if (c->aborting)
         return;
@@ -143,7 +65,7 @@ static void circ_abort(circ *c, const char *reason)
         lp2p_stream_reset(c->s[SRC]);
 }
 
-static int write_buf(lp2p_stream *s, lp2p_buf *b)
+int relay_write_buf(lp2p_stream *s, lp2p_buf *b)
 {
     int rc = s ? lp2p_stream_write(s, lp2p_buf_head(b), lp2p_buf_size(b)) : LP2P_ERR_CLOSED;
     lp2p_buf_clear(b);
@@ -152,107 +74,12 @@ static int write_buf(lp2p_stream *s, lp2p_buf *b)
 
 /* After the last reply on the hop stream (a refusal, a reservation, CONNECTION_FAILED): the
  * client should close; one that does not is reset after the stream timeout. */
-static void svc_rearm(relay_svc *r);
 
-static void linger(circ *c, enum circ_state st)
+void relay_circ_linger(circ *c, enum circ_state st)
 {
     c->state = st;
     c->deadline_ms = uv_now(c->svc->loop) + c->svc->cfg.stream_timeout_ms;
-    svc_rearm(c->svc);
-}
-
-/* ---- timer: the core's deadlines and the hop stream timeout ------------------------------ */
-
-static void on_timer(uv_timer_t *t);
-
-static void svc_rearm(relay_svc *r)
-{
-    if (r->closing)
-        return;
-    uint64_t d = lp2p_relay_next_deadline(r->core);
-    lp2p_list *pos, *tmp;
-    lp2p_list_foreach_safe(pos, tmp, &r->circs)
-    {
-        circ *c = lp2p_container_of(pos, circ, link);
-        if (c->deadline_ms && c->deadline_ms < d)
-            d = c->deadline_ms;
-    }
-    if (d == UINT64_MAX) {
-        uv_timer_stop(&r->timer);
-        return;
-    }
-    uint64_t now = now_ms(r);
-    uv_timer_start(&r->timer, on_timer, d > now ? d - now : 0, 0);
-}
-
-static circ *find_circ(relay_svc *r, uint64_t id)
-{
-    lp2p_list *pos, *tmp;
-    lp2p_list_foreach_safe(pos, tmp, &r->circs)
-    {
-        circ *c = lp2p_container_of(pos, circ, link);
-        if (c->id == id && c->in_core)
-            return c;
-    }
-    return NULL;
-}
-
-static void expire_circuit(relay_svc *r, uint64_t id, int was_pending)
-{
-    circ *c = find_circ(r, id);
-    if (!c)
-        return;
-    circ_ref(c);
-    c->in_core = 0; /* the core removed it already */
-    if (was_pending) {
-        /* The target never answered stop CONNECT: the source hears CONNECTION_FAILED. */
-        lp2p_log(LP2P_INFO, "circuit_failed", LF_S("src", c->src), LF_S("dst", c->dst),
-                 LF_S("reason", "target did not answer stop CONNECT in time"));
-        r->st.circuits_refused_total[refusal_index(LP2P_RELAY_STATUS_CONNECTION_FAILED)]++;
-        lp2p_buf out;
-        lp2p_buf_init(&out);
-        linger(c, C_DONE);
-        if (lp2p_relay_msg_encode_status(LP2P_RELAY_HOP, LP2P_RELAY_STATUS_CONNECTION_FAILED,
-                                         &out) == 0 &&
-            write_buf(c->s[SRC], &out) == 0)
-            lp2p_stream_close(c->s[SRC]);
-        lp2p_buf_free(&out);
-        if (c->s[DST])
-            lp2p_stream_reset(c->s[DST]);
-    } else {
-        lp2p_log(LP2P_INFO, "circuit_limit", LF_S("src", c->src), LF_S("dst", c->dst),
-                 LF_S("reason", "duration"), LF_U("bytes", c->bytes[SRC] + c->bytes[DST]),
-                 LF_U("limit_s", r->cfg.core.circuit_duration_ms / 1000));
-        r->st.circuits_limited_total[1]++;
-        circ_abort(c, "duration limit");
-    }
-    circ_unref(c);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-    relay_svc *r = t->data;
-    uint64_t now = now_ms(r);
-    lp2p_relay_tick(r->core, now);
-    uint64_t id;
-    int was_pending;
-    while (lp2p_relay_poll_expired(r->core, &id, &was_pending) == 1)
-        expire_circuit(r, id, was_pending);
-    lp2p_list *pos, *tmp;
-    lp2p_list_foreach_safe(pos, tmp, &r->circs)
-    {
-        circ *c = lp2p_container_of(pos, circ, link);
-        if (!c->deadline_ms || c->deadline_ms > now)
-            continue;
-        c->deadline_ms = 0;
-        circ_ref(c);
-        if (c->state == C_WAIT_MSG)
-            lp2p_log(LP2P_INFO, "hop_timeout", LF_S("peer", c->src), LF_S("ip", c->ip),
-                     LF_U("after_ms", r->cfg.stream_timeout_ms));
-        circ_abort(c, "stream timeout");
-        circ_unref(c);
-    }
-    svc_rearm(r);
+    relay_server_rearm(c->svc);
 }
 
 /* ---- the splice -------------------------------------------------------------------------- */
@@ -260,22 +87,22 @@ static void on_timer(uv_timer_t *t)
 /* Forwards bytes read from side `from` to the other side, through the core's accounting. */
 static void forward(circ *c, int from, const uint8_t *p, size_t n)
 {
-    relay_svc *r = c->svc;
+    lp2p_relay_server *r = c->svc;
     lp2p_stream *to = c->s[!from];
     if (n == 0)
         return;
     if (!to) {
-        circ_abort(c, "peer stream gone");
+        relay_circ_abort(c, "peer stream gone");
         return;
     }
     size_t allowed = 0;
     int rc = lp2p_relay_circuit_data(r->core, c->id, from, n, &allowed);
     if (rc == LP2P_ERR_NOT_FOUND) {
-        circ_abort(c, "circuit gone");
+        relay_circ_abort(c, "circuit gone");
         return;
     }
     if (allowed > 0 && lp2p_stream_write(to, p, allowed) < 0) {
-        circ_abort(c, "write failed");
+        relay_circ_abort(c, "write failed");
         return;
     }
     c->bytes[from] += allowed;
@@ -284,9 +111,9 @@ static void forward(circ *c, int from, const uint8_t *p, size_t n)
         lp2p_log(LP2P_INFO, "circuit_limit", LF_S("src", c->src), LF_S("dst", c->dst),
                  LF_S("reason", "data"),
                  LF_S("direction", from == SRC ? "src_to_dst" : "dst_to_src"),
-                 LF_U("bytes", c->bytes[from]), LF_U("limit", r->cfg.core.circuit_data));
+                 LF_U("bytes", c->bytes[from]), LF_U("limit", r->cfg.limits.circuit_data));
         r->st.circuits_limited_total[0]++;
-        circ_abort(c, "data limit");
+        relay_circ_abort(c, "data limit");
         return;
     }
     /* Backpressure: while the destination holds a high-water mark of output, the source's
@@ -300,13 +127,13 @@ static void forward(circ *c, int from, const uint8_t *p, size_t n)
     if (pend > r->cfg.max_buffered) {
         lp2p_log(LP2P_WARN, "circuit_overflow", LF_S("src", c->src), LF_S("dst", c->dst),
                  LF_U("pending", lp2p_stream_pending(c->s[!from])));
-        circ_abort(c, "receiver too slow");
+        relay_circ_abort(c, "receiver too slow");
     }
 }
 
 static void go_live(circ *c, const uint8_t *rest, size_t nrest)
 {
-    relay_svc *r = c->svc;
+    lp2p_relay_server *r = c->svc;
     c->state = C_LIVE;
     c->was_live = 1;
     r->st.circuits_active++;
@@ -329,30 +156,37 @@ static void go_live(circ *c, const uint8_t *rest, size_t nrest)
 
 /* ---- stop side ----------------------------------------------------------------------------- */
 
-/* The stop stream could not be opened or went away before answering. */
-static void stop_failed(circ *c, const char *why)
+/* The core dropped the circuit and wrote CONNECTION_FAILED for the source into out (or
+ * failed to: have_reply 0): the source hears it and closes, the target is reset. */
+static void circuit_failed(circ *c, const char *why, lp2p_buf *out, int have_reply)
 {
-    relay_svc *r = c->svc;
-    lp2p_buf out;
-    lp2p_buf_init(&out);
-    int rc = lp2p_relay_on_stop_failed(r->core, c->id, &out);
+    lp2p_relay_server *r = c->svc;
     c->in_core = 0;
-    linger(c, C_DONE);
+    relay_circ_linger(c, C_DONE);
     lp2p_log(LP2P_INFO, "circuit_failed", LF_S("src", c->src), LF_S("dst", c->dst),
              LF_S("reason", why));
-    r->st.circuits_refused_total[refusal_index(LP2P_RELAY_STATUS_CONNECTION_FAILED)]++;
-    if (rc == 0 && write_buf(c->s[SRC], &out) == 0)
+    r->st.circuits_refused_total[relay_refusal_index(LP2P_RELAY_STATUS_CONNECTION_FAILED)]++;
+    if (have_reply && relay_write_buf(c->s[SRC], out) == 0)
         lp2p_stream_close(c->s[SRC]);
     else if (c->s[SRC])
         lp2p_stream_reset(c->s[SRC]);
-    lp2p_buf_free(&out);
+    lp2p_buf_free(out);
     if (c->s[DST])
         lp2p_stream_reset(c->s[DST]);
 }
 
+/* The stop stream could not be opened or went away before answering. */
+static void stop_failed(circ *c, const char *why)
+{
+    lp2p_buf out;
+    lp2p_buf_init(&out);
+    int rc = lp2p_relay_on_stop_failed(c->svc->core, c->id, &out);
+    circuit_failed(c, why, &out, rc == 0);
+}
+
 static void stop_bytes(circ *c, const uint8_t *p, size_t n)
 {
-    relay_svc *r = c->svc;
+    lp2p_relay_server *r = c->svc;
     size_t used = 0;
     lp2p_view msg;
     int rc = lp2p_lpm_read(&c->lpm[DST], p, n, &used, &msg);
@@ -364,38 +198,28 @@ static void stop_bytes(circ *c, const uint8_t *p, size_t n)
     }
     lp2p_buf out;
     lp2p_buf_init(&out);
-    rc = lp2p_relay_on_stop_reply(r->core, c->id, msg.ptr, msg.len, now_ms(r), &out);
+    rc = lp2p_relay_on_stop_reply(r->core, c->id, msg.ptr, msg.len, relay_server_now(r), &out);
     if (rc == 0) {
-        if (write_buf(c->s[SRC], &out) < 0) {
+        if (relay_write_buf(c->s[SRC], &out) < 0) {
             lp2p_buf_free(&out);
-            circ_abort(c, "source gone");
+            relay_circ_abort(c, "source gone");
             return;
         }
         lp2p_buf_free(&out);
         go_live(c, p + used, n - used);
-        svc_rearm(r);
+        relay_server_rearm(r);
         return;
     }
     /* Refused or undecodable: the core dropped the circuit and wrote CONNECTION_FAILED. */
-    c->in_core = 0;
-    linger(c, C_DONE);
-    lp2p_log(LP2P_INFO, "circuit_failed", LF_S("src", c->src), LF_S("dst", c->dst),
-             LF_S("reason", rc == LP2P_ERR_REFUSED ? "target refused" : "bad stop reply"));
-    r->st.circuits_refused_total[refusal_index(LP2P_RELAY_STATUS_CONNECTION_FAILED)]++;
-    if (lp2p_buf_size(&out) && write_buf(c->s[SRC], &out) == 0)
-        lp2p_stream_close(c->s[SRC]);
-    else if (c->s[SRC])
-        lp2p_stream_reset(c->s[SRC]);
-    lp2p_buf_free(&out);
-    if (c->s[DST])
-        lp2p_stream_reset(c->s[DST]);
+    circuit_failed(c, rc == LP2P_ERR_REFUSED ? "target refused" : "bad stop reply", &out,
+                   lp2p_buf_size(&out) > 0);
 }
 
 static const lp2p_stream_callbacks k_side_cb[2];
 
 static void open_stop(circ *c, const lp2p_relay_result *res, lp2p_buf *stop_out)
 {
-    relay_svc *r = c->svc;
+    lp2p_relay_server *r = c->svc;
     lp2p_conn *tc = lp2p_host_find_conn(r->host, &res->target);
     if (!tc) {
         stop_failed(c, "no connection to the target");
@@ -408,7 +232,7 @@ static void open_stop(circ *c, const lp2p_relay_result *res, lp2p_buf *stop_out)
         return;
     }
     c->s[DST] = s;
-    if (write_buf(s, stop_out) < 0)
+    if (relay_write_buf(s, stop_out) < 0)
         stop_failed(c, "could not write stop CONNECT");
 }
 
@@ -452,7 +276,7 @@ static void connect_target(const lp2p_view *msg, char *out, size_t outlen)
 
 static void hop_request(circ *c, const lp2p_view *msg, const uint8_t *rest, size_t nrest)
 {
-    relay_svc *r = c->svc;
+    lp2p_relay_server *r = c->svc;
     lp2p_relay_src src;
     fill_src(c, &src);
     lp2p_buf hop_out, stop_out;
@@ -460,32 +284,32 @@ static void hop_request(circ *c, const lp2p_view *msg, const uint8_t *rest, size
     lp2p_buf_init(&stop_out);
     lp2p_relay_result res;
     uint64_t unix_s = lp2p_wall_ms() / 1000;
-    int rc = lp2p_relay_on_hop(r->core, &src, msg->ptr, msg->len, now_ms(r), unix_s, &hop_out,
-                               &stop_out, &res);
+    int rc = lp2p_relay_on_hop(r->core, &src, msg->ptr, msg->len, relay_server_now(r), unix_s,
+                               &hop_out, &stop_out, &res);
     c->deadline_ms = 0;
     if (rc < 0) {
         lp2p_log(LP2P_WARN, "hop_failed", LF_S("peer", c->src), LF_S("reason", lp2p_strerror(rc)));
-        circ_abort(c, "hop error");
+        relay_circ_abort(c, "hop error");
         goto out;
     }
     if (res.action == LP2P_RELAY_REPLY_CLOSE) {
         if (res.type == LP2P_RELAY_RESERVE && res.status == LP2P_RELAY_STATUS_OK) {
             r->st.reservations_granted_total++;
             lp2p_log(LP2P_INFO, "reservation_granted", LF_S("peer", c->src), LF_S("ip", c->ip),
-                     LF_U("expires", unix_s + r->cfg.core.reservation_ttl_ms / 1000));
+                     LF_U("expires", unix_s + r->cfg.limits.reservation_ttl_ms / 1000));
         } else if (res.type == LP2P_RELAY_RESERVE) {
-            r->st.reservations_refused_total[refusal_index(res.status)]++;
+            r->st.reservations_refused_total[relay_refusal_index(res.status)]++;
             lp2p_log(LP2P_INFO, "reservation_refused", LF_S("peer", c->src), LF_S("ip", c->ip),
                      LF_S("reason", lp2p_relay_status_name(res.status)));
         } else {
-            r->st.circuits_refused_total[refusal_index(res.status)]++;
+            r->st.circuits_refused_total[relay_refusal_index(res.status)]++;
             char dst[LP2P_PEER_ID_STR_MAX] = "";
             connect_target(msg, dst, sizeof(dst));
             lp2p_log(LP2P_INFO, "circuit_refused", LF_S("src", c->src), LF_S("dst", dst),
                      LF_S("reason", lp2p_relay_status_name(res.status)));
         }
-        linger(c, C_REPLIED);
-        if (write_buf(c->s[SRC], &hop_out) == 0)
+        relay_circ_linger(c, C_REPLIED);
+        if (relay_write_buf(c->s[SRC], &hop_out) == 0)
             lp2p_stream_close(c->s[SRC]);
         goto out;
     }
@@ -500,7 +324,7 @@ static void hop_request(circ *c, const lp2p_view *msg, const uint8_t *rest, size
 out:
     lp2p_buf_free(&hop_out);
     lp2p_buf_free(&stop_out);
-    svc_rearm(r);
+    relay_server_rearm(r);
 }
 
 static void hop_bytes(circ *c, const uint8_t *p, size_t n)
@@ -514,13 +338,14 @@ static void hop_bytes(circ *c, const uint8_t *p, size_t n)
         /* Over 4 KiB or a bad prefix: answer as go does for an unreadable message. */
         lp2p_log(LP2P_INFO, "hop_malformed", LF_S("peer", c->src), LF_S("ip", c->ip),
                  LF_S("reason", lp2p_strerror(rc)));
-        c->svc->st.circuits_refused_total[refusal_index(LP2P_RELAY_STATUS_MALFORMED_MESSAGE)]++;
+        c->svc->st
+            .circuits_refused_total[relay_refusal_index(LP2P_RELAY_STATUS_MALFORMED_MESSAGE)]++;
         lp2p_buf out;
         lp2p_buf_init(&out);
-        linger(c, C_REPLIED);
+        relay_circ_linger(c, C_REPLIED);
         if (lp2p_relay_msg_encode_status(LP2P_RELAY_HOP, LP2P_RELAY_STATUS_MALFORMED_MESSAGE,
                                          &out) == 0 &&
-            write_buf(c->s[SRC], &out) == 0)
+            relay_write_buf(c->s[SRC], &out) == 0)
             lp2p_stream_close(c->s[SRC]);
         lp2p_buf_free(&out);
         return;
@@ -533,7 +358,7 @@ static void hop_bytes(circ *c, const uint8_t *p, size_t n)
 static void side_data(int side, lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
 {
     circ *c = ud;
-    circ_ref(c);
+    relay_circ_ref(c);
     switch (c->state) {
     case C_WAIT_MSG:
         if (side == SRC)
@@ -543,7 +368,7 @@ static void side_data(int side, lp2p_stream *s, const uint8_t *p, size_t n, void
         if (side == DST) {
             stop_bytes(c, p, n);
         } else if (lp2p_buf_size(&c->early) + n > EARLY_MAX) {
-            circ_abort(c, "source sent too much before the circuit was live");
+            relay_circ_abort(c, "source sent too much before the circuit was live");
         } else {
             lp2p_buf_append(&c->early, p, n);
         }
@@ -554,16 +379,16 @@ static void side_data(int side, lp2p_stream *s, const uint8_t *p, size_t n, void
     default:
         /* After the last reply nothing more may come on the hop stream (and a refused or
          * failed target has nothing to say either): reset rather than read on for free. */
-        circ_abort(c, "data after the last message");
+        relay_circ_abort(c, "data after the last message");
         break;
     }
-    circ_unref(c);
+    relay_circ_unref(c);
 }
 
 static void side_eof(int side, lp2p_stream *s, void *ud)
 {
     circ *c = ud;
-    circ_ref(c);
+    relay_circ_ref(c);
     c->eof[side] = 1;
     switch (c->state) {
     case C_LIVE:
@@ -581,44 +406,44 @@ static void side_eof(int side, lp2p_stream *s, void *ud)
     default:
         break;
     }
-    circ_unref(c);
+    relay_circ_unref(c);
 }
 
 /* `side` drained below its low-water mark: the other side may be read again. */
 static void side_writable(int side, lp2p_stream *s, void *ud)
 {
     circ *c = ud;
-    circ_ref(c);
+    relay_circ_ref(c);
     if (c->paused[!side] && c->s[!side]) {
         c->paused[!side] = 0;
         lp2p_stream_pause_read(c->s[!side], 0);
     }
-    circ_unref(c);
+    relay_circ_unref(c);
 }
 
 static void side_close(int side, lp2p_stream *s, int err, void *ud)
 {
     circ *c = ud;
-    circ_ref(c);
+    relay_circ_ref(c);
     c->s[side] = NULL;
     if (!c->aborting) {
         if (c->state == C_WAIT_STOP) {
             if (side == DST)
                 stop_failed(c, err ? lp2p_strerror(err) : "stop stream closed");
             else
-                circ_abort(c, "source went away");
+                relay_circ_abort(c, "source went away");
         } else if (c->state == C_LIVE && err) {
             /* A reset by the peer, or its whole connection went away. */
             if (err == LP2P_ERR_RESET)
                 c->reason = side == SRC ? "source reset" : "target reset";
             else
                 c->reason = side == SRC ? "source connection lost" : "target connection lost";
-            circ_abort(c, c->reason);
+            relay_circ_abort(c, c->reason);
         } else if (c->state == C_LIVE && c->s[!side] && !(c->eof[SRC] && c->eof[DST])) {
-            circ_abort(c, "one side closed");
+            relay_circ_abort(c, "one side closed");
         }
     }
-    circ_unref(c);
+    relay_circ_unref(c);
 }
 
 static void src_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
@@ -660,7 +485,7 @@ static const lp2p_stream_callbacks k_side_cb[2] = {
 };
 
 /* Hop streams on conn that have not sent their request yet. */
-static size_t pending_hops(relay_svc *r, const lp2p_conn *conn)
+static size_t pending_hops(lp2p_relay_server *r, const lp2p_conn *conn)
 {
     size_t n = 0;
     lp2p_list *pos, *tmp;
@@ -675,7 +500,7 @@ static size_t pending_hops(relay_svc *r, const lp2p_conn *conn)
 
 static void hop_open(lp2p_stream *s, void *ud)
 {
-    relay_svc *r = ud;
+    lp2p_relay_server *r = ud;
     if (r->closing) {
         lp2p_stream_reset(s);
         return;
@@ -701,146 +526,10 @@ static void hop_open(lp2p_stream *s, void *ud)
     snprintf(c->src, sizeof(c->src), "%s", lp2p_conn_peer_str(lp2p_stream_conn(s)));
     lp2p_relay_src src_now;
     fill_src(c, &src_now); /* c->ip for every log line, also for a stream that never speaks */
-    c->deadline_ms = now_ms(r) + r->cfg.stream_timeout_ms;
+    c->deadline_ms = relay_server_now(r) + r->cfg.stream_timeout_ms;
     lp2p_list_insert_tail(&r->circs, &c->link);
     lp2p_stream_set_callbacks(s, &k_side_cb[SRC], c);
-    svc_rearm(r);
+    relay_server_rearm(r);
 }
 
-static const lp2p_stream_callbacks k_hop_handler = {.on_open = hop_open};
-
-/* ---- service ------------------------------------------------------------------------------- */
-
-/* Unspecified listen addresses (0.0.0.0, ::) mean nothing to a remote peer. */
-static int is_unspecified(const lp2p_multiaddr *ma)
-{
-    lp2p_ma_iter it;
-    lp2p_ma_component comp;
-    lp2p_ma_iter_init(&it, ma);
-    if (lp2p_ma_iter_next(&it, &comp) != 1)
-        return 1;
-    static const uint8_t zero[16];
-    return (comp.code == LP2P_MA_IP4 || comp.code == LP2P_MA_IP6) &&
-           memcmp(comp.value, zero, comp.len) == 0;
-}
-
-static int set_addrs(relay_svc *r, const char *const *texts, size_t n, int from_listen)
-{
-    lp2p_multiaddr mas[RELAY_ADDRS_MAX];
-    const uint8_t *ptrs[RELAY_ADDRS_MAX];
-    size_t lens[RELAY_ADDRS_MAX], k = 0;
-    const lp2p_peer_id *me = lp2p_host_peer_id(r->host);
-    int rc = 0;
-    for (size_t i = 0; i < n && k < RELAY_ADDRS_MAX; i++) {
-        char err[128] = "";
-        lp2p_multiaddr ma = {0};
-        if ((rc = lp2p_multiaddr_parse(&ma, texts[i], err, sizeof(err))) < 0) {
-            lp2p_log(LP2P_ERROR, "relay_bad_address", LF_S("addr", texts[i]), LF_S("reason", err));
-            goto out;
-        }
-        lp2p_peer_id pid;
-        if (lp2p_multiaddr_peer_id(&ma, &pid) < 0 &&
-            (rc = lp2p_multiaddr_append_p2p(&ma, me)) < 0) {
-            lp2p_multiaddr_free(&ma);
-            goto out;
-        }
-        if (from_listen && is_unspecified(&ma)) {
-            lp2p_multiaddr_free(&ma);
-            continue;
-        }
-        char text[LP2P_MULTIADDR_STR_MAX];
-        if (lp2p_multiaddr_to_string(&ma, text, sizeof(text)) == 0)
-            lp2p_log(LP2P_INFO, "relay_address", LF_S("addr", text));
-        mas[k] = ma;
-        ptrs[k] = ma.bytes;
-        lens[k] = ma.len;
-        k++;
-    }
-    if (k == 0)
-        lp2p_log(LP2P_WARN, "relay_no_address",
-                 LF_S("reason", "only unspecified listen addresses: reservations carry no relay "
-                                "address; pass --announce"));
-    rc = lp2p_relay_set_addrs(r->core, ptrs, lens, k);
-out:
-    for (size_t i = 0; i < k; i++)
-        lp2p_multiaddr_free(&mas[i]);
-    return rc;
-}
-
-int relay_svc_new(uv_loop_t *loop, lp2p_host *h, const lp2p_keypair *kp,
-                  const relay_svc_config *cfg, relay_svc **out)
-{
-    relay_svc *r = calloc(1, sizeof(*r));
-    if (!r)
-        return LP2P_ERR_NOMEM;
-    r->loop = loop;
-    r->host = h;
-    r->cfg = *cfg;
-    lp2p_list_init(&r->circs);
-    int rc = lp2p_relay_new(&cfg->core, kp, &r->core);
-    if (rc < 0) {
-        free(r);
-        return rc;
-    }
-    if (cfg->nannounce) {
-        rc = set_addrs(r, cfg->announce, cfg->nannounce, 0);
-    } else {
-        const char *const *la = NULL;
-        size_t nla = lp2p_host_listen_addrs(h, &la);
-        rc = set_addrs(r, la, nla, 1);
-    }
-    if (rc == 0)
-        rc = lp2p_host_handle(h, LP2P_RELAY_HOP_PROTO, &k_hop_handler, r);
-    if (rc < 0) {
-        lp2p_relay_del(r->core);
-        free(r);
-        return rc;
-    }
-    uv_timer_init(loop, &r->timer);
-    r->timer.data = r;
-    *out = r;
-    return 0;
-}
-
-void relay_svc_conn_closed(relay_svc *r, lp2p_conn *c)
-{
-    if (r && !r->closing)
-        lp2p_relay_conn_closed(r->core, (uint64_t)(uintptr_t)c);
-}
-
-static void svc_free(uv_handle_t *hd)
-{
-    relay_svc *r = hd->data;
-    lp2p_relay_del(r->core);
-    free(r);
-}
-
-void relay_svc_close(relay_svc *r)
-{
-    if (!r || r->closing)
-        return;
-    r->closing = 1;
-    lp2p_list *pos, *tmp;
-    lp2p_list_foreach_safe(pos, tmp, &r->circs)
-    {
-        circ *c = lp2p_container_of(pos, circ, link);
-        c->busy++; /* nothing below may free it: we do */
-        c->aborting = 1;
-        c->reason = "relay shutting down";
-        for (int i = 0; i < 2; i++) {
-            lp2p_stream *s = c->s[i];
-            c->s[i] = NULL;
-            if (s)
-                lp2p_stream_detach(s, 1);
-        }
-        circ_finish(c);
-    }
-    uv_timer_stop(&r->timer);
-    uv_close((uv_handle_t *)&r->timer, svc_free);
-}
-
-void relay_svc_stats_get(const relay_svc *r, relay_svc_stats *out)
-{
-    *out = r->st;
-    out->reservations_active = lp2p_relay_reservation_count(r->core);
-}
+const lp2p_stream_callbacks lp2p__relay_hop_handler = {.on_open = hop_open};
