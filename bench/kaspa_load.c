@@ -25,6 +25,7 @@
 #include "crypto/random.h"
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
+#include "lp2p/holepunch.h"
 #include "lp2p/identity.h"
 #include "net/wall_clock.h"
 #include "util/log.h"
@@ -84,14 +85,13 @@ typedef struct load {
     slot *slots;
     uint8_t *burst_msg;
     size_t burst_len;
-    uv_timer_t direct_timer, check_timer, finish_timer, burst_timer;
+    uv_timer_t direct_timer, finish_timer, burst_timer;
     int waiting_direct, done, exit_code;
 } load;
 
 static void close_handles(load *L)
 {
     uv_close((uv_handle_t *)&L->direct_timer, NULL);
-    uv_close((uv_handle_t *)&L->check_timer, NULL);
     uv_close((uv_handle_t *)&L->finish_timer, NULL);
     uv_close((uv_handle_t *)&L->burst_timer, NULL);
     if (L->host)
@@ -111,7 +111,6 @@ static void finish(load *L, int code)
     L->done = 1;
     L->exit_code = code;
     uv_timer_stop(&L->direct_timer);
-    uv_timer_stop(&L->check_timer);
     uv_timer_stop(&L->burst_timer);
     for (int i = 0; i < L->opened; i++)
         if (L->slots[i].p)
@@ -310,7 +309,6 @@ static const kaspa_peer_callbacks k_slot_cb = {
 static void open_sessions(load *L, lp2p_conn *conn)
 {
     uv_timer_stop(&L->direct_timer);
-    uv_timer_stop(&L->check_timer);
     L->waiting_direct = 0;
     lp2p_log(LP2P_INFO, "kaspa_connection", LF_S("peer", L->peer_str),
              LF_S("addr", lp2p_conn_remote_addr(conn)),
@@ -346,14 +344,6 @@ static lp2p_conn *direct_conn(load *L)
     return c && !lp2p_conn_is_relayed(c) ? c : NULL;
 }
 
-static void on_check_timer(uv_timer_t *t)
-{
-    load *L = t->data;
-    lp2p_conn *c = direct_conn(L);
-    if (c && L->waiting_direct)
-        open_sessions(L, c);
-}
-
 static void on_direct_timer(uv_timer_t *t)
 {
     load *L = t->data;
@@ -363,14 +353,13 @@ static void on_direct_timer(uv_timer_t *t)
     finish(L, 1);
 }
 
-static void on_host_connected(lp2p_conn *c, void *ud)
+/* DIRECT (after duplicate resolution) names the connection the host kept. */
+static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
 {
     load *L = ud;
-    /* Next loop turn: the host may still be settling which of several punched connections
-     * it keeps; find_conn then names the survivor. */
-    if (L->waiting_direct && !lp2p_conn_is_relayed(c) &&
-        lp2p_peer_id_equal(lp2p_conn_peer(c), &L->peer))
-        uv_timer_start(&L->check_timer, on_check_timer, 0, 0);
+    if (L->waiting_direct && ev->outcome == LP2P_HOLEPUNCH_DIRECT && ev->direct &&
+        lp2p_peer_id_equal(ev->peer, &L->peer))
+        open_sessions(L, ev->direct);
 }
 
 static void dial_next(load *L);
@@ -585,10 +574,9 @@ int main(int argc, char **argv)
 
     uv_loop_init(&L->loop);
     uv_timer_init(&L->loop, &L->direct_timer);
-    uv_timer_init(&L->loop, &L->check_timer);
     uv_timer_init(&L->loop, &L->finish_timer);
     uv_timer_init(&L->loop, &L->burst_timer);
-    L->direct_timer.data = L->check_timer.data = L->finish_timer.data = L->burst_timer.data = L;
+    L->direct_timer.data = L->finish_timer.data = L->burst_timer.data = L;
     if (L->kaspa_connect) {
         slot *k = &L->slots[0];
         if (kaspa_peer_dial_tcp(&L->loop, L->kaspa_connect, &L->cfg, &k_slot_cb, k, &k->p) != 0)
@@ -606,7 +594,7 @@ int main(int argc, char **argv)
         lp2p_host_config hc;
         lp2p_host_config_default(&hc, &L->loop, L->kp);
         hc.agent = "kaspa-holepunch-load/" LP2P_VERSION;
-        hc.cb.on_connected = on_host_connected;
+        hc.cb.on_holepunch = on_holepunch;
         hc.ud = L;
         if (lp2p_host_new(&hc, &L->host) < 0)
             return 1;

@@ -32,6 +32,7 @@ PUBLIC_LAYER = {
     "lp2p/identity.h": "identity",
     "lp2p/multiaddr.h": "wire",
     "lp2p/trace.h": "util",
+    "lp2p/rng.h": "util",
     "lp2p/relay_limits.h": "proto",
 }
 

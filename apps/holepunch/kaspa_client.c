@@ -9,6 +9,7 @@
 
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
+#include "lp2p/holepunch.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -79,7 +80,7 @@ typedef struct client_app {
     long pings;
     /* state */
     client_state st;
-    uv_timer_t retry_timer, direct_timer, check_timer, finish_timer;
+    uv_timer_t retry_timer, direct_timer, finish_timer;
     uint64_t backoff_ms;
     uint64_t wait_direct_since;
     kaspa_peer *sp; /* the session's peer (libp2p stream or TCP), NULL between sessions */
@@ -103,7 +104,6 @@ static void close_handles(client_app *a)
 {
     uv_close((uv_handle_t *)&a->retry_timer, NULL);
     uv_close((uv_handle_t *)&a->direct_timer, NULL);
-    uv_close((uv_handle_t *)&a->check_timer, NULL);
     uv_close((uv_handle_t *)&a->finish_timer, NULL);
     if (a->host)
         lp2p_host_close(a->host);
@@ -124,7 +124,6 @@ static void finish(client_app *a, int code)
     a->exit_code = code;
     uv_timer_stop(&a->retry_timer);
     uv_timer_stop(&a->direct_timer);
-    uv_timer_stop(&a->check_timer);
     if (a->sp)
         kaspa_peer_close(a->sp, NULL);
     uv_timer_start(&a->finish_timer, on_finish_timer, FINISH_GRACE_MS, 0);
@@ -240,7 +239,6 @@ static const kaspa_peer_callbacks k_peer_cb = {
 static void open_session(client_app *a, lp2p_conn *conn)
 {
     uv_timer_stop(&a->direct_timer);
-    uv_timer_stop(&a->check_timer);
     a->st = ST_SESSION;
     lp2p_log(LP2P_INFO, "kaspa_connection", LF_S("peer", a->peer_str),
              LF_S("addr", lp2p_conn_remote_addr(conn)),
@@ -261,14 +259,16 @@ static lp2p_conn *direct_conn(client_app *a)
     return c && !lp2p_conn_is_relayed(c) ? c : NULL;
 }
 
-static void on_check_timer(uv_timer_t *t)
+/* The host's hole-punch outcome. DIRECT comes after duplicate resolution and names the
+ * connection the host kept, so a waiting attempt opens its session there at once. */
+static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
 {
-    client_app *a = t->data;
-    lp2p_conn *c = direct_conn(a);
-    if (!c)
+    client_app *a = ud;
+    if (ev->outcome != LP2P_HOLEPUNCH_DIRECT || !ev->direct ||
+        !lp2p_peer_id_equal(ev->peer, &a->peer))
         return;
     if (a->st == ST_WAIT_DIRECT) {
-        open_session(a, c);
+        open_session(a, ev->direct);
         return;
     }
     /* --no-require-direct: a session that started on the relay moves to the punched
@@ -277,7 +277,7 @@ static void on_check_timer(uv_timer_t *t)
     if (a->st == ST_SESSION && a->sp && kaspa_peer_relayed(a->sp) && !a->upgrading) {
         a->upgrading = 1;
         lp2p_log(LP2P_INFO, "kaspa_upgrade_direct", LF_S("peer", a->peer_str),
-                 LF_S("addr", lp2p_conn_remote_addr(c)));
+                 LF_S("addr", lp2p_conn_remote_addr(ev->direct)));
         kaspa_peer_close(a->sp, NULL);
     }
 }
@@ -297,18 +297,6 @@ static void on_direct_timer(uv_timer_t *t)
     if (c && lp2p_conn_is_relayed(c))
         lp2p_conn_close(c, 0);
     schedule_retry(a, "no direct connection in time");
-}
-
-static void on_host_connected(lp2p_conn *c, void *ud)
-{
-    client_app *a = ud;
-    int relayed_session = a->st == ST_SESSION && a->sp && kaspa_peer_relayed(a->sp);
-    if ((a->st != ST_WAIT_DIRECT && !relayed_session) || lp2p_conn_is_relayed(c) ||
-        !lp2p_peer_id_equal(lp2p_conn_peer(c), &a->peer))
-        return;
-    /* Next loop turn: the host may still be settling which of several punched connections
-     * it keeps; find_conn then names the survivor. */
-    uv_timer_start(&a->check_timer, on_check_timer, 0, 0);
 }
 
 /* ---- dialing ------------------------------------------------------------------------------ */
@@ -544,9 +532,8 @@ int cmd_client(int argc, char **argv)
     uv_loop_init(&a->loop);
     uv_timer_init(&a->loop, &a->retry_timer);
     uv_timer_init(&a->loop, &a->direct_timer);
-    uv_timer_init(&a->loop, &a->check_timer);
     uv_timer_init(&a->loop, &a->finish_timer);
-    a->retry_timer.data = a->direct_timer.data = a->check_timer.data = a->finish_timer.data = a;
+    a->retry_timer.data = a->direct_timer.data = a->finish_timer.data = a;
     kaspa_opts_config(&ko, &a->tcp_cfg, a->hub, KASPA_H2_PROFILE_TCP);
     kaspa_opts_config(&ko, &a->p2p_cfg, a->hub, KASPA_H2_PROFILE_LIBP2P);
     if (!a->kaspa_connect) {
@@ -561,7 +548,7 @@ int cmd_client(int argc, char **argv)
             goto out_loop;
         lp2p_host_config_default(&hc, &a->loop, a->kp);
         hc.agent = "kaspa-holepunch/" LP2P_VERSION;
-        hc.cb.on_connected = on_host_connected;
+        hc.cb.on_holepunch = on_holepunch;
         hc.ud = a;
         if (lp2p_host_new(&hc, &a->host) < 0)
             goto out_loop;

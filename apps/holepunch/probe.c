@@ -3,6 +3,7 @@
 #include "probe.h"
 
 #include "lp2p/err.h"
+#include "lp2p/holepunch.h"
 #include "util/log.h"
 
 #include <stdio.h>
@@ -69,13 +70,14 @@ static void on_dial(lp2p_conn *c, int err, void *ud)
     start(cl, c);
 }
 
-/* A hole punch finished: the direct connection to the peer we wait for. */
-static void on_connected_any(lp2p_conn *c, void *ud)
+/* A hole punch to the peer we wait for ended with a direct connection (the one the host
+ * kept after duplicate resolution). */
+static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
 {
     probe *cl = ud;
-    if (cl->relayed && !lp2p_conn_is_relayed(c) &&
-        lp2p_peer_id_equal(lp2p_conn_peer(c), lp2p_conn_peer(cl->relayed)))
-        start(cl, c);
+    if (cl->relayed && ev->outcome == LP2P_HOLEPUNCH_DIRECT && ev->direct &&
+        lp2p_peer_id_equal(ev->peer, lp2p_conn_peer(cl->relayed)))
+        start(cl, ev->direct);
 }
 
 static void on_disconnected_any(lp2p_conn *c, int reason, void *ud)
@@ -120,7 +122,7 @@ int probe_run(cli_common *c, const char *target, uint64_t timeout_ms, const prob
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &cl.loop, cl.kp);
     hc.cb.on_identify = on_identify;
-    hc.cb.on_connected = on_connected_any;
+    hc.cb.on_holepunch = on_holepunch;
     hc.cb.on_disconnected = on_disconnected_any;
     cl.wait_direct_ms = c->wait_direct_ms;
     hc.ud = &cl;

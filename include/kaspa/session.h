@@ -21,7 +21,7 @@
 #include "kaspa/grpc.h"
 #include "kaspa/msg.h"
 #include "lp2p/identity.h"
-#include "util/rng.h"
+#include "lp2p/rng.h"
 #include "lp2p/trace.h"
 
 #define KASPA_NODE_ID_LEN 16

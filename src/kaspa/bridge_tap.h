@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "kaspa/grpc.h"
-#include "kaspa/grpc_frame.h" /* the deframer the tap reuses */
+#include "kaspa/grpc_frame.h" /* the deframer (src/kaspa/grpc_frame.h) */
 
 #define KASPA_TAP_BUDGET      (1u << 20)  /* bytes looked at per direction */
 #define KASPA_TAP_MAX_MESSAGE (64u << 10) /* one gRPC message, declared and inflated */

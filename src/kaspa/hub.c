@@ -2,6 +2,7 @@
  * duplicate-connection check, shared by every session of the process. See hub.h. */
 #include "kaspa/hub.h" /* src/kaspa/hub.h */
 #include "lp2p/err.h"
+#include "util/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,8 +6,9 @@
 #include "kaspa/hub.h"            /* src/kaspa/hub.h */
 #include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "lp2p/err.h"
-#include "util/trace.h"
 #include "util/buf.h"
+#include "util/trace.h"
+#include "util/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,14 +7,7 @@
 #include <stddef.h>
 
 #include "lp2p/err.h"
-
-/* Fills buf with n random bytes: 0, or a negative code (the core fails the operation). */
-typedef int (*lp2p_random_fn)(void *user, void *buf, size_t n);
-
-typedef struct lp2p_rng {
-    lp2p_random_fn fn;
-    void *user;
-} lp2p_rng;
+#include "lp2p/rng.h" /* the lp2p_rng type */
 
 /* A zero lp2p_rng (no source installed) fails with LP2P_ERR_STATE rather than hand out
  * predictable bytes. */

@@ -20,6 +20,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_holepunch
 H="$HOLEPUNCH"
+LOAD="${HOLEPUNCH%/*}/kaspa_load" # bench/kaspa_load.c: the load modes
 
 IDA="$(new_key a)"
 IDB="$(new_key b)"

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kaspa/kaspa_p2p.pb-c.h" /* the fields of kaspa_msg */
 #include "crypto/random.h"
 #include "kaspa/bridge_tap.h"
 #include "kaspa/kaspa_p2p.pb-c.h"
