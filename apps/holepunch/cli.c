@@ -242,3 +242,29 @@ int cli_parse_target(cli_common *c, int argc, char **argv, const char *cmd, cons
     }
     return cli_common_finish(c, cmd) < 0 ? -1 : 0;
 }
+
+int cli_parse_flags(cli_common *c, int argc, char **argv, const char *cmd, const char *help,
+                    const cli_flag *flags)
+{
+    for (int i = 1; i < argc;) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(help, stdout);
+            fputs(CLI_COMMON_HELP, stdout);
+            return 1;
+        }
+        int n = cli_flags_match(flags, cmd, argc, argv, &i);
+        if (n < 0)
+            return -1;
+        if (n > 0)
+            continue;
+        n = cli_parse_common(c, argc, argv, i);
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            fprintf(stderr, "holepunch %s: unknown option '%s' (see --help)\n", cmd, argv[i]);
+            return -1;
+        }
+        i += n;
+    }
+    return cli_common_finish(c, cmd) < 0 ? -1 : 0;
+}

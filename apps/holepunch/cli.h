@@ -51,6 +51,12 @@ typedef struct cli_num_opt {
 int cli_parse_target(cli_common *c, int argc, char **argv, const char *cmd, const char *help,
                      const cli_num_opt *opts, size_t nopts, const char **target);
 
+/* Parses `holepunch CMD [flags]` for a command without positional arguments: -h/--help, the
+ * command's flag table, then the common flags, then cli_common_finish. Returns 0 to go on, 1
+ * when --help was printed (exit 0), -1 on a usage error already explained (exit 2). */
+int cli_parse_flags(cli_common *c, int argc, char **argv, const char *cmd, const char *help,
+                    const cli_flag *flags);
+
 /* Loads the key (creating it on first use when create != 0). Prints a clear error. */
 lp2p_keypair *cli_load_key(const cli_common *c, int create);
 

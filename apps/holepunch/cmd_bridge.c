@@ -140,28 +140,12 @@ int cmd_bridge(int argc, char **argv)
         {"--punch-wait", CLI_DUR_MS, &punch_wait_ms, NULL, 0, NULL, "a duration like 20s"},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
-    for (int i = 1; i < argc;) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(k_help, stdout);
-            fputs(CLI_COMMON_HELP, stdout);
-            cli_common_free(&c);
-            return 0;
-        }
-        int m = cli_flags_match(flags, "bridge", argc, argv, &i);
-        if (m < 0)
-            goto usage;
-        if (m > 0)
-            continue;
-        int n = cli_parse_common(&c, argc, argv, i);
-        if (n < 0)
-            goto usage;
-        if (n == 0) {
-            fprintf(stderr, "holepunch bridge: unknown option '%s' (see --help)\n", argv[i]);
-            goto usage;
-        }
-        i += n;
+    int pr = cli_parse_flags(&c, argc, argv, "bridge", k_help, flags);
+    if (pr > 0) {
+        cli_common_free(&c);
+        return 0;
     }
-    if (cli_common_finish(&c, "bridge") < 0)
+    if (pr < 0)
         goto usage;
     uint16_t net_port = network_p2p_port(network);
     if (!net_port) {

@@ -41,28 +41,12 @@ int cmd_listen(int argc, char **argv)
         {"--no-perf", CLI_BOOL, &no_perf, NULL, 0, NULL, NULL},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
-    for (int i = 1; i < argc;) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(k_help, stdout);
-            fputs(CLI_COMMON_HELP, stdout);
-            cli_common_free(&c);
-            return 0;
-        }
-        int n = cli_flags_match(flags, "listen", argc, argv, &i);
-        if (n < 0)
-            goto usage;
-        if (n > 0)
-            continue;
-        n = cli_parse_common(&c, argc, argv, i);
-        if (n < 0)
-            goto usage;
-        if (n == 0) {
-            fprintf(stderr, "holepunch listen: unknown option '%s' (see --help)\n", argv[i]);
-            goto usage;
-        }
-        i += n;
+    int pr = cli_parse_flags(&c, argc, argv, "listen", k_help, flags);
+    if (pr > 0) {
+        cli_common_free(&c);
+        return 0;
     }
-    if (cli_common_finish(&c, "listen") < 0)
+    if (pr < 0)
         goto usage;
     if (c.nlisten == 0) {
         fprintf(stderr, "holepunch listen: give at least one --listen MULTIADDR "

@@ -124,28 +124,12 @@ int cmd_relay(int argc, char **argv)
          NULL},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
-    for (int i = 1; i < argc;) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(k_help, stdout);
-            fputs(CLI_COMMON_HELP, stdout);
-            cli_common_free(&c);
-            return 0;
-        }
-        int n = cli_flags_match(flags, "relay", argc, argv, &i);
-        if (n < 0)
-            goto usage;
-        if (n > 0)
-            continue;
-        n = cli_parse_common(&c, argc, argv, i);
-        if (n < 0)
-            goto usage;
-        if (n == 0) {
-            fprintf(stderr, "holepunch relay: unknown option '%s' (see --help)\n", argv[i]);
-            goto usage;
-        }
-        i += n;
+    int pr = cli_parse_flags(&c, argc, argv, "relay", k_help, flags);
+    if (pr > 0) {
+        cli_common_free(&c);
+        return 0;
     }
-    if (cli_common_finish(&c, "relay") < 0)
+    if (pr < 0)
         goto usage;
     if (c.nrelay > 0 && getenv("LIBP2P_RELAY_MULTIADDRS") == NULL) {
         fprintf(stderr, "holepunch relay: --relay is for peers that reserve on a relay; "
