@@ -134,6 +134,15 @@ async fn run() -> Result<(), String> {
         mode == "relay",
         mode == "connrate",
     );
+    if !listen.is_empty() {
+        // libp2p-tcp reuses a listen port for dials only once the listener has reported its
+        // address; a dial to the relay before that would leave from an ephemeral port, and
+        // the NAT mapping DCUtR punches would not be the listen port's.
+        n.wait("the listen addresses", 10, |e| {
+            matches!(e, Ev::Listening).then_some(Ok(()))
+        })
+        .await?;
+    }
     let work = async {
         match mode.as_str() {
             "relay" => serve_forever(&mut n).await,
@@ -180,7 +189,9 @@ async fn via_relay(n: &mut Node, relay: &Multiaddr) -> Result<(), String> {
         Ev::DialFailed { peer: None, error } => Some(Err(error.clone())),
         _ => None,
     })
-    .await
+    .await?;
+    n.confirm_external();
+    Ok(())
 }
 
 async fn listen_mode(n: &mut Node, args: &Args) -> Result<(), String> {
@@ -188,6 +199,8 @@ async fn listen_mode(n: &mut Node, args: &Args) -> Result<(), String> {
         let relay = ma(r)?;
         via_relay(n, &relay).await?;
         let _ = n.cmds.send(Cmd::Listen(relay.with(Protocol::P2pCircuit)));
+    } else {
+        n.confirm_external();
     }
     serve_forever(n).await
 }
@@ -218,6 +231,8 @@ async fn dial_checks(n: &mut Node, args: &Args) -> Result<Value, String> {
             .take_while(|p| *p != Protocol::P2pCircuit)
             .collect();
         via_relay(n, &relay).await?;
+    } else {
+        n.confirm_external();
     }
     let t0 = Instant::now();
     let _ = n.cmds.send(Cmd::Dial(target.clone()));

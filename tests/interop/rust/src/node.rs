@@ -102,12 +102,15 @@ pub fn build(
 
 pub enum Cmd {
     Dial(Multiaddr),
+    AddExternal(Multiaddr),
     Listen(Multiaddr),
     Close(ConnectionId),
 }
 
 #[derive(Debug)]
 pub enum Ev {
+    /// The listen addresses are up (dials from now on can reuse the listen port).
+    Listening,
     Established {
         peer: PeerId,
         conn: ConnectionId,
@@ -201,6 +204,7 @@ pub async fn drive(
                 listening_sent = true;
                 let addrs: Vec<String> = listen_addrs.iter().map(|a| a.to_string()).collect();
                 emit(json!({"event":"listening","peer":me.to_string(),"addrs":addrs}));
+                let _ = evs.send(Ev::Listening);
             }
             cmd = cmds.recv() => match cmd {
                 None => return,
@@ -212,6 +216,7 @@ pub async fn drive(
                     std::process::exit(1);
                 },
                 Some(Cmd::Close(c)) => { swarm.close_connection(c); }
+                Some(Cmd::AddExternal(a)) => swarm.add_external_address(a),
             },
             ev = swarm.select_next_some() => match ev {
                 SwarmEvent::NewListenAddr { address, .. } => {
@@ -293,6 +298,7 @@ fn on_behaviour(
             remote_peer_id,
             result: Err(e),
         }) => {
+            eprintln!("rustpeer: dcutr with {remote_peer_id}: {e:?}");
             let attempt = relayed.get(&remote_peer_id).map(|r| r.failed_dials);
             emit(
                 json!({"event":"holepunch_failed","peer":remote_peer_id.to_string(),"error":e.to_string(),"attempt":attempt}),
@@ -322,6 +328,7 @@ fn on_behaviour(
 
 /// A started node: the Swarm task plus the handles a mode uses.
 pub struct Node {
+    external: Vec<Multiaddr>,
     pub cmds: mpsc::UnboundedSender<Cmd>,
     pub evs: mpsc::UnboundedReceiver<Ev>,
     pub control: libp2p_stream::Control,
@@ -335,11 +342,13 @@ pub fn start(
     relay_mode: bool,
     quiet: bool,
 ) -> Node {
-    // rust-libp2p confirms an external address only through AutoNAT, which these peers do
-    // not run; the lab address given here stands in for it (as libp2p/test-plans'
-    // hole-punch suite does): identify advertises it and a relay hands it out.
-    for a in external {
-        swarm.add_external_address(a.clone());
+    // The relay hands its --announce addresses out in reservations (rust-libp2p's relay
+    // server uses the swarm's confirmed external addresses); peers confirm theirs later,
+    // see Node::confirm_external.
+    if relay_mode {
+        for a in external {
+            swarm.add_external_address(a.clone());
+        }
     }
     let control = swarm.behaviour().stream.new_control();
     let (ctx, crx) = mpsc::unbounded_channel();
@@ -349,6 +358,7 @@ pub fn start(
     }
     tokio::spawn(drive(swarm, crx, etx, relay_mode, quiet));
     Node {
+        external: external.to_vec(),
         cmds: ctx,
         evs: erx,
         control,
@@ -356,6 +366,19 @@ pub fn start(
 }
 
 impl Node {
+    /// rust-libp2p confirms an external address only through AutoNAT, which these peers do
+    /// not run; the lab address given with --external stands in for it (as libp2p/test-plans'
+    /// hole-punch suite does), so identify advertises it. Called only after the relay's
+    /// identify: the Swarm stops forwarding an observed address that is already confirmed
+    /// to its behaviours (libp2p-swarm lib.rs, NewExternalAddrCandidate), and DCUtR takes the
+    /// addresses it sends from exactly those candidates; confirmed first, DCUtR would send
+    /// an empty address list (seen in the lab: NoAddresses).
+    pub fn confirm_external(&self) {
+        for a in &self.external {
+            let _ = self.cmds.send(Cmd::AddExternal(a.clone()));
+        }
+    }
+
     pub async fn next(&mut self) -> Result<Ev, String> {
         self.evs
             .recv()
