@@ -15,6 +15,12 @@ mx_start_relay_ours() {
   punch_start_relay --announce "/ip4/$RELAY_IP/tcp/$SRV_PORT"
 }
 
+# ours0: our relay as operators start it, on 0.0.0.0 without --announce; rust's relay client
+# rejects a reservation without addresses (NoAddressesInReservation, issue 11 item 3).
+mx_start_relay_ours0() {
+  punch_start_relay
+}
+
 mx_start_relay_rust() {
   punch_bg relay relay "$RUSTPEER" relay --listen "/ip4/0.0.0.0/tcp/$SRV_PORT" \
     --announce "/ip4/$RELAY_IP/tcp/$SRV_PORT" --key "$PW/relay.key" --data-limit 1073741824
@@ -55,7 +61,7 @@ mx_run_dialer_rust() {
 mx_check_dialer_ours() {
   local log=$PW/$1.log
   check "ours (A): relayed connection first" jfirst "$log" connected '.relayed == true'
-  check "ours (A): direct_connected to router A, Noise initiator (attempt $(jfirst "$log" direct_connected true attempt))" \
+  check "ours (A): direct_connected to router A, Noise initiator (attempt $(jfirst "$log" direct_connected true attempt), relayed → direct $(jfirst "$log" direct_connected true ms_since_relayed) ms)" \
     jfirst "$log" direct_connected ".role == \"initiator\" and (.addr | startswith(\"/ip4/$RA_PUB/\"))"
   check "ours (A): 64 KiB echo on the direct connection, byte for byte" \
     jfirst "$log" echo_result '.ok == true'
@@ -86,14 +92,21 @@ mx_check_listener_rust() {
     jwait "$PW/srv.log" direct 10 ".role == \"B\" and .noise_initiator == false and .yamux_client == false and .peer == \"$CLI_ID\" and (.remote | startswith(\"/ip4/$RB_PUB/\"))"
 }
 
+# mx_step WHAT CMD...: `check`, and its outcome as the return status.
+mx_step() {
+  local before=$FAILS
+  check "$@"
+  ((FAILS == before))
+}
+
 # mx_cell RELAY LISTENER DIALER: one matrix cell in a fresh lab (port-restricted NATs on
 # both sides, as the issue asks), everything it started stopped afterwards.
 mx_cell() {
   local relay=$1 lis=$2 dial=$3 name="cell_$1_$2_$3"
   plog "=== cell relay=$relay listener=$lis dialer=$dial"
-  check "[$name] natlab up (restricted/restricted)" punch_lab_up --nat-a restricted --nat-b restricted || return
-  if check "[$name] $relay relay listening" "mx_start_relay_$relay" &&
-    check "[$name] $lis listener reserved on the $relay relay" "mx_start_listener_$lis"; then
+  mx_step "[$name] natlab up (restricted/restricted)" punch_lab_up --nat-a restricted --nat-b restricted || return
+  if mx_step "[$name] $relay relay listening" "mx_start_relay_$relay" &&
+    mx_step "[$name] $lis listener reserved on the $relay relay" "mx_start_listener_$lis"; then
     "mx_run_dialer_$dial" "$name"
     "mx_check_dialer_$dial" "$name"
     "mx_check_listener_$lis"

@@ -190,6 +190,12 @@ async fn via_relay(n: &mut Node, relay: &Multiaddr) -> Result<(), String> {
         _ => None,
     })
     .await?;
+    // The Swarm hands identify's observed address to DCUtR in a later poll than the identify
+    // event; confirming --external before that would drop the candidate (node.rs).
+    n.wait("the observed-address candidate", 5, |e| {
+        matches!(e, Ev::Candidate).then_some(Ok(()))
+    })
+    .await?;
     n.confirm_external();
     Ok(())
 }

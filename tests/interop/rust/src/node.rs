@@ -111,6 +111,8 @@ pub enum Cmd {
 pub enum Ev {
     /// The listen addresses are up (dials from now on can reuse the listen port).
     Listening,
+    /// identify reported an observed address (DCUtR now has it as a candidate).
+    Candidate,
     Established {
         peer: PeerId,
         conn: ConnectionId,
@@ -248,6 +250,9 @@ pub async fn drive(
                             "attempt": r.failed_dials + 1}));
                     }
                     let _ = evs.send(Ev::Established { peer: peer_id, conn: connection_id, endpoint });
+                }
+                SwarmEvent::NewExternalAddrCandidate { .. } => {
+                    let _ = evs.send(Ev::Candidate);
                 }
                 SwarmEvent::ConnectionClosed { connection_id, .. } => {
                     let _ = evs.send(Ev::Closed { conn: connection_id });
