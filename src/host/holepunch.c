@@ -137,13 +137,11 @@ static size_t own_candidates(lp2p_host *h, const uint8_t **out, size_t *lens, lp
     }
     if (n > 0)
         return n;
-    for (size_t i = 0; i < h->nlisteners && n < max; i++) {
-        if (lp2p_multiaddr_parse(&tmp[n], h->listeners[i]->text, NULL, 0) < 0)
-            continue;
-        lp2p_multiaddr_strip_p2p(&tmp[n]);
-        out[n] = tmp[n].bytes;
-        lens[n] = tmp[n].len;
-        n++;
+    /* concrete ones: a peer cannot dial 0.0.0.0 (rust refuses to, go filters it) */
+    n = lp2p__host_advertised_addrs(h, tmp, max);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tmp[i].bytes;
+        lens[i] = tmp[i].len;
     }
     return n;
 }

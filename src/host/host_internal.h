@@ -240,5 +240,14 @@ lp2p_conn *lp2p__host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer, lp
 void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c);
 void lp2p__host_conn_gone(lp2p_host *h, lp2p_conn *c);
 size_t lp2p__host_protocols(const lp2p_host *h, const char **out, size_t max);
+/* advertise.c: the addresses we advertise (identify, peer record, reservations, DCUtR
+ * fallback): listen addresses, each unspecified one (0.0.0.0, ::) replaced by the interface
+ * addresses of its family with its port (loopback only when no other interface has one);
+ * no /p2p, no duplicates, at most max. The caller frees each. */
+#define HOST_MAX_ADVERTISED 16
+size_t lp2p__host_advertised_addrs(const lp2p_host *h, struct lp2p_multiaddr *out, size_t max);
+size_t lp2p__expand_listen_addrs(const struct sockaddr_storage *listen, size_t nlisten,
+                                 const uv_interface_address_t *ifs, size_t nifs,
+                                 struct lp2p_multiaddr *out, size_t max);
 
 #endif
