@@ -104,37 +104,38 @@ static void punch_on_timer(uv_timer_t *t);
 
 static void holepunch_observed(lp2p_host *h, lp2p_conn *c, const uint8_t *obs, size_t len)
 {
-    /* Never a /p2p-circuit observation, and only from direct connections: those are the
-     * NAT mappings of our listen port (we dial from it). */
+    /* Never a /p2p-circuit observation, and only from direct connections on our listen port:
+     * only those are NAT mappings of the port we punch from (go checks the same). */
     if (c->relayed || !lp2p_dcutr_addr_usable(obs, len))
         return;
-    for (size_t i = 0; i < h->nobserved; i++)
-        if (h->observed[i].len == len && memcmp(h->observed[i].bytes, obs, len) == 0)
-            return;
-    if (h->nobserved == HOST_MAX_OBSERVED) {
-        lp2p_multiaddr_free(&h->observed[0]);
-        memmove(&h->observed[0], &h->observed[1], (HOST_MAX_OBSERVED - 1) * sizeof(h->observed[0]));
-        h->nobserved--;
-    }
     lp2p_multiaddr ma = {0};
-    if (lp2p_multiaddr_from_bytes(&ma, obs, len, NULL, 0) == 0) {
-        lp2p_multiaddr_strip_p2p(&ma);
-        h->observed[h->nobserved++] = ma;
-        char t[LP2P_MULTIADDR_STR_MAX];
-        lp2p_multiaddr_to_string(&ma, t, sizeof(t));
-        lp2p_log(LP2P_INFO, "observed_addr", LF_S("addr", t), LF_S("by", c->peer_str));
+    char t[LP2P_MULTIADDR_STR_MAX] = "";
+    if (lp2p_multiaddr_from_bytes(&ma, obs, len, NULL, 0) < 0)
+        return;
+    lp2p_multiaddr_strip_p2p(&ma);
+    lp2p_multiaddr_to_string(&ma, t, sizeof(t));
+    struct sockaddr_storage from;
+    if (!c->on_listen_port || !c->t || lp2p_transport_peer_sockaddr(c->t, &from) < 0) {
+        lp2p_log(LP2P_DEBUG, "observed_addr_ignored", LF_S("addr", t), LF_S("by", c->peer_str),
+                 LF_S("reason", "connection from an ephemeral port, not our listen port"));
+        lp2p_multiaddr_free(&ma);
+        return;
     }
+    uint8_t key[LP2P_OBS_KEY_LEN];
+    lp2p_obs_key_from_sockaddr(&from, key);
+    int rc = lp2p_obs_add(&h->observed, ma.bytes, ma.len, key, lp2p__now(h));
+    if (rc > 0)
+        lp2p_log(LP2P_INFO, "observed_addr", LF_S("addr", t), LF_S("by", c->peer_str),
+                 LF_U("observers", lp2p_obs_observers(&h->observed, &ma)));
+    lp2p_multiaddr_free(&ma);
 }
 
-/* Observed addresses first; without any, our listen addresses (loopback demo, public host). */
+/* Observed addresses first, best confirmed and most recent first; without any, our
+ * concrete listen addresses (loopback demo, public host). */
 static size_t own_candidates(lp2p_host *h, const uint8_t **out, size_t *lens, lp2p_multiaddr *tmp,
                              size_t max)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < h->nobserved && n < max; i++) {
-        out[n] = h->observed[i].bytes;
-        lens[n++] = h->observed[i].len;
-    }
+    size_t n = lp2p_obs_candidates(&h->observed, lp2p__now(h), out, lens, max);
     if (n > 0)
         return n;
     /* concrete ones: a peer cannot dial 0.0.0.0 (rust refuses to, go filters it) */
