@@ -8,6 +8,7 @@
 
 #include "lp2p/holepunch.h"
 #include "lp2p/relay_server.h"
+#include "proto/identify.h"
 
 #define MAX_EVENTS 16
 
@@ -67,8 +68,10 @@ static uint64_t g_b_timeout_ms;
 static uint32_t g_b_repunch;
 
 /* An A that takes the dcutr stream and never answers. */
+static int g_silent_opened;
 static void silent_open(lp2p_stream *s, void *ud)
 {
+    g_silent_opened++;
 }
 static const lp2p_stream_callbacks k_silent = {.on_open = silent_open};
 
@@ -208,6 +211,57 @@ static void test_peer_without_dcutr_is_skipped(void **state)
     world_down();
 }
 
+/* A sends an identify/push on conn listing these protocols (a partial Identify). */
+static void push_protocols(lp2p_conn *conn, const char **protos, size_t n)
+{
+    lp2p_identify_info info;
+    lp2p_identify_info_init(&info);
+    info.protocols = (char **)protos;
+    info.n_protocols = n;
+    lp2p_buf out;
+    lp2p_buf_init(&out);
+    assert_int_equal(lp2p_identify_encode(&info, &out, NULL, NULL, NULL), 0);
+    static stream_rec recs[8];
+    static size_t next;
+    stream_rec *r = &recs[next++ % 8];
+    sr_init(r);
+    assert_int_equal(lp2p_conn_open_stream(conn, LP2P_IDENTIFY_PUSH_PROTO, &k_rec_cb, r, &r->s), 0);
+    assert_int_equal(lp2p_stream_write(r->s, lp2p_buf_head(&out), lp2p_buf_size(&out)), 0);
+    assert_int_equal(lp2p_stream_close(r->s), 0);
+    lp2p_buf_free(&out);
+}
+
+/* go-libp2p registers /libp2p/dcutr only once it believes it has a public address, then
+ * tells its peers with identify/push. B skipped the punch when A did not speak DCUtR; when
+ * a push later lists /libp2p/dcutr on the relayed connection (not yet upgraded), B tries
+ * again. A push without it changes nothing. */
+static void test_push_listing_dcutr_retries(void **state)
+{
+    world_up(0, 1);
+    lp2p_conn *relayed = dial_b_through_r();
+    assert_true(RUN_UNTIL(count(&HB, LP2P_HOLEPUNCH_SKIPPED) >= 1, 5000));
+    run_for(200);
+    int skipped = count(&HB, LP2P_HOLEPUNCH_SKIPPED);
+    const char *without[] = {"/ipfs/id/1.0.0", ECHO_PROTO};
+    push_protocols(relayed, without, 2);
+    run_for(300);
+    assert_int_equal(LOG_COUNT("dcutr_retry"), 0);
+    /* A now speaks DCUtR (it takes the stream and stays silent) and says so */
+    assert_int_equal(lp2p_host_handle(A.host, "/libp2p/dcutr", &k_silent, NULL), 0);
+    const char *with[] = {"/ipfs/id/1.0.0", ECHO_PROTO, "/libp2p/dcutr"};
+    g_silent_opened = 0;
+    push_protocols(relayed, with, 3);
+    /* B opened a new DCUtR stream: a fresh exchange on the same relayed connection */
+    assert_true(RUN_UNTIL(g_silent_opened == 1, 3000));
+    assert_int_equal(count(&HB, LP2P_HOLEPUNCH_SKIPPED), skipped);
+    assert_int_equal(LOG_COUNT("dcutr_retry", "identify lists /libp2p/dcutr"), 1);
+    /* while that exchange runs, another push starts nothing */
+    push_protocols(relayed, with, 3);
+    run_for(300);
+    assert_int_equal(g_silent_opened, 1);
+    world_down();
+}
+
 static void test_no_address_fails_then_gives_up(void **state)
 {
     /* A listens nowhere, so its CONNECT carries no address (its connection to R is from an
@@ -281,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_no_address_fails_then_gives_up),
         cmocka_unit_test(test_timeout_gives_up),
         cmocka_unit_test(test_repunch_runs_a_fresh_exchange),
+        cmocka_unit_test(test_push_listing_dcutr_retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
