@@ -144,6 +144,11 @@ struct lp2p_conn {
     /* Our end is a listen port: accepted by a listener, or dialed from it with port reuse.
      * Only then is the address the peer saw us at a mapping of that port (observed_addrs.h). */
     int on_listen_port;
+    /* Relayed: the Limit the relay sent in STATUS/CONNECT (0 = none) and when the circuit
+     * started, to tell the relay's cut from the peer's close (relay_client.c). */
+    uint64_t relay_limit_data;
+    uint32_t relay_limit_duration_s;
+    uint64_t relay_t0;
 };
 
 enum stream_stage { STREAM_NEGOTIATING, STREAM_OPEN };
@@ -215,6 +220,9 @@ void lp2p__identify_register(lp2p_host *h);
 
 /* relay_client.c, reservation.c */
 void lp2p__relay_register(lp2p_host *h);
+/* A relayed connection ending from the far side (EOF, carrying stream reset) at or past the
+ * relay's Limit: "relay limit reached: data" / "...: duration"; else NULL. */
+const char *lp2p__relay_limit_reason(const lp2p_conn *c);
 struct lp2p_multiaddr;
 int lp2p__relay_dial(lp2p_host *h, const struct lp2p_multiaddr *ma, const char *text,
                      lp2p_dial_cb cb, void *ud);

@@ -66,6 +66,8 @@ static hp_rec HA, HB;
 /* B's hole-punch policy for the next world_up. */
 static uint64_t g_b_timeout_ms;
 static uint32_t g_b_repunch;
+/* R's circuit limits for the next world_up (0: the defaults). */
+static uint64_t g_r_data, g_r_duration_ms;
 
 /* An A that takes the dcutr stream and never answers. */
 static int g_silent_opened;
@@ -98,6 +100,10 @@ static void world_up(int a_dcutr, int a_listen)
     host_start(&R, "R", 1, 0);
     lp2p_relay_server_config rc;
     lp2p_relay_server_config_default(&rc);
+    if (g_r_data)
+        rc.limits.circuit_data = g_r_data;
+    if (g_r_duration_ms)
+        rc.limits.circuit_duration_ms = g_r_duration_ms;
     assert_int_equal(lp2p_relay_server_new(R.host, R.kp, &rc, &g_relay), 0);
 
     /* B with this test's hole-punch policy. */
@@ -127,6 +133,7 @@ static void world_down(void)
 {
     g_b_timeout_ms = 0;
     g_b_repunch = 0;
+    g_r_data = g_r_duration_ms = 0;
     lp2p_relay_server_close(g_relay);
     g_relay = NULL;
     host_free(&A);
@@ -262,6 +269,37 @@ static void test_push_listing_dcutr_retries(void **state)
     world_down();
 }
 
+/* The relay cuts a circuit at the Limit it announced (ours resets both streams, go sends FIN
+ * at the data limit and RST at the duration, rust counts both directions together): both
+ * ends report the relay's limit, not the peer closing or resetting. */
+static void test_relay_data_limit_reported(void **state)
+{
+    g_r_data = 64 << 10;
+    world_up(0, 1);
+    lp2p_conn *relayed = dial_b_through_r();
+    static stream_rec r;
+    sr_init(&r);
+    assert_int_equal(lp2p_conn_open_stream(relayed, ECHO_PROTO, &k_rec_cb, &r, &r.s), 0);
+    static uint8_t big[100 << 10];
+    memset(big, 0x33, sizeof big);
+    assert_int_equal(lp2p_stream_write(r.s, big, sizeof big), 0);
+    assert_true(RUN_UNTIL(A.disconnected >= 1 && B.disconnected >= 1, 5000));
+    assert_int_equal(LOG_COUNT("disconnected", "relay limit reached: data", "\"relayed\":true"), 2);
+    assert_int_equal(LOG_COUNT("disconnected", "carrying stream"), 0);
+    world_down();
+}
+
+static void test_relay_duration_limit_reported(void **state)
+{
+    g_r_duration_ms = 1000;
+    world_up(0, 1);
+    dial_b_through_r();
+    assert_true(RUN_UNTIL(A.disconnected >= 1 && B.disconnected >= 1, 5000));
+    assert_int_equal(LOG_COUNT("disconnected", "relay limit reached: duration", "\"relayed\":true"),
+                     2);
+    world_down();
+}
+
 static void test_no_address_fails_then_gives_up(void **state)
 {
     /* A listens nowhere, so its CONNECT carries no address (its connection to R is from an
@@ -336,6 +374,8 @@ int main(void)
         cmocka_unit_test(test_timeout_gives_up),
         cmocka_unit_test(test_repunch_runs_a_fresh_exchange),
         cmocka_unit_test(test_push_listing_dcutr_retries),
+        cmocka_unit_test(test_relay_data_limit_reported),
+        cmocka_unit_test(test_relay_duration_limit_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
