@@ -215,6 +215,14 @@ void lp2p__conn_fail(lp2p_conn *c, int err, const char *why)
 {
     if (c->stage == CONN_CLOSED)
         return;
+    /* The relay cutting the circuit at its Limit is not the peer's doing: say so. */
+    const char *limit = err == LP2P_ERR_CLOSED || err == LP2P_ERR_RESET || err == LP2P_ERR_IO
+                            ? lp2p__relay_limit_reason(c)
+                            : NULL;
+    if (limit) {
+        err = LP2P_ERR_LIMIT;
+        why = limit;
+    }
     int was_ready = c->stage == CONN_READY;
     enum conn_stage stage = c->stage;
     c->stage = CONN_CLOSED;

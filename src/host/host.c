@@ -89,9 +89,7 @@ static void flush_hook_closed(uv_handle_t *hd)
 {
     lp2p_host *h = hd->data;
     gc_streams(h);
-    for (size_t i = 0; i < h->nobserved; i++)
-        lp2p_multiaddr_free(&h->observed[i]);
-    h->nobserved = 0;
+    lp2p_obs_free(&h->observed);
 
     host_handle_closed(hd);
 }
@@ -274,6 +272,7 @@ lp2p_conn *lp2p__host_inbound(lp2p_host *h, lp2p_transport *t)
         lp2p_transport_close(t, 1);
         return NULL;
     }
+    c->on_listen_port = 1;
     if (lp2p_transport_peer_sockaddr(t, &c->from) == 0) {
         c->has_from = 1;
         lp2p__host_emit_accepted(h, c, (struct sockaddr *)&c->from);
@@ -381,6 +380,7 @@ static int dial_from(lp2p_host *h, const struct sockaddr_storage *to, const stru
         return LP2P_ERR_NOMEM;
     }
     c->initiator = initiator;
+    c->on_listen_port = local != NULL; /* bound with port reuse, or the dial fails */
     c->deadline_handshake = lp2p__now(h) + timeout_ms;
     if (rc < 0) {
         if (local && (rc == UV_EADDRNOTAVAIL || rc == UV_EADDRINUSE)) {

@@ -95,6 +95,25 @@ static void test_identify_advertises_concrete_addresses(void **state)
     }
 }
 
+/* An observed address counts only from a connection on our listen port: C dials B without
+ * listening (an ephemeral port), so what B saw is no NAT mapping C could offer for a punch;
+ * A dials from its listen port (port reuse), so B's observation of A is kept. */
+static void test_observed_only_from_listen_port(void **state)
+{
+    const char *b_id = strstr(B.addr, "/p2p/") + 5;
+    char by_b[128];
+    snprintf(by_b, sizeof by_b, "\"by\":\"%s\"", b_id);
+    host_start(&C, "C", 0, 0);
+    lp2p_conn *c = trio_connect(&C, &B);
+    assert_non_null(c);
+    assert_int_equal(LOG_COUNT("observed_addr", by_b), 0);
+    assert_true(LOG_COUNT("observed_addr_ignored", by_b, "ephemeral") >= 1);
+    trio_connect(&A, &B);
+    char a_port[32];
+    snprintf(a_port, sizeof a_port, "/tcp/%u\"", A.port);
+    assert_int_equal(LOG_COUNT("observed_addr", by_b, a_port), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -103,6 +122,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_perf_off_by_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identify_advertises_concrete_addresses, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_observed_only_from_listen_port, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
