@@ -73,8 +73,7 @@ func runDial(o *opts, target string) {
 		}
 		res["role"], res["attempt"] = nil, nil // a plain dial: no DCUtR roles
 	}
-	client := conn.Stat().Direction == network.DirOutbound
-	res["noise_initiator"], res["yamux_client"] = client, client
+	res["noise_initiator"], res["yamux_client"] = connRoles(conn)
 	res["local"], res["remote"] = conn.LocalMultiaddr().String(), conn.RemoteMultiaddr().String()
 	res["security"] = string(conn.ConnState().Security)
 

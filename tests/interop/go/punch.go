@@ -171,16 +171,15 @@ func (p *puncher) findConn(dc network.ConnMultiaddrs) network.Conn {
 	return nil
 }
 
-// directEvent: the contract's "direct" event. The security and muxer roles come from the
-// connection's Direction: go's upgrader runs Noise (or TLS) as initiator and yamux as client
-// exactly when Direction is DirOutbound, and a hole-punch dial with isClient=false is
-// upgraded as DirInbound (p2p/transport/tcp/tcp.go, p2p/net/upgrader/upgrader.go).
+// directEvent: the contract's "direct" event; the roles are the sessions' own (roles.go).
 func directEvent(d directInfo) map[string]any {
-	client := d.conn.Stat().Direction == network.DirOutbound
+	noiseInit, yamuxClient := connRoles(d.conn)
 	return map[string]any{"event": "direct", "peer": d.conn.RemotePeer().String(),
 		"local": d.conn.LocalMultiaddr().String(), "remote": d.conn.RemoteMultiaddr().String(),
-		"role": d.role, "noise_initiator": client, "yamux_client": client, "attempt": d.attempt,
-		"relayed_to_direct_ms": d.relayedMs, "security": string(d.conn.ConnState().Security)}
+		"role": d.role, "noise_initiator": noiseInit, "yamux_client": yamuxClient,
+		"attempt": d.attempt, "relayed_to_direct_ms": d.relayedMs,
+		"dialed":   d.conn.Stat().Direction == network.DirOutbound,
+		"security": string(d.conn.ConnState().Security)}
 }
 
 // labFilter is the hole-punch service's AddrFilter: it sends our lab addresses as they are
