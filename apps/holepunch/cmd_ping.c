@@ -45,11 +45,14 @@ static void send_one(ping_app *a)
     lp2p_buf_clear(&a->core.out);
 }
 
+static int reopen(ping_app *a);
+
 static void on_timer(uv_timer_t *t)
 {
     ping_app *a = t->data;
-    if (a->s)
-        send_one(a);
+    if (!a->s && (a->cl->finished || reopen(a) < 0))
+        return;
+    send_one(a);
 }
 
 static void p_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
@@ -100,15 +103,39 @@ static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
     lp2p_stream_detach(a->s, 0);
     a->s = NULL;
     a->conn = ev->direct;
+    if (reopen(a) == 0 && in_flight)
+        send_one(a);
+}
+
+/* A fresh ping stream (and ping state) on a->conn. */
+static int reopen(ping_app *a)
+{
     lp2p_ping_free(&a->core);
     lp2p_ping_init(&a->core, LP2P_PING_DIALER, 10000u * 1000u);
     a->core.rng = LP2P_RNG_OPENSSL;
     a->core.trace = LP2P_TRACE_LOG;
     if (lp2p_conn_open_stream(a->conn, LP2P_PING_PROTO, &k_cb, a, &a->s) < 0) {
         probe_finish(a->cl, 1);
-        return;
+        return -1;
     }
-    if (in_flight)
+    return 0;
+}
+
+/* The peer ended its side of the ping stream: go-libp2p closes a ping stream idle for 10 s
+ * (p2p/protocol/ping/ping.go pingTimeout), so with --interval above that every later ping
+ * needs a new stream. A ping in flight is sent again on it; otherwise the timer opens it. */
+static void p_on_eof(lp2p_stream *s, void *ud)
+{
+    ping_app *a = ud;
+    (void)s;
+    if (a->done >= a->count || a->cl->finished)
+        return;
+    int in_flight = a->core.waiting;
+    lp2p_log(LP2P_INFO, "ping_stream_ended", LF_S("peer", lp2p_conn_peer_str(a->conn)),
+             LF_B("in_flight", in_flight));
+    lp2p_stream_detach(a->s, 0);
+    a->s = NULL;
+    if (in_flight && reopen(a) == 0)
         send_one(a);
 }
 
@@ -125,7 +152,8 @@ static void p_on_close(lp2p_stream *s, int err, void *ud)
     }
 }
 
-static const lp2p_stream_callbacks k_cb = {.on_data = p_on_data, .on_close = p_on_close};
+static const lp2p_stream_callbacks k_cb = {
+    .on_data = p_on_data, .on_eof = p_on_eof, .on_close = p_on_close};
 
 static void start(ping_app *a)
 {

@@ -343,7 +343,7 @@ async fn dial_checks(n: &mut Node, args: &Args) -> Result<Value, String> {
         r.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     }
 
-    let mut v = json!({"relayed_ms":null,"direct_ms":null,"attempt":null,"role":null,
+    let mut v = json!({"relayed":circuit,"relayed_ms":null,"direct_ms":null,"attempt":null,"role":null,
         "noise_initiator":init,"yamux_client":init,"local":local,"remote":remote,
         "echo_ok":true,"ping_ms":pings,"perf_up_mbps":null,"perf_down_mbps":null});
     if let Some((r, d, attempt)) = relayed_ms {
