@@ -89,9 +89,14 @@ mx_run_dialer_go() {
     --listen "/ip4/0.0.0.0/tcp/$CLI_PORT" --external "/ip4/$RB_PUB/tcp/$CLI_PORT" \
     --key "$PW/cli.key" --wait-direct 25 --echo-bytes 65536 --pings 3 --timeout 45 \
     >"$PW/mx_go_dial.log" 2>&1 || MX_D_ERR="go dial exited non-zero"
+  mx_peer_result "$PW/mx_go_dial.log" go
+}
+
+# mx_peer_result LOG WHO: the MX_D_* of a test peer's contract `result` line (go, rust).
+mx_peer_result() {
   local r
-  r=$(jfirst "$PW/mx_go_dial.log" result) || {
-    MX_D_ERR="go dial printed no result"
+  r=$(jfirst "$1" result) || {
+    MX_D_ERR="$2 dial printed no result"
     return
   }
   [[ -z $MX_D_ERR ]] || MX_D_ERR="$MX_D_ERR: $(jq -r '.error // ""' <<<"$r")"

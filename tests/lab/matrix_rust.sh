@@ -34,12 +34,9 @@ mx_start_listener_rust() {
   jwait "$MX_L_LOG" reserved 20
 }
 
-# The listener's `direct` event: attempt, role (B), noise_initiator (from the endpoint).
-mx_listener_facts_rust() {
-  jwait "$MX_L_LOG" direct 10 || return 1
-  echo "$(jfirst "$MX_L_LOG" direct true attempt) $(jfirst "$MX_L_LOG" direct true role)" \
-    "$(jfirst "$MX_L_LOG" direct true noise_initiator)"
-}
+# The listener's contract `direct` event (attempt, role B, noise_initiator from the
+# endpoint), read as for the go peer.
+mx_listener_facts_rust() { mx_listener_facts_go; }
 
 mx_run_dialer_rust() {
   MX_D_ERR=
@@ -47,18 +44,5 @@ mx_run_dialer_rust() {
     --listen "/ip4/0.0.0.0/tcp/$CLI_PORT" --external "/ip4/$RB_PUB/tcp/$CLI_PORT" \
     --key "$PW/cli.key" --wait-direct 25 --echo-bytes 65536 --streams 1 --pings 3 --timeout 45 \
     >"$PW/mx_rust_dial.log" 2>&1 || MX_D_ERR="rust dial exited non-zero"
-  local r
-  r=$(jfirst "$PW/mx_rust_dial.log" result) || {
-    MX_D_ERR="rust dial printed no result"
-    return
-  }
-  [[ -z $MX_D_ERR ]] || MX_D_ERR="$MX_D_ERR: $(jq -r '.error // ""' <<<"$r")"
-  MX_D_RELAYED=$(jq -r '.relayed' <<<"$r")
-  MX_D_ROLE=$(jq -r '.role' <<<"$r")
-  MX_D_NOISE=$(jq -r '.noise_initiator' <<<"$r")
-  MX_D_YAMUX=$(jq -r '.yamux_client' <<<"$r")
-  MX_D_ATTEMPT=$(jq -r '.attempt' <<<"$r")
-  MX_D_MS=$(jq -r '.direct_ms' <<<"$r")
-  MX_D_ECHO=$(jq -r '.echo_ok' <<<"$r")
-  MX_D_PING=$(jq -r '(.ping_ms | length) >= 3 and .ok' <<<"$r")
+  mx_peer_result "$PW/mx_rust_dial.log" rust
 }
