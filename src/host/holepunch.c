@@ -79,8 +79,15 @@ struct lp2p_punch {
 /* Per relayed connection (conn->slots[HOST_SLOT_HOLEPUNCH]). */
 typedef struct hp_conn {
     lp2p_punch *punch; /* the punch running (or in its grace period) on it */
-    int tried;         /* a DCUtR exchange ran on it: never a second one */
+    int tried;         /* a DCUtR exchange ran on it: never a second one, except ... */
+    int skipped;       /* ... when it ended because the peer did not speak DCUtR then */
+    int proto_retries; /* exchanges started since because identify(/push) listed it */
 } hp_conn;
+
+/* go-libp2p registers /libp2p/dcutr only once it believes it has a public address, and says
+ * so with identify/push; a peer that answered `na` may speak it later. Bounded: a peer that
+ * flaps its protocol list gets this many fresh exchanges per relayed connection. */
+#define HP_MAX_PROTO_RETRIES 2
 
 static hp_conn *hp_state(lp2p_conn *c, int create)
 {
@@ -104,46 +111,45 @@ static void punch_on_timer(uv_timer_t *t);
 
 static void holepunch_observed(lp2p_host *h, lp2p_conn *c, const uint8_t *obs, size_t len)
 {
-    /* Never a /p2p-circuit observation, and only from direct connections: those are the
-     * NAT mappings of our listen port (we dial from it). */
+    /* Never a /p2p-circuit observation, and only from direct connections on our listen port:
+     * only those are NAT mappings of the port we punch from (go checks the same). */
     if (c->relayed || !lp2p_dcutr_addr_usable(obs, len))
         return;
-    for (size_t i = 0; i < h->nobserved; i++)
-        if (h->observed[i].len == len && memcmp(h->observed[i].bytes, obs, len) == 0)
-            return;
-    if (h->nobserved == HOST_MAX_OBSERVED) {
-        lp2p_multiaddr_free(&h->observed[0]);
-        memmove(&h->observed[0], &h->observed[1], (HOST_MAX_OBSERVED - 1) * sizeof(h->observed[0]));
-        h->nobserved--;
-    }
     lp2p_multiaddr ma = {0};
-    if (lp2p_multiaddr_from_bytes(&ma, obs, len, NULL, 0) == 0) {
-        lp2p_multiaddr_strip_p2p(&ma);
-        h->observed[h->nobserved++] = ma;
-        char t[LP2P_MULTIADDR_STR_MAX];
-        lp2p_multiaddr_to_string(&ma, t, sizeof(t));
-        lp2p_log(LP2P_INFO, "observed_addr", LF_S("addr", t), LF_S("by", c->peer_str));
+    char t[LP2P_MULTIADDR_STR_MAX] = "";
+    if (lp2p_multiaddr_from_bytes(&ma, obs, len, NULL, 0) < 0)
+        return;
+    lp2p_multiaddr_strip_p2p(&ma);
+    lp2p_multiaddr_to_string(&ma, t, sizeof(t));
+    struct sockaddr_storage from;
+    if (!c->on_listen_port || !c->t || lp2p_transport_peer_sockaddr(c->t, &from) < 0) {
+        lp2p_log(LP2P_DEBUG, "observed_addr_ignored", LF_S("addr", t), LF_S("by", c->peer_str),
+                 LF_S("reason", "connection from an ephemeral port, not our listen port"));
+        lp2p_multiaddr_free(&ma);
+        return;
     }
+    uint8_t key[LP2P_OBS_KEY_LEN];
+    lp2p_obs_key_from_sockaddr(&from, key);
+    int rc = lp2p_obs_add(&h->observed, ma.bytes, ma.len, key, lp2p__now(h));
+    if (rc > 0)
+        lp2p_log(LP2P_INFO, "observed_addr", LF_S("addr", t), LF_S("by", c->peer_str),
+                 LF_U("observers", lp2p_obs_observers(&h->observed, &ma)));
+    lp2p_multiaddr_free(&ma);
 }
 
-/* Observed addresses first; without any, our listen addresses (loopback demo, public host). */
+/* Observed addresses first, best confirmed and most recent first; without any, our
+ * concrete listen addresses (loopback demo, public host). */
 static size_t own_candidates(lp2p_host *h, const uint8_t **out, size_t *lens, lp2p_multiaddr *tmp,
                              size_t max)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < h->nobserved && n < max; i++) {
-        out[n] = h->observed[i].bytes;
-        lens[n++] = h->observed[i].len;
-    }
+    size_t n = lp2p_obs_candidates(&h->observed, lp2p__now(h), out, lens, max);
     if (n > 0)
         return n;
-    for (size_t i = 0; i < h->nlisteners && n < max; i++) {
-        if (lp2p_multiaddr_parse(&tmp[n], h->listeners[i]->text, NULL, 0) < 0)
-            continue;
-        lp2p_multiaddr_strip_p2p(&tmp[n]);
-        out[n] = tmp[n].bytes;
-        lens[n] = tmp[n].len;
-        n++;
+    /* concrete ones: a peer cannot dial 0.0.0.0 (rust refuses to, go filters it) */
+    n = lp2p__host_advertised_addrs(h, tmp, max);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tmp[i].bytes;
+        lens[i] = tmp[i].len;
     }
     return n;
 }
@@ -527,6 +533,9 @@ static void ds_on_close(lp2p_stream *s, int err, void *ud)
     lp2p_punch *p = ud;
     p->s = NULL;
     if (err == LP2P_ERR_NA && p->role_b) {
+        hp_conn *x = p->relayed ? hp_state(p->relayed, 0) : NULL;
+        if (x)
+            x->skipped = 1;
         punch_emit(p, LP2P_HOLEPUNCH_SKIPPED, 0, "peer does not speak /libp2p/dcutr");
         punch_end(p);
         return;
@@ -706,6 +715,18 @@ static int may_start_punch(lp2p_conn *c)
     return lp2p_host_find_conn(c->host, &c->peer) == c;
 }
 
+/* The exchange on c ended because the peer lacked DCUtR, and identify now lists it. */
+static int may_retry_punch(lp2p_conn *c)
+{
+    hp_conn *x = hp_state(c, 0);
+    if (!x || x->punch || !x->tried || !x->skipped || x->proto_retries >= HP_MAX_PROTO_RETRIES)
+        return 0;
+    x->tried = 0;
+    int ok = may_start_punch(c);
+    x->tried = 1;
+    return ok;
+}
+
 static void emit_skipped(lp2p_conn *c, const char *why)
 {
     lp2p_holepunch_event ev = {
@@ -743,13 +764,27 @@ static void hp_on_identify(lp2p_conn *c, const lp2p_identify_result *r, void *ud
     if (r->observed && lp2p_multiaddr_parse(&obs, r->observed, NULL, 0) == 0)
         holepunch_observed(c->host, c, obs.bytes, obs.len);
     lp2p_multiaddr_free(&obs);
-    if (!may_start_punch(c))
-        return;
     int speaks = 0;
     for (size_t i = 0; i < r->nprotocols; i++)
         if (strcmp(r->protocols[i], LP2P_DCUTR_PROTO) == 0)
             speaks = 1;
+    if (speaks && may_retry_punch(c)) {
+        hp_conn *x = hp_state(c, 0);
+        x->skipped = 0;
+        x->proto_retries++;
+        lp2p_log(LP2P_INFO, "dcutr_retry", LF_S("peer", c->peer_str),
+                 LF_S("reason", "identify lists /libp2p/dcutr"), LF_U("retry", x->proto_retries));
+        lp2p_punch *p = punch_new(c, 1);
+        if (p)
+            punch_next_attempt(p);
+        return;
+    }
+    if (!may_start_punch(c))
+        return;
     if (!speaks) {
+        hp_conn *x = hp_state(c, 1);
+        if (x)
+            x->tried = x->skipped = 1; /* until identify lists it (may_retry_punch) */
         emit_skipped(c, "peer does not advertise /libp2p/dcutr");
         return;
     }

@@ -6,6 +6,7 @@
 #include "net/tcp_transport.h"
 #include "net/transport.h"
 #include "proto/mss.h"
+#include "host/observed_addrs.h"
 #include "host/relay_quota.h"
 #include "proto/identify.h"
 #include "proto/noise.h"
@@ -28,7 +29,6 @@
 #define STREAM_LOW_WATER           (256u << 10)
 #define CONN_HIGH_WATER            (1u << 20)
 #define CONN_READ_PAUSE            (2 * CONN_HIGH_WATER)
-#define HOST_MAX_OBSERVED          8
 #define HOST_PUNCH_DIAL_TIMEOUT_MS 5000
 #define HOST_MAX_OBSERVERS         16
 
@@ -83,11 +83,10 @@ struct lp2p_host {
     host_observer observers[HOST_MAX_OBSERVERS]; /* sorted by order */
     size_t nobservers;
     int next_observer_id;
-    int dispatching; /* nesting depth of event dispatches (events.c) */
-    struct lp2p_multiaddr observed[HOST_MAX_OBSERVED]; /* our NAT mappings, newest last */
-    size_t nobserved;
-    lp2p_list dirty;  /* connections with output to flush before the loop sleeps */
-    lp2p_list staged; /* connections whose streams stopped on staged bytes (after I/O) */
+    int dispatching;         /* nesting depth of event dispatches (events.c) */
+    lp2p_obs_table observed; /* our NAT mappings, as peers saw them (observed_addrs.h) */
+    lp2p_list dirty;         /* connections with output to flush before the loop sleeps */
+    lp2p_list staged;        /* connections whose streams stopped on staged bytes (after I/O) */
     uv_prepare_t flush_hook;
     uv_check_t close_hook; /* delivers on_close right after I/O callbacks */
     int closing;
@@ -142,6 +141,18 @@ struct lp2p_conn {
     int remote_goaway;            /* peer sent GoAway: no new streams, never handed out again */
     struct sockaddr_storage from; /* inbound TCP: the peer's socket address (per-IP cap) */
     int has_from;
+    /* Our end is a listen port: accepted by a listener, or dialed from it with port reuse.
+     * Only then is the address the peer saw us at a mapping of that port (observed_addrs.h). */
+    int on_listen_port;
+    /* Relayed: the Limit the relay sent in STATUS/CONNECT (0 = none) and when the circuit
+     * started, to tell the relay's cut from the peer's close (relay_client.c). */
+    uint64_t relay_limit_data;
+    uint32_t relay_limit_duration_s;
+    uint64_t relay_t0;
+    /* A duplicate being retired: GoAway sent, never handed out again, closed once its
+     * streams are done or at drain_deadline (lp2p__conn_retire). */
+    int draining;
+    uint64_t drain_deadline, drain_quiet_since;
 };
 
 enum stream_stage { STREAM_NEGOTIATING, STREAM_OPEN };
@@ -184,6 +195,11 @@ void lp2p__conn_resume_staged(lp2p_host *h);
 void lp2p__conn_arm_timer(lp2p_conn *c);
 int lp2p__conn_congested(lp2p_conn *c);
 void lp2p__conn_fail(lp2p_conn *c, int err, const char *why);
+/* Duplicate resolution's loser: not handed out again (find_conn), its streams (and any
+ * the peer opens before its own resolution) finish; once it has had none for a moment, or
+ * after HOST_DRAIN_MS, GoAway(normal) and close. */
+#define HOST_DRAIN_MS 5000
+void lp2p__conn_retire(lp2p_conn *c, const char *why);
 uint64_t lp2p__now(const lp2p_host *h);
 
 /* stream.c */
@@ -213,6 +229,9 @@ void lp2p__identify_register(lp2p_host *h);
 
 /* relay_client.c, reservation.c */
 void lp2p__relay_register(lp2p_host *h);
+/* A relayed connection ending from the far side (EOF, carrying stream reset) at or past the
+ * relay's Limit: "relay limit reached: data" / "...: duration"; else NULL. */
+const char *lp2p__relay_limit_reason(const lp2p_conn *c);
 struct lp2p_multiaddr;
 int lp2p__relay_dial(lp2p_host *h, const struct lp2p_multiaddr *ma, const char *text,
                      lp2p_dial_cb cb, void *ud);
@@ -240,5 +259,14 @@ lp2p_conn *lp2p__host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer, lp
 void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c);
 void lp2p__host_conn_gone(lp2p_host *h, lp2p_conn *c);
 size_t lp2p__host_protocols(const lp2p_host *h, const char **out, size_t max);
+/* advertise.c: the addresses we advertise (identify, peer record, reservations, DCUtR
+ * fallback): listen addresses, each unspecified one (0.0.0.0, ::) replaced by the interface
+ * addresses of its family with its port (loopback only when no other interface has one);
+ * no /p2p, no duplicates, at most max. The caller frees each. */
+#define HOST_MAX_ADVERTISED 16
+size_t lp2p__host_advertised_addrs(const lp2p_host *h, struct lp2p_multiaddr *out, size_t max);
+size_t lp2p__expand_listen_addrs(const struct sockaddr_storage *listen, size_t nlisten,
+                                 const uv_interface_address_t *ifs, size_t nifs,
+                                 struct lp2p_multiaddr *out, size_t max);
 
 #endif

@@ -40,20 +40,6 @@ typedef struct id_reader_ctx {
     int push;
 } id_reader_ctx;
 
-/* Binary multiaddrs of our listen addresses (without /p2p). */
-static size_t listen_binaries(lp2p_host *h, lp2p_multiaddr *mas, size_t max)
-{
-    const char *const *texts;
-    size_t n = lp2p_host_listen_addrs(h, &texts), k = 0;
-    for (size_t i = 0; i < n && k < max; i++) {
-        if (lp2p_multiaddr_parse(&mas[k], texts[i], NULL, 0) == 0) {
-            lp2p_multiaddr_strip_p2p(&mas[k]);
-            k++;
-        }
-    }
-    return k;
-}
-
 static void id_on_open(lp2p_stream *s, void *ud)
 {
     lp2p_conn *c = lp2p_stream_conn(s);
@@ -64,10 +50,11 @@ static void id_on_open(lp2p_stream *s, void *ud)
     info.public_key = (uint8_t *)lp2p_keypair_pubkey(h->cfg.identity, &pklen);
     info.public_key_len = pklen;
 
-    lp2p_multiaddr mas[HOST_MAX_LISTENERS];
-    uint8_t *abytes[HOST_MAX_LISTENERS];
-    size_t alens[HOST_MAX_LISTENERS];
-    size_t na = listen_binaries(h, mas, HOST_MAX_LISTENERS);
+    /* Concrete addresses only (0.0.0.0 expanded): in listenAddrs and the signed record. */
+    lp2p_multiaddr mas[HOST_MAX_ADVERTISED];
+    uint8_t *abytes[HOST_MAX_ADVERTISED];
+    size_t alens[HOST_MAX_ADVERTISED];
+    size_t na = lp2p__host_advertised_addrs(h, mas, HOST_MAX_ADVERTISED);
     for (size_t i = 0; i < na; i++) {
         abytes[i] = mas[i].bytes;
         alens[i] = mas[i].len;

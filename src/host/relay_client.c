@@ -25,7 +25,8 @@
 /* Turns stream s into the transport of a new relayed connection and feeds it the bytes that
  * arrived after the relay's last message. */
 static lp2p_conn *relayed_conn(lp2p_host *h, lp2p_stream *s, int initiator, const char *addr,
-                               const lp2p_peer_id *expected, const uint8_t *rest, size_t nrest)
+                               const lp2p_peer_id *expected, uint32_t limit_s, uint64_t limit_data,
+                               const uint8_t *rest, size_t nrest)
 {
     lp2p_transport *t;
     if (lp2p_stream_transport_new(s, addr, &t) < 0)
@@ -36,10 +37,31 @@ static lp2p_conn *relayed_conn(lp2p_host *h, lp2p_stream *s, int initiator, cons
         return NULL;
     }
     c->relayed = 1;
+    c->relay_limit_duration_s = limit_s;
+    c->relay_limit_data = limit_data;
+    c->relay_t0 = lp2p__now(h);
     lp2p__conn_start(c);
     if (nrest && c->stage != CONN_CLOSED)
         lp2p__conn_on_bytes(c, rest, nrest);
     return c;
+}
+
+/* go's relay cuts a circuit at its data limit per direction (FIN) and at its duration
+ * (RST); rust's counts both directions together. Either way we see the carrying stream end
+ * as if the peer closed. The bytes counted are the connection's raw bytes (handshakes
+ * included), as the relay counts them; a second of slack covers the relay's clock starting
+ * a little before ours. */
+const char *lp2p__relay_limit_reason(const lp2p_conn *c)
+{
+    if (!c->relayed)
+        return NULL;
+    uint64_t d = c->relay_limit_data;
+    if (d && (c->bytes_in >= d || c->bytes_out >= d || c->bytes_in + c->bytes_out >= d))
+        return "relay limit reached: data";
+    uint64_t lim_ms = (uint64_t)c->relay_limit_duration_s * 1000;
+    if (lim_ms && lp2p__now(c->host) + 1000 >= c->relay_t0 + lim_ms)
+        return "relay limit reached: duration";
+    return NULL;
 }
 
 /* "<addr of the relay connection>/p2p/R/p2p-circuit" */
@@ -107,7 +129,7 @@ static void cd_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
     }
     lp2p_log(LP2P_INFO, "relay_circuit", LF_S("addr", d->addr), LF_S("direction", "outbound"),
              LF_U("limit_duration_s", dur), LF_U("limit_data", data));
-    lp2p_conn *c = relayed_conn(d->h, s, 1, d->addr, &d->target, p + used, n - used);
+    lp2p_conn *c = relayed_conn(d->h, s, 1, d->addr, &d->target, dur, data, p + used, n - used);
     lp2p_dial_cb cb = d->cb;
     void *cud = d->ud;
     cd_free(d);
@@ -254,7 +276,7 @@ static void stop_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
              LF_U("limit_duration_s", dur), LF_U("limit_data", data));
     lp2p_lpm_free(&x->lpm);
     free(x);
-    if (!relayed_conn(rconn->host, s, 0, addr, NULL, p + used, n - used))
+    if (!relayed_conn(rconn->host, s, 0, addr, NULL, dur, data, p + used, n - used))
         lp2p_stream_reset(s);
 }
 

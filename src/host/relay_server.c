@@ -142,20 +142,7 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- service ------------------------------------------------------------------------------- */
 
-/* Unspecified listen addresses (0.0.0.0, ::) mean nothing to a remote peer. */
-static int is_unspecified(const lp2p_multiaddr *ma)
-{
-    lp2p_ma_iter it;
-    lp2p_ma_component comp;
-    lp2p_ma_iter_init(&it, ma);
-    if (lp2p_ma_iter_next(&it, &comp) != 1)
-        return 1;
-    static const uint8_t zero[16];
-    return (comp.code == LP2P_MA_IP4 || comp.code == LP2P_MA_IP6) &&
-           memcmp(comp.value, zero, comp.len) == 0;
-}
-
-static int set_addrs(lp2p_relay_server *r, const char *const *texts, size_t n, int from_listen)
+static int set_addrs(lp2p_relay_server *r, const char *const *texts, size_t n)
 {
     lp2p_multiaddr mas[RELAY_ADDRS_MAX];
     const uint8_t *ptrs[RELAY_ADDRS_MAX];
@@ -175,10 +162,6 @@ static int set_addrs(lp2p_relay_server *r, const char *const *texts, size_t n, i
             lp2p_multiaddr_free(&ma);
             goto out;
         }
-        if (from_listen && is_unspecified(&ma)) {
-            lp2p_multiaddr_free(&ma);
-            continue;
-        }
         char text[LP2P_MULTIADDR_STR_MAX];
         if (lp2p_multiaddr_to_string(&ma, text, sizeof(text)) == 0)
             lp2p_log(LP2P_INFO, "relay_address", LF_S("addr", text));
@@ -189,13 +172,31 @@ static int set_addrs(lp2p_relay_server *r, const char *const *texts, size_t n, i
     }
     if (k == 0)
         lp2p_log(LP2P_WARN, "relay_no_address",
-                 LF_S("reason", "only unspecified listen addresses: reservations carry no relay "
-                                "address; pass --announce"));
+                 LF_S("reason", "no interface address to announce: reservations carry no "
+                                "relay address; pass --announce"));
     rc = lp2p_relay_set_addrs(r->core, ptrs, lens, k);
 out:
     for (size_t i = 0; i < k; i++)
         lp2p_multiaddr_free(&mas[i]);
     return rc;
+}
+
+/* No --announce: the host's concrete listen addresses (0.0.0.0 expanded to the interfaces;
+ * rust-libp2p rejects a reservation without addresses, NoAddressesInReservation). */
+static int set_listen_addrs(lp2p_relay_server *r)
+{
+    lp2p_multiaddr mas[HOST_MAX_ADVERTISED];
+    char texts[HOST_MAX_ADVERTISED][LP2P_MULTIADDR_STR_MAX];
+    const char *ptrs[HOST_MAX_ADVERTISED];
+    size_t n = lp2p__host_advertised_addrs(r->host, mas, HOST_MAX_ADVERTISED), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lp2p_multiaddr_to_string(&mas[i], texts[k], sizeof(texts[k])) == 0) {
+            ptrs[k] = texts[k];
+            k++;
+        }
+        lp2p_multiaddr_free(&mas[i]);
+    }
+    return set_addrs(r, ptrs, k);
 }
 
 /* ---- connection events ---------------------------------------------------------------- */
@@ -237,13 +238,10 @@ int lp2p_relay_server_new(lp2p_host *h, const lp2p_keypair *kp, const lp2p_relay
         free(r);
         return rc;
     }
-    if (cfg->nannounce) {
-        rc = set_addrs(r, cfg->announce, cfg->nannounce, 0);
-    } else {
-        const char *const *la = NULL;
-        size_t nla = lp2p_host_listen_addrs(h, &la);
-        rc = set_addrs(r, la, nla, 1);
-    }
+    if (cfg->nannounce)
+        rc = set_addrs(r, cfg->announce, cfg->nannounce);
+    else
+        rc = set_listen_addrs(r);
     if (rc == 0)
         rc = lp2p_host_handle(h, LP2P_RELAY_HOP_PROTO, &lp2p__relay_hop_handler, r);
     if (rc < 0) {

@@ -59,6 +59,7 @@ struct lp2p_yamux {
     uint32_t n_live, n_inbound, n_outbound, pending_accept, ack_backlog;
     uint64_t refused_burst; /* refusals since an inbound stream last finished */
     uint64_t refused_total, bytes_in, bytes_out;
+    uint64_t unknown_frames; /* frames without SYN for a stream never opened (dropped) */
 
     int ping_out;
     uint32_t ping_value;
@@ -352,6 +353,7 @@ void lp2p_yamux_stats_get(const lp2p_yamux *y, lp2p_yamux_stats *st)
     st->bytes_in = y->bytes_in;
     st->bytes_out = y->bytes_out;
     st->streams_refused = y->refused_total;
+    st->frames_unknown_stream = y->unknown_frames;
     st->rtt_ms = y->rtt;
 }
 
@@ -501,9 +503,13 @@ static int on_header(lp2p_yamux *y)
     } else if (!s) {
         int never = is_peer_id(y, h.stream_id) ? h.stream_id > y->max_inbound_id
                                                : h.stream_id >= y->next_id;
-        if (never)
-            return fatal(y, LP2P_ERR_PROTO, "frame for a stream never opened", h.stream_id);
-        /* recently closed or refused: the peer may not know yet; drop quietly */
+        /* Never opened: go-yamux and rust-yamux drop it (rust-yamux sends FIN/RST without
+         * SYN for a stream it never wrote on), so do we. Reading the frame is all it costs
+         * (payload skipped below, at most max_window per frame); reported once. Recently
+         * closed or refused: the peer may not know yet; drop quietly. */
+        if (never && y->unknown_frames++ == 0)
+            lp2p_emit(&y->cfg.trace, LP2P_INFO, "yamux_unknown_stream", LF_U("stream", h.stream_id),
+                      LF_U("type", h.type), LF_U("flags", h.flags));
     }
     if (s && !s->finished && (h.flags & LP2P_YAMUX_ACK) && s->outbound && !s->acked) {
         s->acked = 1;

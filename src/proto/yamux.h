@@ -46,6 +46,11 @@
  * window and returns the count accepted (0 when the window is shut). If it accepted less
  * than asked, on_writable(s) fires once the peer reopens the window.
  *
+ * Unknown streams: a frame without SYN for a stream ID never opened is dropped (payload
+ * skipped, flags ignored), as go-yamux and rust-yamux do; rust-yamux sends FIN or RST
+ * without SYN for a stream it never wrote on. Counted in stats, reported once per session
+ * (yamux_unknown_stream). A frame larger than any window we grant stays fatal.
+ *
  * Errors: fatal codes (LP2P_ERR_PROTO, _FLOW_CONTROL, _FLOOD, _NOMEM) from recv/tick leave
  * the core dead: out holds a final GoAway(protocol error) where appropriate; flush it, close
  * the connection, del. A keepalive ping left unanswered makes tick return LP2P_ERR_TIMEOUT,
@@ -109,14 +114,15 @@ typedef struct lp2p_yamux_callbacks {
 } lp2p_yamux_callbacks;
 
 typedef struct lp2p_yamux_stats {
-    uint32_t streams_open;    /* live streams (not finished) */
-    uint32_t streams_inbound; /* live inbound streams */
-    uint32_t pending_accept;  /* inbound, not yet ACKed by us */
-    uint32_t ack_backlog;     /* outbound, not yet ACKed by the peer */
-    uint64_t bytes_in;        /* Data payload received */
-    uint64_t bytes_out;       /* Data payload queued for sending */
-    uint64_t streams_refused; /* inbound SYNs answered with RST (limits, goaway) */
-    uint64_t rtt_ms;          /* latest measured RTT, 0 = unknown */
+    uint32_t streams_open;          /* live streams (not finished) */
+    uint32_t streams_inbound;       /* live inbound streams */
+    uint32_t pending_accept;        /* inbound, not yet ACKed by us */
+    uint32_t ack_backlog;           /* outbound, not yet ACKed by the peer */
+    uint64_t bytes_in;              /* Data payload received */
+    uint64_t bytes_out;             /* Data payload queued for sending */
+    uint64_t streams_refused;       /* inbound SYNs answered with RST (limits, goaway) */
+    uint64_t rtt_ms;                /* latest measured RTT, 0 = unknown */
+    uint64_t frames_unknown_stream; /* frames without SYN for a stream never opened: dropped */
 } lp2p_yamux_stats;
 
 int lp2p_yamux_new(const lp2p_yamux_config *cfg, const lp2p_yamux_callbacks *cb, void *user,

@@ -8,6 +8,7 @@
 
 #include "lp2p/holepunch.h"
 #include "lp2p/relay_server.h"
+#include "proto/identify.h"
 
 #define MAX_EVENTS 16
 
@@ -65,10 +66,14 @@ static hp_rec HA, HB;
 /* B's hole-punch policy for the next world_up. */
 static uint64_t g_b_timeout_ms;
 static uint32_t g_b_repunch;
+/* R's circuit limits for the next world_up (0: the defaults). */
+static uint64_t g_r_data, g_r_duration_ms;
 
 /* An A that takes the dcutr stream and never answers. */
+static int g_silent_opened;
 static void silent_open(lp2p_stream *s, void *ud)
 {
+    g_silent_opened++;
 }
 static const lp2p_stream_callbacks k_silent = {.on_open = silent_open};
 
@@ -95,6 +100,10 @@ static void world_up(int a_dcutr, int a_listen)
     host_start(&R, "R", 1, 0);
     lp2p_relay_server_config rc;
     lp2p_relay_server_config_default(&rc);
+    if (g_r_data)
+        rc.limits.circuit_data = g_r_data;
+    if (g_r_duration_ms)
+        rc.limits.circuit_duration_ms = g_r_duration_ms;
     assert_int_equal(lp2p_relay_server_new(R.host, R.kp, &rc, &g_relay), 0);
 
     /* B with this test's hole-punch policy. */
@@ -124,6 +133,7 @@ static void world_down(void)
 {
     g_b_timeout_ms = 0;
     g_b_repunch = 0;
+    g_r_data = g_r_duration_ms = 0;
     lp2p_relay_server_close(g_relay);
     g_relay = NULL;
     host_free(&A);
@@ -208,9 +218,92 @@ static void test_peer_without_dcutr_is_skipped(void **state)
     world_down();
 }
 
+/* A sends an identify/push on conn listing these protocols (a partial Identify). */
+static void push_protocols(lp2p_conn *conn, const char **protos, size_t n)
+{
+    lp2p_identify_info info;
+    lp2p_identify_info_init(&info);
+    info.protocols = (char **)protos;
+    info.n_protocols = n;
+    lp2p_buf out;
+    lp2p_buf_init(&out);
+    assert_int_equal(lp2p_identify_encode(&info, &out, NULL, NULL, NULL), 0);
+    static stream_rec recs[8];
+    static size_t next;
+    stream_rec *r = &recs[next++ % 8];
+    sr_init(r);
+    assert_int_equal(lp2p_conn_open_stream(conn, LP2P_IDENTIFY_PUSH_PROTO, &k_rec_cb, r, &r->s), 0);
+    assert_int_equal(lp2p_stream_write(r->s, lp2p_buf_head(&out), lp2p_buf_size(&out)), 0);
+    assert_int_equal(lp2p_stream_close(r->s), 0);
+    lp2p_buf_free(&out);
+}
+
+/* go-libp2p registers /libp2p/dcutr only once it believes it has a public address, then
+ * tells its peers with identify/push. B skipped the punch when A did not speak DCUtR; when
+ * a push later lists /libp2p/dcutr on the relayed connection (not yet upgraded), B tries
+ * again. A push without it changes nothing. */
+static void test_push_listing_dcutr_retries(void **state)
+{
+    world_up(0, 1);
+    lp2p_conn *relayed = dial_b_through_r();
+    assert_true(RUN_UNTIL(count(&HB, LP2P_HOLEPUNCH_SKIPPED) >= 1, 5000));
+    run_for(200);
+    int skipped = count(&HB, LP2P_HOLEPUNCH_SKIPPED);
+    const char *without[] = {"/ipfs/id/1.0.0", ECHO_PROTO};
+    push_protocols(relayed, without, 2);
+    run_for(300);
+    assert_int_equal(LOG_COUNT("dcutr_retry"), 0);
+    /* A now speaks DCUtR (it takes the stream and stays silent) and says so */
+    assert_int_equal(lp2p_host_handle(A.host, "/libp2p/dcutr", &k_silent, NULL), 0);
+    const char *with[] = {"/ipfs/id/1.0.0", ECHO_PROTO, "/libp2p/dcutr"};
+    g_silent_opened = 0;
+    push_protocols(relayed, with, 3);
+    /* B opened a new DCUtR stream: a fresh exchange on the same relayed connection */
+    assert_true(RUN_UNTIL(g_silent_opened == 1, 3000));
+    assert_int_equal(count(&HB, LP2P_HOLEPUNCH_SKIPPED), skipped);
+    assert_int_equal(LOG_COUNT("dcutr_retry", "identify lists /libp2p/dcutr"), 1);
+    /* while that exchange runs, another push starts nothing */
+    push_protocols(relayed, with, 3);
+    run_for(300);
+    assert_int_equal(g_silent_opened, 1);
+    world_down();
+}
+
+/* The relay cuts a circuit at the Limit it announced (ours resets both streams, go sends FIN
+ * at the data limit and RST at the duration, rust counts both directions together): both
+ * ends report the relay's limit, not the peer closing or resetting. */
+static void test_relay_data_limit_reported(void **state)
+{
+    g_r_data = 64 << 10;
+    world_up(0, 1);
+    lp2p_conn *relayed = dial_b_through_r();
+    static stream_rec r;
+    sr_init(&r);
+    assert_int_equal(lp2p_conn_open_stream(relayed, ECHO_PROTO, &k_rec_cb, &r, &r.s), 0);
+    static uint8_t big[100 << 10];
+    memset(big, 0x33, sizeof big);
+    assert_int_equal(lp2p_stream_write(r.s, big, sizeof big), 0);
+    assert_true(RUN_UNTIL(A.disconnected >= 1 && B.disconnected >= 1, 5000));
+    assert_int_equal(LOG_COUNT("disconnected", "relay limit reached: data", "\"relayed\":true"), 2);
+    assert_int_equal(LOG_COUNT("disconnected", "carrying stream"), 0);
+    world_down();
+}
+
+static void test_relay_duration_limit_reported(void **state)
+{
+    g_r_duration_ms = 1000;
+    world_up(0, 1);
+    dial_b_through_r();
+    assert_true(RUN_UNTIL(A.disconnected >= 1 && B.disconnected >= 1, 5000));
+    assert_int_equal(LOG_COUNT("disconnected", "relay limit reached: duration", "\"relayed\":true"),
+                     2);
+    world_down();
+}
+
 static void test_no_address_fails_then_gives_up(void **state)
 {
-    /* A listens nowhere, so its CONNECT carries no address: each of B's attempts fails at
+    /* A listens nowhere, so its CONNECT carries no address (its connection to R is from an
+     * ephemeral port, so R's observation of it is no candidate): each of B's attempts fails at
      * once, and B gives up after its last one; the relayed connection stays up. */
     world_up(1, 0);
     lp2p_conn *relayed = dial_b_through_r();
@@ -220,7 +313,11 @@ static void test_no_address_fails_then_gives_up(void **state)
     assert_int_equal(count(&HA, LP2P_HOLEPUNCH_DIRECT), 0);
     const lp2p_holepunch_event *g = find(&HB, LP2P_HOLEPUNCH_GAVE_UP);
     assert_true(g->attempt >= 1);
-    assert_int_equal(LOG_COUNT("holepunch_gave_up"), 1);
+    /* B gives up once (A, with nothing to offer, ends each exchange B opens on its side) */
+    char a_id[LP2P_PEER_ID_STR_MAX + 16], a_str[LP2P_PEER_ID_STR_MAX];
+    lp2p_peer_id_to_string(lp2p_host_peer_id(A.host), a_str, sizeof a_str);
+    snprintf(a_id, sizeof a_id, "\"peer\":\"%s\"", a_str);
+    assert_int_equal(LOG_COUNT("holepunch_gave_up", a_id), 1);
     assert_ptr_equal(lp2p_host_find_conn(A.host, lp2p_host_peer_id(B.host)), relayed);
     echo_round_trip(relayed, "still over the relay");
     world_down();
@@ -276,6 +373,9 @@ int main(void)
         cmocka_unit_test(test_no_address_fails_then_gives_up),
         cmocka_unit_test(test_timeout_gives_up),
         cmocka_unit_test(test_repunch_runs_a_fresh_exchange),
+        cmocka_unit_test(test_push_listing_dcutr_retries),
+        cmocka_unit_test(test_relay_data_limit_reported),
+        cmocka_unit_test(test_relay_duration_limit_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

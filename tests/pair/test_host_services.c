@@ -54,12 +54,75 @@ static void test_perf_off_by_default(void **state)
     sr_free(&r);
 }
 
+/* A host listening on 0.0.0.0 advertises its interface addresses (with the port it bound),
+ * never 0.0.0.0: go-libp2p filters the unspecified address and rust-libp2p refuses to dial
+ * it. The signed peer record is sealed over the same list. */
+static char g_listen_seen[8][256];
+static size_t g_nlisten_seen;
+static int g_identify_seen;
+static void record_listen(lp2p_conn *c, const lp2p_identify_result *r, void *ud)
+{
+    g_identify_seen++;
+    g_nlisten_seen = 0;
+    for (size_t i = 0; i < r->nlisten && i < 8; i++)
+        snprintf(g_listen_seen[g_nlisten_seen++], 256, "%s", r->listen_addrs[i]);
+}
+
+static void test_identify_advertises_concrete_addresses(void **state)
+{
+    host_start(&C, "C", 0, 0);
+    assert_int_equal(lp2p_host_listen(C.host, "/ip4/0.0.0.0/tcp/0"), 0);
+    const char *const *la;
+    assert_int_equal(lp2p_host_listen_addrs(C.host, &la), 1);
+    unsigned port = 0;
+    assert_int_equal(sscanf(la[0], "/ip4/0.0.0.0/tcp/%u/p2p/", &port), 1);
+    char to[256];
+    snprintf(to, sizeof to, "/ip4/127.0.0.1/tcp/%u%s", port, strstr(la[0], "/p2p/"));
+    lp2p_host_callbacks cb = {.on_identify = record_listen};
+    g_identify_seen = 0;
+    assert_true(lp2p_host_subscribe(A.host, &cb, NULL) >= 0);
+    static dial_rec d;
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(lp2p_host_dial(A.host, to, on_dial, &d), 0);
+    assert_true(RUN_UNTIL(d.done && g_identify_seen, 5000));
+    assert_int_equal(d.err, 0);
+    assert_true(g_nlisten_seen >= 1);
+    char tail[32];
+    snprintf(tail, sizeof tail, "/tcp/%u", port);
+    for (size_t i = 0; i < g_nlisten_seen; i++) {
+        assert_null(strstr(g_listen_seen[i], "/0.0.0.0/"));
+        assert_non_null(strstr(g_listen_seen[i], tail));
+    }
+}
+
+/* An observed address counts only from a connection on our listen port: C dials B without
+ * listening (an ephemeral port), so what B saw is no NAT mapping C could offer for a punch;
+ * A dials from its listen port (port reuse), so B's observation of A is kept. */
+static void test_observed_only_from_listen_port(void **state)
+{
+    const char *b_id = strstr(B.addr, "/p2p/") + 5;
+    char by_b[128];
+    snprintf(by_b, sizeof by_b, "\"by\":\"%s\"", b_id);
+    host_start(&C, "C", 0, 0);
+    lp2p_conn *c = trio_connect(&C, &B);
+    assert_non_null(c);
+    assert_int_equal(LOG_COUNT("observed_addr", by_b), 0);
+    assert_true(LOG_COUNT("observed_addr_ignored", by_b, "ephemeral") >= 1);
+    trio_connect(&A, &B);
+    char a_port[32];
+    snprintf(a_port, sizeof a_port, "/tcp/%u\"", A.port);
+    assert_int_equal(LOG_COUNT("observed_addr", by_b, a_port), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_echo_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_perf_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_perf_off_by_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identify_advertises_concrete_addresses, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_observed_only_from_listen_port, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

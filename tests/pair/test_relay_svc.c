@@ -296,6 +296,42 @@ static void assert_status(const pstream *x, int status)
 
 /* ---- tests --------------------------------------------------------------------------------- */
 
+/* A relay listening on 0.0.0.0 with no --announce: the reservation carries the host's
+ * interface addresses with the relay's port (rust-libp2p rejects a reservation without
+ * addresses: NoAddressesInReservation), never 0.0.0.0. */
+static void test_reserve_unspecified_listen_has_addresses(void **state)
+{
+    lp2p_relay_server_config cfg = test_config();
+    world *w = make_world(&cfg);
+    w->r0 = new_host_cb(w, &w->kp_r0, 1);
+    assert_int_equal(lp2p_host_listen(w->r0, "/ip4/0.0.0.0/tcp/0"), 0);
+    assert_int_equal(lp2p_relay_server_new(w->r0, w->kp_r0, &cfg, &w->svc0), 0);
+    first_addr(w->r0, w->r0addr, sizeof(w->r0addr));
+    unsigned port = 0;
+    assert_int_equal(sscanf(w->r0addr, "/ip4/0.0.0.0/tcp/%u/", &port), 1);
+    char dial_to[256];
+    snprintf(dial_to, sizeof dial_to, "/ip4/127.0.0.1/tcp/%u/p2p/%s", port,
+             strstr(w->r0addr, "/p2p/") + 5);
+    lp2p_conn *c = dial(w, w->t, dial_to);
+    pstream *x = hop_reserve(w, c);
+    assert_status(x, LP2P_RELAY_STATUS_OK);
+    assert_true(x->msg.n_rsv_addrs >= 1);
+    char tail[128];
+    snprintf(tail, sizeof tail, "/tcp/%u/p2p/%s", port, strstr(w->r0addr, "/p2p/") + 5);
+    for (size_t i = 0; i < x->msg.n_rsv_addrs; i++) {
+        lp2p_multiaddr ma = {0};
+        char t[LP2P_MULTIADDR_STR_MAX];
+        assert_int_equal(lp2p_multiaddr_from_bytes(&ma, x->msg.rsv_addrs[i].ptr,
+                                                   x->msg.rsv_addrs[i].len, NULL, 0),
+                         0);
+        assert_int_equal(lp2p_multiaddr_to_string(&ma, t, sizeof t), 0);
+        lp2p_multiaddr_free(&ma);
+        assert_null(strstr(t, "/0.0.0.0/"));
+        assert_non_null(strstr(t, tail));
+    }
+    free_world(w);
+}
+
 static void test_reserve(void **state)
 {
     lp2p_relay_server_config cfg = test_config();
@@ -662,6 +698,7 @@ int main(void)
     lp2p_log_set_level(LP2P_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reserve),
+        cmocka_unit_test(test_reserve_unspecified_listen_has_addresses),
         cmocka_unit_test(test_hop_timeout),
         cmocka_unit_test(test_oversize_message),
         cmocka_unit_test(test_circuit_echo_fin),

@@ -653,15 +653,10 @@ static void test_fatal_errors(void **state)
     raw(s, 7, 0, 0, 0, LP2P_ERR_PROTO);
     peer_del(s);
 
-    /* stream frame on the session ID; data on a stream never opened; SYN reusing a live ID */
+    /* stream frame on the session ID; SYN reusing a live ID (frames for streams never
+     * opened are dropped: test_unknown_stream_frames_dropped) */
     s = peer_default(0);
     raw(s, LP2P_YAMUX_DATA, 0, 0, 0, LP2P_ERR_PROTO);
-    peer_del(s);
-    s = peer_default(0);
-    raw_data(s, 7, 0, 5, LP2P_ERR_PROTO);
-    peer_del(s);
-    s = peer_default(0);
-    raw(s, LP2P_YAMUX_WINDOW, 0, 4, 100, LP2P_ERR_PROTO); /* our own parity, not opened */
     peer_del(s);
     s = peer_default(0);
     raw(s, LP2P_YAMUX_WINDOW, LP2P_YAMUX_SYN, 5, 0, 0);
@@ -686,6 +681,44 @@ static void test_fatal_errors(void **state)
     assert_int_equal(s->app[0].fin, 1);
     assert_int_equal(s->app[1].reset, 1);
     assert_int_equal(lp2p_yamux_error(s->y), 0);
+    peer_del(s);
+}
+
+/* go-yamux and rust-yamux drop a frame without SYN for a stream they do not know, and
+ * rust-yamux sends FIN or RST without SYN for a stream it never wrote on. Dropping costs
+ * reading the frame and nothing else; it is counted and reported once per session. */
+static void test_unknown_stream_frames_dropped(void **state)
+{
+    now = 0;
+    trec_log log;
+    lp2p_yamux_config sc;
+    lp2p_yamux_config_default(&sc, 0);
+    sc.trace = trec_trace(&log);
+    peer *s = peer_new(&sc);
+    raw_data(s, 7, 0, 5, 0);                             /* data, peer parity, never opened */
+    raw(s, LP2P_YAMUX_WINDOW, 0, 4, 100, 0);             /* our own parity, not opened */
+    raw(s, LP2P_YAMUX_WINDOW, LP2P_YAMUX_FIN, 11, 0, 0); /* rust: FIN without SYN */
+    raw(s, LP2P_YAMUX_WINDOW, LP2P_YAMUX_RST, 13, 0, 0); /* rust: RST without SYN */
+    raw_data(s, 15, LP2P_YAMUX_FIN, 64 << 10, 0);        /* payload skipped, not delivered */
+    assert_int_equal(lp2p_yamux_error(s->y), 0);
+    assert_false(out_has(s, LP2P_YAMUX_GOAWAY, 0, 0, LP2P_YAMUX_GOAWAY_PROTOCOL));
+    assert_int_equal(s->n_app, 0);
+    lp2p_yamux_stats st;
+    lp2p_yamux_stats_get(s->y, &st);
+    assert_int_equal(st.frames_unknown_stream, 5);
+    assert_int_equal(st.bytes_in, 0);
+    int reports = 0;
+    for (size_t i = 0; i < log.n; i++)
+        reports += !strcmp(log.r[i].event, "yamux_unknown_stream");
+    assert_int_equal(reports, 1);
+    const trec *r = trec_find(&log, "yamux_unknown_stream");
+    assert_int_equal(r->level, LP2P_INFO);
+    assert_int_equal(trec_u(r, "stream"), 7);
+    /* the session still works: a real SYN on a dropped ID opens the stream */
+    raw(s, LP2P_YAMUX_WINDOW, LP2P_YAMUX_SYN, 7, 0, 0);
+    raw_data(s, 7, 0, 3, 0);
+    assert_int_equal(s->n_app, 1);
+    assert_int_equal(s->app[0].rx, 3);
     peer_del(s);
 }
 
@@ -963,6 +996,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fin_rst_semantics),
         cmocka_unit_test(test_writable_after_window_reopens),
         cmocka_unit_test(test_fatal_errors),
+        cmocka_unit_test(test_unknown_stream_frames_dropped),
         cmocka_unit_test(test_accept_backlog_and_ack_backlog),
         cmocka_unit_test(test_stream_flood),
         cmocka_unit_test(test_violations_are_traced),
