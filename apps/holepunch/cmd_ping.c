@@ -31,7 +31,8 @@ typedef struct ping_app {
     int timer_live;
     int identified, started;
     lp2p_conn *conn;
-    int sub; /* our subscription to the host's hole-punch event, or -1 */
+    int sub;           /* our subscription to the host's hole-punch event, or -1 */
+    lp2p_peer_id peer; /* whose idle stream was reset (the next ping finds its connection) */
 } ping_app;
 
 static void send_one(ping_app *a)
@@ -45,13 +46,22 @@ static void send_one(ping_app *a)
     lp2p_buf_clear(&a->core.out);
 }
 
+static const lp2p_stream_callbacks k_cb;
 static int reopen(ping_app *a);
 
 static void on_timer(uv_timer_t *t)
 {
     ping_app *a = t->data;
-    if (!a->s && (a->cl->finished || reopen(a) < 0))
-        return;
+    /* The peer reset our idle stream meanwhile (p_on_close): the next ping opens a new one. */
+    if (!a->s) {
+        /* a->conn may be gone by now: ask the host for the peer's connection */
+        a->conn = lp2p_host_find_conn(a->cl->host, &a->peer);
+        if (!a->conn || lp2p_conn_open_stream(a->conn, LP2P_PING_PROTO, &k_cb, a, &a->s) < 0) {
+            lp2p_log(LP2P_ERROR, "ping_failed", LF_S("reason", "connection to the peer closed"));
+            probe_finish(a->cl, 1);
+            return;
+        }
+    }
     send_one(a);
 }
 
@@ -78,7 +88,6 @@ static void p_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
     uv_timer_start(&a->timer, on_timer, a->interval_ms, 0);
 }
 
-static const lp2p_stream_callbacks k_cb;
 static void start(ping_app *a);
 
 /* The hole punch gave us a direct connection while the pings run over the relay: go on over
@@ -133,6 +142,7 @@ static void p_on_eof(lp2p_stream *s, void *ud)
     int in_flight = a->core.waiting;
     lp2p_log(LP2P_INFO, "ping_stream_ended", LF_S("peer", lp2p_conn_peer_str(a->conn)),
              LF_B("in_flight", in_flight));
+    a->peer = *lp2p_conn_peer(a->conn); /* on_timer opens the next stream (as after a reset) */
     lp2p_stream_detach(a->s, 0);
     a->s = NULL;
     if (in_flight && reopen(a) == 0)
@@ -145,6 +155,15 @@ static void p_on_close(lp2p_stream *s, int err, void *ud)
     a->s = NULL;
     if (a->done >= a->count || a->cl->finished)
         return;
+    /* go-libp2p and js-libp2p reset a ping stream idle for 10 s: with no ping in flight that
+     * is no failure; the next ping opens a new stream (on_timer), at most one per ping. */
+    if (err == LP2P_ERR_RESET && a->done > 0 && !a->core.waiting && a->timer_live &&
+        uv_is_active((uv_handle_t *)&a->timer)) {
+        a->peer = *lp2p_conn_peer(a->conn);
+        lp2p_log(LP2P_INFO, "ping_stream_replaced", LF_S("peer", lp2p_conn_peer_str(a->conn)),
+                 LF_S("reason", err ? lp2p_strerror(err) : "stream closed"));
+        return;
+    }
     if (a->done < a->count) {
         lp2p_log(LP2P_ERROR, "ping_failed", LF_S("peer", lp2p_conn_peer_str(a->conn)),
                  LF_S("reason", err ? lp2p_strerror(err) : "stream closed early"));

@@ -626,6 +626,11 @@ static void conn_on_plain(lp2p_conn *c)
 
 /* ---- timers ------------------------------------------------------------------------------ */
 
+/* A draining duplicate is checked on the connection's timer (every DRAIN_POLL_MS) rather
+ * than from the stream-close path, which belongs to the stream layer. */
+#define DRAIN_POLL_MS  50
+#define DRAIN_QUIET_MS 200
+
 static void on_timer(uv_timer_t *t)
 {
     lp2p_conn *c = t->data;
@@ -635,6 +640,21 @@ static void on_timer(uv_timer_t *t)
             lp2p__conn_fail(c, LP2P_ERR_TIMEOUT,
                             c->stage == CONN_DIALING ? "dial timed out" : "handshake timed out");
         return;
+    }
+    if (c->draining) {
+        /* Quiet for DRAIN_QUIET_MS (the peer, running the same rule, opens nothing more
+         * here), or out of time: GoAway(normal), then close. */
+        if (c->nstreams > 0)
+            c->drain_quiet_since = 0;
+        else if (!c->drain_quiet_since)
+            c->drain_quiet_since = now;
+        if ((c->drain_quiet_since && now - c->drain_quiet_since >= DRAIN_QUIET_MS) ||
+            now >= c->drain_deadline) {
+            lp2p_yamux_goaway(c->yamux, 0);
+            lp2p__conn_flush(c);
+            lp2p__conn_fail(c, LP2P_ERR_EXISTS, "duplicate connection");
+            return;
+        }
     }
     int rc = lp2p_yamux_tick(c->yamux, now);
     if (rc < 0) {
@@ -646,11 +666,28 @@ static void on_timer(uv_timer_t *t)
     lp2p__conn_arm_timer(c);
 }
 
+void lp2p__conn_retire(lp2p_conn *c, const char *why)
+{
+    (void)why;
+    if (c->stage != CONN_READY || !c->yamux || c->draining) {
+        if (!c->draining)
+            lp2p__conn_fail(c, LP2P_ERR_EXISTS, "duplicate connection");
+        return;
+    }
+    c->draining = 1;
+    c->drain_deadline = lp2p__now(c->host) + HOST_DRAIN_MS;
+    /* No GoAway yet: a stream the peer opens before its own duplicate resolution ran (both
+     * sides pick the same survivor) must still be accepted, not refused. */
+    lp2p__conn_arm_timer(c);
+}
+
 void lp2p__conn_arm_timer(lp2p_conn *c)
 {
     uint64_t now = lp2p__now(c->host);
     uint64_t dl =
         c->stage == CONN_READY ? lp2p_yamux_next_deadline(c->yamux) : c->deadline_handshake;
+    if (c->draining && dl > now + DRAIN_POLL_MS)
+        dl = now + DRAIN_POLL_MS;
     if (dl == UINT64_MAX) {
         uv_timer_stop(&c->timer);
         return;

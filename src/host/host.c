@@ -180,7 +180,7 @@ lp2p_conn *lp2p__host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer, lp
     lp2p_list *pos;
     for (pos = h->conns.next; pos != &h->conns; pos = pos->next) {
         lp2p_conn *c = lp2p_container_of(pos, lp2p_conn, link);
-        if (c != except && c->stage == CONN_READY && !c->remote_goaway &&
+        if (c != except && c->stage == CONN_READY && !c->remote_goaway && !c->draining &&
             lp2p_peer_id_equal(&c->peer, peer))
             return c;
     }
@@ -193,8 +193,8 @@ lp2p_conn *lp2p_host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer)
     lp2p_list *pos;
     for (pos = h->conns.next; pos != &h->conns; pos = pos->next) {
         lp2p_conn *c = lp2p_container_of(pos, lp2p_conn, link);
-        if (c->stage == CONN_READY && !c->remote_goaway && lp2p_peer_id_equal(&c->peer, peer) &&
-            (!best || (best->relayed && !c->relayed)))
+        if (c->stage == CONN_READY && !c->remote_goaway && !c->draining &&
+            lp2p_peer_id_equal(&c->peer, peer) && (!best || (best->relayed && !c->relayed)))
             best = c;
     }
     return best;
@@ -215,7 +215,7 @@ void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
         if (keep_new) {
             lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", c->peer_str),
                      LF_S("kept", c->remote_addr), LF_S("closed", old->remote_addr));
-            lp2p__conn_fail(old, LP2P_ERR_EXISTS, "duplicate connection");
+            lp2p__conn_retire(old, "duplicate connection");
             old = NULL;
         }
     }
@@ -229,7 +229,7 @@ void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
             c->dial_cb = NULL;
             cb(old, 0, c->dial_ud);
         }
-        lp2p__conn_fail(c, LP2P_ERR_EXISTS, "duplicate connection");
+        lp2p__conn_retire(c, "duplicate connection");
         return;
     }
     c->reported_connected = 1;

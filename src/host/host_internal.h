@@ -149,6 +149,10 @@ struct lp2p_conn {
     uint64_t relay_limit_data;
     uint32_t relay_limit_duration_s;
     uint64_t relay_t0;
+    /* A duplicate being retired: GoAway sent, never handed out again, closed once its
+     * streams are done or at drain_deadline (lp2p__conn_retire). */
+    int draining;
+    uint64_t drain_deadline, drain_quiet_since;
 };
 
 enum stream_stage { STREAM_NEGOTIATING, STREAM_OPEN };
@@ -191,6 +195,11 @@ void lp2p__conn_resume_staged(lp2p_host *h);
 void lp2p__conn_arm_timer(lp2p_conn *c);
 int lp2p__conn_congested(lp2p_conn *c);
 void lp2p__conn_fail(lp2p_conn *c, int err, const char *why);
+/* Duplicate resolution's loser: not handed out again (find_conn), its streams (and any
+ * the peer opens before its own resolution) finish; once it has had none for a moment, or
+ * after HOST_DRAIN_MS, GoAway(normal) and close. */
+#define HOST_DRAIN_MS 5000
+void lp2p__conn_retire(lp2p_conn *c, const char *why);
 uint64_t lp2p__now(const lp2p_host *h);
 
 /* stream.c */

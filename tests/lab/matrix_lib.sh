@@ -24,6 +24,7 @@ MX_PASS=0
 MX_FAIL=0
 MX_LINES=()
 MX_NAT=${MX_NAT:-restricted}
+MX_LAB_ARGS=${MX_LAB_ARGS:-}
 
 # ---- ours ------------------------------------------------------------------------------
 mx_start_relay_ours() {
@@ -136,7 +137,8 @@ mx_cell() {
   PL=mx$$$((MX_PASS + MX_FAIL))
   # Fresh keys per cell (a relay keeps reservations of earlier cells' peers otherwise).
   rm -f "$PW"/{relay,srv,cli}.key "$PW"/{relay,srv,cli}.id
-  if ! punch_lab_up --nat-a "$MX_NAT" --nat-b "$MX_NAT"; then
+  # shellcheck disable=SC2086 # MX_LAB_ARGS: extra natlab flags (bench/vs_go.sh: delay)
+  if ! punch_lab_up --nat-a "$MX_NAT" --nat-b "$MX_NAT" ${MX_LAB_ARGS:-}; then
     why+=("natlab up failed")
   elif ! "mx_start_relay_$R"; then
     why+=("relay did not start")

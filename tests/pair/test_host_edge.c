@@ -116,6 +116,63 @@ static void test_regression_simultaneous_dial_distinct_addresses(void **state)
     assert_int_equal(ok_runs, 5);
 }
 
+/* A peer that opens streams right after a simultaneous dial (as go and rust do on the
+ * connection they chose) must not see them reset when duplicate resolution closes that
+ * connection: the duplicate gets GoAway, its open streams finish, then it closes. Both
+ * handshakes complete (A also listens on 127.0.0.2, B dials that). */
+static stream_rec g_sa[5], g_sb[5];
+static int g_round;
+static void dial_then_echo(lp2p_conn *c, int err, void *ud)
+{
+    stream_rec *r = ud;
+    r->err = err ? err : -9999; /* -9999: the stream was not opened */
+    if (err || !c)
+        return;
+    static const char msg[] = "a stream opened at once";
+    if (lp2p_conn_open_stream(c, ECHO_PROTO, &k_rec_cb, r, &r->s) == 0) {
+        r->err = 0;
+        lp2p_stream_write(r->s, msg, sizeof msg - 1);
+        lp2p_stream_close(r->s);
+    }
+}
+
+static void test_duplicate_closed_gracefully_after_simultaneous_dial(void **state)
+{
+    assert_int_equal(lp2p_host_listen(A.host, "/ip4/127.0.0.2/tcp/0"), 0);
+    const char *const *addrs;
+    assert_int_equal(lp2p_host_listen_addrs(A.host, &addrs), 2);
+    char a2[256];
+    snprintf(a2, sizeof(a2), "%s", addrs[1]);
+    for (g_round = 0; g_round < 5; g_round++) {
+        stream_rec *ra = &g_sa[g_round], *rb = &g_sb[g_round];
+        sr_init(ra);
+        sr_init(rb);
+        assert_int_equal(lp2p_host_dial(A.host, B.addr, dial_then_echo, ra), 0);
+        assert_int_equal(lp2p_host_dial(B.host, a2, dial_then_echo, rb), 0);
+        assert_true(RUN_UNTIL(ra->closed && rb->closed, 5000));
+        fprintf(stderr, "round %d: A's stream %s (%zu bytes back), B's stream %s (%zu)\n", g_round,
+                lp2p_err_name(ra->err), lp2p_buf_size(&ra->got), lp2p_err_name(rb->err),
+                lp2p_buf_size(&rb->got));
+        assert_int_equal(ra->err, 0);
+        assert_int_equal(rb->err, 0);
+        assert_true(ra->eof && rb->eof);
+        assert_int_equal(lp2p_buf_size(&ra->got), 23);
+        assert_int_equal(lp2p_buf_size(&rb->got), 23);
+        run_for(300);
+        /* one connection survives, the same one on both sides */
+        lp2p_conn *ca = lp2p_host_find_conn(A.host, lp2p_host_peer_id(B.host));
+        lp2p_conn *cb = lp2p_host_find_conn(B.host, lp2p_host_peer_id(A.host));
+        assert_non_null(ca);
+        assert_non_null(cb);
+        echo_round_trip(ca, "A to B");
+        lp2p_conn_close(ca, 0);
+        assert_true(RUN_UNTIL(!lp2p_host_find_conn(B.host, lp2p_host_peer_id(A.host)), 3000));
+        run_for(50);
+        sr_free(ra);
+        sr_free(rb);
+    }
+}
+
 /* Dialing our own address fails cleanly (no connection to ourselves, no crash). */
 static void test_dial_self(void **state)
 {
@@ -493,6 +550,7 @@ int main(void)
         T(test_regression_dial_without_peer_id_when_connected),
         T(test_regression_simultaneous_dial),
         T(test_regression_simultaneous_dial_distinct_addresses),
+        T(test_duplicate_closed_gracefully_after_simultaneous_dial),
         T(test_dial_self),
         T(test_connection_limit),
         T(test_close_inside_on_connected),

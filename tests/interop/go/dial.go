@@ -124,12 +124,18 @@ func echoStreams(ctx context.Context, c network.Conn, n, size int) error {
 	return <-errs
 }
 
-func runPerf(o *opts, target string) {
+// clientHost: a host for the perf and connrate clients and the context bounding the run.
+func clientHost(o *opts) (host.Host, context.Context, context.CancelFunc) {
 	h, err := newHost(o, o.listen)
 	if err != nil {
 		die("host: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	return h, ctx, cancel
+}
+
+func runPerf(o *opts, target string) {
+	h, ctx, cancel := clientHost(o)
 	defer cancel()
 	_, conn, err := dialTarget(ctx, h, target)
 	if err != nil {
@@ -145,11 +151,7 @@ func runPerf(o *opts, target string) {
 
 // runConnrate: count sequential new connections, each with a 1-byte echo, closed after.
 func runConnrate(o *opts, target string) {
-	h, err := newHost(o, o.listen)
-	if err != nil {
-		die("host: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	h, ctx, cancel := clientHost(o)
 	defer cancel()
 	t0 := time.Now()
 	for i := 0; i < o.count; i++ {
