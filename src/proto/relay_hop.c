@@ -8,7 +8,7 @@
 
 #include "lp2p/err.h"
 
-#define BUCKETS_MAX 2048 /* rate-limit entries; full (idle) ones are recycled first */
+#define BUCKETS_MAX 2048 /* rate-limit entries; see bucket_victim for which one is recycled */
 
 typedef struct rsv {
     lp2p_peer_id peer;
@@ -34,6 +34,7 @@ typedef struct bucket {
     uint8_t key[LP2P_PEER_ID_MAX];
     uint32_t tokens;
     uint64_t last_ms;
+    uint64_t used_ms; /* last request: the eviction order */
 } bucket;
 
 struct lp2p_relay {
@@ -158,10 +159,52 @@ static void bucket_refill(bucket *b, uint32_t burst, uint64_t interval, uint64_t
     b->last_ms = b->tokens == burst ? now : b->last_ms + add * interval;
 }
 
-/* 1 when the request may proceed (a token was taken). burst or interval 0 = no limit. */
-static int bucket_take(lp2p_relay *r, int kind, const uint8_t *key, size_t klen, uint32_t burst,
-                       uint64_t interval, uint64_t now)
+static void bucket_limits(const lp2p_relay *r, int kind, uint32_t *burst, uint64_t *interval)
 {
+    const lp2p_relay_config *c = &r->cfg;
+    *burst = kind == B_RESERVE_PEER   ? c->reserve_burst_peer
+             : kind == B_RESERVE_IP   ? c->reserve_burst_ip
+             : kind == B_CONNECT_PEER ? c->connect_burst_peer
+                                      : c->connect_burst_ip;
+    *interval = kind == B_RESERVE_PEER   ? c->reserve_interval_peer_ms
+                : kind == B_RESERVE_IP   ? c->reserve_interval_ip_ms
+                : kind == B_CONNECT_PEER ? c->connect_interval_peer_ms
+                                         : c->connect_interval_ip_ms;
+}
+
+/* The entry a new source takes when the table is full. The table evicts rather than failing
+ * closed (a full table once refused every new peer from anywhere: issue 9): first an entry
+ * that has refilled (it carries no state), else the least recently used peer-keyed entry
+ * (identities cost an attacker nothing; its address is still held by the IP's bucket), else
+ * the least recently used entry of any kind. */
+static bucket *bucket_victim(lp2p_relay *r, uint64_t now)
+{
+    bucket *lru_peer = NULL, *lru = NULL;
+    for (size_t i = 0; i < r->nbuckets; i++) {
+        bucket *c = &r->buckets[i];
+        uint32_t cb;
+        uint64_t ci;
+        bucket_limits(r, c->kind, &cb, &ci);
+        if (ci == 0 || cb == 0)
+            return c;
+        bucket_refill(c, cb, ci, now);
+        if (c->tokens >= cb)
+            return c;
+        int peer_kind = c->kind == B_RESERVE_PEER || c->kind == B_CONNECT_PEER;
+        if (peer_kind && (!lru_peer || c->used_ms < lru_peer->used_ms))
+            lru_peer = c;
+        if (!lru || c->used_ms < lru->used_ms)
+            lru = c;
+    }
+    return lru_peer ? lru_peer : lru;
+}
+
+/* 1 when the request may proceed (a token was taken). burst or interval 0 = no limit. */
+static int bucket_take(lp2p_relay *r, int kind, const uint8_t *key, size_t klen, uint64_t now)
+{
+    uint32_t burst;
+    uint64_t interval;
+    bucket_limits(r, kind, &burst, &interval);
     if (burst == 0 || interval == 0)
         return 1;
     bucket *b = NULL;
@@ -170,37 +213,14 @@ static int bucket_take(lp2p_relay *r, int kind, const uint8_t *key, size_t klen,
             memcmp(r->buckets[i].key, key, klen) == 0)
             b = &r->buckets[i];
     if (!b) {
-        if (r->nbuckets < BUCKETS_MAX) {
-            b = &r->buckets[r->nbuckets++];
-        } else {
-            /* Recycle an entry that has refilled completely: it carries no state. */
-            for (size_t i = 0; i < r->nbuckets && !b; i++) {
-                bucket *c = &r->buckets[i];
-                uint32_t cb = c->kind == B_RESERVE_PEER   ? r->cfg.reserve_burst_peer
-                              : c->kind == B_RESERVE_IP   ? r->cfg.reserve_burst_ip
-                              : c->kind == B_CONNECT_PEER ? r->cfg.connect_burst_peer
-                                                          : r->cfg.connect_burst_ip;
-                uint64_t ci = c->kind == B_RESERVE_PEER   ? r->cfg.reserve_interval_peer_ms
-                              : c->kind == B_RESERVE_IP   ? r->cfg.reserve_interval_ip_ms
-                              : c->kind == B_CONNECT_PEER ? r->cfg.connect_interval_peer_ms
-                                                          : r->cfg.connect_interval_ip_ms;
-                if (ci == 0 || cb == 0) {
-                    b = c;
-                    break;
-                }
-                bucket_refill(c, cb, ci, now);
-                if (c->tokens >= cb)
-                    b = c;
-            }
-            if (!b)
-                return 0; /* every tracked source is mid-burst: refuse rather than forget */
-        }
+        b = r->nbuckets < BUCKETS_MAX ? &r->buckets[r->nbuckets++] : bucket_victim(r, now);
         b->kind = (uint8_t)kind;
         b->key_len = (uint8_t)klen;
         memcpy(b->key, key, klen);
         b->tokens = burst;
         b->last_ms = now;
     }
+    b->used_ms = now;
     bucket_refill(b, burst, interval, now);
     if (b->tokens == 0)
         return 0;
@@ -208,18 +228,23 @@ static int bucket_take(lp2p_relay *r, int kind, const uint8_t *key, size_t klen,
     return 1;
 }
 
+/* The address a rate limit is keyed by: what a new source costs the attacker. An IPv4
+ * address; for IPv6 its /64, since one host is routinely handed a whole /64. */
+static size_t rate_ip_len(const lp2p_relay_src *src)
+{
+    return src->ip_len == 16 ? 8 : src->ip_len;
+}
+
+/* The address's bucket is taken before the peer's: a source refused for its address creates
+ * no per-identity state, so fresh identities from one address cannot fill the table. */
 static int rate_ok(lp2p_relay *r, int connect, const lp2p_relay_src *src, uint64_t now)
 {
-    const lp2p_relay_config *c = &r->cfg;
+    size_t iplen = rate_ip_len(src);
     if (!connect)
-        return bucket_take(r, B_RESERVE_PEER, src->peer.bytes, src->peer.len, c->reserve_burst_peer,
-                           c->reserve_interval_peer_ms, now) &&
-               bucket_take(r, B_RESERVE_IP, src->ip, src->ip_len, c->reserve_burst_ip,
-                           c->reserve_interval_ip_ms, now);
-    return bucket_take(r, B_CONNECT_PEER, src->peer.bytes, src->peer.len, c->connect_burst_peer,
-                       c->connect_interval_peer_ms, now) &&
-           bucket_take(r, B_CONNECT_IP, src->ip, src->ip_len, c->connect_burst_ip,
-                       c->connect_interval_ip_ms, now);
+        return bucket_take(r, B_RESERVE_IP, src->ip, iplen, now) &&
+               bucket_take(r, B_RESERVE_PEER, src->peer.bytes, src->peer.len, now);
+    return bucket_take(r, B_CONNECT_IP, src->ip, iplen, now) &&
+           bucket_take(r, B_CONNECT_PEER, src->peer.bytes, src->peer.len, now);
 }
 
 /* ---- tables -------------------------------------------------------------------------------- */
