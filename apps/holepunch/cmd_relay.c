@@ -37,6 +37,9 @@ static const char *const k_help =
     "  --max-reservations-per-ip N   8\n"
     "  --max-circuits N              1024 (in total)\n"
     "  --max-circuits-per-peer N     16\n"
+    "  --max-circuits-per-pair N     4: one source's share of a peer's circuits (0: off)\n"
+    "  --circuit-idle DUR            10s: a full peer's circuit idle this long is cut for a\n"
+    "                                new one (0: never)\n"
     "  --circuit-duration DUR        2m (0: none)\n"
     "  --circuit-data SIZE           128K per direction (0: none)\n"
     "  --connect-timeout DUR         30s for the target's answer to stop "
@@ -111,6 +114,8 @@ int cmd_relay(int argc, char **argv)
         {"--max-reservations-per-ip", CLI_U32, &L->max_reservations_per_ip, NULL, 0, NULL, NULL},
         {"--max-circuits", CLI_U32, &L->max_circuits, NULL, 0, NULL, NULL},
         {"--max-circuits-per-peer", CLI_U32, &L->max_circuits_per_peer, NULL, 0, NULL, NULL},
+        {"--max-circuits-per-pair", CLI_U32, &L->max_circuits_per_pair, NULL, 0, NULL, NULL},
+        {"--circuit-idle", CLI_DUR_MS, &L->circuit_idle_ms, NULL, 0, NULL, NULL},
         {"--circuit-duration", CLI_DUR_MS, &L->circuit_duration_ms, NULL, 0, NULL, NULL},
         {"--circuit-data", CLI_SIZE, &L->circuit_data, NULL, 0, NULL, NULL},
         {"--connect-timeout", CLI_DUR_MS, &L->connect_timeout_ms, NULL, 0, NULL, NULL},

@@ -89,7 +89,7 @@ static void expire_circuit(lp2p_relay_server *r, uint64_t id, int was_pending)
         return;
     relay_circ_ref(c);
     c->in_core = 0; /* the core removed it already */
-    if (was_pending) {
+    if (was_pending == LP2P_RELAY_EXPIRED_PENDING) {
         /* The target never answered stop CONNECT: the source hears CONNECTION_FAILED. */
         lp2p_log(LP2P_INFO, "circuit_failed", LF_S("src", c->src), LF_S("dst", c->dst),
                  LF_S("reason", "target did not answer stop CONNECT in time"));
@@ -104,6 +104,11 @@ static void expire_circuit(lp2p_relay_server *r, uint64_t id, int was_pending)
         lp2p_buf_free(&out);
         if (c->s[DST])
             lp2p_stream_reset(c->s[DST]);
+    } else if (was_pending == LP2P_RELAY_EXPIRED_IDLE) {
+        lp2p_log(LP2P_INFO, "circuit_limit", LF_S("src", c->src), LF_S("dst", c->dst),
+                 LF_S("reason", "idle under pressure"),
+                 LF_U("bytes", c->bytes[SRC] + c->bytes[DST]));
+        relay_circ_abort(c, "idle under pressure");
     } else {
         lp2p_log(LP2P_INFO, "circuit_limit", LF_S("src", c->src), LF_S("dst", c->dst),
                  LF_S("reason", "duration"), LF_U("bytes", c->bytes[SRC] + c->bytes[DST]),

@@ -24,6 +24,9 @@ typedef struct circuit {
     int live; /* 0 = waiting for the target's stop STATUS */
     uint64_t start_ms;
     uint64_t bytes[2];
+    /* Activity as last seen by a scan under pressure (see idle_victim): bytes then, and when
+     * they were last seen to change. */
+    uint64_t seen_bytes, seen_ms;
 } circuit;
 
 enum { B_RESERVE_PEER, B_RESERVE_IP, B_CONNECT_PEER, B_CONNECT_IP };
@@ -65,6 +68,8 @@ void lp2p_relay_config_default(lp2p_relay_config *c)
     c->reservation_ttl_ms = 3600 * 1000;
     c->max_circuits = 1024;
     c->max_circuits_per_peer = 16;
+    c->max_circuits_per_pair = 4;
+    c->circuit_idle_ms = 10 * 1000;
     c->circuit_duration_ms = 120 * 1000;
     c->connect_timeout_ms = 30 * 1000;
     c->circuit_data = 1 << 17;
@@ -281,6 +286,70 @@ static size_t circuits_of(const lp2p_relay *r, const lp2p_peer_id *p)
     return n;
 }
 
+static size_t circuits_between(const lp2p_relay *r, const lp2p_peer_id *a, const lp2p_peer_id *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->ncircuits; i++) {
+        const circuit *c = &r->circuits[i];
+        n += (lp2p_peer_id_equal(&c->src, a) && lp2p_peer_id_equal(&c->dst, b)) ||
+             (lp2p_peer_id_equal(&c->src, b) && lp2p_peer_id_equal(&c->dst, a));
+    }
+    return n;
+}
+
+/* Under pressure (peer p holds all the circuits it may), the live circuit of p that has been
+ * idle longest, if at least circuit_idle_ms, and not one between p and `keep` (the requester
+ * must not win by cutting its own). Activity is sampled here, lazily: a circuit whose byte count
+ * moved since the last scan counts as active now. */
+static circuit *idle_victim(lp2p_relay *r, const lp2p_peer_id *p, const lp2p_peer_id *keep,
+                            uint64_t now)
+{
+    if (r->cfg.circuit_idle_ms == 0)
+        return NULL;
+    circuit *best = NULL;
+    for (size_t i = 0; i < r->ncircuits; i++) {
+        circuit *c = &r->circuits[i];
+        if (!c->live || !(lp2p_peer_id_equal(&c->src, p) || lp2p_peer_id_equal(&c->dst, p)))
+            continue;
+        uint64_t total = c->bytes[0] + c->bytes[1];
+        if (total != c->seen_bytes) {
+            c->seen_bytes = total;
+            c->seen_ms = now;
+        }
+        if (lp2p_peer_id_equal(&c->src, keep) || lp2p_peer_id_equal(&c->dst, keep))
+            continue;
+        if (now - c->seen_ms >= r->cfg.circuit_idle_ms && (!best || c->seen_ms < best->seen_ms))
+            best = c;
+    }
+    return best;
+}
+
+/* Removes c and queues it for _poll_expired (reason LP2P_RELAY_EXPIRED_*). */
+static void expire_circuit(lp2p_relay *r, circuit *c, int why)
+{
+    size_t cap = r->cfg.max_circuits ? r->cfg.max_circuits : 1;
+    if (r->nexpired < cap) { /* else the host is not polling; the circuit still goes */
+        r->expired[r->nexpired].id = c->id;
+        r->expired[r->nexpired].pending = why;
+        r->nexpired++;
+    }
+    remove_circuit(r, c);
+}
+
+/* 1 when peer p may take one more circuit, cutting an idle one of its circuits if it is full. */
+static int room_for(lp2p_relay *r, const lp2p_peer_id *p, const lp2p_peer_id *other, uint64_t now)
+{
+    if (circuits_of(r, p) < r->cfg.max_circuits_per_peer)
+        return 1;
+    circuit *v = idle_victim(r, p, other, now);
+    if (!v)
+        return 0;
+    lp2p_emit(&r->cfg.trace, LP2P_INFO, "relay_circuit_limit", LF_U("circuit", v->id),
+              LF_S("limit", "idle under pressure"));
+    expire_circuit(r, v, LP2P_RELAY_EXPIRED_IDLE);
+    return 1;
+}
+
 static void trace_refusal(const lp2p_relay *r, const lp2p_relay_src *src, const char *req,
                           int status, const char *why)
 {
@@ -409,8 +478,13 @@ static int on_connect(lp2p_relay *r, const lp2p_relay_src *src, const lp2p_relay
     if (r->ncircuits >= r->cfg.max_circuits)
         return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
                       "circuit table full", hop_out);
-    if (circuits_of(r, &src->peer) >= r->cfg.max_circuits_per_peer ||
-        circuits_of(r, &target) >= r->cfg.max_circuits_per_peer)
+    /* A source's share of one destination's circuits first: one identity cannot take them
+     * all (16 CONNECTs once locked every other source out of a victim). */
+    if (r->cfg.max_circuits_per_pair &&
+        circuits_between(r, &src->peer, &target) >= r->cfg.max_circuits_per_pair)
+        return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
+                      "too many circuits between this pair", hop_out);
+    if (!room_for(r, &src->peer, &target, now) || !room_for(r, &target, &src->peer, now))
         return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
                       "too many circuits for this peer", hop_out);
 
@@ -505,6 +579,7 @@ int lp2p_relay_on_stop_reply(lp2p_relay *r, uint64_t circuit_id, const uint8_t *
         return rc;
     c->live = 1;
     c->start_ms = now_ms;
+    c->seen_ms = now_ms;
     return 0;
 }
 
@@ -563,6 +638,8 @@ static uint64_t circuit_deadline(const lp2p_relay *r, const circuit *c)
 
 uint64_t lp2p_relay_next_deadline(const lp2p_relay *r)
 {
+    if (r->nexpired)
+        return 0; /* circuits cut under pressure wait for _poll_expired */
     uint64_t d = UINT64_MAX;
     for (size_t i = 0; i < r->nrsvs; i++)
         if (r->rsvs[i].expire_ms < d)
@@ -578,7 +655,6 @@ uint64_t lp2p_relay_next_deadline(const lp2p_relay *r)
 int lp2p_relay_tick(lp2p_relay *r, uint64_t now_ms)
 {
     expire_reservations(r, now_ms);
-    size_t cap = r->cfg.max_circuits ? r->cfg.max_circuits : 1;
     for (size_t i = 0; i < r->ncircuits;) {
         circuit *c = &r->circuits[i];
         if (now_ms < circuit_deadline(r, c)) {
@@ -587,12 +663,7 @@ int lp2p_relay_tick(lp2p_relay *r, uint64_t now_ms)
         }
         lp2p_emit(&r->cfg.trace, LP2P_INFO, "relay_circuit_limit", LF_U("circuit", c->id),
                   LF_S("limit", c->live ? "duration" : "connect timeout"));
-        if (r->nexpired < cap) { /* else the host is not polling; the circuit still goes */
-            r->expired[r->nexpired].id = c->id;
-            r->expired[r->nexpired].pending = !c->live;
-            r->nexpired++;
-        }
-        remove_circuit(r, c);
+        expire_circuit(r, c, c->live ? LP2P_RELAY_EXPIRED_DURATION : LP2P_RELAY_EXPIRED_PENDING);
     }
     return 0;
 }
