@@ -28,6 +28,8 @@ static const char *const k_help =
     "                        or LIBP2P_LISTEN_MULTIADDRS)\n"
     "  --relay MA            keep a reservation on this relay (/ip4/…/tcp/…/p2p/<relay>;\n"
     "                        repeatable, or LIBP2P_RELAY_MULTIADDRS)\n"
+    "  --reserve-backoff-max DUR  longest wait between RESERVE attempts after a failure\n"
+    "                        (backoff from 1 s with jitter; default 20s)\n"
     "  --kaspa-listen HP     also serve Kaspa over plain TCP on HOST:PORT (port 0: any; the\n"
     "                        kaspa_listen event shows the bound address)\n\n";
 
@@ -123,6 +125,7 @@ int cmd_server(int argc, char **argv)
         }
         lp2p_host_config hc;
         lp2p_host_config_default(&hc, &loop, kp);
+        hc.reserve_backoff_max_ms = c.reserve_backoff_max_ms;
         hc.agent = "kaspa-holepunch/" LP2P_VERSION;
         int rc = lp2p_host_new(&hc, &app.host);
         if (rc < 0) {

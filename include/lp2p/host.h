@@ -80,6 +80,9 @@ typedef struct lp2p_host_config {
      * holepunch_repunch_delay_ms after the last gave up. Default 0 (GAVE_UP at once). */
     uint32_t holepunch_repunch;
     uint64_t holepunch_repunch_delay_ms; /* default 10 s */
+    /* Reservations: the longest wait between RESERVE attempts after a failure (backoff from
+     * 1 s, with jitter); 0 = the default, 20 s. */
+    uint64_t reserve_backoff_max_ms;
     lp2p_host_callbacks cb;
     void *ud;
 } lp2p_host_config;
