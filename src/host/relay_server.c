@@ -227,6 +227,13 @@ static void rs_on_host_close(lp2p_host *h, void *ud)
     lp2p_relay_server_close(ud);
 }
 
+/* Connection pressure must not evict a peer that holds a reservation. */
+static int rs_keeps(const lp2p_conn *c, void *ud)
+{
+    const lp2p_relay_server *r = ud;
+    return lp2p_relay_conn_has_reservation(r->core, (uint64_t)(uintptr_t)c);
+}
+
 int lp2p_relay_server_new(lp2p_host *h, const lp2p_keypair *kp, const lp2p_relay_server_config *cfg,
                           lp2p_relay_server **out)
 {
@@ -259,6 +266,7 @@ int lp2p_relay_server_new(lp2p_host *h, const lp2p_keypair *kp, const lp2p_relay
     host_observer o = {
         .cb = {.on_connected = rs_on_connected, .on_disconnected = rs_on_disconnected},
         .on_host_close = rs_on_host_close,
+        .keeps = rs_keeps,
         .ud = r};
     r->sub = lp2p__host_observe(h, &o);
     if (r->sub < 0) {

@@ -629,6 +629,14 @@ void lp2p_relay_conn_closed(lp2p_relay *r, uint64_t conn_id)
     }
 }
 
+int lp2p_relay_conn_has_reservation(const lp2p_relay *r, uint64_t conn_id)
+{
+    for (size_t i = 0; i < r->nrsvs; i++)
+        if (r->rsvs[i].conn_id == conn_id)
+            return 1;
+    return 0;
+}
+
 /* When circuit c must go: end of its duration when live, connect timeout while pending. */
 static uint64_t circuit_deadline(const lp2p_relay *r, const circuit *c)
 {

@@ -96,6 +96,8 @@ int lp2p_relay_circuit_data(lp2p_relay *r, uint64_t circuit_id, int dir, size_t 
 void lp2p_relay_circuit_close(lp2p_relay *r, uint64_t circuit_id);
 /* A connection went away: its reservations end (spec: valid only while it stays up). */
 void lp2p_relay_conn_closed(lp2p_relay *r, uint64_t conn_id);
+/* 1 while a reservation made on that connection is held (connection pressure keeps it). */
+int lp2p_relay_conn_has_reservation(const lp2p_relay *r, uint64_t conn_id);
 
 /* Earliest reservation expiry, circuit duration limit or connect timeout; UINT64_MAX = none. */
 uint64_t lp2p_relay_next_deadline(const lp2p_relay *r);
