@@ -9,9 +9,8 @@ set -euo pipefail
 # shellcheck source=tests/adversarial/lib.sh
 . "$(dirname "$0")/lib.sh"
 need_holepunch
+need_bench_relay
 H="$HOLEPUNCH"
-BR="${BENCH_RELAY:-$(dirname "$H")/bench_relay}"
-[ -x "$BR" ] || fail "$BR not built (cmake --build BUILD --target bench_relay)"
 
 start_bg relay 55 "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/relay.key" --log-format json \
   --circuit-idle 2s

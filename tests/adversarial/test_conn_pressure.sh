@@ -10,9 +10,8 @@ set -euo pipefail
 # shellcheck source=tests/adversarial/lib.sh
 . "$(dirname "$0")/lib.sh"
 need_holepunch
+need_bench_relay
 H="$HOLEPUNCH"
-BR="${BENCH_RELAY:-$(dirname "$H")/bench_relay}"
-[ -x "$BR" ] || fail "$BR not built (cmake --build BUILD --target bench_relay)"
 TRIES=20
 MIN_OK=19
 MAX_MS=3000

@@ -10,9 +10,8 @@ set -euo pipefail
 # shellcheck source=tests/adversarial/lib.sh
 . "$(dirname "$0")/lib.sh"
 need_holepunch
+need_bench_relay
 H="$HOLEPUNCH"
-BR="${BENCH_RELAY:-$(dirname "$H")/bench_relay}"
-[ -x "$BR" ] || fail "$BR not built (cmake --build BUILD --target bench_relay)"
 
 # Connection caps out of the way (those are another row): only the rate table is under test.
 start_bg relay 55 "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/relay.key" \
