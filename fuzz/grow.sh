@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make fuzz`: every fuzz target in BUILD_DIR runs for FUZZ_SECONDS (default 300) with its
 # corpus fuzz/corpus/<target> as the first (written) directory, so new inputs that reach new
-# code are kept and the corpus grows; `make test` replays it (fuzz/run.sh, read-only). Crashes
+# code are kept and the corpus grows; `make test` replays it (fuzz/run.sh, read-only). No
+# merge pass: it could drop an input kept as a regression test for a fixed bug. Crashes
 # go to BUILD_DIR/fuzz-grow/<target>/ and fail the run. Prints one line per target:
 #   fuzz_X  executions  seconds  corpus files before -> after
 # usage: fuzz/grow.sh BUILD_DIR [TARGET...]   (FUZZ_SECONDS, FUZZ_JOBS: targets at once, 1)
@@ -28,13 +29,6 @@ for t in "${targets[@]}"; do
     -artifact_prefix="$work/" "$corpus" >"$work/log" 2>&1 || rc=$?
   execs=$(awk '/stat::number_of_executed_units:/ {print $2}' "$work/log" | tail -1)
   [ "$rc" -eq 0 ] || { echo "$t: exit $rc, see $work/log and $work/" >&2; status=1; }
-  # keep the corpus small: merge away inputs that add no coverage
-  mkdir -p "$work/merged"
-  rm -rf "${work:?}/merged/"*
-  if "$bin" -merge=1 "$work/merged" "$corpus" >"$work/merge.log" 2>&1; then
-    rm -f "$corpus"/*
-    cp "$work/merged/"* "$corpus"/ 2>/dev/null || true
-  fi
   after=$(find "$corpus" -type f | wc -l)
   printf '%-24s %14s %8s %s -> %s\n' "$t" "${execs:-?}" "$secs" "$before" "$after"
 done
