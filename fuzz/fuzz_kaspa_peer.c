@@ -17,31 +17,11 @@
 #include "util/buf.h"
 #include "util/log.h"
 
+#include "fuzz_remote.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int g_closed;
-static lp2p_transport *g_remote;
-
-static void r_data(void *ud, const uint8_t *p, size_t n)
-{
-    (void)ud;
-    (void)p;
-    (void)n;
-}
-static void r_nop(void *ud)
-{
-    (void)ud;
-}
-static void r_closed(void *ud, int err, const char *why)
-{
-    (void)ud;
-    (void)err;
-    (void)why;
-    g_remote = NULL;
-}
-static const lp2p_transport_events k_remote = {
-    .on_data = r_data, .on_eof = r_nop, .on_writable = r_nop, .on_closed = r_closed};
-
 static void on_event(void *user, kaspa_peer *p, const kaspa_event *ev)
 {
     (void)user;
@@ -63,9 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static kaspa_hub *hub;
     static const lp2p_rng rng = LP2P_RNG_OPENSSL;
     if (!hub) {
-        FILE *devnull = fopen("/dev/null", "w");
-        if (devnull)
-            lp2p_log_set_output(devnull);
+        fuzz_quiet_logs();
         if (kaspa_hub_new(&hub, NULL, &rng) < 0)
             abort();
     }
@@ -74,9 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uv_loop_t loop;
     uv_loop_init(&loop);
     lp2p_transport *ours;
-    if (lp2p_mem_transport_pair(&loop, &g_remote, &ours) < 0)
+    if (lp2p_mem_transport_pair(&loop, &fuzz_remote, &ours) < 0)
         abort();
-    lp2p_transport_bind(g_remote, &k_remote, NULL);
+    lp2p_transport_bind(fuzz_remote, &fuzz_remote_events, &fuzz_remote);
     kaspa_session_config cfg;
     kaspa_session_config_default(&cfg, hub, KASPA_H2_PROFILE_TCP);
     cfg.rng = LP2P_RNG_OPENSSL;
@@ -89,18 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kaspa_peer_start(&loop, ours, &cfg, role, &names, &k_cb, NULL, &p) < 0)
         abort();
     size_t chunk = 1 + (data[0] >> 1) * 64;
-    for (size_t i = 1; i < size && g_remote; i += chunk) {
-        size_t n = size - i < chunk ? size - i : chunk;
-        lp2p_buf b;
-        lp2p_buf_init(&b);
-        lp2p_buf_append(&b, data + i, n);
-        lp2p_transport_write(g_remote, &b);
-        lp2p_buf_free(&b);
-        uv_run(&loop, UV_RUN_NOWAIT);
-        uv_run(&loop, UV_RUN_NOWAIT);
-    }
-    if (g_remote)
-        lp2p_transport_close(g_remote, 1);
+    fuzz_remote_feed(&loop, data + 1, size - 1, chunk);
+    if (fuzz_remote)
+        lp2p_transport_close(fuzz_remote, 1);
     for (int i = 0; i < 1000 && uv_loop_alive(&loop); i++)
         uv_run(&loop, UV_RUN_NOWAIT);
     if (!g_closed || uv_loop_close(&loop) != 0)
