@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 TEST_DIR := build/test
 REL_DIR  := build/release
 
-.PHONY: all test demo deps-build deps-test build release bench format clean
+.PHONY: all test demo deps-build deps-test build release bench format clean fuzz soak
 
 all: release
 
@@ -26,6 +26,15 @@ build: deps-test
 
 test: build
 	cd $(TEST_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Every fuzz target for FUZZ_SECONDS (default 300) each; new inputs grow fuzz/corpus/.
+fuzz: build
+	bash fuzz/grow.sh $(TEST_DIR)
+
+# SOAK_MINUTES (default 30) of a relay under churn, RSS and fds sampled every minute into
+# bench/results/soak-*.tsv; fails unless they are flat after warm-up. Not part of `make test`.
+soak: release
+	bash bench/soak.sh $(REL_DIR)
 
 demo: deps-test release
 	bash scripts/demo.sh $(REL_DIR)

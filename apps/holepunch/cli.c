@@ -59,6 +59,7 @@ int cli_parse_common(cli_common *c, int argc, char **argv, int i)
         {"--wait-direct", CLI_COUNT, &c->wait_direct_ms, NULL, 0, NULL, "milliseconds"},
         {"--listen", CLI_LIST, c->listen, &c->nlisten, CLI_MAX_ADDRS, NULL, "a multiaddr"},
         {"--relay", CLI_LIST, c->relay, &c->nrelay, CLI_MAX_ADDRS, NULL, "a relay multiaddr"},
+        {"--reserve-backoff-max", CLI_DUR_MS, &c->reserve_backoff_max_ms, NULL, 0, NULL, NULL},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
     int j = i;

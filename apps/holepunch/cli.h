@@ -25,6 +25,7 @@ typedef struct cli_common {
     size_t nlisten;
     const char *relay[CLI_MAX_ADDRS]; /* --relay, or LIBP2P_RELAY_MULTIADDRS */
     size_t nrelay;
+    uint64_t reserve_backoff_max_ms; /* --reserve-backoff-max; 0 = the host's default (20 s) */
     long long wait_direct_ms; /* dialing commands: wait this long for a hole-punched connection */
     char *env_copy[3];        /* owned copies of split environment variables */
 } cli_common;

@@ -39,6 +39,8 @@ static const char *const k_help =
     "  --listen MA           libp2p listen address, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable)\n"
     "  --relay MA            keep a reservation on this relay (repeatable): remote bridges\n"
     "                        reach us through it and DCUtR punches the direct connection\n"
+    "  --reserve-backoff-max DUR  longest wait between RESERVE attempts after a failure\n"
+    "                        (backoff from 1 s with jitter; default 20s)\n"
     "  --peer PEERID[,ADDR...]  a remote bridge and its addresses, tried in order: a relay\n"
     "                        circuit /ip4/R/tcp/P/p2p/RELAY/p2p-circuit and/or a direct\n"
     "                        /ip4/A/tcp/P (repeatable, up to 64 peers, 8 addresses each)\n"
@@ -216,6 +218,7 @@ int cmd_bridge(int argc, char **argv)
     }
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &loop, kp);
+    hc.reserve_backoff_max_ms = c.reserve_backoff_max_ms;
     hc.agent = "kaspa-holepunch-bridge/" LP2P_VERSION;
     int rc = lp2p_host_new(&hc, &app.host);
     if (rc < 0) {

@@ -37,6 +37,9 @@ static const char *const k_help =
     "  --max-reservations-per-ip N   8\n"
     "  --max-circuits N              1024 (in total)\n"
     "  --max-circuits-per-peer N     16\n"
+    "  --max-circuits-per-pair N     4: one source's share of a peer's circuits (0: off)\n"
+    "  --circuit-idle DUR            10s: a full peer's circuit idle this long is cut for a\n"
+    "                                new one (0: never)\n"
     "  --circuit-duration DUR        2m (0: none)\n"
     "  --circuit-data SIZE           128K per direction (0: none)\n"
     "  --connect-timeout DUR         30s for the target's answer to stop "
@@ -48,6 +51,9 @@ static const char *const k_help =
     "  --connect-rate-ip RATE        60/1m\n"
     "  --max-connections N           256 libp2p connections in all (reservations, dialers)\n"
     "  --max-connections-per-ip N    32 inbound connections from one IP address (0: no cap)\n"
+    "  --max-connections-per-subnet N  128 inbound from one /24 or /56 (0: no cap); past\n"
+    "                                --max-connections, half-open and idle connections without\n"
+    "                                a reservation or circuit are evicted first\n"
     "  --metrics-listen HOST:PORT    Prometheus text at http://HOST:PORT/metrics\n\n";
 
 typedef struct relay_app {
@@ -96,12 +102,14 @@ int cmd_relay(int argc, char **argv)
     const char *metrics_listen = NULL;
     uint32_t max_conns = 0; /* 0: the host's default */
     uint32_t max_conns_per_ip = 32;
+    uint32_t max_conns_per_subnet = 128;
     lp2p_relay_config *L = &rc_cfg.limits;
     const cli_flag flags[] = {
         {"--announce", CLI_LIST, announce, &nannounce, CLI_MAX_ADDRS, NULL, "a multiaddr"},
         {"--metrics-listen", CLI_STR, &metrics_listen, NULL, 0, NULL, "HOST:PORT"},
         {"--max-connections", CLI_U32, &max_conns, NULL, 0, positive, "a whole number > 0"},
         {"--max-connections-per-ip", CLI_U32, &max_conns_per_ip, NULL, 0, NULL, NULL},
+        {"--max-connections-per-subnet", CLI_U32, &max_conns_per_subnet, NULL, 0, NULL, NULL},
         {"--stream-timeout", CLI_DUR_MS, &rc_cfg.stream_timeout_ms, NULL, 0, positive,
          "a duration > 0 such as 500ms, 90s, 2m"},
         {"--max-reservations", CLI_U32, &L->max_reservations, NULL, 0, NULL, NULL},
@@ -111,6 +119,8 @@ int cmd_relay(int argc, char **argv)
         {"--max-reservations-per-ip", CLI_U32, &L->max_reservations_per_ip, NULL, 0, NULL, NULL},
         {"--max-circuits", CLI_U32, &L->max_circuits, NULL, 0, NULL, NULL},
         {"--max-circuits-per-peer", CLI_U32, &L->max_circuits_per_peer, NULL, 0, NULL, NULL},
+        {"--max-circuits-per-pair", CLI_U32, &L->max_circuits_per_pair, NULL, 0, NULL, NULL},
+        {"--circuit-idle", CLI_DUR_MS, &L->circuit_idle_ms, NULL, 0, NULL, NULL},
         {"--circuit-duration", CLI_DUR_MS, &L->circuit_duration_ms, NULL, 0, NULL, NULL},
         {"--circuit-data", CLI_SIZE, &L->circuit_data, NULL, 0, NULL, NULL},
         {"--connect-timeout", CLI_DUR_MS, &L->connect_timeout_ms, NULL, 0, NULL, NULL},
@@ -157,6 +167,7 @@ int cmd_relay(int argc, char **argv)
     if (max_conns)
         hc.max_conns = max_conns;
     hc.max_conns_per_ip = max_conns_per_ip;
+    hc.max_conns_per_subnet = max_conns_per_subnet;
     /* A paused circuit side can still deliver one window: keep that below max_buffered. */
     hc.max_stream_window = 1u << 20;
     int exit_code = 0;

@@ -11,7 +11,9 @@
 #include "lp2p/err.h"
 #include "util/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const k_help =
@@ -28,8 +30,12 @@ static const char *const k_help =
     "                        or LIBP2P_LISTEN_MULTIADDRS)\n"
     "  --relay MA            keep a reservation on this relay (/ip4/…/tcp/…/p2p/<relay>;\n"
     "                        repeatable, or LIBP2P_RELAY_MULTIADDRS)\n"
+    "  --reserve-backoff-max DUR  longest wait between RESERVE attempts after a failure\n"
+    "                        (backoff from 1 s with jitter; default 20s)\n"
     "  --kaspa-listen HP     also serve Kaspa over plain TCP on HOST:PORT (port 0: any; the\n"
-    "                        kaspa_listen event shows the bound address)\n\n";
+    "                        kaspa_listen event shows the bound address)\n"
+    "  --kaspa-max-connections N         128 plain-TCP Kaspa peers at once (0: no cap)\n"
+    "  --kaspa-max-connections-per-ip N  8 from one address (0: no cap)\n\n";
 
 typedef struct server_app {
     uv_loop_t *loop;
@@ -56,6 +62,7 @@ int cmd_server(int argc, char **argv)
     kaspa_opts ko;
     kaspa_opts_init(&ko);
     const char *kaspa_listen = NULL;
+    unsigned long kaspa_max[2] = {KASPA_LISTEN_MAX_CONNS, KASPA_LISTEN_MAX_PER_IP};
     for (int i = 1; i < argc;) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(k_help, stdout);
@@ -71,6 +78,20 @@ int cmd_server(int argc, char **argv)
                 goto usage;
             }
             kaspa_listen = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        int which = strcmp(argv[i], "--kaspa-max-connections") == 0          ? 0
+                    : strcmp(argv[i], "--kaspa-max-connections-per-ip") == 0 ? 1
+                                                                             : -1;
+        if (which >= 0) {
+            char *end = NULL;
+            if (i + 1 >= argc || !*argv[i + 1] ||
+                (kaspa_max[which] = strtoul(argv[i + 1], &end, 10), *end) ||
+                kaspa_max[which] > UINT32_MAX) {
+                fprintf(stderr, "holepunch server: %s needs a whole number\n", argv[i]);
+                goto usage;
+            }
             i += 2;
             continue;
         }
@@ -115,6 +136,7 @@ int cmd_server(int argc, char **argv)
             exit_code = 1;
             goto out;
         }
+        kaspa_peer_listener_limit(app.tcp, (uint32_t)kaspa_max[0], (uint32_t)kaspa_max[1]);
     }
     if (c.nlisten > 0 || c.nrelay > 0) {
         if (!(kp = cli_load_key(&c, 1))) {
@@ -123,6 +145,7 @@ int cmd_server(int argc, char **argv)
         }
         lp2p_host_config hc;
         lp2p_host_config_default(&hc, &loop, kp);
+        hc.reserve_backoff_max_ms = c.reserve_backoff_max_ms;
         hc.agent = "kaspa-holepunch/" LP2P_VERSION;
         int rc = lp2p_host_new(&hc, &app.host);
         if (rc < 0) {

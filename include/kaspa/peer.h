@@ -74,6 +74,13 @@ typedef struct kaspa_peer_listener kaspa_peer_listener;
  * the socket). cb/user are given to every peer. */
 int kaspa_peer_listen_tcp(uv_loop_t *loop, const char *hostport, const kaspa_session_config *cfg,
                           const kaspa_peer_callbacks *cb, void *user, kaspa_peer_listener **out);
+/* Connection caps (0 = none): at most max_conns peers in all, max_per_ip from one address;
+ * past max_conns a newcomer evicts a peer that has not reached Ready, from the address
+ * holding the most connections (if more than the newcomer's), else it is refused.
+ * kaspa_peer_listen_tcp starts with KASPA_LISTEN_MAX_CONNS / KASPA_LISTEN_MAX_PER_IP. */
+#define KASPA_LISTEN_MAX_CONNS  128
+#define KASPA_LISTEN_MAX_PER_IP 8
+void kaspa_peer_listener_limit(kaspa_peer_listener *l, uint32_t max_conns, uint32_t max_per_ip);
 /* Bound port (useful with port 0). */
 int kaspa_peer_listener_port(const kaspa_peer_listener *l);
 /* Stops listening and ends every peer it accepted (clean gRPC end); the listener is freed

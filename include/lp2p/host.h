@@ -69,6 +69,13 @@ typedef struct lp2p_host_config {
     uint64_t handshake_timeout_ms; /* multistream+Noise+Yamux; default 10 s */
     uint32_t max_conns;            /* default 256 */
     uint32_t max_conns_per_ip;     /* inbound from one IP address; 0 = no cap (default) */
+    /* inbound from one /24 (IPv4) or /56 (IPv6); 0 = no cap (default) */
+    uint32_t max_conns_per_subnet;
+    /* Past max_conns an inbound connection evicts rather than being refused: half-open ones
+     * first (oldest first), then upgraded ones with no stream and nothing a service keeps
+     * (a relay reservation) that are older than conn_grace_ms (default 2 s), down to 15/16
+     * of max_conns (go-libp2p's connection manager trims from a high to a low watermark). */
+    uint64_t conn_grace_ms;
     uint32_t max_streams_per_conn; /* default 512 */
     uint32_t max_stream_window;    /* Yamux auto-tune ceiling; default 16 MiB */
     int holepunch;                 /* serve and start DCUtR; default 1 */
@@ -80,6 +87,9 @@ typedef struct lp2p_host_config {
      * holepunch_repunch_delay_ms after the last gave up. Default 0 (GAVE_UP at once). */
     uint32_t holepunch_repunch;
     uint64_t holepunch_repunch_delay_ms; /* default 10 s */
+    /* Reservations: the longest wait between RESERVE attempts after a failure (backoff from
+     * 1 s, with jitter); 0 = the default, 20 s. */
+    uint64_t reserve_backoff_max_ms;
     lp2p_host_callbacks cb;
     void *ud;
 } lp2p_host_config;

@@ -15,9 +15,13 @@ typedef struct lp2p_relay_config {
     uint64_t reservation_ttl_ms;        /* 1 h */
     uint32_t max_circuits;              /* 1024 in total */
     uint32_t max_circuits_per_peer;     /* 16, counting both ends */
-    uint64_t circuit_duration_ms;       /* 2 min */
-    uint64_t circuit_data;              /* 128 KiB per direction */
-    uint64_t connect_timeout_ms;        /* 30 s (go ConnectTimeout) for the target's answer */
+    uint32_t max_circuits_per_pair;     /* 4: one source's share of a peer's circuits; 0 = off */
+    /* a peer at max_circuits_per_peer asked for one more: its live circuit idle this long
+     * (longest first) is cut to make room; 10 s; 0 = never */
+    uint64_t circuit_idle_ms;
+    uint64_t circuit_duration_ms; /* 2 min */
+    uint64_t circuit_data;        /* 128 KiB per direction */
+    uint64_t connect_timeout_ms;  /* 30 s (go ConnectTimeout) for the target's answer */
     /* token buckets (rust defaults): burst, and one token back per interval */
     uint32_t reserve_burst_peer;       /* 30 */
     uint64_t reserve_interval_peer_ms; /* 2 min */

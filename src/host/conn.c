@@ -194,6 +194,7 @@ lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const c
     h->open_handles++;
     lp2p_list_insert_tail(&h->conns, &c->link);
     h->nconns++;
+    c->created_ms = lp2p__now(h);
     if (expected) {
         c->has_expected = 1;
         c->expected = *expected;

@@ -20,6 +20,7 @@ void lp2p_host_config_default(lp2p_host_config *c, uv_loop_t *loop, const lp2p_k
     c->dial_timeout_ms = 10000;
     c->handshake_timeout_ms = 10000;
     c->max_conns = 256;
+    c->conn_grace_ms = 2000;
     c->max_streams_per_conn = 512;
     c->max_stream_window = 16u << 20;
     c->holepunch = 1;
@@ -277,14 +278,15 @@ lp2p_conn *lp2p__host_inbound(lp2p_host *h, lp2p_transport *t)
         c->has_from = 1;
         lp2p__host_emit_accepted(h, c, (struct sockaddr *)&c->from);
     }
-    if (h->nconns > h->cfg.max_conns) {
-        lp2p__conn_fail(c, LP2P_ERR_LIMIT, "too many connections");
-        return NULL;
-    }
     if (h->cfg.max_conns_per_ip && c->has_from &&
         inbound_from_same_ip(h, &c->from) > h->cfg.max_conns_per_ip) {
         /* One address must not fill the table and lock everyone else out. */
         lp2p__conn_fail(c, LP2P_ERR_LIMIT, "too many connections from this address");
+        return NULL;
+    }
+    const char *why = NULL;
+    if (lp2p__host_make_room(h, c, &why) < 0) {
+        lp2p__conn_fail(c, LP2P_ERR_LIMIT, why);
         return NULL;
     }
     lp2p__conn_start(c);

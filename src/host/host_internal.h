@@ -41,6 +41,9 @@ typedef struct host_observer {
     void (*on_accepted)(lp2p_conn *c, const struct sockaddr *from, void *ud);
     /* The host is closing: release what the service holds. */
     void (*on_host_close)(lp2p_host *h, void *ud);
+    /* Connection pressure (conn_trim.c): 1 when the service holds state on c that trimming
+     * must not throw away (a relay reservation). */
+    int (*keeps)(const lp2p_conn *c, void *ud);
     void *ud;
     int order;
     int id;
@@ -136,6 +139,7 @@ struct lp2p_conn {
     uint64_t bytes_in, bytes_out;
     int close_reason;
     uint64_t ready_ms;
+    uint64_t created_ms;
     void *slots[HOST_NSLOTS]; /* services' per-connection state (enum host_slot) */
     int reported_connected;
     int remote_goaway;            /* peer sent GoAway: no new streams, never handed out again */
@@ -201,6 +205,10 @@ void lp2p__conn_fail(lp2p_conn *c, int err, const char *why);
 #define HOST_DRAIN_MS 5000
 void lp2p__conn_retire(lp2p_conn *c, const char *why);
 uint64_t lp2p__now(const lp2p_host *h);
+/* conn_trim.c: the inbound connection `in` just made the host exceed max_conns, or its
+ * subnet exceed max_conns_per_subnet: 0 when room was made for it, else LP2P_ERR_LIMIT and
+ * why. */
+int lp2p__host_make_room(lp2p_host *h, lp2p_conn *in, const char **why);
 
 /* stream.c */
 lp2p_stream *lp2p__stream_inbound(lp2p_conn *c, lp2p_yamux_stream *ys);

@@ -89,7 +89,7 @@ static void expire_circuit(lp2p_relay_server *r, uint64_t id, int was_pending)
         return;
     relay_circ_ref(c);
     c->in_core = 0; /* the core removed it already */
-    if (was_pending) {
+    if (was_pending == LP2P_RELAY_EXPIRED_PENDING) {
         /* The target never answered stop CONNECT: the source hears CONNECTION_FAILED. */
         lp2p_log(LP2P_INFO, "circuit_failed", LF_S("src", c->src), LF_S("dst", c->dst),
                  LF_S("reason", "target did not answer stop CONNECT in time"));
@@ -104,6 +104,11 @@ static void expire_circuit(lp2p_relay_server *r, uint64_t id, int was_pending)
         lp2p_buf_free(&out);
         if (c->s[DST])
             lp2p_stream_reset(c->s[DST]);
+    } else if (was_pending == LP2P_RELAY_EXPIRED_IDLE) {
+        lp2p_log(LP2P_INFO, "circuit_limit", LF_S("src", c->src), LF_S("dst", c->dst),
+                 LF_S("reason", "idle under pressure"),
+                 LF_U("bytes", c->bytes[SRC] + c->bytes[DST]));
+        relay_circ_abort(c, "idle under pressure");
     } else {
         lp2p_log(LP2P_INFO, "circuit_limit", LF_S("src", c->src), LF_S("dst", c->dst),
                  LF_S("reason", "duration"), LF_U("bytes", c->bytes[SRC] + c->bytes[DST]),
@@ -223,6 +228,13 @@ static void rs_on_host_close(lp2p_host *h, void *ud)
     lp2p_relay_server_close(ud);
 }
 
+/* Connection pressure must not evict a peer that holds a reservation. */
+static int rs_keeps(const lp2p_conn *c, void *ud)
+{
+    const lp2p_relay_server *r = ud;
+    return lp2p_relay_conn_has_reservation(r->core, (uint64_t)(uintptr_t)c);
+}
+
 int lp2p_relay_server_new(lp2p_host *h, const lp2p_keypair *kp, const lp2p_relay_server_config *cfg,
                           lp2p_relay_server **out)
 {
@@ -252,6 +264,7 @@ int lp2p_relay_server_new(lp2p_host *h, const lp2p_keypair *kp, const lp2p_relay
     host_observer o = {
         .cb = {.on_connected = rs_on_connected, .on_disconnected = rs_on_disconnected},
         .on_host_close = rs_on_host_close,
+        .keeps = rs_keeps,
         .ud = r};
     r->sub = lp2p__host_observe(h, &o);
     if (r->sub < 0) {

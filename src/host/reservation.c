@@ -2,7 +2,8 @@
  *
  *   RESERVE at start → STATUS OK{expire, addrs, voucher} → log `reservation` with our
  *   /p2p-circuit addresses → refresh at 3/4 of the remaining TTL (relay_stop.h schedule)
- *   relay connection lost or RESERVE refused → back off (1 s doubling to 5 min) and retry.
+ *   relay connection lost or RESERVE refused → back off (1 s doubling to the host's
+ *   reserve_backoff_max_ms, 20 s by default, with jitter) and retry.
  *
  * The voucher is checked (signed by the relay, naming us); a bad one counts as a refusal. */
 #include "host/host_internal.h"
@@ -218,6 +219,8 @@ int lp2p_host_reserve(lp2p_host *h, const char *relay_text)
     lp2p_lpm_init(&r->lpm, LP2P_RELAY_MSG_MAX);
     lp2p_relay_refresh_init(&r->rf, lp2p__now(h));
     r->rf.trace = LP2P_TRACE_LOG;
+    r->rf.backoff_max_ms = h->cfg.reserve_backoff_max_ms;
+    r->rf.jitter_state = (uv_hrtime() ^ (uint64_t)(uintptr_t)r) | 1;
     uv_timer_init(h->loop, &r->timer);
     r->timer.data = r;
     h->open_handles++;

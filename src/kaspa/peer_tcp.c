@@ -21,6 +21,7 @@ struct kaspa_peer_listener {
     int closing;
     int handle_open;
     int port;
+    uint32_t max_conns, max_per_ip; /* kaspa_peer_listener_limit; 0 = no cap */
 };
 
 static int to_sockaddr(const char *hostport, struct sockaddr_storage *ss, kaspa_addr *ka)
@@ -72,6 +73,63 @@ static void listener_peer_gone(kaspa_peer *p)
     listener_maybe_free(l);
 }
 
+static int live(const kaspa_peer *p)
+{
+    return !p->closing && !p->t_closed;
+}
+
+/* Live peers from address ip. */
+static size_t from_ip(const kaspa_peer_listener *l, const uint8_t ip[16])
+{
+    size_t n = 0;
+    lp2p_list *pos;
+    for (pos = l->peers.next; pos != &l->peers; pos = pos->next) {
+        const kaspa_peer *p = lp2p_container_of(pos, kaspa_peer, link);
+        n += live(p) && memcmp(p->cfg.peer_addr.ip, ip, 16) == 0;
+    }
+    return n;
+}
+
+/* Room for a newcomer from ip, which already holds `mine`: the caps of
+ * kaspa_peer_listener_limit. Past the total, a peer that has not reached Ready goes, from
+ * the address holding the most, if that is more than the newcomer's would be (so a flood's
+ * reconnect is refused and cannot evict its own in a chain, while a lone client gets in). */
+static const char *make_room(kaspa_peer_listener *l, const uint8_t ip[16], size_t mine)
+{
+    if (l->max_per_ip && mine >= l->max_per_ip)
+        return "too many connections from this address";
+    size_t n = 0, best_n = mine + 1;
+    kaspa_peer *victim = NULL;
+    lp2p_list *pos;
+    for (pos = l->peers.next; pos != &l->peers; pos = pos->next) {
+        kaspa_peer *p = lp2p_container_of(pos, kaspa_peer, link);
+        if (!live(p))
+            continue;
+        n++;
+        if (p->session && kaspa_session_is_ready(p->session))
+            continue;
+        size_t k = from_ip(l, p->cfg.peer_addr.ip);
+        if (k > best_n) {
+            best_n = k;
+            victim = p;
+        }
+    }
+    if (!l->max_conns || n < l->max_conns)
+        return NULL;
+    if (!victim)
+        return "too many connections";
+    lp2p_log(LP2P_INFO, "kaspa_tcp_evicted", LF_S("peer", victim->label),
+             LF_S("reason", "the listener is full and its address holds the most"));
+    kaspa_peer__fail(victim, LP2P_ERR_LIMIT);
+    return NULL;
+}
+
+void kaspa_peer_listener_limit(kaspa_peer_listener *l, uint32_t max_conns, uint32_t max_per_ip)
+{
+    l->max_conns = max_conns;
+    l->max_per_ip = max_per_ip;
+}
+
 static void on_accept(void *ud, lp2p_transport *t)
 {
     kaspa_peer_listener *l = ud;
@@ -84,6 +142,12 @@ static void on_accept(void *ud, lp2p_transport *t)
     char label[64];
     from_sockaddr(&ss, &cfg.peer_addr);
     kaspa_addr_format(&cfg.peer_addr, label, sizeof label);
+    const char *refused = make_room(l, cfg.peer_addr.ip, from_ip(l, cfg.peer_addr.ip));
+    if (refused) {
+        lp2p_log(LP2P_INFO, "kaspa_tcp_refused", LF_S("peer", label), LF_S("reason", refused));
+        lp2p_transport_close(t, 1);
+        return;
+    }
     cfg.relayed = 0;
     lp2p_log(LP2P_INFO, "kaspa_tcp_accept", LF_S("peer", label));
     kaspa_peer_names names = {.label = label, .addr = label};
@@ -122,6 +186,8 @@ int kaspa_peer_listen_tcp(uv_loop_t *loop, const char *hostport, const kaspa_ses
         l->cb = *cb;
     l->user = user;
     lp2p_list_init(&l->peers);
+    l->max_conns = KASPA_LISTEN_MAX_CONNS;
+    l->max_per_ip = KASPA_LISTEN_MAX_PER_IP;
     int rc = lp2p_tcp_listener_new(loop, (struct sockaddr *)&ss, 128, on_accept, l, &l->tcp);
     if (rc < 0) {
         char why[96];

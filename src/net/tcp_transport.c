@@ -32,8 +32,17 @@ typedef struct tcp_wreq {
     tcp_transport *t;
 } tcp_wreq;
 
+/* At most this many connections are accepted per loop turn: libuv's accept loop runs until
+ * the backlog is empty, and a flood that reconnects as fast as it is refused kept it from ever
+ * emptying, so no accepted connection's handshake was read (issue 9). */
+#define ACCEPTS_PER_TURN 32
+
 struct lp2p_tcp_listener {
     uv_tcp_t tcp;
+    uv_check_t turn; /* after each poll: the accept budget comes back */
+    int nhandles;    /* tcp and turn: freed when both are closed */
+    unsigned accepted;
+    int deferred; /* a connection waits in libuv (not watching the socket) until the next turn */
     struct sockaddr_storage bound;
     lp2p_tcp_accept_cb cb;
     void *ud;
@@ -352,6 +361,11 @@ static void on_connection(uv_stream_t *server, int status)
     lp2p_tcp_listener *l = server->data;
     if (status < 0)
         return;
+    if (l->accepted >= ACCEPTS_PER_TURN) {
+        l->deferred = 1; /* not accepted: libuv stops watching the socket until uv_accept */
+        return;
+    }
+    l->accepted++;
     tcp_transport *t = tcp_transport_alloc();
     if (!t)
         return;
@@ -369,9 +383,21 @@ static void on_connection(uv_stream_t *server, int status)
     start_reading(t);
 }
 
+static void on_turn(uv_check_t *c)
+{
+    lp2p_tcp_listener *l = c->data;
+    l->accepted = 0;
+    if (l->deferred) {
+        l->deferred = 0;
+        on_connection((uv_stream_t *)&l->tcp, 0);
+    }
+}
+
 static void on_listener_closed(uv_handle_t *hd)
 {
     lp2p_tcp_listener *l = hd->data;
+    if (--l->nhandles > 0)
+        return;
     if (l->done)
         l->done(l->done_ud);
     free(l);
@@ -388,12 +414,19 @@ int lp2p_tcp_listener_new(uv_loop_t *loop, const struct sockaddr *addr, int back
     l->tcp.data = l;
     int rc = lp2p_tcp_listen(loop, &l->tcp, addr, backlog, on_connection, &l->bound);
     if (rc < 0) {
-        if (l->tcp.loop)
+        if (l->tcp.loop) {
+            l->nhandles = 1;
             uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-        else
+        } else {
             free(l);
+        }
         return rc;
     }
+    l->nhandles = 2;
+    uv_check_init(loop, &l->turn);
+    l->turn.data = l;
+    uv_check_start(&l->turn, on_turn);
+    uv_unref((uv_handle_t *)&l->turn); /* the listener socket keeps the loop alive, not this */
     *out = l;
     return 0;
 }
@@ -408,4 +441,5 @@ void lp2p_tcp_listener_close(lp2p_tcp_listener *l, void (*done)(void *ud), void 
     l->done = done;
     l->done_ud = ud;
     uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+    uv_close((uv_handle_t *)&l->turn, on_listener_closed);
 }

@@ -8,7 +8,7 @@
 
 #include "lp2p/err.h"
 
-#define BUCKETS_MAX 2048 /* rate-limit entries; full (idle) ones are recycled first */
+#define BUCKETS_MAX 2048 /* rate-limit entries; see bucket_victim for which one is recycled */
 
 typedef struct rsv {
     lp2p_peer_id peer;
@@ -24,6 +24,9 @@ typedef struct circuit {
     int live; /* 0 = waiting for the target's stop STATUS */
     uint64_t start_ms;
     uint64_t bytes[2];
+    /* Activity as last seen by a scan under pressure (see idle_victim): bytes then, and when
+     * they were last seen to change. */
+    uint64_t seen_bytes, seen_ms;
 } circuit;
 
 enum { B_RESERVE_PEER, B_RESERVE_IP, B_CONNECT_PEER, B_CONNECT_IP };
@@ -34,6 +37,7 @@ typedef struct bucket {
     uint8_t key[LP2P_PEER_ID_MAX];
     uint32_t tokens;
     uint64_t last_ms;
+    uint64_t used_ms; /* last request: the eviction order */
 } bucket;
 
 struct lp2p_relay {
@@ -64,6 +68,8 @@ void lp2p_relay_config_default(lp2p_relay_config *c)
     c->reservation_ttl_ms = 3600 * 1000;
     c->max_circuits = 1024;
     c->max_circuits_per_peer = 16;
+    c->max_circuits_per_pair = 4;
+    c->circuit_idle_ms = 10 * 1000;
     c->circuit_duration_ms = 120 * 1000;
     c->connect_timeout_ms = 30 * 1000;
     c->circuit_data = 1 << 17;
@@ -158,10 +164,52 @@ static void bucket_refill(bucket *b, uint32_t burst, uint64_t interval, uint64_t
     b->last_ms = b->tokens == burst ? now : b->last_ms + add * interval;
 }
 
-/* 1 when the request may proceed (a token was taken). burst or interval 0 = no limit. */
-static int bucket_take(lp2p_relay *r, int kind, const uint8_t *key, size_t klen, uint32_t burst,
-                       uint64_t interval, uint64_t now)
+static void bucket_limits(const lp2p_relay *r, int kind, uint32_t *burst, uint64_t *interval)
 {
+    const lp2p_relay_config *c = &r->cfg;
+    *burst = kind == B_RESERVE_PEER   ? c->reserve_burst_peer
+             : kind == B_RESERVE_IP   ? c->reserve_burst_ip
+             : kind == B_CONNECT_PEER ? c->connect_burst_peer
+                                      : c->connect_burst_ip;
+    *interval = kind == B_RESERVE_PEER   ? c->reserve_interval_peer_ms
+                : kind == B_RESERVE_IP   ? c->reserve_interval_ip_ms
+                : kind == B_CONNECT_PEER ? c->connect_interval_peer_ms
+                                         : c->connect_interval_ip_ms;
+}
+
+/* The entry a new source takes when the table is full. The table evicts rather than failing
+ * closed (a full table once refused every new peer from anywhere: issue 9): first an entry
+ * that has refilled (it carries no state), else the least recently used peer-keyed entry
+ * (identities cost an attacker nothing; its address is still held by the IP's bucket), else
+ * the least recently used entry of any kind. */
+static bucket *bucket_victim(lp2p_relay *r, uint64_t now)
+{
+    bucket *lru_peer = NULL, *lru = NULL;
+    for (size_t i = 0; i < r->nbuckets; i++) {
+        bucket *c = &r->buckets[i];
+        uint32_t cb;
+        uint64_t ci;
+        bucket_limits(r, c->kind, &cb, &ci);
+        if (ci == 0 || cb == 0)
+            return c;
+        bucket_refill(c, cb, ci, now);
+        if (c->tokens >= cb)
+            return c;
+        int peer_kind = c->kind == B_RESERVE_PEER || c->kind == B_CONNECT_PEER;
+        if (peer_kind && (!lru_peer || c->used_ms < lru_peer->used_ms))
+            lru_peer = c;
+        if (!lru || c->used_ms < lru->used_ms)
+            lru = c;
+    }
+    return lru_peer ? lru_peer : lru;
+}
+
+/* 1 when the request may proceed (a token was taken). burst or interval 0 = no limit. */
+static int bucket_take(lp2p_relay *r, int kind, const uint8_t *key, size_t klen, uint64_t now)
+{
+    uint32_t burst;
+    uint64_t interval;
+    bucket_limits(r, kind, &burst, &interval);
     if (burst == 0 || interval == 0)
         return 1;
     bucket *b = NULL;
@@ -170,37 +218,14 @@ static int bucket_take(lp2p_relay *r, int kind, const uint8_t *key, size_t klen,
             memcmp(r->buckets[i].key, key, klen) == 0)
             b = &r->buckets[i];
     if (!b) {
-        if (r->nbuckets < BUCKETS_MAX) {
-            b = &r->buckets[r->nbuckets++];
-        } else {
-            /* Recycle an entry that has refilled completely: it carries no state. */
-            for (size_t i = 0; i < r->nbuckets && !b; i++) {
-                bucket *c = &r->buckets[i];
-                uint32_t cb = c->kind == B_RESERVE_PEER   ? r->cfg.reserve_burst_peer
-                              : c->kind == B_RESERVE_IP   ? r->cfg.reserve_burst_ip
-                              : c->kind == B_CONNECT_PEER ? r->cfg.connect_burst_peer
-                                                          : r->cfg.connect_burst_ip;
-                uint64_t ci = c->kind == B_RESERVE_PEER   ? r->cfg.reserve_interval_peer_ms
-                              : c->kind == B_RESERVE_IP   ? r->cfg.reserve_interval_ip_ms
-                              : c->kind == B_CONNECT_PEER ? r->cfg.connect_interval_peer_ms
-                                                          : r->cfg.connect_interval_ip_ms;
-                if (ci == 0 || cb == 0) {
-                    b = c;
-                    break;
-                }
-                bucket_refill(c, cb, ci, now);
-                if (c->tokens >= cb)
-                    b = c;
-            }
-            if (!b)
-                return 0; /* every tracked source is mid-burst: refuse rather than forget */
-        }
+        b = r->nbuckets < BUCKETS_MAX ? &r->buckets[r->nbuckets++] : bucket_victim(r, now);
         b->kind = (uint8_t)kind;
         b->key_len = (uint8_t)klen;
         memcpy(b->key, key, klen);
         b->tokens = burst;
         b->last_ms = now;
     }
+    b->used_ms = now;
     bucket_refill(b, burst, interval, now);
     if (b->tokens == 0)
         return 0;
@@ -208,18 +233,23 @@ static int bucket_take(lp2p_relay *r, int kind, const uint8_t *key, size_t klen,
     return 1;
 }
 
+/* The address a rate limit is keyed by: what a new source costs the attacker. An IPv4
+ * address; for IPv6 its /64, since one host is routinely handed a whole /64. */
+static size_t rate_ip_len(const lp2p_relay_src *src)
+{
+    return src->ip_len == 16 ? 8 : src->ip_len;
+}
+
+/* The address's bucket is taken before the peer's: a source refused for its address creates
+ * no per-identity state, so fresh identities from one address cannot fill the table. */
 static int rate_ok(lp2p_relay *r, int connect, const lp2p_relay_src *src, uint64_t now)
 {
-    const lp2p_relay_config *c = &r->cfg;
+    size_t iplen = rate_ip_len(src);
     if (!connect)
-        return bucket_take(r, B_RESERVE_PEER, src->peer.bytes, src->peer.len, c->reserve_burst_peer,
-                           c->reserve_interval_peer_ms, now) &&
-               bucket_take(r, B_RESERVE_IP, src->ip, src->ip_len, c->reserve_burst_ip,
-                           c->reserve_interval_ip_ms, now);
-    return bucket_take(r, B_CONNECT_PEER, src->peer.bytes, src->peer.len, c->connect_burst_peer,
-                       c->connect_interval_peer_ms, now) &&
-           bucket_take(r, B_CONNECT_IP, src->ip, src->ip_len, c->connect_burst_ip,
-                       c->connect_interval_ip_ms, now);
+        return bucket_take(r, B_RESERVE_IP, src->ip, iplen, now) &&
+               bucket_take(r, B_RESERVE_PEER, src->peer.bytes, src->peer.len, now);
+    return bucket_take(r, B_CONNECT_IP, src->ip, iplen, now) &&
+           bucket_take(r, B_CONNECT_PEER, src->peer.bytes, src->peer.len, now);
 }
 
 /* ---- tables -------------------------------------------------------------------------------- */
@@ -254,6 +284,70 @@ static size_t circuits_of(const lp2p_relay *r, const lp2p_peer_id *p)
         n +=
             lp2p_peer_id_equal(&r->circuits[i].src, p) + lp2p_peer_id_equal(&r->circuits[i].dst, p);
     return n;
+}
+
+static size_t circuits_between(const lp2p_relay *r, const lp2p_peer_id *a, const lp2p_peer_id *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->ncircuits; i++) {
+        const circuit *c = &r->circuits[i];
+        n += (lp2p_peer_id_equal(&c->src, a) && lp2p_peer_id_equal(&c->dst, b)) ||
+             (lp2p_peer_id_equal(&c->src, b) && lp2p_peer_id_equal(&c->dst, a));
+    }
+    return n;
+}
+
+/* Under pressure (peer p holds all the circuits it may), the live circuit of p that has been
+ * idle longest, if at least circuit_idle_ms, and not one between p and `keep` (the requester
+ * must not win by cutting its own). Activity is sampled here, lazily: a circuit whose byte count
+ * moved since the last scan counts as active now. */
+static circuit *idle_victim(lp2p_relay *r, const lp2p_peer_id *p, const lp2p_peer_id *keep,
+                            uint64_t now)
+{
+    if (r->cfg.circuit_idle_ms == 0)
+        return NULL;
+    circuit *best = NULL;
+    for (size_t i = 0; i < r->ncircuits; i++) {
+        circuit *c = &r->circuits[i];
+        if (!c->live || !(lp2p_peer_id_equal(&c->src, p) || lp2p_peer_id_equal(&c->dst, p)))
+            continue;
+        uint64_t total = c->bytes[0] + c->bytes[1];
+        if (total != c->seen_bytes) {
+            c->seen_bytes = total;
+            c->seen_ms = now;
+        }
+        if (lp2p_peer_id_equal(&c->src, keep) || lp2p_peer_id_equal(&c->dst, keep))
+            continue;
+        if (now - c->seen_ms >= r->cfg.circuit_idle_ms && (!best || c->seen_ms < best->seen_ms))
+            best = c;
+    }
+    return best;
+}
+
+/* Removes c and queues it for _poll_expired (reason LP2P_RELAY_EXPIRED_*). */
+static void expire_circuit(lp2p_relay *r, circuit *c, int why)
+{
+    size_t cap = r->cfg.max_circuits ? r->cfg.max_circuits : 1;
+    if (r->nexpired < cap) { /* else the host is not polling; the circuit still goes */
+        r->expired[r->nexpired].id = c->id;
+        r->expired[r->nexpired].pending = why;
+        r->nexpired++;
+    }
+    remove_circuit(r, c);
+}
+
+/* 1 when peer p may take one more circuit, cutting an idle one of its circuits if it is full. */
+static int room_for(lp2p_relay *r, const lp2p_peer_id *p, const lp2p_peer_id *other, uint64_t now)
+{
+    if (circuits_of(r, p) < r->cfg.max_circuits_per_peer)
+        return 1;
+    circuit *v = idle_victim(r, p, other, now);
+    if (!v)
+        return 0;
+    lp2p_emit(&r->cfg.trace, LP2P_INFO, "relay_circuit_limit", LF_U("circuit", v->id),
+              LF_S("limit", "idle under pressure"));
+    expire_circuit(r, v, LP2P_RELAY_EXPIRED_IDLE);
+    return 1;
 }
 
 static void trace_refusal(const lp2p_relay *r, const lp2p_relay_src *src, const char *req,
@@ -384,8 +478,13 @@ static int on_connect(lp2p_relay *r, const lp2p_relay_src *src, const lp2p_relay
     if (r->ncircuits >= r->cfg.max_circuits)
         return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
                       "circuit table full", hop_out);
-    if (circuits_of(r, &src->peer) >= r->cfg.max_circuits_per_peer ||
-        circuits_of(r, &target) >= r->cfg.max_circuits_per_peer)
+    /* A source's share of one destination's circuits first: one identity cannot take them
+     * all (16 CONNECTs once locked every other source out of a victim). */
+    if (r->cfg.max_circuits_per_pair &&
+        circuits_between(r, &src->peer, &target) >= r->cfg.max_circuits_per_pair)
+        return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
+                      "too many circuits between this pair", hop_out);
+    if (!room_for(r, &src->peer, &target, now) || !room_for(r, &target, &src->peer, now))
         return refuse(r, res, src, "connect", LP2P_RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED,
                       "too many circuits for this peer", hop_out);
 
@@ -480,6 +579,7 @@ int lp2p_relay_on_stop_reply(lp2p_relay *r, uint64_t circuit_id, const uint8_t *
         return rc;
     c->live = 1;
     c->start_ms = now_ms;
+    c->seen_ms = now_ms;
     return 0;
 }
 
@@ -529,6 +629,14 @@ void lp2p_relay_conn_closed(lp2p_relay *r, uint64_t conn_id)
     }
 }
 
+int lp2p_relay_conn_has_reservation(const lp2p_relay *r, uint64_t conn_id)
+{
+    for (size_t i = 0; i < r->nrsvs; i++)
+        if (r->rsvs[i].conn_id == conn_id)
+            return 1;
+    return 0;
+}
+
 /* When circuit c must go: end of its duration when live, connect timeout while pending. */
 static uint64_t circuit_deadline(const lp2p_relay *r, const circuit *c)
 {
@@ -538,6 +646,8 @@ static uint64_t circuit_deadline(const lp2p_relay *r, const circuit *c)
 
 uint64_t lp2p_relay_next_deadline(const lp2p_relay *r)
 {
+    if (r->nexpired)
+        return 0; /* circuits cut under pressure wait for _poll_expired */
     uint64_t d = UINT64_MAX;
     for (size_t i = 0; i < r->nrsvs; i++)
         if (r->rsvs[i].expire_ms < d)
@@ -553,7 +663,6 @@ uint64_t lp2p_relay_next_deadline(const lp2p_relay *r)
 int lp2p_relay_tick(lp2p_relay *r, uint64_t now_ms)
 {
     expire_reservations(r, now_ms);
-    size_t cap = r->cfg.max_circuits ? r->cfg.max_circuits : 1;
     for (size_t i = 0; i < r->ncircuits;) {
         circuit *c = &r->circuits[i];
         if (now_ms < circuit_deadline(r, c)) {
@@ -562,12 +671,7 @@ int lp2p_relay_tick(lp2p_relay *r, uint64_t now_ms)
         }
         lp2p_emit(&r->cfg.trace, LP2P_INFO, "relay_circuit_limit", LF_U("circuit", c->id),
                   LF_S("limit", c->live ? "duration" : "connect timeout"));
-        if (r->nexpired < cap) { /* else the host is not polling; the circuit still goes */
-            r->expired[r->nexpired].id = c->id;
-            r->expired[r->nexpired].pending = !c->live;
-            r->nexpired++;
-        }
-        remove_circuit(r, c);
+        expire_circuit(r, c, c->live ? LP2P_RELAY_EXPIRED_DURATION : LP2P_RELAY_EXPIRED_PENDING);
     }
     return 0;
 }

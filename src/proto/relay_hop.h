@@ -22,6 +22,8 @@
  *   reservation table / per peer / per IP full     RESERVATION_REFUSED (as go)
  *   CONNECT to a peer without a live reservation   NO_RESERVATION
  *   circuits per peer / in total                   RESOURCE_LIMIT_EXCEEDED
+ *   circuits between one source and one target     RESOURCE_LIMIT_EXCEEDED
+ *     (a full peer first loses its longest-idle live circuit, if idle >= circuit_idle_ms)
  *   the target refused or the stop stream failed   CONNECTION_FAILED
  *   undecodable message / missing peer             MALFORMED_MESSAGE
  *   hop STATUS from a client                       UNEXPECTED_MESSAGE */
@@ -94,15 +96,23 @@ int lp2p_relay_circuit_data(lp2p_relay *r, uint64_t circuit_id, int dir, size_t 
 void lp2p_relay_circuit_close(lp2p_relay *r, uint64_t circuit_id);
 /* A connection went away: its reservations end (spec: valid only while it stays up). */
 void lp2p_relay_conn_closed(lp2p_relay *r, uint64_t conn_id);
+/* 1 while a reservation made on that connection is held (connection pressure keeps it). */
+int lp2p_relay_conn_has_reservation(const lp2p_relay *r, uint64_t conn_id);
 
 /* Earliest reservation expiry, circuit duration limit or connect timeout; UINT64_MAX = none. */
 uint64_t lp2p_relay_next_deadline(const lp2p_relay *r);
 /* Drops expired reservations; circuits past their duration, and pending ones whose target
  * did not answer within connect_timeout_ms, are removed and queued for _poll_expired. */
 int lp2p_relay_tick(lp2p_relay *r, uint64_t now_ms);
-/* 1 and *circuit_id when a circuit was removed by tick, 0 when none is left.
- * *was_pending = 0: a live circuit hit its duration limit: reset both its streams.
- * *was_pending = 1: the target never answered: write
+/* Why a circuit was removed for the host (*was_pending of _poll_expired). */
+enum {
+    LP2P_RELAY_EXPIRED_DURATION = 0, /* a live circuit hit its duration limit */
+    LP2P_RELAY_EXPIRED_PENDING = 1,  /* the target never answered stop CONNECT in time */
+    LP2P_RELAY_EXPIRED_IDLE = 2,     /* live, idle, cut for a new circuit of a full peer */
+};
+/* 1 and *circuit_id when a circuit was removed by tick or cut by _on_hop, 0 when none is left.
+ * *was_pending = DURATION or IDLE: reset both its streams.
+ * *was_pending = PENDING: write
  * lp2p_relay_msg_encode_status(LP2P_RELAY_HOP, LP2P_RELAY_STATUS_CONNECTION_FAILED) on the
  * hop stream, close it, and reset the stop stream. */
 int lp2p_relay_poll_expired(lp2p_relay *r, uint64_t *circuit_id, int *was_pending);

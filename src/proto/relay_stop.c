@@ -223,9 +223,18 @@ void lp2p_relay_refresh_failed(lp2p_relay_refresh *rf, uint64_t now_ms)
     rf->in_flight = 0;
     if (rf->failures < 30)
         rf->failures++;
+    uint64_t max = rf->backoff_max_ms ? rf->backoff_max_ms : LP2P_RELAY_BACKOFF_MAX_MS;
     uint64_t wait = LP2P_RELAY_BACKOFF_BASE_MS << (rf->failures - 1 < 20 ? rf->failures - 1 : 20);
-    if (wait > LP2P_RELAY_BACKOFF_MAX_MS)
-        wait = LP2P_RELAY_BACKOFF_MAX_MS;
+    if (wait > max)
+        wait = max;
+    if (rf->jitter_state) { /* xorshift64: spreading retries needs no cryptographic source */
+        uint64_t x = rf->jitter_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        rf->jitter_state = x;
+        wait -= x % (wait / 4 + 1);
+    }
     /* While the old reservation still holds, retry well before it lapses. */
     if (rf->valid_until_ms > now_ms) {
         uint64_t cap = (rf->valid_until_ms - now_ms) / 4 * 3;

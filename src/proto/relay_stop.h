@@ -64,10 +64,14 @@ int lp2p_relay_stop_reply(int status, lp2p_buf *reply);
 /* ---- reservation refresh schedule -------------------------------------------------------------
  * Refresh at 3/4 of the remaining lifetime (rust's rule; earlier than go's "2 min before" for
  * the 1 h default, and never later), at least 1 s ahead. After a failure: exponential backoff
- * from 1 s to 5 min, but never past 3/4 of the remaining time of a still-valid reservation. */
+ * from 1 s to backoff_max_ms (default 20 s, so a relay that comes back is reserved on again
+ * within about 20 s: a 5 min cap once meant 105 s after a 150 s outage), with jitter when
+ * jitter_state is seeded (each wait drawn from [3/4, 1] of it, so listeners of one relay do
+ * not return in step), but never past 3/4 of the remaining time of a still-valid
+ * reservation. */
 #define LP2P_RELAY_REFRESH_MIN_MS  1000
 #define LP2P_RELAY_BACKOFF_BASE_MS 1000
-#define LP2P_RELAY_BACKOFF_MAX_MS  (5 * 60 * 1000)
+#define LP2P_RELAY_BACKOFF_MAX_MS  (20 * 1000)
 
 typedef struct lp2p_relay_refresh {
     uint64_t next_ms;
@@ -75,6 +79,8 @@ typedef struct lp2p_relay_refresh {
     unsigned failures;
     uint64_t valid_until_ms; /* 0 = no reservation held */
     lp2p_trace trace;        /* set after _init: relay_reservation_expired_on_arrival */
+    uint64_t backoff_max_ms; /* set after _init; 0 = LP2P_RELAY_BACKOFF_MAX_MS */
+    uint64_t jitter_state;   /* set after _init to a nonzero seed for jitter; 0 = none */
 } lp2p_relay_refresh;
 
 /* The first RESERVE is due at now_ms. */

@@ -2,9 +2,10 @@
 """Idle TCP connections: open COUNT connections to HOST:PORT, send nothing, and hold them for
 SECS seconds; with --reconnect, each one the server closes is opened again at once (so the
 server never sees fewer than COUNT idle peers). With --from BASE N the connections come from
-BASE.1 ... BASE.N in turn (default: the kernel's choice of source address).
+BASE.1 ... BASE.N in turn (default: the kernel's choice of source address); with --subnets
+FIRST N from 127.FIRST.0.1 ... 127.(FIRST+N-1).0.1, one address in each of N /24 subnets.
 
-usage: idle_conns.py HOST PORT COUNT SECS [--reconnect] [--from BASE N]
+usage: idle_conns.py HOST PORT COUNT SECS [--reconnect] [--from BASE N | --subnets FIRST N]
 prints {"event": "idle_conns", "opened", "closed_by_server", "failed", "secs"}
 """
 import json
@@ -23,13 +24,22 @@ def main():
     if "--from" in rest:
         i = rest.index("--from")
         base, nips = rest[i + 1], int(rest[i + 2])
+    first = None
+    if "--subnets" in rest:
+        i = rest.index("--subnets")
+        first, nips = int(rest[i + 1]), int(rest[i + 2])
     nth = 0
+
+    def source():
+        if first is not None:
+            return f"127.{first + nth % nips}.0.1"
+        return f"{base}.{nth % nips + 1}" if base else None
     sel = selectors.DefaultSelector()
     opened = closed = failed = 0
 
     def open_one():
         nonlocal opened, failed, nth
-        s = connect_nonblocking(host, port, f"{base}.{nth % nips + 1}" if base else None)
+        s = connect_nonblocking(host, port, source())
         nth += 1
         if s is None:
             failed += 1

@@ -34,3 +34,9 @@ good_kaspa_client() {
   expect "$1" 'e.event === "kaspa_ready"' "$1: a good client reaches Ready"
   expect "$1" 'e.event === "kaspa_pings_done" && e.answered === 1' "$1: its ping is answered"
 }
+
+# need_bench_relay : sets BR to bench/bench_relay (the hop/stop abuser) next to holepunch.
+need_bench_relay() {
+  BR="${BENCH_RELAY:-$(dirname "$HOLEPUNCH")/bench_relay}"
+  [ -x "$BR" ] || fail "$BR not built (cmake --build BUILD --target bench_relay)"
+}

@@ -36,7 +36,7 @@ ip -4 addr show lo 2>/dev/null | grep -q '127.0.0.1/8' || fail "loopback is not 
 MAXRSV=32
 start_bg relay 120 env ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=1" "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/relay.key" \
   --log-format json --metrics-listen 127.0.0.1:0 --max-reservations $MAXRSV --stream-timeout 3s \
-  --max-connections-per-ip 200 --log-repeat 0
+  --max-connections-per-ip 200 --log-repeat 0 --max-circuits-per-pair 16 --max-connections-per-subnet 0
 RELAY_PID=$LAST_PID
 RELAY="$(listen_addr relay)"
 MPORT="$(wait_for 10 relay 'e.event === "metrics_listening"' 'e.port')"

@@ -642,8 +642,9 @@ static void test_refresh_schedule(void **state)
     assert_int_equal(lp2p_relay_refresh_due(&rf, t), 1);
     lp2p_relay_refresh_failed(&rf, t);
     assert_int_equal(lp2p_relay_refresh_next_deadline(&rf), t + 4000);
-    /* many failures: capped at 5 min, and never past 3/4 of what is left of the old one */
-    for (int i = 0; i < 20; i++) {
+    /* many failures: capped (20 s), and never past 3/4 of what is left of the old one; on
+     * until the old reservation has lapsed */
+    for (int i = 0; i < 20 || lp2p_relay_refresh_valid(&rf, rf.next_ms); i++) {
         assert_int_equal(lp2p_relay_refresh_due(&rf, rf.next_ms), 1);
         t = rf.next_ms;
         lp2p_relay_refresh_failed(&rf, t);
@@ -658,6 +659,23 @@ static void test_refresh_schedule(void **state)
     lp2p_relay_refresh_failed(&rf, 1ull << 40);
     assert_int_equal(lp2p_relay_refresh_next_deadline(&rf),
                      (1ull << 40) + LP2P_RELAY_BACKOFF_MAX_MS);
+    /* a configured cap, and jitter: every wait within [3/4, 1] of the capped backoff, and not
+     * all the same (listeners of one relay must not come back in step) */
+    lp2p_relay_refresh_init(&rf, 0);
+    rf.backoff_max_ms = 2000;
+    rf.jitter_state = 12345;
+    uint64_t waits[12], now = 0;
+    int differ = 0;
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(lp2p_relay_refresh_due(&rf, now), 1);
+        lp2p_relay_refresh_failed(&rf, now);
+        waits[i] = rf.next_ms - now;
+        uint64_t full = i == 0 ? 1000 : 2000;
+        assert_true(waits[i] <= full && waits[i] >= full / 4 * 3);
+        differ |= i > 1 && waits[i] != waits[i - 1];
+        now = rf.next_ms;
+    }
+    assert_true(differ);
     /* success resets the backoff */
     assert_int_equal(lp2p_relay_refresh_due(&rf, rf.next_ms), 1);
     t = rf.next_ms;
