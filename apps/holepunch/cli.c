@@ -1,7 +1,7 @@
 #include "cli.h"
 
 #include "lp2p/err.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,9 +3,9 @@
 #include "probe.h"
 #include "cmds.h"
 
-#include "crypto/random.h"
+#include "lp2p/random.h"
 #include "lp2p/err.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

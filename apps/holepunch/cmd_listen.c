@@ -3,7 +3,7 @@
 #include "cmds.h"
 
 #include "lp2p/err.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,11 +2,10 @@
 #include "probe.h"
 #include "cmds.h"
 
-#include "crypto/random.h"
 #include "lp2p/err.h"
 #include "lp2p/holepunch.h"
-#include "proto/ping.h"
-#include "util/log.h"
+#include "lp2p/ping.h"
+#include "lp2p/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +22,7 @@ static const char *const k_help =
 
 typedef struct ping_app {
     probe *cl;
-    lp2p_stream *s;
-    lp2p_ping core;
+    lp2p_pinger *pg;
     int count, done;
     uint64_t interval_ms;
     uv_timer_t timer;
@@ -36,46 +34,44 @@ typedef struct ping_app {
 
 static void send_one(ping_app *a)
 {
-    /* The core counts in the unit it is given: we pass microseconds for sub-ms RTTs. */
-    if (lp2p_ping_send(&a->core, NULL, probe_now_us()) < 0) {
+    if (lp2p_pinger_send(a->pg) < 0)
         probe_finish(a->cl, 1);
-        return;
-    }
-    lp2p_stream_write(a->s, lp2p_buf_head(&a->core.out), lp2p_buf_size(&a->core.out));
-    lp2p_buf_clear(&a->core.out);
 }
 
 static void on_timer(uv_timer_t *t)
 {
     ping_app *a = t->data;
-    if (a->s)
+    if (a->pg)
         send_one(a);
 }
 
-static void p_on_data(lp2p_stream *s, const uint8_t *p, size_t n, void *ud)
+static void on_rtt(lp2p_pinger *pg, double rtt_ms, void *ud)
 {
     ping_app *a = ud;
-    int rc = lp2p_ping_recv(&a->core, p, n, probe_now_us());
-    if (rc < 0) {
-        lp2p_log(LP2P_ERROR, "ping_failed", LF_S("peer", lp2p_conn_peer_str(a->conn)),
-                 LF_S("reason", "echo did not match"));
-        probe_finish(a->cl, 1);
-        return;
-    }
-    if (rc == 0)
-        return;
     a->done++;
-    lp2p_log(LP2P_INFO, "ping", LF_S("peer", lp2p_conn_peer_str(a->conn)),
-             LF_F("rtt_ms", (double)a->core.last_rtt_ms / 1000.0), LF_I("seq", a->done));
+    lp2p_log(LP2P_INFO, "ping", LF_S("peer", lp2p_conn_peer_str(a->conn)), LF_F("rtt_ms", rtt_ms),
+             LF_I("seq", a->done));
     if (a->done >= a->count) {
-        lp2p_stream_close(s);
+        lp2p_pinger_close(a->pg);
+        a->pg = NULL;
         probe_finish(a->cl, 0);
         return;
     }
     uv_timer_start(&a->timer, on_timer, a->interval_ms, 0);
 }
 
-static const lp2p_stream_callbacks k_cb;
+static void on_fail(lp2p_pinger *pg, const char *reason, void *ud)
+{
+    ping_app *a = ud;
+    a->pg = NULL;
+    if (a->cl->finished)
+        return;
+    lp2p_log(LP2P_ERROR, "ping_failed", LF_S("peer", lp2p_conn_peer_str(a->conn)),
+             LF_S("reason", reason));
+    probe_finish(a->cl, 1);
+}
+
+static const lp2p_pinger_callbacks k_cb = {.on_rtt = on_rtt, .on_fail = on_fail};
 static void start(ping_app *a);
 
 /* The hole punch gave us a direct connection while the pings run over the relay: go on over
@@ -89,22 +85,18 @@ static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
         return;
     lp2p_log(LP2P_INFO, "ping_moved", LF_S("peer", lp2p_conn_peer_str(ev->direct)),
              LF_S("to", lp2p_conn_remote_addr(ev->direct)));
-    if (!a->s) {
+    if (!a->pg) {
         /* Not started yet (identify pending): start there instead. */
         a->conn = ev->direct;
         if (!a->started && lp2p_conn_identified(a->conn))
             start(a);
         return;
     }
-    int in_flight = a->core.waiting;
-    lp2p_stream_detach(a->s, 0);
-    a->s = NULL;
+    int in_flight = lp2p_pinger_waiting(a->pg);
+    lp2p_pinger_close(a->pg);
+    a->pg = NULL;
     a->conn = ev->direct;
-    lp2p_ping_free(&a->core);
-    lp2p_ping_init(&a->core, LP2P_PING_DIALER, 10000u * 1000u);
-    a->core.rng = LP2P_RNG_OPENSSL;
-    a->core.trace = LP2P_TRACE_LOG;
-    if (lp2p_conn_open_stream(a->conn, LP2P_PING_PROTO, &k_cb, a, &a->s) < 0) {
+    if (lp2p_pinger_open(a->conn, &k_cb, a, &a->pg) < 0) {
         probe_finish(a->cl, 1);
         return;
     }
@@ -112,27 +104,12 @@ static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
         send_one(a);
 }
 
-static void p_on_close(lp2p_stream *s, int err, void *ud)
-{
-    ping_app *a = ud;
-    a->s = NULL;
-    if (a->done >= a->count || a->cl->finished)
-        return;
-    if (a->done < a->count) {
-        lp2p_log(LP2P_ERROR, "ping_failed", LF_S("peer", lp2p_conn_peer_str(a->conn)),
-                 LF_S("reason", err ? lp2p_strerror(err) : "stream closed early"));
-        probe_finish(a->cl, 1);
-    }
-}
-
-static const lp2p_stream_callbacks k_cb = {.on_data = p_on_data, .on_close = p_on_close};
-
 static void start(ping_app *a)
 {
     if (a->started)
         return;
     a->started = 1;
-    if (lp2p_conn_open_stream(a->conn, LP2P_PING_PROTO, &k_cb, a, &a->s) < 0) {
+    if (lp2p_pinger_open(a->conn, &k_cb, a, &a->pg) < 0) {
         probe_finish(a->cl, 1);
         return;
     }
@@ -196,11 +173,8 @@ int cmd_ping(int argc, char **argv)
     app.count = count > 0 ? (int)count : 1;
     app.sub = -1;
     app.interval_ms = (uint64_t)interval;
-    lp2p_ping_init(&app.core, LP2P_PING_DIALER, 10000u * 1000u);
-    app.core.rng = LP2P_RNG_OPENSSL;
-    app.core.trace = LP2P_TRACE_LOG;
     int rc = probe_run(&c, target, (uint64_t)timeout, &k_ops, &app);
-    lp2p_ping_free(&app.core);
+    /* app.pg is gone: the host closed its stream (on_fail) before probe_run returned. */
     cli_common_free(&c);
     return rc;
 }

@@ -8,7 +8,7 @@
 #include "lp2p/relay_server.h"
 
 #include "lp2p/err.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <errno.h>
 #include <inttypes.h>

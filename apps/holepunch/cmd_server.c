@@ -9,7 +9,7 @@
 
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -10,7 +10,7 @@
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
 #include "lp2p/holepunch.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 #include "kaspa_opts.h"
 #include "cli.h"
-#include "net/wall_clock.h"
-#include "util/log.h"
+#include "lp2p/clock.h"
+#include "lp2p/log.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 #ifndef HOLEPUNCH_KASPA_OPTS_H
 #define HOLEPUNCH_KASPA_OPTS_H
 
-#include "crypto/random.h"
+#include "lp2p/random.h"
 #include "kaspa/session.h"
 
 typedef struct kaspa_opts {

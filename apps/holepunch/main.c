@@ -1,7 +1,7 @@
 /* holepunch: NAT traversal for Kaspa nodes over libp2p (relay v2 + DCUtR). */
 #include "cmds.h"
-#include "net/wall_clock.h"
-#include "util/log.h"
+#include "lp2p/clock.h"
+#include "lp2p/log.h"
 #include "config_file.h"
 
 #include <signal.h>

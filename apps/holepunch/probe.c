@@ -4,7 +4,7 @@
 
 #include "lp2p/err.h"
 #include "lp2p/holepunch.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <stdio.h>
 
