@@ -9,19 +9,46 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *const CLI_COMMON_HELP =
-    "Common options:\n"
-    "  --key FILE            identity key (libp2p PrivateKey protobuf; created with mode 0600\n"
-    "                        on first use). Default: ~/.config/kaspa-holepunch/identity.key\n"
-    "  --log-format FMT      human (default) or json (one object per line: ts, level, event)\n"
-    "  --log-level LEVEL     debug, info (default), warn, error\n"
-    "  --log-redact          replace IP addresses in the log with stable placeholders\n"
-    "  --log-repeat N        at most N refusal/failure lines a second with the same event and\n"
-    "                        reason; the rest are counted in one log_suppressed line\n"
-    "                        (default 10; 0 writes every line)\n"
-    "  --wait-direct MS      (ping/perf/echo) reached through a relay: wait up to MS for the\n"
-    "                        hole-punched direct connection and use it (needs --listen)\n"
-    "  -h, --help            this help\n";
+void cli_print_help(const cli_common *c, const char *help)
+{
+    fputs(help, stdout);
+    fputs("Common options:\n"
+          "  --config FILE         read flags from FILE (or HOLEPUNCH_CONFIG): one 'name = value'\n"
+          "                        per line, the long flag name without --, '#' comments, a list\n"
+          "                        flag repeats its key, a switch is 'name = true'. Flags beat\n"
+          "                        the environment, which beats the file.\n",
+          stdout);
+    if (c->groups & CLI_G_KEY)
+        fputs(
+            c->key_fresh
+                ? "  --key FILE            identity key (created with mode 0600 if missing)\n"
+                  "                        (default: a fresh identity each run)\n"
+                : "  --key FILE            identity key (libp2p PrivateKey protobuf; created with\n"
+                  "                        mode 0600 on first use)\n"
+                  "                        (default ~/.config/kaspa-holepunch/identity.key)\n",
+            stdout);
+    if (c->groups & CLI_G_DIAL)
+        fputs(
+            "  --listen MA           listen too, e.g. /ip4/0.0.0.0/tcp/0 (repeatable): needed to\n"
+            "                        be hole-punched, the punch dials from the listen port\n"
+            "  --wait-direct DUR     reached through a relay: wait up to DUR for the hole-punched\n"
+            "                        direct connection and use it (needs --listen; default 0,\n"
+            "                        do not wait; a bare number is milliseconds)\n",
+            stdout);
+    if (c->groups & CLI_G_LOG)
+        fputs(
+            "  --log-format FMT      human or json (one object per line: ts, level, event)\n"
+            "                        (default human)\n"
+            "  --log-level LEVEL     debug, info, warn or error (default info)\n"
+            "  --log-redact          replace IP addresses in the log with stable placeholders\n"
+            "  --log-repeat N        at most N refusal/failure lines a second with the same event\n"
+            "                        and reason, the rest counted in one log_suppressed line\n"
+            "                        (default 10; 0 writes every line)\n",
+            stdout);
+    fputs("  -h, --help            this help\n", stdout);
+    if (c->examples)
+        fprintf(stdout, "\nExamples:\n%s", c->examples);
+}
 
 void cli_common_init(cli_common *c)
 {
@@ -29,6 +56,7 @@ void cli_common_init(cli_common *c)
     c->log_format = "human";
     c->log_level = "info";
     c->log_repeat = LP2P_LOG_REPEAT_BURST;
+    c->groups = CLI_G_DAEMON;
 }
 
 void cli_common_free(cli_common *c)
@@ -49,21 +77,47 @@ static int check_log_level(const char *v)
 
 int cli_parse_common(cli_common *c, int argc, char **argv, int i)
 {
-    const cli_flag flags[] = {
+    const cli_flag key[] = {
         {"--key", CLI_STR, &c->key_path, NULL, 0, NULL, "a key file path"},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    const cli_flag logf[] = {
         {"--log-format", CLI_STR, &c->log_format, NULL, 0, check_log_format, "human or json"},
         {"--log-level", CLI_STR, &c->log_level, NULL, 0, check_log_level,
          "debug, info, warn or error"},
         {"--log-redact", CLI_BOOL, &c->log_redact, NULL, 0, NULL, NULL},
         {"--log-repeat", CLI_COUNT, &c->log_repeat, NULL, 0, NULL, "a number of lines"},
-        {"--wait-direct", CLI_COUNT, &c->wait_direct_ms, NULL, 0, NULL, "milliseconds"},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    const cli_flag listen[] = {
         {"--listen", CLI_LIST, c->listen, &c->nlisten, CLI_MAX_ADDRS, NULL, "a multiaddr"},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    const cli_flag relay[] = {
         {"--relay", CLI_LIST, c->relay, &c->nrelay, CLI_MAX_ADDRS, NULL, "a relay multiaddr"},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
-    int j = i;
-    int rc = cli_flags_match(flags, "", argc, argv, &j);
-    return rc <= 0 ? rc : j - i;
+    const cli_flag dial[] = {
+        {"--wait-direct", CLI_DUR_MSEC, &c->wait_direct_ms, NULL, 0, NULL,
+         "a duration such as 10s or 500ms"},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    const struct {
+        unsigned group;
+        const cli_flag *tab;
+    } groups[] = {
+        {CLI_G_KEY, key},     {CLI_G_LOG, logf},  {CLI_G_LISTEN | CLI_G_DIAL, listen},
+        {CLI_G_RELAY, relay}, {CLI_G_DIAL, dial},
+    };
+    for (size_t k = 0; k < sizeof(groups) / sizeof(groups[0]); k++) {
+        if (!(c->groups & groups[k].group))
+            continue;
+        int j = i;
+        int rc = cli_flags_match(groups[k].tab, "", argc, argv, &j);
+        if (rc != 0)
+            return rc < 0 ? rc : j - i;
+    }
+    return 0;
 }
 
 size_t cli_split_list(const char *s, const char **out, size_t max, char **owned)
@@ -200,41 +254,51 @@ void cli_host_shutdown(uv_loop_t *loop, lp2p_host *h)
     uv_run(loop, UV_RUN_DEFAULT);
 }
 
+/* One argv entry: the command's table, its extra table, the common flags. 1 matched (*i
+ * advanced), 0 none of them, -1 a bad value (explained). */
+static int match_any(cli_common *c, const cli_flag *flags, int argc, char **argv, int *i,
+                     const char *cmd)
+{
+    int n = cli_flags_match(flags, cmd, argc, argv, i);
+    if (n == 0 && c->extra)
+        n = cli_flags_match(c->extra, cmd, argc, argv, i);
+    if (n != 0)
+        return n;
+    n = cli_parse_common(c, argc, argv, *i);
+    if (n > 0)
+        *i += n;
+    return n < 0 ? -1 : n > 0;
+}
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
+}
+
 int cli_parse_target(cli_common *c, int argc, char **argv, const char *cmd, const char *help,
-                     const cli_num_opt *opts, size_t nopts, const char **target)
+                     const cli_flag *flags, const char **target)
 {
     *target = NULL;
+    c->groups = CLI_G_KEY | CLI_G_LOG | CLI_G_DIAL;
+    c->key_fresh = 1;
     for (int i = 1; i < argc;) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(help, stdout);
-            fputs(CLI_COMMON_HELP, stdout);
+        if (is_help(a)) {
+            cli_print_help(c, help);
             return 1;
         }
-        cli_flag opt[2] = {{0}};
-        for (size_t k = 0; k < nopts && !opt[0].name; k++) {
-            size_t len = strlen(opts[k].flag);
-            if (strncmp(a, opts[k].flag, len) == 0 && (a[len] == 0 || a[len] == '='))
-                opt[0] = (cli_flag){opts[k].flag, CLI_COUNT, opts[k].value, NULL, 0, NULL, NULL};
-        }
-        if (opt[0].name) {
-            if (cli_flags_match(opt, cmd, argc, argv, &i) < 0)
-                return -1;
-            continue;
-        }
-        int n = cli_parse_common(c, argc, argv, i);
+        int n = match_any(c, flags, argc, argv, &i, cmd);
         if (n < 0)
             return -1;
-        if (n == 0 && a[0] != '-' && !*target) {
+        if (n > 0)
+            continue;
+        if (a[0] != '-' && !*target) {
             *target = a;
             i++;
             continue;
         }
-        if (n == 0) {
-            fprintf(stderr, "holepunch %s: unknown option '%s' (see --help)\n", cmd, a);
-            return -1;
-        }
-        i += n;
+        fprintf(stderr, "holepunch %s: unknown option '%s' (see --help)\n", cmd, a);
+        return -1;
     }
     if (!*target) {
         fprintf(stderr, "holepunch %s: which peer? give a MULTIADDR (see --help)\n", cmd);
@@ -247,24 +311,17 @@ int cli_parse_flags(cli_common *c, int argc, char **argv, const char *cmd, const
                     const cli_flag *flags)
 {
     for (int i = 1; i < argc;) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(help, stdout);
-            fputs(CLI_COMMON_HELP, stdout);
+        if (is_help(argv[i])) {
+            cli_print_help(c, help);
             return 1;
         }
-        int n = cli_flags_match(flags, cmd, argc, argv, &i);
-        if (n < 0)
-            return -1;
-        if (n > 0)
-            continue;
-        n = cli_parse_common(c, argc, argv, i);
+        int n = match_any(c, flags, argc, argv, &i, cmd);
         if (n < 0)
             return -1;
         if (n == 0) {
             fprintf(stderr, "holepunch %s: unknown option '%s' (see --help)\n", cmd, argv[i]);
             return -1;
         }
-        i += n;
     }
     return cli_common_finish(c, cmd) < 0 ? -1 : 0;
 }

@@ -25,9 +25,26 @@ typedef struct cli_common {
     size_t nlisten;
     const char *relay[CLI_MAX_ADDRS]; /* --relay, or LIBP2P_RELAY_MULTIADDRS */
     size_t nrelay;
-    long long wait_direct_ms; /* dialing commands: wait this long for a hole-punched connection */
-    char *env_copy[3];        /* owned copies of split environment variables */
+    uint64_t wait_direct_ms; /* dialing commands: wait this long for a hole-punched connection */
+    char *env_copy[3];       /* owned copies of split environment variables */
+    /* Set by the command before parsing (cli_common_init gives CLI_G_DAEMON, no extras): */
+    unsigned groups;       /* the common flags the command takes, CLI_G_* */
+    int key_fresh;         /* without --key the command runs on a fresh identity */
+    const cli_flag *extra; /* a second table of the command's own (e.g. the Kaspa options) */
+    const char *examples;  /* the end of --help, under "Examples:" */
 } cli_common;
+
+/* Groups of common flags: a command accepts, and its --help shows, only the groups it sets,
+ * so no flag is listed where it does nothing. --listen and --relay are described in the
+ * daemons' own help text; CLI_G_DIAL adds --listen and --wait-direct to the common block. */
+enum {
+    CLI_G_KEY = 1,    /* --key */
+    CLI_G_LOG = 2,    /* --log-format, --log-level, --log-redact, --log-repeat */
+    CLI_G_LISTEN = 4, /* --listen */
+    CLI_G_RELAY = 8,  /* --relay */
+    CLI_G_DIAL = 16,  /* ping/perf/echo: --listen and --wait-direct, shown in the common block */
+};
+#define CLI_G_DAEMON (CLI_G_KEY | CLI_G_LOG | CLI_G_LISTEN | CLI_G_RELAY)
 
 /* Result of cli_parse_common for one argv entry: 0 not a common flag, N>0 consumed N args,
  * -1 error already printed. */
@@ -36,20 +53,14 @@ void cli_common_init(cli_common *c);
 /* Applies logging flags; fills listen/relay from the environment when no flag gave them. */
 int cli_common_finish(cli_common *c, const char *cmd);
 void cli_common_free(cli_common *c);
-/* Help text for the common flags, for each command's --help. */
-extern const char *const CLI_COMMON_HELP;
+/* Prints a command's --help: its own text, the common flags it takes, then its examples. */
+void cli_print_help(const cli_common *c, const char *help);
 
-/* A numeric flag of a command: "--count 3" or "--count=3", sizes accept K/M/G ("--bytes 16M"). */
-typedef struct cli_num_opt {
-    const char *flag;
-    long long *value;
-} cli_num_opt;
-
-/* Parses `holepunch CMD TARGET [flags]`: the common flags, the command's numeric flags and
- * one positional TARGET, then cli_common_finish. Returns 0 to go on, 1 when --help was
- * printed (exit 0), -1 on a usage error already explained on stderr (exit 2). */
+/* Parses `holepunch CMD TARGET [flags]`: the command's flag table, the common flags (with
+ * CLI_G_DIAL) and one positional TARGET, then cli_common_finish. Returns 0 to go on, 1 when
+ * --help was printed (exit 0), -1 on a usage error already explained on stderr (exit 2). */
 int cli_parse_target(cli_common *c, int argc, char **argv, const char *cmd, const char *help,
-                     const cli_num_opt *opts, size_t nopts, const char **target);
+                     const cli_flag *flags, const char **target);
 
 /* Parses `holepunch CMD [flags]` for a command without positional arguments: -h/--help, the
  * command's flag table, then the common flags, then cli_common_finish. Returns 0 to go on, 1

@@ -19,6 +19,11 @@ static const char *const k_help =
     "                        repeatable, or LIBP2P_RELAY_MULTIADDRS) and serve through it\n"
     "  --no-perf             do not serve /perf/1.0.0\n\n";
 
+static const char *const k_examples =
+    "  holepunch listen --listen /ip4/0.0.0.0/tcp/4001\n"
+    "  holepunch listen --listen=/ip4/0.0.0.0/tcp/0 --no-perf \\\n"
+    "      --relay=/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWRelay...\n";
+
 typedef struct listen_app {
     uv_loop_t *loop;
     lp2p_host *host;
@@ -41,6 +46,7 @@ int cmd_listen(int argc, char **argv)
         {"--no-perf", CLI_BOOL, &no_perf, NULL, 0, NULL, NULL},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
+    c.examples = k_examples;
     int pr = cli_parse_flags(&c, argc, argv, "listen", k_help, flags);
     if (pr > 0) {
         cli_common_free(&c);

@@ -15,9 +15,15 @@ static const char *const k_help =
     "Runs /perf/1.0.0 against MULTIADDR: uploads BYTES, then asks for BYTES back, and prints\n"
     "a `perf` event with bytes, seconds and Mbit/s for each direction. Sizes take K/M/G.\n\n"
     "Options:\n"
-    "  --upload BYTES        bytes to send (default 64M)\n"
-    "  --download BYTES      bytes to receive (default 64M)\n"
-    "  --timeout MS          give up after this long overall (default 120000)\n\n";
+    "  --upload SIZE         bytes to send (default 64M)\n"
+    "  --download SIZE       bytes to receive (default 64M)\n"
+    "  --timeout DUR         give up after this long overall (default 2m; a bare number is\n"
+    "                        milliseconds)\n\n";
+
+static const char *const k_examples =
+    "  holepunch perf /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...\n"
+    "  holepunch perf --upload=16M --download=0 --listen /ip4/0.0.0.0/tcp/0 --wait-direct=10s \\\n"
+    "      /ip4/192.0.2.1/tcp/4001/p2p/12D3KooWRelay.../p2p-circuit/p2p/12D3KooWPeer...\n";
 
 typedef struct perf_app {
     probe *cl;
@@ -60,19 +66,24 @@ int cmd_perf(int argc, char **argv)
     cli_common c;
     cli_common_init(&c);
     const char *target;
-    long long up = 64LL << 20, down = 64LL << 20, timeout = 120000;
-    const cli_num_opt opts[] = {{"--upload", &up}, {"--download", &down}, {"--timeout", &timeout}};
-    int pr = cli_parse_target(&c, argc, argv, "perf", k_help, opts, sizeof(opts) / sizeof(opts[0]),
-                              &target);
+    uint64_t up = 64ULL << 20, down = 64ULL << 20, timeout = 120000;
+    const cli_flag flags[] = {
+        {"--upload", CLI_SIZE, &up, NULL, 0, NULL, NULL},
+        {"--download", CLI_SIZE, &down, NULL, 0, NULL, NULL},
+        {"--timeout", CLI_DUR_MSEC, &timeout, NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    c.examples = k_examples;
+    int pr = cli_parse_target(&c, argc, argv, "perf", k_help, flags, &target);
     if (pr != 0) {
         cli_common_free(&c);
         return pr > 0 ? 0 : 2;
     }
     perf_app app;
     memset(&app, 0, sizeof(app));
-    app.up = (uint64_t)up;
-    app.down = (uint64_t)down;
-    int rc = probe_run(&c, target, (uint64_t)timeout, &k_ops, &app);
+    app.up = up;
+    app.down = down;
+    int rc = probe_run(&c, target, timeout, &k_ops, &app);
     cli_common_free(&c);
     return rc;
 }

@@ -12,13 +12,20 @@
 #include <string.h>
 
 static const char *const k_help =
-    "usage: holepunch ping MULTIADDR [--count N] [--interval MS] [options]\n\n"
+    "usage: holepunch ping MULTIADDR [--count N] [--interval DUR] [options]\n\n"
     "Dials MULTIADDR (ending in /p2p/<peer-id> to check who answers), waits for identify,\n"
     "prints the peer's agent, then sends N pings (32 random bytes echoed) and prints RTTs.\n\n"
     "Options:\n"
     "  --count N             pings to send (default 3)\n"
-    "  --interval MS         pause between pings (default 1000)\n"
-    "  --timeout MS          give up after this long overall (default 30000)\n\n";
+    "  --interval DUR        pause between pings (default 1s)\n"
+    "  --timeout DUR         give up after this long overall (default 30s)\n"
+    "                        (a bare number is milliseconds for both)\n\n";
+
+static const char *const k_examples =
+    "  holepunch ping /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...\n"
+    "  holepunch ping --count=10 --interval=200ms /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...\n"
+    "  holepunch ping --listen /ip4/0.0.0.0/tcp/0 --wait-direct=10s \\\n"
+    "      /ip4/192.0.2.1/tcp/4001/p2p/12D3KooWRelay.../p2p-circuit/p2p/12D3KooWPeer...\n";
 
 typedef struct ping_app {
     probe *cl;
@@ -159,11 +166,16 @@ int cmd_ping(int argc, char **argv)
     cli_common c;
     cli_common_init(&c);
     const char *target;
-    long long count = 3, interval = 1000, timeout = 30000;
-    const cli_num_opt opts[] = {
-        {"--count", &count}, {"--interval", &interval}, {"--timeout", &timeout}};
-    int pr = cli_parse_target(&c, argc, argv, "ping", k_help, opts, sizeof(opts) / sizeof(opts[0]),
-                              &target);
+    long long count = 3;
+    uint64_t interval = 1000, timeout = 30000;
+    const cli_flag flags[] = {
+        {"--count", CLI_COUNT, &count, NULL, 0, NULL, "a number of pings"},
+        {"--interval", CLI_DUR_MSEC, &interval, NULL, 0, NULL, NULL},
+        {"--timeout", CLI_DUR_MSEC, &timeout, NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    c.examples = k_examples;
+    int pr = cli_parse_target(&c, argc, argv, "ping", k_help, flags, &target);
     if (pr != 0) {
         cli_common_free(&c);
         return pr > 0 ? 0 : 2;
@@ -172,8 +184,8 @@ int cmd_ping(int argc, char **argv)
     memset(&app, 0, sizeof(app));
     app.count = count > 0 ? (int)count : 1;
     app.sub = -1;
-    app.interval_ms = (uint64_t)interval;
-    int rc = probe_run(&c, target, (uint64_t)timeout, &k_ops, &app);
+    app.interval_ms = interval;
+    int rc = probe_run(&c, target, timeout, &k_ops, &app);
     /* app.pg is gone: the host closed its stream (on_fail) before probe_run returned. */
     cli_common_free(&c);
     return rc;

@@ -28,8 +28,16 @@ static const char *const k_help =
     "                        or LIBP2P_LISTEN_MULTIADDRS)\n"
     "  --relay MA            keep a reservation on this relay (/ip4/…/tcp/…/p2p/<relay>;\n"
     "                        repeatable, or LIBP2P_RELAY_MULTIADDRS)\n"
-    "  --kaspa-listen HP     also serve Kaspa over plain TCP on HOST:PORT (port 0: any; the\n"
-    "                        kaspa_listen event shows the bound address)\n\n";
+    "  --kaspa-listen HOST:PORT  also serve Kaspa over plain TCP, e.g. 0.0.0.0:16111 (port 0:\n"
+    "                        any; the kaspa_listen event shows the bound "
+    "address)\n\n" KASPA_OPTS_HELP;
+
+static const char *const k_examples =
+    "  holepunch server --listen /ip4/0.0.0.0/tcp/4001 \\\n"
+    "      --relay /ip4/192.0.2.1/tcp/4001/p2p/12D3KooWRelay...\n"
+    "  holepunch server --network=kaspa-testnet-10 --kaspa-listen=0.0.0.0:16211 \\\n"
+    "      --listen /ip4/0.0.0.0/tcp/4001\n"
+    "  holepunch server --testnet --netsuffix=10 --config=/etc/kaspa-holepunch/server.conf\n";
 
 typedef struct server_app {
     uv_loop_t *loop;
@@ -56,36 +64,18 @@ int cmd_server(int argc, char **argv)
     kaspa_opts ko;
     kaspa_opts_init(&ko);
     const char *kaspa_listen = NULL;
-    for (int i = 1; i < argc;) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(k_help, stdout);
-            fputs(KASPA_OPTS_HELP, stdout);
-            fputs("\n", stdout);
-            fputs(CLI_COMMON_HELP, stdout);
-            cli_common_free(&c);
-            return 0;
-        }
-        if (strcmp(argv[i], "--kaspa-listen") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "holepunch server: --kaspa-listen needs HOST:PORT\n");
-                goto usage;
-            }
-            kaspa_listen = argv[i + 1];
-            i += 2;
-            continue;
-        }
-        int n = kaspa_opts_parse(&ko, argc, argv, i);
-        if (n == 0)
-            n = cli_parse_common(&c, argc, argv, i);
-        if (n < 0)
-            goto usage;
-        if (n == 0) {
-            fprintf(stderr, "holepunch server: unknown option '%s' (see --help)\n", argv[i]);
-            goto usage;
-        }
-        i += n;
+    const cli_flag flags[] = {
+        {"--kaspa-listen", CLI_STR, &kaspa_listen, NULL, 0, NULL, "HOST:PORT, e.g. 0.0.0.0:16111"},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    c.extra = ko.flags;
+    c.examples = k_examples;
+    int pr = cli_parse_flags(&c, argc, argv, "server", k_help, flags);
+    if (pr > 0) {
+        cli_common_free(&c);
+        return 0;
     }
-    if (cli_common_finish(&c, "server") < 0)
+    if (pr < 0 || kaspa_opts_finish(&ko, "server") < 0)
         goto usage;
     if (c.nlisten == 0 && c.nrelay == 0 && !kaspa_listen) {
         fprintf(stderr, "holepunch server: give --listen MULTIADDR and/or --relay MULTIADDR (or "

@@ -348,25 +348,15 @@ static const char *take_config_flag(int *argc, char **argv)
     return path;
 }
 
-static const char k_config_help[] =
-    "\nConfig file:\n"
-    "  --config FILE         read flags from FILE (or HOLEPUNCH_CONFIG): one 'name = value'\n"
-    "                        per line, the long flag name without --, '#' comments, a list\n"
-    "                        flag repeats its key, a switch is 'name = true'. Flags beat the\n"
-    "                        environment, which beats the file.\n";
-
 int config_file_run(int (*run)(int argc, char **argv), int argc, char **argv)
 {
     int help = 0;
     for (int i = 1; i < argc; i++)
         help |= strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0;
     const char *path = take_config_flag(&argc, argv);
-    /* --help always works, whatever HOLEPUNCH_CONFIG holds. */
-    if (help) {
-        int rc = run(argc, argv);
-        fputs(k_config_help, stdout);
-        return rc;
-    }
+    /* --help always works, whatever HOLEPUNCH_CONFIG holds (cli_print_help shows --config). */
+    if (help)
+        return run(argc, argv);
     if (!path)
         return run(argc, argv);
     if (!path[0]) {
