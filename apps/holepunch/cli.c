@@ -155,6 +155,16 @@ int cli_common_finish(cli_common *c, const char *cmd)
         c->nlisten = cli_split_list(e, c->listen, CLI_MAX_ADDRS, &c->env_copy[0]);
     if (c->nrelay == 0 && (e = getenv("LIBP2P_RELAY_MULTIADDRS")) && *e)
         c->nrelay = cli_split_list(e, c->relay, CLI_MAX_ADDRS, &c->env_copy[1]);
+    /* A reservation needs the relay's ID: without it the daemon would run with no relay. */
+    for (size_t i = 0; (c->groups & CLI_G_RELAY) && i < c->nrelay; i++)
+        if (c->relay[i][0] != '/' || !strstr(c->relay[i], "/p2p/")) {
+            fprintf(stderr,
+                    "holepunch %s: relay address '%s' has no /p2p/<relay-id>: write "
+                    "/ip4/HOST/tcp/PORT/p2p/<relay-id> (`holepunch id --key RELAY.key` on the "
+                    "relay prints the ID)\n",
+                    cmd, c->relay[i]);
+            return -1;
+        }
     return 0;
 }
 
@@ -244,6 +254,43 @@ size_t cli_listen_all(lp2p_host *h, const cli_common *c)
         if (lp2p_host_listen(h, c->listen[i]) == 0)
             ok++;
     return ok;
+}
+
+int cli_reserve_all(lp2p_host *h, const cli_common *c, const char *cmd)
+{
+    for (size_t i = 0; i < c->nrelay; i++)
+        if (lp2p_host_reserve(h, c->relay[i]) < 0) {
+            fprintf(stderr,
+                    "holepunch %s: bad --relay '%s': write /ip4/HOST/tcp/PORT/p2p/<relay-id> "
+                    "(or /ip6/...)\n",
+                    cmd, c->relay[i]);
+            return -1;
+        }
+    return 0;
+}
+
+int cli_check_hostport(const char *cmd, const char *flag, const char *v, const char *example_host)
+{
+    const char *colon = strrchr(v, ':');
+    const char *port = colon ? colon + 1 : v;
+    char *end;
+    errno = 0;
+    long p = strtol(port, &end, 10);
+    int port_ok = *port && !*end && !errno && p >= 0 && p <= 65535;
+    if (colon && colon != v && port_ok)
+        return 0;
+    fprintf(stderr, "holepunch %s: %s %s: expected HOST:PORT, e.g. %s:%s\n", cmd, flag, v,
+            example_host, port_ok ? port : "16111");
+    return -1;
+}
+
+void cli_warn_no_listen(const cli_common *c)
+{
+    if (c->nlisten == 0)
+        lp2p_log(LP2P_WARN, "no_listen",
+                 LF_S("hint", "no --listen: the NAT mapping the relay observes is not your "
+                              "listen port, hole punching will likely fail; add --listen "
+                              "/ip4/0.0.0.0/tcp/PORT"));
 }
 
 void cli_host_shutdown(uv_loop_t *loop, lp2p_host *h)

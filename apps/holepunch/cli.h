@@ -82,6 +82,15 @@ void cli_signals_close(void);
  * succeeded. */
 size_t cli_listen_all(lp2p_host *h, const cli_common *c);
 
+/* Reserves on every --relay; a malformed address is a start-up error (-1, explained). */
+int cli_reserve_all(lp2p_host *h, const cli_common *c, const char *cmd);
+
+/* A HOST:PORT flag value: 0, or -1 with "expected HOST:PORT, e.g. ..." on stderr. */
+int cli_check_hostport(const char *cmd, const char *flag, const char *v, const char *example_host);
+
+/* A command that gets hole-punched without --listen: warns at start (no_listen). */
+void cli_warn_no_listen(const cli_common *c);
+
 /* Closes the host and drains the loop so every handle is released. */
 void cli_host_shutdown(uv_loop_t *loop, lp2p_host *h);
 

@@ -219,9 +219,10 @@ int cmd_bridge(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
-    for (size_t i = 0; i < c.nrelay; i++)
-        if (lp2p_host_reserve(app.host, c.relay[i]) < 0)
-            fprintf(stderr, "holepunch bridge: bad relay address %s\n", c.relay[i]);
+    if (cli_reserve_all(app.host, &c, "bridge") < 0) {
+        exit_code = 2;
+        goto out;
+    }
     bc.host = app.host;
     bc.peers = peers;
     bc.npeers = npeer_args;

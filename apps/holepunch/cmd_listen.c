@@ -84,9 +84,11 @@ int cmd_listen(int argc, char **argv)
         lp2p_host_close(app.host);
         app.host = NULL;
         exit_code = 1;
+    } else if (cli_reserve_all(app.host, &c, "listen") < 0) {
+        lp2p_host_close(app.host);
+        app.host = NULL;
+        exit_code = 2;
     } else {
-        for (size_t i = 0; i < c.nrelay; i++)
-            lp2p_host_reserve(app.host, c.relay[i]);
         cli_on_signal(&loop, on_stop, &app);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

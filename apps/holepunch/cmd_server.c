@@ -77,6 +77,8 @@ int cmd_server(int argc, char **argv)
     }
     if (pr < 0 || kaspa_opts_finish(&ko, "server") < 0)
         goto usage;
+    if (kaspa_listen && cli_check_hostport("server", "--kaspa-listen", kaspa_listen, "0.0.0.0") < 0)
+        goto usage;
     if (c.nlisten == 0 && c.nrelay == 0 && !kaspa_listen) {
         fprintf(stderr, "holepunch server: give --listen MULTIADDR and/or --relay MULTIADDR (or "
                         "LIBP2P_LISTEN_MULTIADDRS / LIBP2P_RELAY_MULTIADDRS), or "
@@ -127,9 +129,10 @@ int cmd_server(int argc, char **argv)
             exit_code = 1;
             goto out;
         }
-        for (size_t i = 0; i < c.nrelay; i++)
-            if (lp2p_host_reserve(app.host, c.relay[i]) < 0)
-                fprintf(stderr, "holepunch server: bad relay address %s\n", c.relay[i]);
+        if (cli_reserve_all(app.host, &c, "server") < 0) {
+            exit_code = 2;
+            goto out;
+        }
         char id[LP2P_PEER_ID_STR_MAX];
         lp2p_peer_id_to_string(lp2p_host_peer_id(app.host), id, sizeof id);
         lp2p_log(LP2P_INFO, "kaspa_server", LF_S("peer", id), LF_S("network", ko.network),

@@ -475,6 +475,11 @@ int cmd_client(int argc, char **argv)
     }
     if (pr < 0 || kaspa_opts_finish(&ko, "client") < 0)
         goto out_args;
+    if (a->kaspa_connect &&
+        cli_check_hostport("client", "--kaspa-connect", a->kaspa_connect, "127.0.0.1") < 0)
+        goto out_args;
+    if (!a->kaspa_connect)
+        cli_warn_no_listen(&c);
     if (no_require_direct)
         a->require_direct = 0;
     if (pings > 1000000) {
