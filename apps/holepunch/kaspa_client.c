@@ -20,7 +20,12 @@
 #define BACKOFF_MIN_MS    1000
 #define BACKOFF_MAX_MS    30000
 #define DIRECT_TIMEOUT_MS 30000
-#define FINISH_GRACE_MS   200 /* lets our last bytes (gRPC end) leave before the host closes */
+#define FINISH_GRACE_MS   200
+/* NO_RESERVATION this long means a wrong ID or a server that is not running, not a server
+ * about to come: said once, then retried this slowly. */
+#define NO_RESERVATION_AFTER_MS 120000
+#define NO_RESERVATION_RETRY_MS                                                                    \
+    60000 /* lets our last bytes (gRPC end) leave before the host closes */
 
 static const char *const k_help =
     "usage: holepunch client --peer ID --remote MA [--remote MA ...] [options]\n"
@@ -49,6 +54,9 @@ static const char *const k_help =
     "                        127.0.0.1:16111\n"
     "  --kaspa-protocol ID   stream protocol (default /kaspad/transport/1.0.0; the PoC fork\n"
     "                        speaks /kaspa/p2p/bridge/1.0)\n"
+    "  --no-reservation-after DUR  the relay answering NO_RESERVATION this long means a wrong\n"
+    "                        --peer or a server that is not running: say so once and retry\n"
+    "                        every minute (default 2m)\n"
     "  --exit-after-ready    exit 0 once the handshake completed (Ready both ways)\n"
     "  --pings N             after Ready send N pings, one at a time; exit 0 when all answered\n"
     "                        (many sessions at once and timed bursts: the kaspa_load "
@@ -103,6 +111,9 @@ typedef struct client_app {
     client_state st;
     uv_timer_t retry_timer, direct_timer, finish_timer;
     uint64_t backoff_ms;
+    uint64_t no_reservation_after_ms; /* --no-reservation-after */
+    uint64_t no_reservation_since;    /* first NO_RESERVATION of the current run, or 0 */
+    int no_reservation_said;          /* the long-lasting line was logged: retry slowly */
     uint64_t wait_direct_since;
     kaspa_peer *sp; /* the session's peer (libp2p stream or TCP), NULL between sessions */
     int exit_code;
@@ -167,8 +178,9 @@ static void schedule_retry(client_app *a, const char *reason)
     if (a->st == ST_DONE)
         return;
     a->st = ST_BACKOFF;
-    lp2p_log(LP2P_INFO, "kaspa_reconnect", LF_U("in_ms", a->backoff_ms), LF_S("reason", reason));
-    uv_timer_start(&a->retry_timer, on_retry_timer, a->backoff_ms, 0);
+    uint64_t in_ms = a->no_reservation_said ? NO_RESERVATION_RETRY_MS : a->backoff_ms;
+    lp2p_log(LP2P_INFO, "kaspa_reconnect", LF_U("in_ms", in_ms), LF_S("reason", reason));
+    uv_timer_start(&a->retry_timer, on_retry_timer, in_ms, 0);
     a->backoff_ms *= 2;
     if (a->backoff_ms > BACKOFF_MAX_MS)
         a->backoff_ms = BACKOFF_MAX_MS;
@@ -328,9 +340,20 @@ static void on_dial(lp2p_conn *c, int err, void *ud)
         return;
     const char *addr = a->addrs[a->addr_idx];
     if (err < 0) {
-        if (err == LP2P_ERR_NOT_FOUND)
-            lp2p_log(LP2P_WARN, "kaspa_server_not_there_yet", LF_S("peer", a->peer_str),
-                     LF_S("addr", addr),
+        uint64_t now = uv_now(&a->loop);
+        if (err == LP2P_ERR_NOT_FOUND && !a->no_reservation_since)
+            a->no_reservation_since = now;
+        if (err == LP2P_ERR_NOT_FOUND && !a->no_reservation_said &&
+            now - a->no_reservation_since >= a->no_reservation_after_ms) {
+            a->no_reservation_said = 1;
+            lp2p_log(LP2P_ERROR, "kaspa_server_unknown", LF_S("peer", a->peer_str),
+                     LF_S("addr", addr), LF_U("for_ms", now - a->no_reservation_since),
+                     LF_S("reason", "no peer with this ID holds a reservation on this relay: "
+                                    "check the ID and that the server runs"),
+                     LF_U("retry_ms", NO_RESERVATION_RETRY_MS));
+        } else if (err == LP2P_ERR_NOT_FOUND)
+            lp2p_log(a->no_reservation_said ? LP2P_DEBUG : LP2P_WARN, "kaspa_server_not_there_yet",
+                     LF_S("peer", a->peer_str), LF_S("addr", addr),
                      LF_S("reason", "the relay has no reservation for the server "
                                     "(NO_RESERVATION); retrying"));
         else
@@ -340,6 +363,8 @@ static void on_dial(lp2p_conn *c, int err, void *ud)
         dial_next(a);
         return;
     }
+    a->no_reservation_since = 0; /* reached: a later NO_RESERVATION starts afresh */
+    a->no_reservation_said = 0;
     if (!lp2p_conn_is_relayed(c) || !a->require_direct) {
         open_session(a, c);
         return;
@@ -441,6 +466,7 @@ int cmd_client(int argc, char **argv)
         return 1;
     a->require_direct = 1;
     a->direct_timeout_ms = DIRECT_TIMEOUT_MS;
+    a->no_reservation_after_ms = NO_RESERVATION_AFTER_MS;
     a->backoff_ms = BACKOFF_MIN_MS;
     const char *peer = NULL;
     const char *remote[CLI_MAX_ADDRS];
@@ -462,6 +488,7 @@ int cmd_client(int argc, char **argv)
          "a protocol ID starting with /"},
         {"--exit-after-ready", CLI_BOOL, &a->exit_after_ready, NULL, 0, NULL, NULL},
         {"--pings", CLI_COUNT, &pings, NULL, 0, NULL, "a number of pings"},
+        {"--no-reservation-after", CLI_DUR_MS, &a->no_reservation_after_ms, NULL, 0, NULL, NULL},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
     c.groups = CLI_G_KEY | CLI_G_LOG | CLI_G_LISTEN;

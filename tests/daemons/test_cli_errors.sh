@@ -53,4 +53,16 @@ WRONG="${ADDR%/p2p/*}/p2p/$OTHER"
 step_fails wrong_id 20 "$H" ping "$WRONG" --timeout 5s --log-format json
 expect wrong_id "e.event === 'noise_error' && e.reason === 'remote key does not match the dialed peer ID: $LID answered'" \
   "a key mismatch names the ID that answered ($LID)"
+
+# A peer ID that holds no reservation: after --no-reservation-after one clear line, then a
+# slow retry (every minute), not "not there yet" forever.
+new_key r >/dev/null
+start_bg relay 40 "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/r.key" --log-format json
+RELAY="$(listen_addr relay)"
+start_bg nores 40 "$H" client --peer "$OTHER" --remote "$RELAY/p2p-circuit" \
+  --listen /ip4/127.0.0.1/tcp/0 --no-reservation-after=2s --log-format json
+wait_for 20 nores "e.event === 'kaspa_server_unknown' && e.reason === 'no peer with this ID holds a reservation on this relay: check the ID and that the server runs'" >/dev/null
+wait_for 10 nores "e.event === 'kaspa_reconnect' && e.in_ms === 60000" >/dev/null
+[ "$(jcount nores "e.event === 'kaspa_server_unknown'")" -eq 1 ] || fail "kaspa_server_unknown said more than once"
+log "ok: NO_RESERVATION for 2s -> kaspa_server_unknown once, then a retry every 60s"
 log "PASS"
