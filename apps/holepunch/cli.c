@@ -2,6 +2,7 @@
 
 #include "lp2p/err.h"
 #include "lp2p/log.h"
+#include "config_file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,9 +44,11 @@ void cli_print_help(const cli_common *c, const char *help)
             "  --log-redact          replace IP addresses in the log with stable placeholders\n"
             "  --log-repeat N        at most N refusal/failure lines a second with the same event\n"
             "                        and reason, the rest counted in one log_suppressed line\n"
-            "                        (default 10; 0 writes every line)\n",
+            "                        (default 10; 0 writes every line)\n"
+            "  --log-file FILE       append the log to FILE instead of stderr (reopened on\n"
+            "                        SIGHUP, for logrotate)\n",
             stdout);
-    fputs("  -h, --help            this help\n", stdout);
+    fputs("  -h, --help            this help\n\n" CLI_RELOAD_HELP, stdout);
     if (c->examples)
         fprintf(stdout, "\nExamples:\n%s", c->examples);
 }
@@ -87,6 +90,7 @@ int cli_parse_common(cli_common *c, int argc, char **argv, int i)
          "debug, info, warn or error"},
         {"--log-redact", CLI_BOOL, &c->log_redact, NULL, 0, NULL, NULL},
         {"--log-repeat", CLI_COUNT, &c->log_repeat, NULL, 0, NULL, "a number of lines"},
+        {"--log-file", CLI_STR, &c->log_file, NULL, 0, NULL, "a file path"},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
     const cli_flag listen[] = {
@@ -133,12 +137,40 @@ size_t cli_split_list(const char *s, const char **out, size_t max, char **owned)
     return n;
 }
 
-int cli_common_finish(cli_common *c, const char *cmd)
+static void apply_log_settings(const cli_common *c)
 {
     lp2p_log_set_format(strcmp(c->log_format, "json") == 0 ? LP2P_LOG_JSON : LP2P_LOG_HUMAN);
     lp2p_log_set_level((lp2p_log_level)lp2p_log_level_parse(c->log_level));
     lp2p_log_set_redact(c->log_redact);
     lp2p_log_set_repeat_limit((unsigned)c->log_repeat, LP2P_LOG_REPEAT_INTERVAL_MS);
+}
+
+static FILE *g_log_file;
+static const cli_common *g_common; /* the running command's flags, for SIGHUP */
+
+/* Opens (or, on SIGHUP, reopens) --log-file; the old stream is closed only once the new
+ * one is in place. */
+static int open_log_file(const char *path)
+{
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return -1;
+    setvbuf(f, NULL, _IOLBF, 0);
+    lp2p_log_set_output(f);
+    if (g_log_file)
+        fclose(g_log_file);
+    g_log_file = f;
+    return 0;
+}
+
+int cli_common_finish(cli_common *c, const char *cmd)
+{
+    apply_log_settings(c);
+    g_common = c;
+    if (c->log_file && open_log_file(c->log_file) < 0) {
+        fprintf(stderr, "holepunch %s: --log-file %s: %s\n", cmd, c->log_file, strerror(errno));
+        return -1;
+    }
     if (!c->key_path) {
         if (lp2p_keyfile_default_path(c->key_default, sizeof(c->key_default)) != 0) {
             fprintf(stderr,
@@ -207,11 +239,44 @@ static void on_signal(uv_signal_t *h, int signum)
         g_on_stop(g_stop_ud);
 }
 
-/* SIGHUP's default action ends the process; service managers and logrotate send it to ask
- * for a reload. Nothing is re-read yet (docs/decisions.md), so it is logged and ignored. */
+/* Stages one reloaded entry into a copy of the settings: 0, or -1 for a bad value. The
+ * copy points into the word, so the words live in a small ring (four keys are reloaded). */
+static int reload_entry(const char *key, const char *value, void *ud)
+{
+    cli_common *staged = ud;
+    static char keep[8][512];
+    static size_t next;
+    char *w = keep[next++ % 8];
+    snprintf(w, sizeof keep[0], "--%s=%s", key, value);
+    char *argv[] = {w, NULL};
+    unsigned groups = staged->groups;
+    staged->groups = CLI_G_LOG;
+    int n = cli_parse_common(staged, 1, argv, 0);
+    staged->groups = groups;
+    return n > 0 ? 0 : -1;
+}
+
+/* SIGHUP (service managers' reload, logrotate): reopen --log-file, reload the logging
+ * settings from the config file, all or nothing. Anything else takes a restart. */
 static void on_sighup(uv_signal_t *h, int signum)
 {
-    lp2p_log(LP2P_INFO, "sighup", LF_S("action", "ignored"));
+    static const char *const keys[] = {"log-level", "log-format", "log-redact", "log-repeat", NULL};
+    const char *log_file = "none";
+    if (g_common && g_common->log_file)
+        log_file = open_log_file(g_common->log_file) == 0 ? "reopened" : "reopen failed, kept";
+    char why[512] = "";
+    const char *config = "none";
+    if (g_common && config_file_path()) {
+        cli_common staged = *g_common;
+        if (config_file_reload(keys, reload_entry, &staged, why, sizeof why) == 0) {
+            apply_log_settings(&staged);
+            config = "reloaded";
+        } else {
+            config = "kept";
+        }
+    }
+    lp2p_log(LP2P_INFO, "sighup", LF_S("log_file", log_file), LF_S("config", config),
+             LF_S("reason", why));
 }
 
 static void on_log_tick(uv_timer_t *t)

@@ -21,6 +21,7 @@ typedef struct cli_common {
     const char *log_level;
     int log_redact;
     long long log_repeat;              /* --log-repeat: lines per second per (event, reason) */
+    const char *log_file;              /* --log-file: append here instead of stderr */
     const char *listen[CLI_MAX_ADDRS]; /* --listen, or LIBP2P_LISTEN_MULTIADDRS */
     size_t nlisten;
     const char *relay[CLI_MAX_ADDRS]; /* --relay, or LIBP2P_RELAY_MULTIADDRS */
@@ -53,6 +54,12 @@ void cli_common_init(cli_common *c);
 /* Applies logging flags; fills listen/relay from the environment when no flag gave them. */
 int cli_common_finish(cli_common *c, const char *cmd);
 void cli_common_free(cli_common *c);
+/* What SIGHUP changes, for --help and docs/operators.md. */
+#define CLI_RELOAD_HELP                                                                            \
+    "SIGHUP reopens --log-file (logrotate) and reloads log-level, log-format, log-redact and\n"    \
+    "log-repeat from the config file (flags given on the command line still win; a bad file\n"     \
+    "keeps the old settings and logs why); every other setting takes a restart.\n"
+
 /* Prints a command's --help: its own text, the common flags it takes, then its examples. */
 void cli_print_help(const cli_common *c, const char *help);
 
@@ -74,7 +81,8 @@ lp2p_keypair *cli_load_key(const cli_common *c, int create);
 /* Splits "a,b;c" into out (pointers into a new copy stored in *owned). */
 size_t cli_split_list(const char *s, const char **out, size_t max, char **owned);
 
-/* SIGINT/SIGTERM run on_stop once (then a second signal exits at once); SIGHUP is logged. */
+/* SIGINT/SIGTERM run on_stop once (then a second signal exits at once). SIGHUP reopens
+ * --log-file and reloads the logging settings from the config file (CLI_RELOAD_HELP). */
 void cli_on_signal(uv_loop_t *loop, void (*on_stop)(void *ud), void *ud);
 void cli_signals_close(void);
 
