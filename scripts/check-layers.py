@@ -33,6 +33,8 @@ PUBLIC_LAYER = {
     "lp2p/multiaddr.h": "wire",
     "lp2p/trace.h": "util",
     "lp2p/rng.h": "util",
+    "lp2p/random.h": "crypto",
+    "lp2p/clock.h": "net",
     "lp2p/relay_limits.h": "proto",
 }
 

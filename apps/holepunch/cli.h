@@ -21,14 +21,32 @@ typedef struct cli_common {
     const char *log_level;
     int log_redact;
     long long log_repeat;              /* --log-repeat: lines per second per (event, reason) */
+    const char *log_file;              /* --log-file: append here instead of stderr */
     const char *listen[CLI_MAX_ADDRS]; /* --listen, or LIBP2P_LISTEN_MULTIADDRS */
     size_t nlisten;
     const char *relay[CLI_MAX_ADDRS]; /* --relay, or LIBP2P_RELAY_MULTIADDRS */
     size_t nrelay;
     uint64_t reserve_backoff_max_ms; /* --reserve-backoff-max; 0 = the host's default (20 s) */
-    long long wait_direct_ms; /* dialing commands: wait this long for a hole-punched connection */
-    char *env_copy[3];        /* owned copies of split environment variables */
+    uint64_t wait_direct_ms; /* dialing commands: wait this long for a hole-punched connection */
+    char *env_copy[3];       /* owned copies of split environment variables */
+    /* Set by the command before parsing (cli_common_init gives CLI_G_DAEMON, no extras): */
+    unsigned groups;       /* the common flags the command takes, CLI_G_* */
+    int key_fresh;         /* without --key the command runs on a fresh identity */
+    const cli_flag *extra; /* a second table of the command's own (e.g. the Kaspa options) */
+    const char *examples;  /* the end of --help, under "Examples:" */
 } cli_common;
+
+/* Groups of common flags: a command accepts, and its --help shows, only the groups it sets,
+ * so no flag is listed where it does nothing. --listen and --relay are described in the
+ * daemons' own help text; CLI_G_DIAL adds --listen and --wait-direct to the common block. */
+enum {
+    CLI_G_KEY = 1,    /* --key */
+    CLI_G_LOG = 2,    /* --log-format, --log-level, --log-redact, --log-repeat */
+    CLI_G_LISTEN = 4, /* --listen */
+    CLI_G_RELAY = 8,  /* --relay */
+    CLI_G_DIAL = 16,  /* ping/perf/echo: --listen and --wait-direct, shown in the common block */
+};
+#define CLI_G_DAEMON (CLI_G_KEY | CLI_G_LOG | CLI_G_LISTEN | CLI_G_RELAY)
 
 /* Result of cli_parse_common for one argv entry: 0 not a common flag, N>0 consumed N args,
  * -1 error already printed. */
@@ -37,20 +55,20 @@ void cli_common_init(cli_common *c);
 /* Applies logging flags; fills listen/relay from the environment when no flag gave them. */
 int cli_common_finish(cli_common *c, const char *cmd);
 void cli_common_free(cli_common *c);
-/* Help text for the common flags, for each command's --help. */
-extern const char *const CLI_COMMON_HELP;
+/* What SIGHUP changes, for --help and docs/operators.md. */
+#define CLI_RELOAD_HELP                                                                            \
+    "SIGHUP reopens --log-file (logrotate) and reloads log-level, log-format, log-redact and\n"    \
+    "log-repeat from the config file (flags given on the command line still win; a bad file\n"     \
+    "keeps the old settings and logs why); every other setting takes a restart.\n"
 
-/* A numeric flag of a command: "--count 3" or "--count=3", sizes accept K/M/G ("--bytes 16M"). */
-typedef struct cli_num_opt {
-    const char *flag;
-    long long *value;
-} cli_num_opt;
+/* Prints a command's --help: its own text, the common flags it takes, then its examples. */
+void cli_print_help(const cli_common *c, const char *help);
 
-/* Parses `holepunch CMD TARGET [flags]`: the common flags, the command's numeric flags and
- * one positional TARGET, then cli_common_finish. Returns 0 to go on, 1 when --help was
- * printed (exit 0), -1 on a usage error already explained on stderr (exit 2). */
+/* Parses `holepunch CMD TARGET [flags]`: the command's flag table, the common flags (with
+ * CLI_G_DIAL) and one positional TARGET, then cli_common_finish. Returns 0 to go on, 1 when
+ * --help was printed (exit 0), -1 on a usage error already explained on stderr (exit 2). */
 int cli_parse_target(cli_common *c, int argc, char **argv, const char *cmd, const char *help,
-                     const cli_num_opt *opts, size_t nopts, const char **target);
+                     const cli_flag *flags, const char **target);
 
 /* Parses `holepunch CMD [flags]` for a command without positional arguments: -h/--help, the
  * command's flag table, then the common flags, then cli_common_finish. Returns 0 to go on, 1
@@ -64,13 +82,23 @@ lp2p_keypair *cli_load_key(const cli_common *c, int create);
 /* Splits "a,b;c" into out (pointers into a new copy stored in *owned). */
 size_t cli_split_list(const char *s, const char **out, size_t max, char **owned);
 
-/* SIGINT/SIGTERM run on_stop once (then a second signal exits at once); SIGHUP is logged. */
+/* SIGINT/SIGTERM run on_stop once (then a second signal exits at once). SIGHUP reopens
+ * --log-file and reloads the logging settings from the config file (CLI_RELOAD_HELP). */
 void cli_on_signal(uv_loop_t *loop, void (*on_stop)(void *ud), void *ud);
 void cli_signals_close(void);
 
 /* Listens on every --listen address (each failure is logged by the host); returns how many
  * succeeded. */
 size_t cli_listen_all(lp2p_host *h, const cli_common *c);
+
+/* Reserves on every --relay; a malformed address is a start-up error (-1, explained). */
+int cli_reserve_all(lp2p_host *h, const cli_common *c, const char *cmd);
+
+/* A HOST:PORT flag value: 0, or -1 with "expected HOST:PORT, e.g. ..." on stderr. */
+int cli_check_hostport(const char *cmd, const char *flag, const char *v, const char *example_host);
+
+/* A command that gets hole-punched without --listen: warns at start (no_listen). */
+void cli_warn_no_listen(const cli_common *c);
 
 /* Closes the host and drains the loop so every handle is released. */
 void cli_host_shutdown(uv_loop_t *loop, lp2p_host *h);

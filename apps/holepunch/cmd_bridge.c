@@ -4,6 +4,7 @@
  * parses flags, runs the host and prints the kaspad flags to use. */
 #include "cli.h"
 #include "cmds.h"
+#include "kaspa_opts.h"
 
 #include "kaspa/bridge.h"
 #include "lp2p/err.h"
@@ -35,7 +36,8 @@ static const char *const k_help =
     "                        kaspa-testnet-12 16311, other testnets 16411, kaspa-simnet 16511,\n"
     "                        kaspa-devnet 16611); on this machine, since connections to it\n"
     "                        come from 127.a.b.c\n"
-    "  --network NAME        kaspa-mainnet (default), kaspa-testnet-10, ...\n"
+    "  --network NAME        kaspa-mainnet (default), kaspa-testnet-N, kaspa-devnet or\n"
+    "                        kaspa-simnet\n"
     "  --listen MA           libp2p listen address, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable)\n"
     "  --relay MA            keep a reservation on this relay (repeatable): remote bridges\n"
     "                        reach us through it and DCUtR punches the direct connection\n"
@@ -54,14 +56,16 @@ static const char *const k_help =
     "  --max-inbound-peers N peers not given with --peer that may have sessions at once\n"
     "                        (default 64; each gets a loopback address of its own too)\n"
     "  --punch-wait DUR      relayed but not punched this long: redial (default 20s)\n\n"
-    "Example (this machine's kaspad on 16111, a peer behind another NAT, a public relay):\n"
-    "  holepunch bridge --listen /ip4/0.0.0.0/tcp/4001 \\\n"
-    "      --relay /ip4/198.51.100.1/tcp/4001/p2p/12D3KooWRelay... \\\n"
-    "      --peer 12D3KooWPeerB...,/ip4/198.51.100.1/tcp/4001/p2p/12D3KooWRelay.../p2p-circuit\n"
-    "  # prints: kaspad --connect=127.23.13.233:16113   (then start kaspad with that flag)\n\n"
     "Log events: bridge_listen, bridge_peer_dial, bridge_peer_direct, bridge_punch_timeout,\n"
     "bridge_session_open, bridge_session_closed (bytes each way, duration, reason),\n"
     "bridge_session_refused, bridge_peer_version (each side's Kaspa Version, read passively).\n\n";
+
+/* This machine's kaspad on 16111, a peer behind another NAT, a public relay. */
+static const char *const k_examples =
+    "  holepunch bridge --listen /ip4/0.0.0.0/tcp/4001 \\\n"
+    "      --relay /ip4/198.51.100.1/tcp/4001/p2p/12D3KooWRelay... \\\n"
+    "      --peer 12D3KooWPeerB...,/ip4/198.51.100.1/tcp/4001/p2p/12D3KooWRelay.../p2p-circuit\n"
+    "  # prints: kaspad --connect=127.23.13.233:16113   (then start kaspad with that flag)\n";
 
 #define MAX_PEER_ARGS KASPA_BRIDGE_MAX_PEERS
 
@@ -80,23 +84,9 @@ static void on_stop(void *ud)
     cli_signals_close();
 }
 
-/* The P2P port rusty-kaspa uses for a network (consensus/core/src/network.rs
- * default_p2p_port), or 0 for a name it does not know. */
-static uint16_t network_p2p_port(const char *net)
+static int check_network(const char *v)
 {
-    if (strcmp(net, "kaspa-mainnet") == 0)
-        return 16111;
-    if (strcmp(net, "kaspa-testnet-10") == 0)
-        return 16211;
-    if (strcmp(net, "kaspa-testnet-12") == 0)
-        return 16311;
-    if (strncmp(net, "kaspa-testnet-", 14) == 0)
-        return 16411;
-    if (strcmp(net, "kaspa-simnet") == 0)
-        return 16511;
-    if (strcmp(net, "kaspa-devnet") == 0)
-        return 16611;
-    return 0;
+    return kaspa_network_p2p_port(v) ? 0 : -1;
 }
 
 /* "1.2.3.4:16111". IPv4 only: the bridge connects to kaspad from the peers' addresses in
@@ -132,7 +122,7 @@ int cmd_bridge(int argc, char **argv)
     int relayed_fallback = 0;
     const cli_flag flags[] = {
         {"--kaspad", CLI_STR, &kaspad, NULL, 0, NULL, "IPV4:PORT, e.g. 127.0.0.1:16111"},
-        {"--network", CLI_STR, &network, NULL, 0, NULL, "kaspa-mainnet, kaspa-testnet-10, ..."},
+        {"--network", CLI_STR, &network, NULL, 0, check_network, KASPA_NETWORK_WANT},
         {"--peer", CLI_LIST, peer_args, &npeer_args, MAX_PEER_ARGS, NULL, "PEERID[,ADDR...]"},
         {"--peer-port", CLI_U32, &peer_port, NULL, 0, NULL, "a TCP port"},
         {"--relayed-fallback", CLI_BOOL, &relayed_fallback, NULL, 0, NULL, NULL},
@@ -142,6 +132,7 @@ int cmd_bridge(int argc, char **argv)
         {"--punch-wait", CLI_DUR_MS, &punch_wait_ms, NULL, 0, NULL, "a duration like 20s"},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
+    c.examples = k_examples;
     int pr = cli_parse_flags(&c, argc, argv, "bridge", k_help, flags);
     if (pr > 0) {
         cli_common_free(&c);
@@ -149,7 +140,7 @@ int cmd_bridge(int argc, char **argv)
     }
     if (pr < 0)
         goto usage;
-    uint16_t net_port = network_p2p_port(network);
+    uint16_t net_port = kaspa_network_p2p_port(network);
     if (!net_port) {
         fprintf(stderr,
                 "holepunch bridge: unknown --network '%s' (kaspa-mainnet, "
@@ -231,9 +222,10 @@ int cmd_bridge(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
-    for (size_t i = 0; i < c.nrelay; i++)
-        if (lp2p_host_reserve(app.host, c.relay[i]) < 0)
-            fprintf(stderr, "holepunch bridge: bad relay address %s\n", c.relay[i]);
+    if (cli_reserve_all(app.host, &c, "bridge") < 0) {
+        exit_code = 2;
+        goto out;
+    }
     bc.host = app.host;
     bc.peers = peers;
     bc.npeers = npeer_args;

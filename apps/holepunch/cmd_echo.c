@@ -3,9 +3,9 @@
 #include "probe.h"
 #include "cmds.h"
 
-#include "crypto/random.h"
+#include "lp2p/random.h"
 #include "lp2p/err.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,12 @@ static const char *const k_help =
     "Options:\n"
     "  --streams N           concurrent small streams (default 64)\n"
     "  --bytes BYTES         size of the large transfer (default 16M; K/M/G suffixes)\n"
-    "  --timeout MS          give up after this long overall (default 60000)\n\n";
+    "  --timeout DUR         give up after this long overall (default 60s; a bare number is\n"
+    "                        milliseconds)\n\n";
+
+static const char *const k_examples = "  holepunch echo /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...\n"
+                                      "  holepunch echo --streams=8 --bytes=1M --timeout=30s "
+                                      "/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...\n";
 
 #define SMALL 4096
 
@@ -143,11 +148,16 @@ int cmd_echo(int argc, char **argv)
     cli_common c;
     cli_common_init(&c);
     const char *target;
-    long long streams = 64, bytes = 16LL << 20, timeout = 60000;
-    const cli_num_opt opts[] = {
-        {"--streams", &streams}, {"--bytes", &bytes}, {"--timeout", &timeout}};
-    int pr = cli_parse_target(&c, argc, argv, "echo", k_help, opts, sizeof(opts) / sizeof(opts[0]),
-                              &target);
+    long long streams = 64, bytes = 16LL << 20;
+    uint64_t timeout = 60000;
+    const cli_flag flags[] = {
+        {"--streams", CLI_COUNT, &streams, NULL, 0, NULL, "a number of streams"},
+        {"--bytes", CLI_COUNT, &bytes, NULL, 0, NULL, NULL},
+        {"--timeout", CLI_DUR_MSEC, &timeout, NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    c.examples = k_examples;
+    int pr = cli_parse_target(&c, argc, argv, "echo", k_help, flags, &target);
     if (pr != 0) {
         cli_common_free(&c);
         return pr > 0 ? 0 : 2;
@@ -156,7 +166,7 @@ int cmd_echo(int argc, char **argv)
     memset(&app, 0, sizeof(app));
     app.nstreams = (long)streams;
     app.big = bytes;
-    int rc = probe_run(&c, target, (uint64_t)timeout, &k_ops, &app);
+    int rc = probe_run(&c, target, timeout, &k_ops, &app);
     if (app.es) {
         for (long i = 0; i < app.nstreams + (app.big > 0 ? 1 : 0); i++)
             free(app.es[i].data);

@@ -7,35 +7,27 @@
 #include <stdio.h>
 #include <string.h>
 
-static int parse_only_common(cli_common *c, int argc, char **argv, const char *cmd,
-                             const char *help)
+static const cli_flag k_no_flags[] = {{NULL, 0, NULL, NULL, 0, NULL, NULL}};
+
+/* keygen and id take the key and the logging flags only. */
+static int parse_key_flags(cli_common *c, int argc, char **argv, const char *cmd, const char *help,
+                           const char *examples)
 {
-    for (int i = 1; i < argc;) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(help, stdout);
-            fputs(CLI_COMMON_HELP, stdout);
-            return 1;
-        }
-        int n = cli_parse_common(c, argc, argv, i);
-        if (n < 0)
-            return -1;
-        if (n == 0) {
-            fprintf(stderr, "holepunch %s: unknown option '%s' (see --help)\n", cmd, argv[i]);
-            return -1;
-        }
-        i += n;
-    }
-    return cli_common_finish(c, cmd) < 0 ? -1 : 0;
+    c->groups = CLI_G_KEY | CLI_G_LOG;
+    c->examples = examples;
+    return cli_parse_flags(c, argc, argv, cmd, help, k_no_flags);
 }
 
 int cmd_keygen(int argc, char **argv)
 {
     cli_common c;
     cli_common_init(&c);
-    int rc = parse_only_common(&c, argc, argv, "keygen",
-                               "usage: holepunch keygen [--key FILE]\n\n"
-                               "Writes a new Ed25519 identity key (mode 0600) and prints its peer "
-                               "ID.\nRefuses to overwrite an existing file.\n\n");
+    int rc = parse_key_flags(&c, argc, argv, "keygen",
+                             "usage: holepunch keygen [--key FILE]\n\n"
+                             "Writes a new Ed25519 identity key (mode 0600) and prints its peer "
+                             "ID.\nRefuses to overwrite an existing file.\n\n",
+                             "  holepunch keygen\n"
+                             "  holepunch keygen --key=/var/lib/kaspa-holepunch/relay.key\n");
     if (rc != 0) {
         cli_common_free(&c);
         return rc < 0 ? 2 : 0;
@@ -61,10 +53,12 @@ int cmd_id(int argc, char **argv)
 {
     cli_common c;
     cli_common_init(&c);
-    int rc = parse_only_common(&c, argc, argv, "id",
-                               "usage: holepunch id [--key FILE]\n\n"
-                               "Prints the peer ID of an existing key file: ours, or one written "
-                               "by go-libp2p\nor js-libp2p (protobuf PrivateKey).\n\n");
+    int rc = parse_key_flags(&c, argc, argv, "id",
+                             "usage: holepunch id [--key FILE]\n\n"
+                             "Prints the peer ID of an existing key file: ours, or one written "
+                             "by go-libp2p\nor js-libp2p (protobuf PrivateKey).\n\n",
+                             "  holepunch id\n"
+                             "  holepunch id --key=/var/lib/kaspa-holepunch/relay.key\n");
     if (rc != 0) {
         cli_common_free(&c);
         return rc < 0 ? 2 : 0;

@@ -3,7 +3,7 @@
 #include "cmds.h"
 
 #include "lp2p/err.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +20,11 @@ static const char *const k_help =
     "  --reserve-backoff-max DUR  longest wait between RESERVE attempts after a failure\n"
     "                        (backoff from 1 s with jitter; default 20s)\n"
     "  --no-perf             do not serve /perf/1.0.0\n\n";
+
+static const char *const k_examples =
+    "  holepunch listen --listen /ip4/0.0.0.0/tcp/4001\n"
+    "  holepunch listen --listen=/ip4/0.0.0.0/tcp/0 --no-perf \\\n"
+    "      --relay=/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWRelay...\n";
 
 typedef struct listen_app {
     uv_loop_t *loop;
@@ -43,6 +48,7 @@ int cmd_listen(int argc, char **argv)
         {"--no-perf", CLI_BOOL, &no_perf, NULL, 0, NULL, NULL},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
+    c.examples = k_examples;
     int pr = cli_parse_flags(&c, argc, argv, "listen", k_help, flags);
     if (pr > 0) {
         cli_common_free(&c);
@@ -81,9 +87,11 @@ int cmd_listen(int argc, char **argv)
         lp2p_host_close(app.host);
         app.host = NULL;
         exit_code = 1;
+    } else if (cli_reserve_all(app.host, &c, "listen") < 0) {
+        lp2p_host_close(app.host);
+        app.host = NULL;
+        exit_code = 2;
     } else {
-        for (size_t i = 0; i < c.nrelay; i++)
-            lp2p_host_reserve(app.host, c.relay[i]);
         cli_on_signal(&loop, on_stop, &app);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

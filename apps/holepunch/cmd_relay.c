@@ -8,7 +8,7 @@
 #include "lp2p/relay_server.h"
 
 #include "lp2p/err.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -28,33 +28,41 @@ static const char *const k_help =
     "DUR).\n\n"
     "Options:\n"
     "  --listen MA                   e.g. /ip4/0.0.0.0/tcp/4001 (repeatable)\n"
-    "  --announce MA                 public address handed out in reservations "
-    "(repeatable;\n"
+    "  --announce MA                 public address handed out in reservations (repeatable;\n"
     "                                default: the listen addresses)\n"
-    "  --max-reservations N          128\n"
-    "  --reservation-ttl DUR         1h\n"
-    "  --max-reservations-per-peer N 4\n"
-    "  --max-reservations-per-ip N   8\n"
-    "  --max-circuits N              1024 (in total)\n"
-    "  --max-circuits-per-peer N     16\n"
-    "  --max-circuits-per-pair N     4: one source's share of a peer's circuits (0: off)\n"
-    "  --circuit-idle DUR            10s: a full peer's circuit idle this long is cut for a\n"
-    "                                new one (0: never)\n"
-    "  --circuit-duration DUR        2m (0: none)\n"
-    "  --circuit-data SIZE           128K per direction (0: none)\n"
-    "  --connect-timeout DUR         30s for the target's answer to stop "
-    "CONNECT\n"
-    "  --stream-timeout DUR          60s for a hop stream to send its request\n"
-    "  --reserve-rate-peer RATE      30/2m\n"
-    "  --reserve-rate-ip RATE        60/1m\n"
-    "  --connect-rate-peer RATE      30/2m\n"
-    "  --connect-rate-ip RATE        60/1m\n"
-    "  --max-connections N           256 libp2p connections in all (reservations, dialers)\n"
-    "  --max-connections-per-ip N    32 inbound connections from one IP address (0: no cap)\n"
-    "  --max-connections-per-subnet N  128 inbound from one /24 or /56 (0: no cap); past\n"
-    "                                --max-connections, half-open and idle connections without\n"
-    "                                a reservation or circuit are evicted first\n"
-    "  --metrics-listen HOST:PORT    Prometheus text at http://HOST:PORT/metrics\n\n";
+    "  --max-reservations N          active reservations in all (default 128)\n"
+    "  --reservation-ttl DUR         how long a reservation lasts (default 1h)\n"
+    "  --max-reservations-per-peer N (default 4)\n"
+    "  --max-reservations-per-ip N   (default 8)\n"
+    "  --max-circuits N              circuits in all (default 1024)\n"
+    "  --max-circuits-per-peer N     (default 16)\n"
+    "  --max-circuits-per-pair N     one source's share of a peer's circuits (default 4;\n"
+    "                                0: off)\n"
+    "  --circuit-idle DUR            a full peer's circuit idle this long is cut for a new one\n"
+    "                                (default 10s; 0: never)\n"
+    "  --circuit-duration DUR        a circuit is cut after this long (default 2m; 0: never)\n"
+    "  --circuit-data SIZE           ... or after this many bytes per direction (default\n"
+    "                                128K; 0: no limit)\n"
+    "  --connect-timeout DUR         wait for the target's answer to STOP CONNECT (default 30s)\n"
+    "  --stream-timeout DUR          wait for a hop stream's request (default 1m)\n"
+    "  --reserve-rate-peer RATE      reservations per peer (default 30/2m)\n"
+    "  --reserve-rate-ip RATE        reservations per IP address (default 60/1m)\n"
+    "  --connect-rate-peer RATE      circuits per peer (default 30/2m)\n"
+    "  --connect-rate-ip RATE        circuits per IP address (default 60/1m)\n"
+    "  --max-connections N           libp2p connections in all, reservations and dialers\n"
+    "                                (default 256)\n"
+    "  --max-connections-per-ip N    inbound connections from one IP address (default 32;\n"
+    "                                0: no cap)\n"
+    "  --max-connections-per-subnet N  inbound from one /24 or /56 (default 128; 0: no cap);\n"
+    "                                past --max-connections, half-open and idle connections\n"
+    "                                without a reservation or circuit are evicted first\n"
+    "  --metrics-listen HOST:PORT    Prometheus text at http://HOST:PORT/metrics, e.g.\n"
+    "                                127.0.0.1:9100\n\n";
+
+static const char *const k_examples =
+    "  holepunch relay --listen /ip4/0.0.0.0/tcp/4001 --announce /ip4/203.0.113.5/tcp/4001\n"
+    "  holepunch relay --listen=/ip4/0.0.0.0/tcp/4001 --listen=/ip6/::/tcp/4001 \\\n"
+    "      --max-reservations=1024 --circuit-data=1M --metrics-listen=127.0.0.1:9100\n";
 
 typedef struct relay_app {
     uv_loop_t *loop;
@@ -134,6 +142,7 @@ int cmd_relay(int argc, char **argv)
          NULL},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
+    c.examples = k_examples;
     int pr = cli_parse_flags(&c, argc, argv, "relay", k_help, flags);
     if (pr > 0) {
         cli_common_free(&c);

@@ -9,7 +9,7 @@
 
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -32,10 +32,18 @@ static const char *const k_help =
     "                        repeatable, or LIBP2P_RELAY_MULTIADDRS)\n"
     "  --reserve-backoff-max DUR  longest wait between RESERVE attempts after a failure\n"
     "                        (backoff from 1 s with jitter; default 20s)\n"
-    "  --kaspa-listen HP     also serve Kaspa over plain TCP on HOST:PORT (port 0: any; the\n"
-    "                        kaspa_listen event shows the bound address)\n"
-    "  --kaspa-max-connections N         128 plain-TCP Kaspa peers at once (0: no cap)\n"
-    "  --kaspa-max-connections-per-ip N  8 from one address (0: no cap)\n\n";
+    "  --kaspa-listen HOST:PORT  also serve Kaspa over plain TCP, e.g. 0.0.0.0:16111 (port 0:\n"
+    "                        any; the kaspa_listen event shows the bound address)\n"
+    "  --kaspa-max-connections N  plain-TCP Kaspa peers at once (default 128; 0: no cap)\n"
+    "  --kaspa-max-connections-per-ip N  ... from one address (default 8; 0: no cap)\n\n"
+    KASPA_OPTS_HELP;
+
+static const char *const k_examples =
+    "  holepunch server --listen /ip4/0.0.0.0/tcp/4001 \\\n"
+    "      --relay /ip4/192.0.2.1/tcp/4001/p2p/12D3KooWRelay...\n"
+    "  holepunch server --network=kaspa-testnet-10 --kaspa-listen=0.0.0.0:16211 \\\n"
+    "      --listen /ip4/0.0.0.0/tcp/4001\n"
+    "  holepunch server --testnet --netsuffix=10 --config=/etc/kaspa-holepunch/server.conf\n";
 
 typedef struct server_app {
     uv_loop_t *loop;
@@ -62,51 +70,23 @@ int cmd_server(int argc, char **argv)
     kaspa_opts ko;
     kaspa_opts_init(&ko);
     const char *kaspa_listen = NULL;
-    unsigned long kaspa_max[2] = {KASPA_LISTEN_MAX_CONNS, KASPA_LISTEN_MAX_PER_IP};
-    for (int i = 1; i < argc;) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(k_help, stdout);
-            fputs(KASPA_OPTS_HELP, stdout);
-            fputs("\n", stdout);
-            fputs(CLI_COMMON_HELP, stdout);
-            cli_common_free(&c);
-            return 0;
-        }
-        if (strcmp(argv[i], "--kaspa-listen") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "holepunch server: --kaspa-listen needs HOST:PORT\n");
-                goto usage;
-            }
-            kaspa_listen = argv[i + 1];
-            i += 2;
-            continue;
-        }
-        int which = strcmp(argv[i], "--kaspa-max-connections") == 0          ? 0
-                    : strcmp(argv[i], "--kaspa-max-connections-per-ip") == 0 ? 1
-                                                                             : -1;
-        if (which >= 0) {
-            char *end = NULL;
-            if (i + 1 >= argc || !*argv[i + 1] ||
-                (kaspa_max[which] = strtoul(argv[i + 1], &end, 10), *end) ||
-                kaspa_max[which] > UINT32_MAX) {
-                fprintf(stderr, "holepunch server: %s needs a whole number\n", argv[i]);
-                goto usage;
-            }
-            i += 2;
-            continue;
-        }
-        int n = kaspa_opts_parse(&ko, argc, argv, i);
-        if (n == 0)
-            n = cli_parse_common(&c, argc, argv, i);
-        if (n < 0)
-            goto usage;
-        if (n == 0) {
-            fprintf(stderr, "holepunch server: unknown option '%s' (see --help)\n", argv[i]);
-            goto usage;
-        }
-        i += n;
+    uint32_t kaspa_max[2] = {KASPA_LISTEN_MAX_CONNS, KASPA_LISTEN_MAX_PER_IP};
+    const cli_flag flags[] = {
+        {"--kaspa-listen", CLI_STR, &kaspa_listen, NULL, 0, NULL, "HOST:PORT, e.g. 0.0.0.0:16111"},
+        {"--kaspa-max-connections", CLI_U32, &kaspa_max[0], NULL, 0, NULL, NULL},
+        {"--kaspa-max-connections-per-ip", CLI_U32, &kaspa_max[1], NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    c.extra = ko.flags;
+    c.examples = k_examples;
+    int pr = cli_parse_flags(&c, argc, argv, "server", k_help, flags);
+    if (pr > 0) {
+        cli_common_free(&c);
+        return 0;
     }
-    if (cli_common_finish(&c, "server") < 0)
+    if (pr < 0 || kaspa_opts_finish(&ko, "server") < 0)
+        goto usage;
+    if (kaspa_listen && cli_check_hostport("server", "--kaspa-listen", kaspa_listen, "0.0.0.0") < 0)
         goto usage;
     if (c.nlisten == 0 && c.nrelay == 0 && !kaspa_listen) {
         fprintf(stderr, "holepunch server: give --listen MULTIADDR and/or --relay MULTIADDR (or "
@@ -136,7 +116,7 @@ int cmd_server(int argc, char **argv)
             exit_code = 1;
             goto out;
         }
-        kaspa_peer_listener_limit(app.tcp, (uint32_t)kaspa_max[0], (uint32_t)kaspa_max[1]);
+        kaspa_peer_listener_limit(app.tcp, kaspa_max[0], kaspa_max[1]);
     }
     if (c.nlisten > 0 || c.nrelay > 0) {
         if (!(kp = cli_load_key(&c, 1))) {
@@ -160,9 +140,10 @@ int cmd_server(int argc, char **argv)
             exit_code = 1;
             goto out;
         }
-        for (size_t i = 0; i < c.nrelay; i++)
-            if (lp2p_host_reserve(app.host, c.relay[i]) < 0)
-                fprintf(stderr, "holepunch server: bad relay address %s\n", c.relay[i]);
+        if (cli_reserve_all(app.host, &c, "server") < 0) {
+            exit_code = 2;
+            goto out;
+        }
         char id[LP2P_PEER_ID_STR_MAX];
         lp2p_peer_id_to_string(lp2p_host_peer_id(app.host), id, sizeof id);
         lp2p_log(LP2P_INFO, "kaspa_server", LF_S("peer", id), LF_S("network", ko.network),

@@ -348,12 +348,48 @@ static const char *take_config_flag(int *argc, char **argv)
     return path;
 }
 
-static const char k_config_help[] =
-    "\nConfig file:\n"
-    "  --config FILE         read flags from FILE (or HOLEPUNCH_CONFIG): one 'name = value'\n"
-    "                        per line, the long flag name without --, '#' comments, a list\n"
-    "                        flag repeats its key, a switch is 'name = true'. Flags beat the\n"
-    "                        environment, which beats the file.\n";
+/* What SIGHUP needs to read the file again: its path and the command line (before the
+ * file's words), to tell which keys the command line gives. */
+static const char *g_path;
+static int g_argc;
+static char **g_argv;
+
+const char *config_file_path(void)
+{
+    return g_path;
+}
+
+int config_file_reload(const char *const *keys,
+                       int (*apply)(const char *key, const char *value, void *ud), void *ud,
+                       char *why, size_t whylen)
+{
+    if (!g_path)
+        return 0;
+    static config_file cf;
+    memset(&cf, 0, sizeof(cf));
+    cf.path = g_path;
+    int rc = 0;
+    if (config_load(&cf, g_argv[0]) != 0) {
+        snprintf(why, whylen, "%s:%d: %s", g_path, cf.err_line, cf.err[0] ? cf.err : "unreadable");
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < cf.n && rc == 0; i++) {
+        int reloadable = 0;
+        for (size_t k = 0; keys[k]; k++)
+            reloadable |= strcmp(keys[k], cf.e[i].key) == 0;
+        if (!reloadable || given_elsewhere(cf.e[i].key, g_argc, g_argv))
+            continue;
+        if (apply(cf.e[i].key, cf.e[i].value, ud) < 0) {
+            snprintf(why, whylen, "%s:%d: bad value '%s' for %s", g_path, cf.e[i].line,
+                     cf.e[i].value, cf.e[i].key);
+            rc = -1;
+        }
+    }
+out:
+    config_free(&cf);
+    return rc;
+}
 
 int config_file_run(int (*run)(int argc, char **argv), int argc, char **argv)
 {
@@ -361,18 +397,18 @@ int config_file_run(int (*run)(int argc, char **argv), int argc, char **argv)
     for (int i = 1; i < argc; i++)
         help |= strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0;
     const char *path = take_config_flag(&argc, argv);
-    /* --help always works, whatever HOLEPUNCH_CONFIG holds. */
-    if (help) {
-        int rc = run(argc, argv);
-        fputs(k_config_help, stdout);
-        return rc;
-    }
+    /* --help always works, whatever HOLEPUNCH_CONFIG holds (cli_print_help shows --config). */
+    if (help)
+        return run(argc, argv);
     if (!path)
         return run(argc, argv);
     if (!path[0]) {
         fprintf(stderr, "holepunch %s: --config needs a file name\n", argv[0]);
         return 2;
     }
+    g_path = path;
+    g_argc = argc;
+    g_argv = argv;
     static config_file cf; /* 256 entries: too big for the stack of a sanitized build */
     memset(&cf, 0, sizeof(cf));
     cf.path = path;

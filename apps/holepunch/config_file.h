@@ -10,10 +10,23 @@
 #ifndef HOLEPUNCH_CONFIG_FILE_H
 #define HOLEPUNCH_CONFIG_FILE_H
 
+#include <stddef.h>
+
 /* Runs `run` (a command's entry point, argv[0] = the command's name) with the config file's
  * entries in front of argv. An unreadable file, a bad line, an unknown key or a value the
  * command refuses is explained on stderr as FILE:LINE with what to write instead, and
  * returns 2 without running the command. */
 int config_file_run(int (*run)(int argc, char **argv), int argc, char **argv);
+
+/* SIGHUP: reads the file given at start again and calls apply(key, value, ud) for each
+ * entry whose key is in `keys` (NULL-ended) and not given on the command line or by its
+ * environment variable (those still win). Returns 0 (nothing to reload without a file, or
+ * all applied), or -1 with the reason in why when the file no longer parses or apply
+ * refused a value; apply should then stage, and the caller commit only on 0. */
+int config_file_reload(const char *const *keys,
+                       int (*apply)(const char *key, const char *value, void *ud), void *ud,
+                       char *why, size_t whylen);
+/* The config file the process started with, or NULL. */
+const char *config_file_path(void);
 
 #endif

@@ -99,6 +99,7 @@ static const char *default_want(cli_flag_kind k)
     case CLI_SIZE:
         return "a number, optionally with K, M or G (e.g. 16M)";
     case CLI_DUR_MS:
+    case CLI_DUR_MSEC:
         return "a duration such as 500ms, 90s, 2m or 1h";
     case CLI_RATE:
         return "BURST/DURATION, e.g. 8/2m";
@@ -153,6 +154,20 @@ static int store(const cli_flag *f, const char *cmd, const char *v)
     case CLI_DUR_MS: {
         int64_t d = cli_parse_duration_ms(v);
         if (d < 0)
+            return -1;
+        *(uint64_t *)f->dest = (uint64_t)d;
+        return 0;
+    }
+    case CLI_DUR_MSEC: {
+        char *end;
+        errno = 0;
+        unsigned long long ms = strtoull(v, &end, 10);
+        if (!errno && end != v && !*end && v[0] != '-') { /* a bare number: milliseconds */
+            *(uint64_t *)f->dest = ms;
+            return 0;
+        }
+        int64_t d = cli_parse_duration_ms(v);
+        if (d < 0 || !*v || (v[strlen(v) - 1] >= '0' && v[strlen(v) - 1] <= '9'))
             return -1;
         *(uint64_t *)f->dest = (uint64_t)d;
         return 0;

@@ -11,14 +11,15 @@
 #include <stdint.h>
 
 typedef enum cli_flag_kind {
-    CLI_STR,    /* const char **dest (points into argv) */
-    CLI_LIST,   /* const char *dest[max], size_t *count in dest2; repeatable */
-    CLI_BOOL,   /* int *dest = 1 (or 0 with =false) */
-    CLI_U32,    /* uint32_t *dest, decimal */
-    CLI_COUNT,  /* long long *dest, a number with optional K/M/G (binary) suffix */
-    CLI_SIZE,   /* uint64_t *dest, bytes with optional K/M/G (binary) suffix */
-    CLI_DUR_MS, /* uint64_t *dest, "500ms", "90s", "2m", "1h"; a bare number is seconds */
-    CLI_RATE,   /* "BURST/DURATION": uint32_t *dest = burst, uint64_t *dest2 = interval ms */
+    CLI_STR,      /* const char **dest (points into argv) */
+    CLI_LIST,     /* const char *dest[max], size_t *count in dest2; repeatable */
+    CLI_BOOL,     /* int *dest = 1 (or 0 with =false) */
+    CLI_U32,      /* uint32_t *dest, decimal */
+    CLI_COUNT,    /* long long *dest, a number with optional K/M/G (binary) suffix */
+    CLI_SIZE,     /* uint64_t *dest, bytes with optional K/M/G (binary) suffix */
+    CLI_DUR_MS,   /* uint64_t *dest, "500ms", "90s", "2m", "1h"; a bare number is seconds */
+    CLI_DUR_MSEC, /* the same, but a bare number is milliseconds (flags that always took MS) */
+    CLI_RATE,     /* "BURST/DURATION": uint32_t *dest = burst, uint64_t *dest2 = interval ms */
 } cli_flag_kind;
 
 typedef struct cli_flag {

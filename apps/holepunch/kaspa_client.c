@@ -10,7 +10,7 @@
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
 #include "lp2p/holepunch.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +20,12 @@
 #define BACKOFF_MIN_MS    1000
 #define BACKOFF_MAX_MS    30000
 #define DIRECT_TIMEOUT_MS 30000
-#define FINISH_GRACE_MS   200 /* lets our last bytes (gRPC end) leave before the host closes */
+#define FINISH_GRACE_MS   200
+/* NO_RESERVATION this long means a wrong ID or a server that is not running, not a server
+ * about to come: said once, then retried this slowly. */
+#define NO_RESERVATION_AFTER_MS 120000
+#define NO_RESERVATION_RETRY_MS                                                                    \
+    60000 /* lets our last bytes (gRPC end) leave before the host closes */
 
 static const char *const k_help =
     "usage: holepunch client --peer ID --remote MA [--remote MA ...] [options]\n"
@@ -42,14 +47,38 @@ static const char *const k_help =
     "  --require-direct      run Kaspa only on a direct connection (default)\n"
     "  --no-require-direct   also run Kaspa over the relay (limited: 2 min, 128 KiB by default);\n"
     "                        moved to the direct connection once the punch succeeds\n"
-    "  --direct-timeout SEC  wait this long for the direct connection (default 30), then\n"
-    "                        drop the relayed connection and retry (a new punch)\n"
-    "  --kaspa-connect HP    plain TCP to HOST:PORT instead of libp2p (any Kaspa node)\n"
+    "  --direct-timeout DUR  wait this long for the direct connection (default 30s; a bare\n"
+    "                        number is seconds), then drop the relayed connection and retry\n"
+    "                        (a new punch)\n"
+    "  --kaspa-connect HOST:PORT  plain TCP instead of libp2p (any Kaspa node), e.g.\n"
+    "                        127.0.0.1:16111\n"
     "  --kaspa-protocol ID   stream protocol (default /kaspad/transport/1.0.0; the PoC fork\n"
     "                        speaks /kaspa/p2p/bridge/1.0)\n"
+    "  --no-reservation-after DUR  the relay answering NO_RESERVATION this long means a wrong\n"
+    "                        --peer or a server that is not running: say so once and retry\n"
+    "                        every minute (default 2m)\n"
     "  --exit-after-ready    exit 0 once the handshake completed (Ready both ways)\n"
     "  --pings N             after Ready send N pings, one at a time; exit 0 when all answered\n"
-    "                        (many sessions at once and timed bursts: the kaspa_load bench)\n\n";
+    "                        (many sessions at once and timed bursts: the kaspa_load "
+    "bench)\n\n" KASPA_OPTS_HELP;
+
+static const char *const k_examples =
+    "  holepunch client --peer 12D3KooWServer... --listen /ip4/0.0.0.0/tcp/0 \\\n"
+    "      --remote /ip4/192.0.2.1/tcp/4001/p2p/12D3KooWRelay.../p2p-circuit\n"
+    "  holepunch client --kaspa-connect=127.0.0.1:16111 --exit-after-ready\n"
+    "  holepunch client --network=kaspa-testnet-10 --pings=3 --peer 12D3KooWServer... \\\n"
+    "      --remote /ip4/198.51.100.7/tcp/4001\n";
+
+static int check_proto(const char *v)
+{
+    return v[0] == '/' ? 0 : -1;
+}
+
+static int check_direct_timeout(const char *v)
+{
+    int64_t ms = cli_parse_duration_ms(v);
+    return ms < 1000 || ms > 3600000 ? -1 : 0;
+}
 
 typedef enum client_state {
     ST_IDLE = 0,
@@ -82,6 +111,9 @@ typedef struct client_app {
     client_state st;
     uv_timer_t retry_timer, direct_timer, finish_timer;
     uint64_t backoff_ms;
+    uint64_t no_reservation_after_ms; /* --no-reservation-after */
+    uint64_t no_reservation_since;    /* first NO_RESERVATION of the current run, or 0 */
+    int no_reservation_said;          /* the long-lasting line was logged: retry slowly */
     uint64_t wait_direct_since;
     kaspa_peer *sp; /* the session's peer (libp2p stream or TCP), NULL between sessions */
     int exit_code;
@@ -146,8 +178,9 @@ static void schedule_retry(client_app *a, const char *reason)
     if (a->st == ST_DONE)
         return;
     a->st = ST_BACKOFF;
-    lp2p_log(LP2P_INFO, "kaspa_reconnect", LF_U("in_ms", a->backoff_ms), LF_S("reason", reason));
-    uv_timer_start(&a->retry_timer, on_retry_timer, a->backoff_ms, 0);
+    uint64_t in_ms = a->no_reservation_said ? NO_RESERVATION_RETRY_MS : a->backoff_ms;
+    lp2p_log(LP2P_INFO, "kaspa_reconnect", LF_U("in_ms", in_ms), LF_S("reason", reason));
+    uv_timer_start(&a->retry_timer, on_retry_timer, in_ms, 0);
     a->backoff_ms *= 2;
     if (a->backoff_ms > BACKOFF_MAX_MS)
         a->backoff_ms = BACKOFF_MAX_MS;
@@ -307,9 +340,20 @@ static void on_dial(lp2p_conn *c, int err, void *ud)
         return;
     const char *addr = a->addrs[a->addr_idx];
     if (err < 0) {
-        if (err == LP2P_ERR_NOT_FOUND)
-            lp2p_log(LP2P_WARN, "kaspa_server_not_there_yet", LF_S("peer", a->peer_str),
-                     LF_S("addr", addr),
+        uint64_t now = uv_now(&a->loop);
+        if (err == LP2P_ERR_NOT_FOUND && !a->no_reservation_since)
+            a->no_reservation_since = now;
+        if (err == LP2P_ERR_NOT_FOUND && !a->no_reservation_said &&
+            now - a->no_reservation_since >= a->no_reservation_after_ms) {
+            a->no_reservation_said = 1;
+            lp2p_log(LP2P_ERROR, "kaspa_server_unknown", LF_S("peer", a->peer_str),
+                     LF_S("addr", addr), LF_U("for_ms", now - a->no_reservation_since),
+                     LF_S("reason", "no peer with this ID holds a reservation on this relay: "
+                                    "check the ID and that the server runs"),
+                     LF_U("retry_ms", NO_RESERVATION_RETRY_MS));
+        } else if (err == LP2P_ERR_NOT_FOUND)
+            lp2p_log(a->no_reservation_said ? LP2P_DEBUG : LP2P_WARN, "kaspa_server_not_there_yet",
+                     LF_S("peer", a->peer_str), LF_S("addr", addr),
                      LF_S("reason", "the relay has no reservation for the server "
                                     "(NO_RESERVATION); retrying"));
         else
@@ -319,6 +363,8 @@ static void on_dial(lp2p_conn *c, int err, void *ud)
         dial_next(a);
         return;
     }
+    a->no_reservation_since = 0; /* reached: a later NO_RESERVATION starts afresh */
+    a->no_reservation_said = 0;
     if (!lp2p_conn_is_relayed(c) || !a->require_direct) {
         open_session(a, c);
         return;
@@ -420,90 +466,55 @@ int cmd_client(int argc, char **argv)
         return 1;
     a->require_direct = 1;
     a->direct_timeout_ms = DIRECT_TIMEOUT_MS;
+    a->no_reservation_after_ms = NO_RESERVATION_AFTER_MS;
     a->backoff_ms = BACKOFF_MIN_MS;
     const char *peer = NULL;
     const char *remote[CLI_MAX_ADDRS];
     size_t nremote = 0;
     char *env_remote = NULL;
     int exit_code = 2;
-    for (int i = 1; i < argc;) {
-        const char *o = argv[i];
-        if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
-            fputs(k_help, stdout);
-            fputs(KASPA_OPTS_HELP, stdout);
-            fputs("\n", stdout);
-            fputs(CLI_COMMON_HELP, stdout);
-            exit_code = 0;
-            goto out_args;
-        }
-        if (strcmp(o, "--require-direct") == 0 || strcmp(o, "--no-require-direct") == 0) {
-            a->require_direct = o[2] == 'r';
-            i++;
-            continue;
-        }
-        if (strcmp(o, "--exit-after-ready") == 0) {
-            a->exit_after_ready = 1;
-            i++;
-            continue;
-        }
-        int valued = strcmp(o, "--peer") == 0 || strcmp(o, "--remote") == 0 ||
-                     strcmp(o, "--direct-timeout") == 0 || strcmp(o, "--kaspa-connect") == 0 ||
-                     strcmp(o, "--pings") == 0 || strcmp(o, "--kaspa-protocol") == 0;
-        if (valued) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "holepunch client: %s needs a value (see --help)\n", o);
-                goto out_args;
-            }
-            const char *v = argv[i + 1];
-            char *end;
-            if (strcmp(o, "--peer") == 0) {
-                peer = v;
-            } else if (strcmp(o, "--remote") == 0) {
-                if (nremote == CLI_MAX_ADDRS) {
-                    fprintf(stderr, "holepunch client: at most %d --remote\n", CLI_MAX_ADDRS);
-                    goto out_args;
-                }
-                remote[nremote++] = v;
-            } else if (strcmp(o, "--kaspa-protocol") == 0) {
-                if (v[0] != '/') {
-                    fprintf(stderr, "holepunch client: --kaspa-protocol must start with /\n");
-                    goto out_args;
-                }
-                a->proto = v;
-            } else if (strcmp(o, "--kaspa-connect") == 0) {
-                a->kaspa_connect = v;
-            } else if (strcmp(o, "--direct-timeout") == 0) {
-                errno = 0;
-                unsigned long s = strtoul(v, &end, 10);
-                if (errno || *end || end == v || s == 0 || s > 3600) {
-                    fprintf(stderr, "holepunch client: --direct-timeout wants 1..3600 s\n");
-                    goto out_args;
-                }
-                a->direct_timeout_ms = s * 1000;
-            } else {
-                errno = 0;
-                a->pings = strtol(v, &end, 10);
-                if (errno || *end || end == v || a->pings < 0 || a->pings > 1000000) {
-                    fprintf(stderr, "holepunch client: --pings wants a count\n");
-                    goto out_args;
-                }
-            }
-            i += 2;
-            continue;
-        }
-        int n = kaspa_opts_parse(&ko, argc, argv, i);
-        if (n == 0)
-            n = cli_parse_common(&c, argc, argv, i);
-        if (n < 0)
-            goto out_args;
-        if (n == 0) {
-            fprintf(stderr, "holepunch client: unknown option '%s' (see --help)\n", o);
-            goto out_args;
-        }
-        i += n;
-    }
-    if (cli_common_finish(&c, "client") < 0)
+    int no_require_direct = 0;
+    long long pings = 0;
+    const cli_flag flags[] = {
+        {"--peer", CLI_STR, &peer, NULL, 0, NULL, "a peer ID (12D3KooW...)"},
+        {"--remote", CLI_LIST, remote, &nremote, CLI_MAX_ADDRS, NULL, "a multiaddr"},
+        {"--require-direct", CLI_BOOL, &a->require_direct, NULL, 0, NULL, NULL},
+        {"--no-require-direct", CLI_BOOL, &no_require_direct, NULL, 0, NULL, NULL},
+        {"--direct-timeout", CLI_DUR_MS, &a->direct_timeout_ms, NULL, 0, check_direct_timeout,
+         "a duration from 1s to 1h, e.g. 30s"},
+        {"--kaspa-connect", CLI_STR, &a->kaspa_connect, NULL, 0, NULL,
+         "HOST:PORT, e.g. 127.0.0.1:16111"},
+        {"--kaspa-protocol", CLI_STR, &a->proto, NULL, 0, check_proto,
+         "a protocol ID starting with /"},
+        {"--exit-after-ready", CLI_BOOL, &a->exit_after_ready, NULL, 0, NULL, NULL},
+        {"--pings", CLI_COUNT, &pings, NULL, 0, NULL, "a number of pings"},
+        {"--no-reservation-after", CLI_DUR_MS, &a->no_reservation_after_ms, NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
+    c.groups = CLI_G_KEY | CLI_G_LOG | CLI_G_LISTEN;
+    c.key_fresh = 1;
+    c.extra = ko.flags;
+    c.examples = k_examples;
+    int pr = cli_parse_flags(&c, argc, argv, "client", k_help, flags);
+    if (pr > 0) {
+        exit_code = 0;
         goto out_args;
+    }
+    if (pr < 0 || kaspa_opts_finish(&ko, "client") < 0)
+        goto out_args;
+    if (a->kaspa_connect &&
+        cli_check_hostport("client", "--kaspa-connect", a->kaspa_connect, "127.0.0.1") < 0)
+        goto out_args;
+    if (!a->kaspa_connect)
+        cli_warn_no_listen(&c);
+    if (no_require_direct)
+        a->require_direct = 0;
+    if (pings > 1000000) {
+        fprintf(stderr, "holepunch client: bad value '%lld' for --pings: want at most 1000000\n",
+                pings);
+        goto out_args;
+    }
+    a->pings = (long)pings;
     if (!a->kaspa_connect) {
         const char *e;
         if (!peer && (e = getenv("LIBP2P_REMOTE_PEER_ID")) && *e)

@@ -1,24 +1,56 @@
 #include "kaspa_opts.h"
 #include "cli.h"
-#include "net/wall_clock.h"
-#include "util/log.h"
+#include "lp2p/clock.h"
+#include "lp2p/log.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const KASPA_OPTS_HELP =
-    "Kaspa options:\n"
-    "  --network NAME        kaspa-mainnet (default), kaspa-testnet-10, ...; a peer on another\n"
-    "                        network is rejected with \"Network mismatch - ...\"\n"
-    "  --protocol-version N  P2P protocol version we advertise (default 10)\n"
-    "  --ping-interval SEC   our Ping every SEC seconds after Ready (default 120, 0 = never)\n"
-    "  --node-id HEX         16-byte node id as 32 hex digits (default: random per process)\n"
-    "  --no-gzip             do not gzip our gRPC messages\n"
-    "  --max-message-size N  largest Kaspa message accepted, after gzip inflation (K/M/G\n"
-    "                        suffixes; default 16M, 1K..4G-1; rusty-kaspa allows 1G for IBD);\n"
-    "                        a peer that sends more is closed with RESOURCE_EXHAUSTED\n";
+/* consensus/core/src/network.rs default_p2p_port. */
+uint16_t kaspa_network_p2p_port(const char *net)
+{
+    if (strcmp(net, "kaspa-mainnet") == 0)
+        return 16111;
+    if (strcmp(net, "kaspa-testnet-10") == 0)
+        return 16211;
+    if (strcmp(net, "kaspa-testnet-12") == 0)
+        return 16311;
+    if (strncmp(net, "kaspa-testnet-", 14) == 0) {
+        const char *n = net + 14;
+        if (!*n || strspn(n, "0123456789") != strlen(n) || strlen(n) > 4)
+            return 0;
+        return 16411;
+    }
+    if (strcmp(net, "kaspa-simnet") == 0)
+        return 16511;
+    if (strcmp(net, "kaspa-devnet") == 0)
+        return 16611;
+    return 0;
+}
+
+static int check_network(const char *v)
+{
+    return kaspa_network_p2p_port(v) ? 0 : -1;
+}
+
+static int check_node_id(const char *v)
+{
+    uint8_t id[KASPA_NODE_ID_LEN];
+    return kaspa_node_id_parse(v, id);
+}
+
+static int check_message_size(const char *v)
+{
+    long long sz = cli_parse_size(v);
+    return sz < 1024 || sz > (long long)UINT32_MAX ? -1 : 0; /* the gRPC prefix is 32 bits */
+}
+
+static int check_ping_interval(const char *v)
+{
+    int64_t ms = cli_parse_duration_ms(v);
+    return ms < 0 || ms > 86400000 ? -1 : 0;
+}
 
 void kaspa_opts_init(kaspa_opts *o)
 {
@@ -28,69 +60,70 @@ void kaspa_opts_init(kaspa_opts *o)
     o->ping_interval_ms = 120000;
     o->gzip = 1;
     o->max_message_size = KASPA_GRPC_MAX_MESSAGE_DEFAULT;
+    const cli_flag f[] = {
+        {"--network", CLI_STR, &o->network, NULL, 0, check_network, KASPA_NETWORK_WANT},
+        {"--testnet", CLI_BOOL, &o->testnet, NULL, 0, NULL, NULL},
+        {"--devnet", CLI_BOOL, &o->devnet, NULL, 0, NULL, NULL},
+        {"--simnet", CLI_BOOL, &o->simnet, NULL, 0, NULL, NULL},
+        {"--netsuffix", CLI_STR, &o->netsuffix_arg, NULL, 0, NULL, "a testnet number, e.g. 10"},
+        {"--protocol-version", CLI_U32, &o->protocol_version, NULL, 0, NULL, NULL},
+        {"--ping-interval", CLI_DUR_MS, &o->ping_interval_ms, NULL, 0, check_ping_interval,
+         "a duration up to 24h, e.g. 2m or 30s (0 = never)"},
+        {"--node-id", CLI_STR, &o->node_id_hex, NULL, 0, check_node_id, "32 hex digits"},
+        {"--no-gzip", CLI_BOOL, &o->no_gzip, NULL, 0, NULL, NULL},
+        {"--max-message-size", CLI_SIZE, &o->max_message_size, NULL, 0, check_message_size,
+         "1K..4G-1 bytes, e.g. 16M"},
+    };
+    _Static_assert(sizeof(f) / sizeof(f[0]) == KASPA_OPTS_NFLAGS, "KASPA_OPTS_NFLAGS");
+    memcpy(o->flags, f, sizeof(f));
+    /* o->flags[KASPA_OPTS_NFLAGS] stays zero: the table's end */
 }
 
-static int parse_u64(const char *flag, const char *s, unsigned long long max,
-                     unsigned long long *out)
+int kaspa_opts_finish(kaspa_opts *o, const char *cmd)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v > max) {
-        fprintf(stderr, "holepunch: %s wants a number up to %llu, not '%s'\n", flag, max, s);
+    int spelled = o->testnet + o->devnet + o->simnet;
+    int named = strcmp(o->network, KASPA_NETWORK_DEFAULT) != 0;
+    if (spelled > 1 || (spelled && named)) {
+        fprintf(stderr,
+                "holepunch %s: give one network: --network NAME, or --testnet --netsuffix=N, "
+                "--devnet or --simnet\n",
+                cmd);
         return -1;
     }
-    *out = v;
-    return 0;
-}
-
-int kaspa_opts_parse(kaspa_opts *o, int argc, char **argv, int i)
-{
-    const char *a = argv[i];
-    if (strcmp(a, "--no-gzip") == 0) {
-        o->gzip = 0;
-        return 1;
-    }
-    int takes = strcmp(a, "--network") == 0 || strcmp(a, "--protocol-version") == 0 ||
-                strcmp(a, "--ping-interval") == 0 || strcmp(a, "--node-id") == 0 ||
-                strcmp(a, "--max-message-size") == 0;
-    if (!takes)
-        return 0;
-    if (i + 1 >= argc) {
-        fprintf(stderr, "holepunch: %s needs a value (see --help)\n", a);
+    if (o->netsuffix_arg && !o->testnet) {
+        fprintf(stderr,
+                "holepunch %s: --netsuffix goes with --testnet (--testnet --netsuffix=%s)\n", cmd,
+                o->netsuffix_arg);
         return -1;
     }
-    const char *v = argv[i + 1];
-    unsigned long long n;
-    if (strcmp(a, "--network") == 0) {
-        if (!*v) {
-            fprintf(stderr, "holepunch: --network must not be empty\n");
+    if (o->testnet) {
+        if (!o->netsuffix_arg) {
+            fprintf(stderr,
+                    "holepunch %s: --testnet needs --netsuffix N (e.g. --testnet "
+                    "--netsuffix=10 for kaspa-testnet-10)\n",
+                    cmd);
             return -1;
         }
-        o->network = v;
-    } else if (strcmp(a, "--protocol-version") == 0) {
-        if (parse_u64(a, v, UINT32_MAX, &n) < 0)
-            return -1;
-        o->protocol_version = (uint32_t)n;
-    } else if (strcmp(a, "--max-message-size") == 0) {
-        long long sz = cli_parse_size(v);
-        if (sz < 1024 || sz > (long long)UINT32_MAX) { /* the gRPC length prefix is 32 bits */
-            fprintf(stderr, "holepunch: --max-message-size wants 1K..4G-1 bytes, not '%s'\n", v);
+        snprintf(o->network_buf, sizeof o->network_buf, "kaspa-testnet-%s", o->netsuffix_arg);
+        if (!kaspa_network_p2p_port(o->network_buf)) {
+            fprintf(stderr,
+                    "holepunch %s: bad value '%s' for --netsuffix: want a testnet number, "
+                    "e.g. 10\n",
+                    cmd, o->netsuffix_arg);
             return -1;
         }
-        o->max_message_size = (uint64_t)sz;
-    } else if (strcmp(a, "--ping-interval") == 0) {
-        if (parse_u64(a, v, 86400, &n) < 0)
-            return -1;
-        o->ping_interval_ms = n * 1000;
-    } else {
-        if (kaspa_node_id_parse(v, o->node_id) < 0) {
-            fprintf(stderr, "holepunch: --node-id wants 32 hex digits\n");
-            return -1;
-        }
+        o->network = o->network_buf;
+    } else if (o->devnet) {
+        o->network = "kaspa-devnet";
+    } else if (o->simnet) {
+        o->network = "kaspa-simnet";
+    }
+    if (o->node_id_hex) {
+        kaspa_node_id_parse(o->node_id_hex, o->node_id); /* checked while parsing */
         o->has_node_id = 1;
     }
-    return 2;
+    o->gzip = !o->no_gzip;
+    return 0;
 }
 
 kaspa_hub *kaspa_opts_hub(const kaspa_opts *o)

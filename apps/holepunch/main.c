@@ -1,7 +1,7 @@
 /* holepunch: NAT traversal for Kaspa nodes over libp2p (relay v2 + DCUtR). */
 #include "cmds.h"
-#include "net/wall_clock.h"
-#include "util/log.h"
+#include "lp2p/clock.h"
+#include "lp2p/log.h"
 #include "config_file.h"
 
 #include <signal.h>
@@ -36,8 +36,13 @@ static void usage(FILE *out)
                  "Commands:\n");
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)
         fprintf(out, "  %-8s %s\n", k_commands[i].name, k_commands[i].summary);
-    fprintf(out, "\nRun `holepunch COMMAND --help` for a command's options; every command also "
-                 "reads\n--config FILE (or HOLEPUNCH_CONFIG), one 'name = value' per line.\n");
+    fprintf(out, "\nOptions:\n  --version  print the version and the commit it was built from\n\n"
+                 "Run `holepunch COMMAND --help` for a command's options; every command also "
+                 "reads\n--config FILE (or HOLEPUNCH_CONFIG), one 'name = value' per line.\n\n"
+                 "Examples:\n"
+                 "  holepunch keygen\n"
+                 "  holepunch relay --listen /ip4/0.0.0.0/tcp/4001\n"
+                 "  holepunch server --help\n");
 }
 
 int main(int argc, char **argv)
@@ -59,7 +64,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("holepunch %s\n", LP2P_VERSION);
+        printf("holepunch %s (git %s)\n", LP2P_VERSION, HOLEPUNCH_GIT_DESCRIBE);
         return 0;
     }
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++)

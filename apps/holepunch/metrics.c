@@ -4,7 +4,7 @@
 #include "metrics.h"
 
 #include "lp2p/err.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -34,8 +34,29 @@
 
 static void put(metrics_text *m, const char *s)
 {
-    if (!m->err && lp2p_buf_append(&m->out, s, strlen(s)) < 0)
-        m->err = LP2P_ERR_NOMEM;
+    size_t n = strlen(s);
+    if (m->err)
+        return;
+    if (m->len + n + 1 > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+        while (cap < m->len + n + 1)
+            cap *= 2;
+        char *p = realloc(m->p, cap);
+        if (!p) {
+            m->err = LP2P_ERR_NOMEM;
+            return;
+        }
+        m->p = p;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->len, s, n + 1);
+    m->len += n;
+}
+
+void metrics_text_free(metrics_text *m)
+{
+    free(m->p);
+    *m = (metrics_text){0};
 }
 
 void metrics_family(metrics_text *m, const char *name, const char *type, const char *help)
@@ -77,12 +98,11 @@ void metrics_value(metrics_text *m, const char *name, const char *label, const c
     put(m, num);
 }
 
-int metrics_render(metrics_render_fn fn, void *ud, lp2p_buf *out)
+int metrics_render(metrics_render_fn fn, void *ud, metrics_text *out)
 {
-    metrics_text m = {.out = *out, .err = 0};
-    fn(&m, ud);
-    *out = m.out;
-    return m.err;
+    out->err = 0;
+    fn(out, ud);
+    return out->err;
 }
 
 /* ---- HTTP
@@ -139,17 +159,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         static const char msg[] = "metrics are at /metrics\n";
         return reply(conn, MHD_HTTP_NOT_FOUND, k_text, msg, sizeof(msg) - 1);
     }
-    lp2p_buf out;
-    lp2p_buf_init(&out);
+    metrics_text out = {0};
     enum MHD_Result ok;
     if (metrics_render(s->fn, s->ud, &out) < 0) {
         static const char msg[] = "out of memory\n";
         ok = reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, k_text, msg, sizeof(msg) - 1);
     } else {
-        ok = reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-                   lp2p_buf_head(&out), lp2p_buf_size(&out));
+        ok = reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", out.p, out.len);
     }
-    lp2p_buf_free(&out);
+    metrics_text_free(&out);
     return ok;
 }
 

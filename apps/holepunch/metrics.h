@@ -14,12 +14,14 @@
 #include <uv.h>
 
 #include "lp2p/relay_server.h"
-#include "util/buf.h"
 
+/* The exposition text being rendered: a growing string, NUL-terminated. */
 typedef struct metrics_text {
-    lp2p_buf out;
+    char *p;
+    size_t len, cap;
     int err; /* sticky: out of memory */
 } metrics_text;
+void metrics_text_free(metrics_text *m);
 
 /* # HELP and # TYPE lines of a metric family (type: counter, gauge). */
 void metrics_family(metrics_text *m, const char *name, const char *type, const char *help);
@@ -30,9 +32,9 @@ void metrics_value(metrics_text *m, const char *name, const char *label, const c
 
 typedef void (*metrics_render_fn)(metrics_text *m, void *ud);
 
-/* Renders once into out (appended); 0 or LP2P_ERR_NOMEM. For tests and for the
- * server. */
-int metrics_render(metrics_render_fn fn, void *ud, lp2p_buf *out);
+/* Renders once into out (appended; zero-initialise it, release with metrics_text_free); 0 or
+ * LP2P_ERR_NOMEM. For tests and for the server. */
+int metrics_render(metrics_render_fn fn, void *ud, metrics_text *out);
 
 /* The families of a relay server's counters (lp2p_relay_server_stats). */
 void metrics_render_relay(metrics_text *m, const lp2p_relay_server *r);

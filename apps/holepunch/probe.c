@@ -4,9 +4,10 @@
 
 #include "lp2p/err.h"
 #include "lp2p/holepunch.h"
-#include "util/log.h"
+#include "lp2p/log.h"
 
 #include <stdio.h>
+#include <string.h>
 
 uint64_t probe_now_us(void)
 {
@@ -110,6 +111,8 @@ int probe_run(cli_common *c, const char *target, uint64_t timeout_ms, const prob
               void *ud)
 {
     probe cl = {.ops = ops, .ud = ud};
+    if (strstr(target, "/p2p-circuit")) /* through a relay: the punch needs --listen */
+        cli_warn_no_listen(c);
     /* An explicit --key is used (created if missing); otherwise a throwaway identity. */
     if (c->key_path != c->key_default) {
         if (!(cl.kp = cli_load_key(c, 1)))

@@ -1,16 +1,9 @@
-/* Cryptographically secure random bytes (OpenSSL's DRBG, seeded by the OS). */
+/* Cryptographically secure random bytes: the declarations are public (lp2p/random.h); the
+ * library's code goes on including this header, which also brings lp2p_rng_fill. */
 #ifndef LP2P_CRYPTO_RANDOM_H
 #define LP2P_CRYPTO_RANDOM_H
 
-#include <stddef.h>
-
+#include "lp2p/random.h"
 #include "util/rng.h"
-
-/* Fills p with n random bytes. 0, or LP2P_ERR_CRYPTO when the DRBG fails. */
-int lp2p_random_bytes(void *p, size_t n);
-
-/* lp2p_random_bytes as an lp2p_random_fn: what the host and the apps hand to the cores. */
-int lp2p_random_openssl(void *user, void *p, size_t n);
-#define LP2P_RNG_OPENSSL ((lp2p_rng){.fn = lp2p_random_openssl, .user = NULL})
 
 #endif

@@ -6,6 +6,7 @@
 #include "noise.pb-c.h"
 
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,7 +257,11 @@ static int check_payload(lp2p_noise *n, const uint8_t *data, size_t len)
         goto out;
     }
     if (n->has_expected && !lp2p_peer_id_equal(&n->expected, &n->remote)) {
-        rc = fail(n, LP2P_ERR_PEER_ID_MISMATCH, "remote key does not match the dialed peer ID");
+        /* Name who answered: a wrong ID in an address is then a one-look fix. */
+        char got[LP2P_PEER_ID_STR_MAX], why[LP2P_PEER_ID_STR_MAX + 64];
+        lp2p_peer_id_to_string(&n->remote, got, sizeof got);
+        snprintf(why, sizeof why, "remote key does not match the dialed peer ID: %s answered", got);
+        rc = fail(n, LP2P_ERR_PEER_ID_MISMATCH, why);
         goto out;
     }
     if (!(n->remote_pk = malloc(p->identity_key.len ? p->identity_key.len : 1))) {

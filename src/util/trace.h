@@ -17,14 +17,6 @@
 
 #include "lp2p/trace.h"
 
-#define LF_S(k, x) ((lp2p_field){.key = (k), .type = 's', .v.s = (x)})
-#define LF_I(k, x) ((lp2p_field){.key = (k), .type = 'i', .v.i = (int64_t)(x)})
-#define LF_U(k, x) ((lp2p_field){.key = (k), .type = 'u', .v.u = (uint64_t)(x)})
-#define LF_F(k, x) ((lp2p_field){.key = (k), .type = 'f', .v.f = (double)(x)})
-#define LF_B(k, x) ((lp2p_field){.key = (k), .type = 'b', .v.b = !!(x)})
-/* x must already be valid JSON (an array or object); printed verbatim in both formats. */
-#define LF_J(k, x) ((lp2p_field){.key = (k), .type = 'j', .v.s = (x)})
-
 static inline void lp2p_emit_fields(const lp2p_trace *t, lp2p_log_level level, const char *event,
                                     const lp2p_field *f, size_t n)
 {

@@ -915,7 +915,11 @@ static void test_failures_are_traced(void **state)
     assert_int_equal(ilog.n, 1);
     const trec *t = trec_find(&ilog, "noise_error");
     assert_int_equal(t->level, LP2P_WARN);
-    assert_string_equal(trec_str(t, "reason"), "remote key does not match the dialed peer ID");
+    /* The reason names who answered: the responder's ID. */
+    char rid[LP2P_PEER_ID_STR_MAX], want[LP2P_PEER_ID_STR_MAX + 64];
+    lp2p_peer_id_to_string(lp2p_keypair_peer_id(rk), rid, sizeof rid);
+    snprintf(want, sizeof want, "remote key does not match the dialed peer ID: %s answered", rid);
+    assert_string_equal(trec_str(t, "reason"), want);
     assert_string_equal(trec_str(t, "code"), "PEER_ID_MISMATCH");
     assert_string_equal(trec_str(t, "role"), "initiator");
     assert_int_equal(rlog.n, 0); /* the responder saw nothing wrong */
