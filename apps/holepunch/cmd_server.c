@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "kaspa_opts.h"
+#include "metrics_daemon.h"
 
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
@@ -29,17 +30,21 @@ static const char *const k_help =
     "  --relay MA            keep a reservation on this relay (/ip4/…/tcp/…/p2p/<relay>;\n"
     "                        repeatable, or LIBP2P_RELAY_MULTIADDRS)\n"
     "  --kaspa-listen HP     also serve Kaspa over plain TCP on HOST:PORT (port 0: any; the\n"
-    "                        kaspa_listen event shows the bound address)\n\n";
+    "                        kaspa_listen event shows the bound address)\n" DAEMON_METRICS_HELP
+    "\n";
 
 typedef struct server_app {
     uv_loop_t *loop;
     lp2p_host *host;
     kaspa_peer_listener *tcp;
+    daemon_metrics *metrics;
 } server_app;
 
 static void on_stop(void *ud)
 {
     server_app *a = ud;
+    daemon_metrics_stop(a->metrics);
+    a->metrics = NULL;
     if (a->tcp)
         kaspa_peer_listener_close(a->tcp);
     a->tcp = NULL;
@@ -56,7 +61,15 @@ int cmd_server(int argc, char **argv)
     kaspa_opts ko;
     kaspa_opts_init(&ko);
     const char *kaspa_listen = NULL;
+    const char *metrics_listen = NULL;
+    const cli_flag metrics_flags[] = {DAEMON_METRICS_FLAG(metrics_listen),
+                                      {NULL, 0, NULL, NULL, 0, NULL, NULL}};
     for (int i = 1; i < argc;) {
+        int mr = cli_flags_match(metrics_flags, "server", argc, argv, &i);
+        if (mr < 0)
+            goto usage;
+        if (mr > 0)
+            continue;
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(k_help, stdout);
             fputs(KASPA_OPTS_HELP, stdout);
@@ -109,12 +122,17 @@ int cmd_server(int argc, char **argv)
     kaspa_opts_config(&ko, &tcp_cfg, hub, KASPA_H2_PROFILE_TCP);
     kaspa_opts_config(&ko, &p2p_cfg, hub, KASPA_H2_PROFILE_LIBP2P);
 
+    if (daemon_metrics_start(&loop, "server", metrics_listen, &app.metrics) < 0) {
+        exit_code = 1;
+        goto out;
+    }
     if (kaspa_listen) {
         if (kaspa_peer_listen_tcp(&loop, kaspa_listen, &tcp_cfg, NULL, &app, &app.tcp) != 0) {
             fprintf(stderr, "holepunch server: cannot serve Kaspa on %s\n", kaspa_listen);
             exit_code = 1;
             goto out;
         }
+        daemon_metrics_listener_up(app.metrics);
     }
     if (c.nlisten > 0 || c.nrelay > 0) {
         if (!(kp = cli_load_key(&c, 1))) {
@@ -131,6 +149,7 @@ int cmd_server(int argc, char **argv)
             goto out;
         }
         kaspa_peer_serve_libp2p(app.host, &loop, &p2p_cfg, NULL, &app);
+        daemon_metrics_watch_host(app.metrics, app.host);
         size_t ok = cli_listen_all(app.host, &c);
         if (c.nlisten > 0 && ok == 0) {
             fprintf(stderr, "holepunch server: could not listen on any address\n");
@@ -148,6 +167,7 @@ int cmd_server(int argc, char **argv)
     cli_on_signal(&loop, on_stop, &app);
     uv_run(&loop, UV_RUN_DEFAULT);
 out:
+    daemon_metrics_stop(app.metrics);
     if (app.tcp)
         kaspa_peer_listener_close(app.tcp);
     app.tcp = NULL;

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "kaspa_opts.h"
+#include "metrics_daemon.h"
 
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
@@ -49,7 +50,8 @@ static const char *const k_help =
     "                        speaks /kaspa/p2p/bridge/1.0)\n"
     "  --exit-after-ready    exit 0 once the handshake completed (Ready both ways)\n"
     "  --pings N             after Ready send N pings, one at a time; exit 0 when all answered\n"
-    "                        (many sessions at once and timed bursts: the kaspa_load bench)\n\n";
+    "                        (many sessions at once and timed bursts: the kaspa_load "
+    "bench)\n" DAEMON_METRICS_HELP "\n";
 
 typedef enum client_state {
     ST_IDLE = 0,
@@ -65,6 +67,7 @@ typedef struct client_app {
     lp2p_host *host;
     lp2p_keypair *kp;
     kaspa_hub *hub;
+    daemon_metrics *metrics;
     kaspa_session_config p2p_cfg, tcp_cfg;
     /* target */
     lp2p_peer_id peer;
@@ -105,6 +108,8 @@ static void close_handles(client_app *a)
     uv_close((uv_handle_t *)&a->retry_timer, NULL);
     uv_close((uv_handle_t *)&a->direct_timer, NULL);
     uv_close((uv_handle_t *)&a->finish_timer, NULL);
+    daemon_metrics_stop(a->metrics);
+    a->metrics = NULL;
     if (a->host)
         lp2p_host_close(a->host);
     a->host = NULL;
@@ -426,7 +431,15 @@ int cmd_client(int argc, char **argv)
     size_t nremote = 0;
     char *env_remote = NULL;
     int exit_code = 2;
+    const char *metrics_listen = NULL;
+    const cli_flag metrics_flags[] = {DAEMON_METRICS_FLAG(metrics_listen),
+                                      {NULL, 0, NULL, NULL, 0, NULL, NULL}};
     for (int i = 1; i < argc;) {
+        int mr = cli_flags_match(metrics_flags, "client", argc, argv, &i);
+        if (mr < 0)
+            goto out_args;
+        if (mr > 0)
+            continue;
         const char *o = argv[i];
         if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
             fputs(k_help, stdout);
@@ -554,6 +567,10 @@ int cmd_client(int argc, char **argv)
             goto out_loop;
         cli_listen_all(a->host, &c);
     }
+    if (daemon_metrics_start(&a->loop, "client", metrics_listen, &a->metrics) < 0)
+        goto out_loop;
+    daemon_metrics_watch_host(a->metrics, a->host);
+    daemon_metrics_listener_up(a->metrics); /* a client serves no one: up once running */
     cli_on_signal(&a->loop, on_stop, a);
     exit_code = 0;
     start_attempt(a);

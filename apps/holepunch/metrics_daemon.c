@@ -1,0 +1,328 @@
+/* Metrics of every daemon: see metrics_daemon.h. Counters are kept here from the host's
+ * public events (lp2p_host_subscribe: on_connected, on_disconnected, on_holepunch), so the
+ * library carries no metrics code and the counts are exactly the events the API reports. */
+#include "metrics_daemon.h"
+
+#include "metrics.h"
+
+#include "lp2p/err.h"
+#include "lp2p/holepunch.h"
+#include "lp2p/host_stats.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* Attempt labels "1".."3" (B tries up to 3 times, A once); later attempts (re-punches) are
+ * counted under "4+". */
+#define MAX_ATTEMPT_LABEL 4
+/* relayed → direct, seconds: a punch takes one relayed round trip and a dial */
+static const double k_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+#define NBUCKETS (sizeof(k_buckets) / sizeof(k_buckets[0]))
+
+enum { ROLE_A, ROLE_B, NROLES };
+static const char *const k_role[NROLES] = {"a", "b"};
+enum { END_DIRECT, END_GAVE_UP, END_SKIPPED, NENDS };
+static const char *const k_end[NENDS] = {"direct", "gave_up", "skipped"};
+enum { PATH_DIRECT, PATH_RELAYED, NPATHS };
+static const char *const k_path[NPATHS] = {"direct", "relayed"};
+static const char *const k_dir[2] = {"inbound", "outbound"};
+
+struct daemon_metrics {
+    metrics_server *srv;
+    lp2p_host *host;
+    int sub;
+    const lp2p_relay_server *relay;
+    int other_listeners;
+    uint64_t attempts[NROLES][MAX_ATTEMPT_LABEL];
+    uint64_t failed[NROLES][MAX_ATTEMPT_LABEL];
+    uint64_t ends[NROLES][NENDS];
+    uint64_t hist[NBUCKETS + 1]; /* last: +Inf only */
+    uint64_t hist_count;
+    double hist_sum;
+    uint64_t conns_open[NPATHS][2], conns_total[NPATHS][2];
+};
+
+static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
+{
+    daemon_metrics *dm = ud;
+    int role = ev->role_b ? ROLE_B : ROLE_A;
+    int at = ev->attempt < 1                   ? 0
+             : ev->attempt > MAX_ATTEMPT_LABEL ? MAX_ATTEMPT_LABEL - 1
+                                               : ev->attempt - 1;
+    switch (ev->outcome) {
+    case LP2P_HOLEPUNCH_ATTEMPT:
+        dm->attempts[role][at]++;
+        break;
+    case LP2P_HOLEPUNCH_FAILED:
+        dm->failed[role][at]++;
+        break;
+    case LP2P_HOLEPUNCH_DIRECT: {
+        dm->ends[role][END_DIRECT]++;
+        double s = (double)ev->relayed_to_direct_ms / 1000.0;
+        size_t b = 0;
+        while (b < NBUCKETS && s > k_buckets[b])
+            b++;
+        dm->hist[b]++;
+        dm->hist_count++;
+        dm->hist_sum += s;
+        break;
+    }
+    case LP2P_HOLEPUNCH_GAVE_UP:
+        dm->ends[role][END_GAVE_UP]++;
+        break;
+    case LP2P_HOLEPUNCH_SKIPPED:
+        dm->ends[role][END_SKIPPED]++;
+        break;
+    }
+}
+
+static void on_connected(lp2p_conn *c, void *ud)
+{
+    daemon_metrics *dm = ud;
+    int p = lp2p_conn_is_relayed(c) ? PATH_RELAYED : PATH_DIRECT, d = lp2p_conn_is_outbound(c);
+    dm->conns_open[p][d]++;
+    dm->conns_total[p][d]++;
+}
+
+static void on_disconnected(lp2p_conn *c, int reason, void *ud)
+{
+    (void)reason;
+    daemon_metrics *dm = ud;
+    int p = lp2p_conn_is_relayed(c) ? PATH_RELAYED : PATH_DIRECT, d = lp2p_conn_is_outbound(c);
+    if (dm->conns_open[p][d])
+        dm->conns_open[p][d]--;
+}
+
+/* ---- rendering ---------------------------------------------------------------------------- */
+
+static void render_punch(metrics_text *m, const daemon_metrics *dm)
+{
+    static const char *const at_label[MAX_ATTEMPT_LABEL] = {"1", "2", "3", "4+"};
+    metrics_family(m, "holepunch_punch_attempts_total", "counter",
+                   "Hole-punch attempts started, by DCUtR role (b: we drove it, a: we dialed "
+                   "through the relay) and attempt number.");
+    for (int r = 0; r < NROLES; r++)
+        for (int a = 0; a < MAX_ATTEMPT_LABEL; a++)
+            /* A has one attempt per exchange; B up to 3; "4+" only after re-punches. */
+            if ((r == ROLE_B && a < 3) || a == 0 || dm->attempts[r][a]) {
+                const char *kv[] = {"role", k_role[r], "attempt", at_label[a]};
+                metrics_sample(m, "holepunch_punch_attempts_total", kv, 2,
+                               (double)dm->attempts[r][a]);
+            }
+    metrics_family(m, "holepunch_punch_attempts_failed_total", "counter",
+                   "Hole-punch attempts that failed (another may follow), by role and attempt.");
+    for (int r = 0; r < NROLES; r++)
+        for (int a = 0; a < MAX_ATTEMPT_LABEL; a++)
+            if ((r == ROLE_B && a < 3) || a == 0 || dm->failed[r][a]) {
+                const char *kv[] = {"role", k_role[r], "attempt", at_label[a]};
+                metrics_sample(m, "holepunch_punch_attempts_failed_total", kv, 2,
+                               (double)dm->failed[r][a]);
+            }
+    metrics_family(m, "holepunch_punch_outcomes_total", "counter",
+                   "How hole punches ended, by role: direct, gave_up (the relay stays), "
+                   "skipped (the peer does not speak DCUtR).");
+    for (int r = 0; r < NROLES; r++)
+        for (int e = 0; e < NENDS; e++) {
+            const char *kv[] = {"role", k_role[r], "outcome", k_end[e]};
+            metrics_sample(m, "holepunch_punch_outcomes_total", kv, 2, (double)dm->ends[r][e]);
+        }
+    const char *h = "holepunch_punch_relayed_to_direct_seconds";
+    metrics_family(m, h, "histogram",
+                   "Time from the relayed connection being ready to the direct one replacing it.");
+    uint64_t cum = 0;
+    char le[16];
+    for (size_t b = 0; b <= NBUCKETS; b++) {
+        cum += dm->hist[b];
+        if (b < NBUCKETS)
+            snprintf(le, sizeof(le), "%g", k_buckets[b]);
+        const char *kv[] = {"le", b < NBUCKETS ? le : "+Inf"};
+        metrics_sample(m, "holepunch_punch_relayed_to_direct_seconds_bucket", kv, 1, (double)cum);
+    }
+    metrics_sample(m, "holepunch_punch_relayed_to_direct_seconds_sum", NULL, 0, dm->hist_sum);
+    metrics_sample(m, "holepunch_punch_relayed_to_direct_seconds_count", NULL, 0,
+                   (double)dm->hist_count);
+}
+
+static void render_conns(metrics_text *m, const daemon_metrics *dm)
+{
+    metrics_family(m, "holepunch_connections_open", "gauge",
+                   "libp2p connections open now, by path (direct or relayed) and direction.");
+    for (int p = 0; p < NPATHS; p++)
+        for (int d = 0; d < 2; d++) {
+            const char *kv[] = {"path", k_path[p], "direction", k_dir[d]};
+            metrics_sample(m, "holepunch_connections_open", kv, 2, (double)dm->conns_open[p][d]);
+        }
+    metrics_family(m, "holepunch_connections_established_total", "counter",
+                   "libp2p connections established (kept after duplicate resolution).");
+    for (int p = 0; p < NPATHS; p++)
+        for (int d = 0; d < 2; d++) {
+            const char *kv[] = {"path", k_path[p], "direction", k_dir[d]};
+            metrics_sample(m, "holepunch_connections_established_total", kv, 2,
+                           (double)dm->conns_total[p][d]);
+        }
+    size_t configured = 0, held = lp2p_host_reservations_held(dm->host, &configured);
+    if (configured) {
+        metrics_family(m, "holepunch_reservations_held", "gauge",
+                       "Relays on which we hold a reservation now (of holepunch_reservations_"
+                       "configured).");
+        metrics_sample(m, "holepunch_reservations_held", NULL, 0, (double)held);
+        metrics_family(m, "holepunch_reservations_configured", "gauge",
+                       "Relays we keep a reservation on (--relay).");
+        metrics_sample(m, "holepunch_reservations_configured", NULL, 0, (double)configured);
+    }
+}
+
+/* process_* as the Prometheus client libraries name them, from /proc. */
+static void render_process(metrics_text *m)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                     ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+        metrics_family(m, "process_cpu_seconds_total", "counter",
+                       "User and system CPU time spent, in seconds.");
+        metrics_sample(m, "process_cpu_seconds_total", NULL, 0, cpu);
+    }
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long vsz = 0, rss = 0;
+    if (f && fscanf(f, "%llu %llu", &vsz, &rss) == 2) {
+        double page = (double)sysconf(_SC_PAGESIZE);
+        metrics_family(m, "process_resident_memory_bytes", "gauge", "Resident memory in bytes.");
+        metrics_sample(m, "process_resident_memory_bytes", NULL, 0, (double)rss * page);
+        metrics_family(m, "process_virtual_memory_bytes", "gauge", "Virtual memory in bytes.");
+        metrics_sample(m, "process_virtual_memory_bytes", NULL, 0, (double)vsz * page);
+    }
+    if (f)
+        fclose(f);
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        size_t n = 0;
+        while (readdir(d))
+            n++;
+        closedir(d);
+        metrics_family(m, "process_open_fds", "gauge", "Open file descriptors.");
+        metrics_sample(m, "process_open_fds", NULL, 0,
+                       (double)(n > 3 ? n - 3 : 0)); /* ., .., dir */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        metrics_family(m, "process_max_fds", "gauge", "Maximum open file descriptors.");
+        metrics_sample(m, "process_max_fds", NULL, 0, (double)rl.rlim_cur);
+    }
+    /* start time = boot time (btime, /proc/stat) + field 22 of /proc/self/stat (ticks) */
+    unsigned long long btime = 0, start = 0;
+    char buf[1024];
+    f = fopen("/proc/stat", "r");
+    while (f && fgets(buf, sizeof(buf), f))
+        if (sscanf(buf, "btime %llu", &btime) == 1)
+            break;
+    if (f)
+        fclose(f);
+    f = fopen("/proc/self/stat", "r");
+    size_t got = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[got] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    int field = 2;
+    for (; p && *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (p && btime && sscanf(p, "%llu", &start) == 1) {
+        metrics_family(m, "process_start_time_seconds", "gauge",
+                       "Start time of the process since the Unix epoch, in seconds.");
+        metrics_sample(m, "process_start_time_seconds", NULL, 0,
+                       (double)btime + (double)start / (double)sysconf(_SC_CLK_TCK));
+    }
+}
+
+static void render(metrics_text *m, void *ud)
+{
+    daemon_metrics *dm = ud;
+    metrics_family(m, "holepunch_build_info", "gauge", "Always 1; the version is the label.");
+    metrics_value(m, "holepunch_build_info", "version", LP2P_VERSION, 1);
+    render_process(m);
+    if (dm->host) {
+        render_punch(m, dm);
+        render_conns(m, dm);
+    }
+    if (dm->relay)
+        metrics_render_relay(m, dm->relay);
+}
+
+static const char *health(void *ud)
+{
+    daemon_metrics *dm = ud;
+    const char *const *addrs;
+    size_t configured = 0, held = 0;
+    int listening = dm->other_listeners > 0;
+    if (dm->host) {
+        listening |= lp2p_host_listen_addrs(dm->host, &addrs) > 0;
+        held = lp2p_host_reservations_held(dm->host, &configured);
+    }
+    if (configured && held == 0)
+        return "no relay reservation held yet";
+    if (!listening && configured == 0)
+        return "not listening yet";
+    return NULL;
+}
+
+int daemon_metrics_start(uv_loop_t *loop, const char *cmd, const char *hostport,
+                         daemon_metrics **out)
+{
+    *out = NULL;
+    if (!hostport)
+        return 0;
+    daemon_metrics *dm = calloc(1, sizeof(*dm));
+    if (!dm)
+        return LP2P_ERR_NOMEM;
+    dm->sub = -1;
+    int rc = metrics_server_start(loop, hostport, render, dm, &dm->srv);
+    if (rc < 0) {
+        fprintf(stderr, "holepunch %s: --metrics-listen %s: %s\n", cmd, hostport,
+                rc == LP2P_ERR_INVAL ? "want HOST:PORT, e.g. 127.0.0.1:9100"
+                                     : "cannot serve there (address in use?)");
+        free(dm);
+        return rc;
+    }
+    metrics_server_set_health(dm->srv, health);
+    *out = dm;
+    return 0;
+}
+
+void daemon_metrics_watch_host(daemon_metrics *dm, lp2p_host *h)
+{
+    if (!dm || !h)
+        return;
+    const lp2p_host_callbacks cb = {.on_connected = on_connected,
+                                    .on_disconnected = on_disconnected,
+                                    .on_holepunch = on_holepunch};
+    dm->host = h;
+    dm->sub = lp2p_host_subscribe(h, &cb, dm);
+}
+
+void daemon_metrics_watch_relay(daemon_metrics *dm, const lp2p_relay_server *r)
+{
+    if (dm)
+        dm->relay = r;
+}
+
+void daemon_metrics_listener_up(daemon_metrics *dm)
+{
+    if (dm)
+        dm->other_listeners++;
+}
+
+void daemon_metrics_stop(daemon_metrics *dm)
+{
+    if (!dm)
+        return;
+    if (dm->host && dm->sub >= 0)
+        lp2p_host_unsubscribe(dm->host, dm->sub);
+    metrics_server_stop(dm->srv);
+    free(dm);
+}
