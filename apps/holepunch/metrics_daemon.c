@@ -10,6 +10,8 @@
 #include "lp2p/host_stats.h"
 
 #include <dirent.h>
+#include <stdint.h>
+#include <systemd/sd-daemon.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +33,18 @@ enum { PATH_DIRECT, PATH_RELAYED, NPATHS };
 static const char *const k_path[NPATHS] = {"direct", "relayed"};
 static const char *const k_dir[2] = {"inbound", "outbound"};
 
+/* Readiness is polled from the same health check as /healthz: while not ready every 200 ms,
+ * then at half the unit's WatchdogSec (or every 5 s for STATUS= changes). */
+#define NOTIFY_POLL_MS   200
+#define NOTIFY_STEADY_MS 5000
+
 struct daemon_metrics {
     metrics_server *srv;
+    uv_timer_t notify_timer;
+    int notifying; /* NOTIFY_SOCKET is set */
+    int ready_sent;
+    uint64_t watchdog_ms; /* 0: the unit sets no WatchdogSec */
+    const char *last_status;
     lp2p_host *host;
     int sub;
     const lp2p_relay_server *relay;
@@ -271,25 +283,61 @@ static const char *health(void *ud)
     return NULL;
 }
 
+/* ---- systemd readiness (sd_notify) --------------------------------------------------------
+ *   not serving → STATUS=<reason>;  serving → READY=1 + STATUS=serving (once), WATCHDOG=1 at
+ *   each tick after that when the unit has WatchdogSec. Without NOTIFY_SOCKET nothing runs. */
+static void on_notify_timer(uv_timer_t *t)
+{
+    daemon_metrics *dm = t->data;
+    const char *why = health(dm);
+    const char *status = why ? why : "serving";
+    if (status != dm->last_status) {
+        char line[160];
+        snprintf(line, sizeof(line), "STATUS=%s", status);
+        sd_notify(0, line);
+        dm->last_status = status;
+    }
+    if (!why && !dm->ready_sent) {
+        sd_notify(0, "READY=1");
+        dm->ready_sent = 1;
+    } else if (dm->ready_sent && dm->watchdog_ms) {
+        sd_notify(0, "WATCHDOG=1");
+    }
+    uint64_t next = !dm->ready_sent ? NOTIFY_POLL_MS
+                    : dm->watchdog_ms && dm->watchdog_ms / 2 < NOTIFY_STEADY_MS
+                        ? dm->watchdog_ms / 2
+                        : NOTIFY_STEADY_MS;
+    uv_timer_start(t, on_notify_timer, next, 0);
+}
+
 int daemon_metrics_start(uv_loop_t *loop, const char *cmd, const char *hostport,
                          daemon_metrics **out)
 {
     *out = NULL;
-    if (!hostport)
-        return 0;
     daemon_metrics *dm = calloc(1, sizeof(*dm));
     if (!dm)
         return LP2P_ERR_NOMEM;
     dm->sub = -1;
-    int rc = metrics_server_start(loop, hostport, render, dm, &dm->srv);
-    if (rc < 0) {
-        fprintf(stderr, "holepunch %s: --metrics-listen %s: %s\n", cmd, hostport,
-                rc == LP2P_ERR_INVAL ? "want HOST:PORT, e.g. 127.0.0.1:9100"
-                                     : "cannot serve there (address in use?)");
-        free(dm);
-        return rc;
+    if (hostport) {
+        int rc = metrics_server_start(loop, hostport, render, dm, &dm->srv);
+        if (rc < 0) {
+            fprintf(stderr, "holepunch %s: --metrics-listen %s: %s\n", cmd, hostport,
+                    rc == LP2P_ERR_INVAL ? "want HOST:PORT, e.g. 127.0.0.1:9100"
+                                         : "cannot serve there (address in use?)");
+            free(dm);
+            return rc;
+        }
+        metrics_server_set_health(dm->srv, health);
     }
-    metrics_server_set_health(dm->srv, health);
+    const char *ns = getenv("NOTIFY_SOCKET");
+    dm->notifying = ns && *ns;
+    uint64_t usec = 0;
+    if (dm->notifying && sd_watchdog_enabled(0, &usec) > 0)
+        dm->watchdog_ms = usec / 1000;
+    uv_timer_init(loop, &dm->notify_timer);
+    dm->notify_timer.data = dm;
+    if (dm->notifying)
+        uv_timer_start(&dm->notify_timer, on_notify_timer, 0, 0);
     *out = dm;
     return 0;
 }
@@ -317,12 +365,19 @@ void daemon_metrics_listener_up(daemon_metrics *dm)
         dm->other_listeners++;
 }
 
+static void on_notify_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 void daemon_metrics_stop(daemon_metrics *dm)
 {
     if (!dm)
         return;
     if (dm->host && dm->sub >= 0)
         lp2p_host_unsubscribe(dm->host, dm->sub);
+    if (dm->ready_sent)
+        sd_notify(0, "STOPPING=1");
     metrics_server_stop(dm->srv);
-    free(dm);
+    uv_close((uv_handle_t *)&dm->notify_timer, on_notify_closed);
 }

@@ -5,7 +5,10 @@
  *   /healthz → 200 "ok"                        the daemon is serving
  *            → 503 "<one-line reason>"         no listener up yet, or (when it reserves on
  *                                              relays) no reservation held
- */
+ *
+ * The same check drives systemd readiness when NOTIFY_SOCKET is set (Type=notify units):
+ * STATUS=<reason> while not serving, READY=1 once serving, WATCHDOG=1 when the unit sets
+ * WatchdogSec, STOPPING=1 at the end. */
 #ifndef HOLEPUNCH_METRICS_DAEMON_H
 #define HOLEPUNCH_METRICS_DAEMON_H
 
@@ -25,8 +28,9 @@ typedef struct daemon_metrics daemon_metrics;
 #define DAEMON_METRICS_HELP                                                                        \
     "  --metrics-listen HP   Prometheus text at http://HP/metrics, health at /healthz\n"
 
-/* Starts the endpoint on hostport (NULL: no endpoint, returns 0 and *out = NULL). Errors are
- * printed as "holepunch CMD: --metrics-listen ...". */
+/* Starts the endpoint on hostport (NULL: no endpoint, only readiness) and sd_notify. Errors
+ * are printed as "holepunch CMD: --metrics-listen ...". Freed by daemon_metrics_stop once the
+ * loop has run its close callbacks. */
 int daemon_metrics_start(uv_loop_t *loop, const char *cmd, const char *hostport,
                          daemon_metrics **out);
 /* Counts h's events from now on; h must outlive the metrics (stop them first). */
