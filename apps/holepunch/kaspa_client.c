@@ -7,6 +7,7 @@
 #include "cmds.h"
 #include "kaspa_opts.h"
 #include "metrics_daemon.h"
+#include "resolve.h"
 
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
@@ -356,16 +357,43 @@ static void dial_next(client_app *a)
     schedule_retry(a, "no address worked");
 }
 
+static void dial_kaspa_tcp(client_app *a, const char *numeric)
+{
+    if (kaspa_peer_dial_tcp(&a->loop, numeric, &a->tcp_cfg, &k_peer_cb, a, &a->sp) != 0) {
+        a->sp = NULL;
+        fprintf(stderr, "holepunch client: bad --kaspa-connect address %s\n", a->kaspa_connect);
+        finish(a, 2);
+    }
+}
+
+/* --kaspa-connect NAME:PORT, looked up again before every dial. */
+static void on_kaspa_resolved(void *ud, const char *numeric, const char *err)
+{
+    client_app *a = ud;
+    if (a->st == ST_DONE)
+        return;
+    if (!numeric) {
+        lp2p_log(LP2P_WARN, "kaspa_resolve_failed", LF_S("addr", a->kaspa_connect),
+                 LF_S("reason", err));
+        schedule_retry(a, err);
+        return;
+    }
+    lp2p_log(LP2P_INFO, "kaspa_resolved", LF_S("name", a->kaspa_connect), LF_S("addr", numeric));
+    dial_kaspa_tcp(a, numeric);
+}
+
 static void start_attempt(client_app *a)
 {
     if (a->st == ST_DONE)
         return;
     if (a->kaspa_connect) {
         a->st = ST_SESSION;
-        if (kaspa_peer_dial_tcp(&a->loop, a->kaspa_connect, &a->tcp_cfg, &k_peer_cb, a, &a->sp) !=
-            0) {
-            a->sp = NULL;
-            fprintf(stderr, "holepunch client: bad --kaspa-connect address %s\n", a->kaspa_connect);
+        kaspa_addr numeric;
+        if (kaspa_addr_parse(a->kaspa_connect, &numeric) == 0) {
+            dial_kaspa_tcp(a, a->kaspa_connect);
+        } else if (hostport_resolve(&a->loop, a->kaspa_connect, on_kaspa_resolved, a) < 0) {
+            fprintf(stderr, "holepunch client: bad --kaspa-connect address %s (want HOST:PORT)\n",
+                    a->kaspa_connect);
             finish(a, 2);
         }
         return;
