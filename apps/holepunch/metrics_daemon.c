@@ -56,6 +56,7 @@ struct daemon_metrics {
     uint64_t hist_count;
     double hist_sum;
     uint64_t conns_open[NPATHS][2], conns_total[NPATHS][2];
+    uint64_t bytes_closed[NPATHS][2]; /* [path][0 in, 1 out] of connections already gone */
 };
 
 static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
@@ -107,6 +108,10 @@ static void on_disconnected(lp2p_conn *c, int reason, void *ud)
     int p = lp2p_conn_is_relayed(c) ? PATH_RELAYED : PATH_DIRECT, d = lp2p_conn_is_outbound(c);
     if (dm->conns_open[p][d])
         dm->conns_open[p][d]--;
+    uint64_t in, out;
+    lp2p_conn_payload_bytes(c, &in, &out);
+    dm->bytes_closed[p][0] += in;
+    dm->bytes_closed[p][1] += out;
 }
 
 /* ---- rendering ---------------------------------------------------------------------------- */
@@ -176,6 +181,18 @@ static void render_conns(metrics_text *m, const daemon_metrics *dm)
             metrics_sample(m, "holepunch_connections_established_total", kv, 2,
                            (double)dm->conns_total[p][d]);
         }
+    metrics_family(m, "holepunch_connection_bytes_total", "counter",
+                   "Stream payload bytes on libp2p connections, by path and direction (a direct "
+                   "connection to a relay carries the relayed connections' bytes too).");
+    for (int p = 0; p < NPATHS; p++) {
+        uint64_t live[2];
+        lp2p_host_payload_bytes(dm->host, p == PATH_RELAYED, &live[0], &live[1]);
+        for (int d = 0; d < 2; d++) {
+            const char *kv[] = {"path", k_path[p], "direction", d ? "out" : "in"};
+            metrics_sample(m, "holepunch_connection_bytes_total", kv, 2,
+                           (double)(dm->bytes_closed[p][d] + live[d]));
+        }
+    }
     size_t configured = 0, held = lp2p_host_reservations_held(dm->host, &configured);
     if (configured) {
         metrics_family(m, "holepunch_reservations_held", "gauge",

@@ -67,6 +67,11 @@ relayed_in=$(metric "$WORK/m1.txt" 'holepunch_connections_established_total{path
 log_relayed=$(jcount server 'e.event === "connected" && e.relayed === true')
 [ "$relayed_in" = "$log_relayed" ] && [ "$relayed_in" -ge 1 ] ||
   fail "relayed inbound connections $relayed_in, the log has $log_relayed"
+# 3 pings of 32 bytes each way, at least, went over the direct connection
+dbytes=$(metric "$WORK/m1.txt" 'holepunch_connection_bytes_total{path="direct",direction="in"}')
+rbytes=$(metric "$WORK/m1.txt" 'holepunch_connection_bytes_total{path="relayed",direction="in"}')
+[ "${dbytes%.*}" -ge 96 ] && [ "${rbytes%.*}" -gt 0 ] ||
+  fail "connection bytes: direct in $dbytes, relayed in $rbytes"
 held=$(metric "$WORK/m1.txt" holepunch_reservations_held)
 [ "$held" = 1 ] || fail "holepunch_reservations_held = $held"
 log "ok: punch counts agree with the log (attempts $att, direct $direct, relayed in $relayed_in)"
