@@ -126,8 +126,10 @@ int cmd_server(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
+    daemon_metrics_watch_kaspa(app.metrics);
     if (kaspa_listen) {
-        if (kaspa_peer_listen_tcp(&loop, kaspa_listen, &tcp_cfg, NULL, &app, &app.tcp) != 0) {
+        if (kaspa_peer_listen_tcp(&loop, kaspa_listen, &tcp_cfg, &DAEMON_METRICS_KASPA_CB,
+                                  app.metrics, &app.tcp) != 0) {
             fprintf(stderr, "holepunch server: cannot serve Kaspa on %s\n", kaspa_listen);
             exit_code = 1;
             goto out;
@@ -148,7 +150,7 @@ int cmd_server(int argc, char **argv)
             exit_code = 1;
             goto out;
         }
-        kaspa_peer_serve_libp2p(app.host, &loop, &p2p_cfg, NULL, &app);
+        kaspa_peer_serve_libp2p(app.host, &loop, &p2p_cfg, &DAEMON_METRICS_KASPA_CB, app.metrics);
         daemon_metrics_watch_host(app.metrics, app.host);
         size_t ok = cli_listen_all(app.host, &c);
         if (c.nlisten > 0 && ok == 0) {

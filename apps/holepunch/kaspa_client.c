@@ -183,6 +183,7 @@ static void on_kaspa_event(void *user, kaspa_peer *p, const kaspa_event *ev)
 {
     client_app *a = user;
     (void)p;
+    daemon_metrics_kaspa_event(a->metrics, ev);
     if (a->st == ST_DONE)
         return;
     switch (ev->type) {
@@ -219,6 +220,7 @@ static void on_kaspa_closed(void *user, kaspa_peer *p, int err)
 {
     client_app *a = user;
     a->sp = NULL;
+    daemon_metrics_kaspa_closed(a->metrics, p, err);
     if (!kaspa_peer_session(p)) {
         schedule_retry(a, err ? lp2p_strerror(err) : "connect failed");
         return;
@@ -598,6 +600,7 @@ int cmd_client(int argc, char **argv)
     if (daemon_metrics_start(&a->loop, "client", metrics_listen, &a->metrics) < 0)
         goto out_loop;
     daemon_metrics_watch_host(a->metrics, a->host);
+    daemon_metrics_watch_kaspa(a->metrics);
     daemon_metrics_listener_up(a->metrics); /* a client serves no one: up once running */
     cli_on_signal(&a->loop, on_stop, a);
     exit_code = 0;

@@ -32,6 +32,9 @@ static const char *const k_end[NENDS] = {"direct", "gave_up", "skipped"};
 enum { PATH_DIRECT, PATH_RELAYED, NPATHS };
 static const char *const k_path[NPATHS] = {"direct", "relayed"};
 static const char *const k_dir[2] = {"inbound", "outbound"};
+/* How Kaspa sessions end: from the driver's err (kaspa/peer.h on_closed). */
+enum { KEND_CLEAN, KEND_TIMEOUT, KEND_ERROR, KEND_CONNECT_FAILED, NKENDS };
+static const char *const k_kend[NKENDS] = {"clean", "timeout", "error", "connect_failed"};
 
 /* Readiness is polled from the same health check as /healthz: while not ready every 200 ms,
  * then at half the unit's WatchdogSec (or every 5 s for STATUS= changes). */
@@ -48,6 +51,7 @@ struct daemon_metrics {
     lp2p_host *host;
     int sub;
     const lp2p_relay_server *relay;
+    int kaspa; /* runs Kaspa sessions: export their families */
     int other_listeners;
     uint64_t attempts[NROLES][MAX_ATTEMPT_LABEL];
     uint64_t failed[NROLES][MAX_ATTEMPT_LABEL];
@@ -57,6 +61,9 @@ struct daemon_metrics {
     double hist_sum;
     uint64_t conns_open[NPATHS][2], conns_total[NPATHS][2];
     uint64_t bytes_closed[NPATHS][2]; /* [path][0 in, 1 out] of connections already gone */
+    uint64_t kaspa_ready;
+    uint64_t kaspa_rejects[2]; /* 0 received, 1 sent */
+    uint64_t kaspa_ends[NKENDS];
 };
 
 static void on_holepunch(const lp2p_holepunch_event *ev, void *ud)
@@ -112,6 +119,60 @@ static void on_disconnected(lp2p_conn *c, int reason, void *ud)
     lp2p_conn_payload_bytes(c, &in, &out);
     dm->bytes_closed[p][0] += in;
     dm->bytes_closed[p][1] += out;
+}
+
+void daemon_metrics_kaspa_event(daemon_metrics *dm, const kaspa_event *ev)
+{
+    if (!dm)
+        return;
+    if (ev->type == KASPA_EV_READY)
+        dm->kaspa_ready++;
+    else if (ev->type == KASPA_EV_REJECT)
+        dm->kaspa_rejects[ev->u.reject.sent ? 1 : 0]++;
+}
+
+void daemon_metrics_kaspa_closed(daemon_metrics *dm, kaspa_peer *p, int err)
+{
+    if (!dm)
+        return;
+    dm->kaspa_ends[!kaspa_peer_session(p)    ? KEND_CONNECT_FAILED
+                   : err == 0                ? KEND_CLEAN
+                   : err == LP2P_ERR_TIMEOUT ? KEND_TIMEOUT
+                                             : KEND_ERROR]++;
+}
+
+static void on_kaspa_event(void *user, kaspa_peer *p, const kaspa_event *ev)
+{
+    (void)p;
+    daemon_metrics_kaspa_event(user, ev);
+}
+
+static void on_kaspa_closed(void *user, kaspa_peer *p, int err)
+{
+    daemon_metrics_kaspa_closed(user, p, err);
+}
+
+const kaspa_peer_callbacks DAEMON_METRICS_KASPA_CB = {.on_event = on_kaspa_event,
+                                                      .on_closed = on_kaspa_closed};
+
+static void render_kaspa(metrics_text *m, const daemon_metrics *dm)
+{
+    metrics_family(m, "holepunch_kaspa_sessions_ready_total", "counter",
+                   "Kaspa sessions that reached Ready (handshake done both ways).");
+    metrics_sample(m, "holepunch_kaspa_sessions_ready_total", NULL, 0, (double)dm->kaspa_ready);
+    metrics_family(m, "holepunch_kaspa_sessions_ended_total", "counter",
+                   "Kaspa sessions that ended, by how: clean, timeout, error, connect_failed "
+                   "(a TCP dial that never connected).");
+    for (int e = 0; e < NKENDS; e++) {
+        const char *kv[] = {"reason", k_kend[e]};
+        metrics_sample(m, "holepunch_kaspa_sessions_ended_total", kv, 1, (double)dm->kaspa_ends[e]);
+    }
+    metrics_family(m, "holepunch_kaspa_rejects_total", "counter",
+                   "Kaspa Reject messages, sent by us or received from the peer.");
+    for (int d = 0; d < 2; d++) {
+        const char *kv[] = {"side", d ? "sent" : "received"};
+        metrics_sample(m, "holepunch_kaspa_rejects_total", kv, 1, (double)dm->kaspa_rejects[d]);
+    }
 }
 
 /* ---- rendering ---------------------------------------------------------------------------- */
@@ -281,6 +342,8 @@ static void render(metrics_text *m, void *ud)
     }
     if (dm->relay)
         metrics_render_relay(m, dm->relay);
+    if (dm->kaspa)
+        render_kaspa(m, dm);
 }
 
 static const char *health(void *ud)
@@ -331,9 +394,11 @@ int daemon_metrics_start(uv_loop_t *loop, const char *cmd, const char *hostport,
                          daemon_metrics **out)
 {
     *out = NULL;
-    daemon_metrics *dm = calloc(1, sizeof(*dm));
-    if (!dm)
-        return LP2P_ERR_NOMEM;
+    /* One daemon per process, and static: Kaspa peers may still report their end after the
+     * daemon stopped (their on_closed runs while the loop drains), so this must outlive them. */
+    static daemon_metrics g_dm;
+    daemon_metrics *dm = &g_dm;
+    memset(dm, 0, sizeof(*dm));
     dm->sub = -1;
     if (hostport) {
         int rc = metrics_server_start(loop, hostport, render, dm, &dm->srv);
@@ -341,7 +406,6 @@ int daemon_metrics_start(uv_loop_t *loop, const char *cmd, const char *hostport,
             fprintf(stderr, "holepunch %s: --metrics-listen %s: %s\n", cmd, hostport,
                     rc == LP2P_ERR_INVAL ? "want HOST:PORT, e.g. 127.0.0.1:9100"
                                          : "cannot serve there (address in use?)");
-            free(dm);
             return rc;
         }
         metrics_server_set_health(dm->srv, health);
@@ -376,15 +440,16 @@ void daemon_metrics_watch_relay(daemon_metrics *dm, const lp2p_relay_server *r)
         dm->relay = r;
 }
 
+void daemon_metrics_watch_kaspa(daemon_metrics *dm)
+{
+    if (dm)
+        dm->kaspa = 1;
+}
+
 void daemon_metrics_listener_up(daemon_metrics *dm)
 {
     if (dm)
         dm->other_listeners++;
-}
-
-static void on_notify_closed(uv_handle_t *h)
-{
-    free(h->data);
 }
 
 void daemon_metrics_stop(daemon_metrics *dm)
@@ -396,5 +461,7 @@ void daemon_metrics_stop(daemon_metrics *dm)
     if (dm->ready_sent)
         sd_notify(0, "STOPPING=1");
     metrics_server_stop(dm->srv);
-    uv_close((uv_handle_t *)&dm->notify_timer, on_notify_closed);
+    dm->srv = NULL;
+    dm->host = NULL;
+    uv_close((uv_handle_t *)&dm->notify_timer, NULL);
 }
