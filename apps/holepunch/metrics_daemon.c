@@ -177,29 +177,30 @@ static void render_kaspa(metrics_text *m, const daemon_metrics *dm)
 
 /* ---- rendering ---------------------------------------------------------------------------- */
 
-static void render_punch(metrics_text *m, const daemon_metrics *dm)
+/* A family by role and attempt. A has one attempt per exchange, B up to 3: only those series
+ * are always there; "4+" (re-punches) appears once it happened. */
+static void render_by_attempt(metrics_text *m, const char *name, const char *help,
+                              const uint64_t v[NROLES][MAX_ATTEMPT_LABEL])
 {
     static const char *const at_label[MAX_ATTEMPT_LABEL] = {"1", "2", "3", "4+"};
-    metrics_family(m, "holepunch_punch_attempts_total", "counter",
-                   "Hole-punch attempts started, by DCUtR role (b: we drove it, a: we dialed "
-                   "through the relay) and attempt number.");
+    metrics_family(m, name, "counter", help);
     for (int r = 0; r < NROLES; r++)
         for (int a = 0; a < MAX_ATTEMPT_LABEL; a++)
-            /* A has one attempt per exchange; B up to 3; "4+" only after re-punches. */
-            if ((r == ROLE_B && a < 3) || a == 0 || dm->attempts[r][a]) {
+            if ((r == ROLE_B && a < 3) || a == 0 || v[r][a]) {
                 const char *kv[] = {"role", k_role[r], "attempt", at_label[a]};
-                metrics_sample(m, "holepunch_punch_attempts_total", kv, 2,
-                               (double)dm->attempts[r][a]);
+                metrics_sample(m, name, kv, 2, (double)v[r][a]);
             }
-    metrics_family(m, "holepunch_punch_attempts_failed_total", "counter",
-                   "Hole-punch attempts that failed (another may follow), by role and attempt.");
-    for (int r = 0; r < NROLES; r++)
-        for (int a = 0; a < MAX_ATTEMPT_LABEL; a++)
-            if ((r == ROLE_B && a < 3) || a == 0 || dm->failed[r][a]) {
-                const char *kv[] = {"role", k_role[r], "attempt", at_label[a]};
-                metrics_sample(m, "holepunch_punch_attempts_failed_total", kv, 2,
-                               (double)dm->failed[r][a]);
-            }
+}
+
+static void render_punch(metrics_text *m, const daemon_metrics *dm)
+{
+    render_by_attempt(m, "holepunch_punch_attempts_total",
+                      "Hole-punch attempts started, by DCUtR role (b: we drove it, a: we dialed "
+                      "through the relay) and attempt number.",
+                      dm->attempts);
+    render_by_attempt(m, "holepunch_punch_attempts_failed_total",
+                      "Hole-punch attempts that failed (another may follow), by role and attempt.",
+                      dm->failed);
     metrics_family(m, "holepunch_punch_outcomes_total", "counter",
                    "How hole punches ended, by role: direct, gave_up (the relay stays), "
                    "skipped (the peer does not speak DCUtR).");
