@@ -3,7 +3,7 @@
 # Usage: scripts/install-deps.sh [build|test]   (test adds the NAT lab and fuzz tooling)
 set -euo pipefail
 want=(build-essential cmake pkg-config libssl-dev libuv1-dev libnghttp2-dev libprotobuf-c-dev
-      protobuf-c-compiler zlib1g-dev libcmocka-dev libmicrohttpd-dev libinih-dev
+      protobuf-c-compiler zlib1g-dev libcmocka-dev libmicrohttpd-dev libinih-dev libsystemd-dev
       help2man)
 if [ "${1:-build}" = test ] || [ "${1:-build}" = demo ]; then
   want+=(clang clang-format libclang-rt-14-dev nftables iproute2 nodejs npm procps psmisc curl)

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "kaspa_opts.h"
+#include "metrics_daemon.h"
 
 #include "kaspa/bridge.h"
 #include "lp2p/err.h"
@@ -55,7 +56,8 @@ static const char *const k_help =
     "  --max-sessions-per-peer N   per remote peer (default 8)\n"
     "  --max-inbound-peers N peers not given with --peer that may have sessions at once\n"
     "                        (default 64; each gets a loopback address of its own too)\n"
-    "  --punch-wait DUR      relayed but not punched this long: redial (default 20s)\n\n"
+    "  --punch-wait DUR      relayed but not punched this long: redial (default "
+    "20s)\n" DAEMON_METRICS_HELP "\n"
     "Log events: bridge_listen, bridge_peer_dial, bridge_peer_direct, bridge_punch_timeout,\n"
     "bridge_session_open, bridge_session_closed (bytes each way, duration, reason),\n"
     "bridge_session_refused, bridge_peer_version (each side's Kaspa Version, read passively).\n\n";
@@ -72,11 +74,14 @@ static const char *const k_examples =
 typedef struct bridge_app {
     lp2p_host *host;
     kaspa_bridge *bridge;
+    daemon_metrics *metrics;
 } bridge_app;
 
 static void on_stop(void *ud)
 {
     bridge_app *a = ud;
+    daemon_metrics_stop(a->metrics);
+    a->metrics = NULL;
     kaspa_bridge_close(a->bridge);
     if (a->host)
         lp2p_host_close(a->host);
@@ -120,6 +125,7 @@ int cmd_bridge(int argc, char **argv)
     uint32_t peer_port = 0, max_sessions = 0, max_per_peer = 0, max_inbound_peers = 0;
     uint64_t punch_wait_ms = 0;
     int relayed_fallback = 0;
+    const char *metrics_listen = NULL;
     const cli_flag flags[] = {
         {"--kaspad", CLI_STR, &kaspad, NULL, 0, NULL, "IPV4:PORT, e.g. 127.0.0.1:16111"},
         {"--network", CLI_STR, &network, NULL, 0, check_network, KASPA_NETWORK_WANT},
@@ -130,6 +136,7 @@ int cmd_bridge(int argc, char **argv)
         {"--max-sessions-per-peer", CLI_U32, &max_per_peer, NULL, 0, NULL, "a count"},
         {"--max-inbound-peers", CLI_U32, &max_inbound_peers, NULL, 0, NULL, "a count"},
         {"--punch-wait", CLI_DUR_MS, &punch_wait_ms, NULL, 0, NULL, "a duration like 20s"},
+        DAEMON_METRICS_FLAG(metrics_listen),
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
     c.examples = k_examples;
@@ -245,6 +252,12 @@ int cmd_bridge(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
+    if (daemon_metrics_start(&loop, "bridge", metrics_listen, &app.metrics) < 0) {
+        exit_code = 1;
+        goto out;
+    }
+    daemon_metrics_watch_host(app.metrics, app.host);
+    daemon_metrics_listener_up(app.metrics); /* the bridge's loopback listeners */
     char id[LP2P_PEER_ID_STR_MAX];
     lp2p_peer_id_to_string(lp2p_host_peer_id(app.host), id, sizeof id);
     char kaddr[INET_ADDRSTRLEN] = "?";
@@ -260,6 +273,7 @@ int cmd_bridge(int argc, char **argv)
     cli_on_signal(&loop, on_stop, &app);
     uv_run(&loop, UV_RUN_DEFAULT);
 out:
+    daemon_metrics_stop(app.metrics);
     kaspa_bridge_close(app.bridge);
     cli_host_shutdown(&loop, app.host);
     uv_loop_close(&loop);

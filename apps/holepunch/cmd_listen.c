@@ -1,6 +1,7 @@
 /* holepunch listen: a libp2p peer serving identify, ping, perf and /echo/1.0.0. */
 #include "cli.h"
 #include "cmds.h"
+#include "metrics_daemon.h"
 
 #include "lp2p/err.h"
 #include "lp2p/log.h"
@@ -19,7 +20,7 @@ static const char *const k_help =
     "                        repeatable, or LIBP2P_RELAY_MULTIADDRS) and serve through it\n"
     "  --reserve-backoff-max DUR  longest wait between RESERVE attempts after a failure\n"
     "                        (backoff from 1 s with jitter; default 20s)\n"
-    "  --no-perf             do not serve /perf/1.0.0\n\n";
+    "  --no-perf             do not serve /perf/1.0.0\n" DAEMON_METRICS_HELP "\n";
 
 static const char *const k_examples =
     "  holepunch listen --listen /ip4/0.0.0.0/tcp/4001\n"
@@ -29,11 +30,14 @@ static const char *const k_examples =
 typedef struct listen_app {
     uv_loop_t *loop;
     lp2p_host *host;
+    daemon_metrics *metrics;
 } listen_app;
 
 static void on_stop(void *ud)
 {
     listen_app *a = ud;
+    daemon_metrics_stop(a->metrics);
+    a->metrics = NULL;
     lp2p_host_close(a->host);
     a->host = NULL;
     cli_signals_close();
@@ -44,8 +48,10 @@ int cmd_listen(int argc, char **argv)
     cli_common c;
     cli_common_init(&c);
     int no_perf = 0;
+    const char *metrics_listen = NULL;
     const cli_flag flags[] = {
         {"--no-perf", CLI_BOOL, &no_perf, NULL, 0, NULL, NULL},
+        DAEMON_METRICS_FLAG(metrics_listen),
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
     c.examples = k_examples;
@@ -82,8 +88,9 @@ int cmd_listen(int argc, char **argv)
         lp2p_host_serve_perf(app.host);
     size_t ok = cli_listen_all(app.host, &c);
     int exit_code = 0;
-    if (ok == 0) {
-        fprintf(stderr, "holepunch listen: could not listen on any address\n");
+    if (ok == 0 || daemon_metrics_start(&loop, "listen", metrics_listen, &app.metrics) < 0) {
+        if (ok == 0)
+            fprintf(stderr, "holepunch listen: could not listen on any address\n");
         lp2p_host_close(app.host);
         app.host = NULL;
         exit_code = 1;
@@ -92,6 +99,9 @@ int cmd_listen(int argc, char **argv)
         app.host = NULL;
         exit_code = 2;
     } else {
+        daemon_metrics_watch_host(app.metrics, app.host);
+        for (size_t i = 0; i < c.nrelay; i++)
+            lp2p_host_reserve(app.host, c.relay[i]);
         cli_on_signal(&loop, on_stop, &app);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -4,7 +4,7 @@
  * so traffic moves to the punched connection. */
 #include "cli.h"
 #include "cmds.h"
-#include "metrics.h"
+#include "metrics_daemon.h"
 #include "lp2p/relay_server.h"
 
 #include "lp2p/err.h"
@@ -57,7 +57,7 @@ static const char *const k_help =
     "                                past --max-connections, half-open and idle connections\n"
     "                                without a reservation or circuit are evicted first\n"
     "  --metrics-listen HOST:PORT    Prometheus text at http://HOST:PORT/metrics, e.g.\n"
-    "                                127.0.0.1:9100\n\n";
+    "                                127.0.0.1:9100; health at /healthz\n\n";
 
 static const char *const k_examples =
     "  holepunch relay --listen /ip4/0.0.0.0/tcp/4001 --announce /ip4/203.0.113.5/tcp/4001\n"
@@ -68,19 +68,13 @@ typedef struct relay_app {
     uv_loop_t *loop;
     lp2p_host *host;
     lp2p_relay_server *svc;
-    metrics_server *metrics;
+    daemon_metrics *metrics;
 } relay_app;
 
 /* --max-connections and --stream-timeout: 0 would mean "none at all", never what is meant. */
 static int positive(const char *v)
 {
     return strtod(v, NULL) > 0 ? 0 : -1;
-}
-
-static void render_metrics(metrics_text *m, void *ud)
-{
-    relay_app *a = ud;
-    metrics_render_relay(m, a->svc);
 }
 
 /* ---- command
@@ -90,7 +84,7 @@ static void render_metrics(metrics_text *m, void *ud)
 static void on_stop(void *ud)
 {
     relay_app *a = ud;
-    metrics_server_stop(a->metrics);
+    daemon_metrics_stop(a->metrics);
     a->metrics = NULL;
     lp2p_relay_server_close(a->svc);
     a->svc = NULL;
@@ -114,7 +108,7 @@ int cmd_relay(int argc, char **argv)
     lp2p_relay_config *L = &rc_cfg.limits;
     const cli_flag flags[] = {
         {"--announce", CLI_LIST, announce, &nannounce, CLI_MAX_ADDRS, NULL, "a multiaddr"},
-        {"--metrics-listen", CLI_STR, &metrics_listen, NULL, 0, NULL, "HOST:PORT"},
+        DAEMON_METRICS_FLAG(metrics_listen),
         {"--max-connections", CLI_U32, &max_conns, NULL, 0, positive, "a whole number > 0"},
         {"--max-connections-per-ip", CLI_U32, &max_conns_per_ip, NULL, 0, NULL, NULL},
         {"--max-connections-per-subnet", CLI_U32, &max_conns_per_subnet, NULL, 0, NULL, NULL},
@@ -193,11 +187,11 @@ int cmd_relay(int argc, char **argv)
     } else if ((rc = lp2p_relay_server_new(app.host, kp, &rc_cfg, &app.svc)) < 0) {
         fprintf(stderr, "holepunch relay: %s\n", lp2p_strerror(rc));
         exit_code = 1;
-    } else if (metrics_listen && (rc = metrics_server_start(&loop, metrics_listen, render_metrics,
-                                                            &app, &app.metrics)) < 0) {
-        fprintf(stderr, "holepunch relay: --metrics-listen %s: %s\n", metrics_listen,
-                lp2p_strerror(rc));
+    } else if (daemon_metrics_start(&loop, "relay", metrics_listen, &app.metrics) < 0) {
         exit_code = 1;
+    } else {
+        daemon_metrics_watch_host(app.metrics, app.host);
+        daemon_metrics_watch_relay(app.metrics, app.svc);
     }
     if (exit_code) {
         lp2p_relay_server_close(app.svc);

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "kaspa_opts.h"
+#include "metrics_daemon.h"
 
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
@@ -35,8 +36,8 @@ static const char *const k_help =
     "  --kaspa-listen HOST:PORT  also serve Kaspa over plain TCP, e.g. 0.0.0.0:16111 (port 0:\n"
     "                        any; the kaspa_listen event shows the bound address)\n"
     "  --kaspa-max-connections N  plain-TCP Kaspa peers at once (default 128; 0: no cap)\n"
-    "  --kaspa-max-connections-per-ip N  ... from one address (default 8; 0: no cap)\n\n"
-    KASPA_OPTS_HELP;
+    "  --kaspa-max-connections-per-ip N  ... from one address (default 8; 0: no cap)\n"
+    DAEMON_METRICS_HELP "\n" KASPA_OPTS_HELP;
 
 static const char *const k_examples =
     "  holepunch server --listen /ip4/0.0.0.0/tcp/4001 \\\n"
@@ -49,11 +50,14 @@ typedef struct server_app {
     uv_loop_t *loop;
     lp2p_host *host;
     kaspa_peer_listener *tcp;
+    daemon_metrics *metrics;
 } server_app;
 
 static void on_stop(void *ud)
 {
     server_app *a = ud;
+    daemon_metrics_stop(a->metrics);
+    a->metrics = NULL;
     if (a->tcp)
         kaspa_peer_listener_close(a->tcp);
     a->tcp = NULL;
@@ -71,7 +75,9 @@ int cmd_server(int argc, char **argv)
     kaspa_opts_init(&ko);
     const char *kaspa_listen = NULL;
     uint32_t kaspa_max[2] = {KASPA_LISTEN_MAX_CONNS, KASPA_LISTEN_MAX_PER_IP};
+    const char *metrics_listen = NULL;
     const cli_flag flags[] = {
+        DAEMON_METRICS_FLAG(metrics_listen),
         {"--kaspa-listen", CLI_STR, &kaspa_listen, NULL, 0, NULL, "HOST:PORT, e.g. 0.0.0.0:16111"},
         {"--kaspa-max-connections", CLI_U32, &kaspa_max[0], NULL, 0, NULL, NULL},
         {"--kaspa-max-connections-per-ip", CLI_U32, &kaspa_max[1], NULL, 0, NULL, NULL},
@@ -110,13 +116,20 @@ int cmd_server(int argc, char **argv)
     kaspa_opts_config(&ko, &tcp_cfg, hub, KASPA_H2_PROFILE_TCP);
     kaspa_opts_config(&ko, &p2p_cfg, hub, KASPA_H2_PROFILE_LIBP2P);
 
+    if (daemon_metrics_start(&loop, "server", metrics_listen, &app.metrics) < 0) {
+        exit_code = 1;
+        goto out;
+    }
+    daemon_metrics_watch_kaspa(app.metrics);
     if (kaspa_listen) {
-        if (kaspa_peer_listen_tcp(&loop, kaspa_listen, &tcp_cfg, NULL, &app, &app.tcp) != 0) {
+        if (kaspa_peer_listen_tcp(&loop, kaspa_listen, &tcp_cfg, &DAEMON_METRICS_KASPA_CB,
+                                  app.metrics, &app.tcp) != 0) {
             fprintf(stderr, "holepunch server: cannot serve Kaspa on %s\n", kaspa_listen);
             exit_code = 1;
             goto out;
         }
         kaspa_peer_listener_limit(app.tcp, kaspa_max[0], kaspa_max[1]);
+        daemon_metrics_listener_up(app.metrics);
     }
     if (c.nlisten > 0 || c.nrelay > 0) {
         if (!(kp = cli_load_key(&c, 1))) {
@@ -133,7 +146,8 @@ int cmd_server(int argc, char **argv)
             exit_code = 1;
             goto out;
         }
-        kaspa_peer_serve_libp2p(app.host, &loop, &p2p_cfg, NULL, &app);
+        kaspa_peer_serve_libp2p(app.host, &loop, &p2p_cfg, &DAEMON_METRICS_KASPA_CB, app.metrics);
+        daemon_metrics_watch_host(app.metrics, app.host);
         size_t ok = cli_listen_all(app.host, &c);
         if (c.nlisten > 0 && ok == 0) {
             fprintf(stderr, "holepunch server: could not listen on any address\n");
@@ -152,6 +166,7 @@ int cmd_server(int argc, char **argv)
     cli_on_signal(&loop, on_stop, &app);
     uv_run(&loop, UV_RUN_DEFAULT);
 out:
+    daemon_metrics_stop(app.metrics);
     if (app.tcp)
         kaspa_peer_listener_close(app.tcp);
     app.tcp = NULL;

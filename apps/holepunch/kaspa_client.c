@@ -6,6 +6,8 @@
 #include "cli.h"
 #include "cmds.h"
 #include "kaspa_opts.h"
+#include "metrics_daemon.h"
+#include "resolve.h"
 
 #include "kaspa/peer.h"
 #include "lp2p/err.h"
@@ -60,7 +62,7 @@ static const char *const k_help =
     "  --exit-after-ready    exit 0 once the handshake completed (Ready both ways)\n"
     "  --pings N             after Ready send N pings, one at a time; exit 0 when all answered\n"
     "                        (many sessions at once and timed bursts: the kaspa_load "
-    "bench)\n\n" KASPA_OPTS_HELP;
+    "bench)\n" DAEMON_METRICS_HELP "\n" KASPA_OPTS_HELP;
 
 static const char *const k_examples =
     "  holepunch client --peer 12D3KooWServer... --listen /ip4/0.0.0.0/tcp/0 \\\n"
@@ -94,6 +96,7 @@ typedef struct client_app {
     lp2p_host *host;
     lp2p_keypair *kp;
     kaspa_hub *hub;
+    daemon_metrics *metrics;
     kaspa_session_config p2p_cfg, tcp_cfg;
     /* target */
     lp2p_peer_id peer;
@@ -137,6 +140,8 @@ static void close_handles(client_app *a)
     uv_close((uv_handle_t *)&a->retry_timer, NULL);
     uv_close((uv_handle_t *)&a->direct_timer, NULL);
     uv_close((uv_handle_t *)&a->finish_timer, NULL);
+    daemon_metrics_stop(a->metrics);
+    a->metrics = NULL;
     if (a->host)
         lp2p_host_close(a->host);
     a->host = NULL;
@@ -210,6 +215,7 @@ static void on_kaspa_event(void *user, kaspa_peer *p, const kaspa_event *ev)
 {
     client_app *a = user;
     (void)p;
+    daemon_metrics_kaspa_event(a->metrics, ev);
     if (a->st == ST_DONE)
         return;
     switch (ev->type) {
@@ -246,6 +252,7 @@ static void on_kaspa_closed(void *user, kaspa_peer *p, int err)
 {
     client_app *a = user;
     a->sp = NULL;
+    daemon_metrics_kaspa_closed(a->metrics, p, err);
     if (!kaspa_peer_session(p)) {
         schedule_retry(a, err ? lp2p_strerror(err) : "connect failed");
         return;
@@ -397,16 +404,43 @@ static void dial_next(client_app *a)
     schedule_retry(a, "no address worked");
 }
 
+static void dial_kaspa_tcp(client_app *a, const char *numeric)
+{
+    if (kaspa_peer_dial_tcp(&a->loop, numeric, &a->tcp_cfg, &k_peer_cb, a, &a->sp) != 0) {
+        a->sp = NULL;
+        fprintf(stderr, "holepunch client: bad --kaspa-connect address %s\n", a->kaspa_connect);
+        finish(a, 2);
+    }
+}
+
+/* --kaspa-connect NAME:PORT, looked up again before every dial. */
+static void on_kaspa_resolved(void *ud, const char *numeric, const char *err)
+{
+    client_app *a = ud;
+    if (a->st == ST_DONE)
+        return;
+    if (!numeric) {
+        lp2p_log(LP2P_WARN, "kaspa_resolve_failed", LF_S("addr", a->kaspa_connect),
+                 LF_S("reason", err));
+        schedule_retry(a, err);
+        return;
+    }
+    lp2p_log(LP2P_INFO, "kaspa_resolved", LF_S("name", a->kaspa_connect), LF_S("addr", numeric));
+    dial_kaspa_tcp(a, numeric);
+}
+
 static void start_attempt(client_app *a)
 {
     if (a->st == ST_DONE)
         return;
     if (a->kaspa_connect) {
         a->st = ST_SESSION;
-        if (kaspa_peer_dial_tcp(&a->loop, a->kaspa_connect, &a->tcp_cfg, &k_peer_cb, a, &a->sp) !=
-            0) {
-            a->sp = NULL;
-            fprintf(stderr, "holepunch client: bad --kaspa-connect address %s\n", a->kaspa_connect);
+        kaspa_addr numeric;
+        if (kaspa_addr_parse(a->kaspa_connect, &numeric) == 0) {
+            dial_kaspa_tcp(a, a->kaspa_connect);
+        } else if (hostport_resolve(&a->loop, a->kaspa_connect, on_kaspa_resolved, a) < 0) {
+            fprintf(stderr, "holepunch client: bad --kaspa-connect address %s (want HOST:PORT)\n",
+                    a->kaspa_connect);
             finish(a, 2);
         }
         return;
@@ -475,7 +509,9 @@ int cmd_client(int argc, char **argv)
     int exit_code = 2;
     int no_require_direct = 0;
     long long pings = 0;
+    const char *metrics_listen = NULL;
     const cli_flag flags[] = {
+        DAEMON_METRICS_FLAG(metrics_listen),
         {"--peer", CLI_STR, &peer, NULL, 0, NULL, "a peer ID (12D3KooW...)"},
         {"--remote", CLI_LIST, remote, &nremote, CLI_MAX_ADDRS, NULL, "a multiaddr"},
         {"--require-direct", CLI_BOOL, &a->require_direct, NULL, 0, NULL, NULL},
@@ -565,6 +601,11 @@ int cmd_client(int argc, char **argv)
             goto out_loop;
         cli_listen_all(a->host, &c);
     }
+    if (daemon_metrics_start(&a->loop, "client", metrics_listen, &a->metrics) < 0)
+        goto out_loop;
+    daemon_metrics_watch_host(a->metrics, a->host);
+    daemon_metrics_watch_kaspa(a->metrics);
+    daemon_metrics_listener_up(a->metrics); /* a client serves no one: up once running */
     cli_on_signal(&a->loop, on_stop, a);
     exit_code = 0;
     start_attempt(a);

@@ -72,29 +72,54 @@ void metrics_family(metrics_text *m, const char *name, const char *type, const c
     put(m, "\n");
 }
 
+static void put_label_value(metrics_text *m, const char *value)
+{
+    for (const char *p = value ? value : ""; *p; p++) {
+        char esc[3] = {'\\', *p, 0};
+        if (*p == '\n')
+            esc[1] = 'n';
+        if (*p == '\\' || *p == '"' || *p == '\n') {
+            put(m, esc);
+        } else {
+            char one[2] = {*p, 0};
+            put(m, one);
+        }
+    }
+}
+
+static void put_labels(metrics_text *m, const char *const *kv, size_t npairs)
+{
+    if (npairs == 0)
+        return;
+    put(m, "{");
+    for (size_t i = 0; i < npairs; i++) {
+        put(m, i ? "," : "");
+        put(m, kv[2 * i]);
+        put(m, "=\"");
+        put_label_value(m, kv[2 * i + 1]);
+        put(m, "\"");
+    }
+    put(m, "}");
+}
+
 void metrics_value(metrics_text *m, const char *name, const char *label, const char *value,
                    uint64_t v)
 {
+    const char *kv[2] = {label, value};
     put(m, name);
-    if (label) {
-        put(m, "{");
-        put(m, label);
-        put(m, "=\"");
-        for (const char *p = value ? value : ""; *p; p++) {
-            char esc[3] = {'\\', *p, 0};
-            if (*p == '\n')
-                esc[1] = 'n';
-            if (*p == '\\' || *p == '"' || *p == '\n') {
-                put(m, esc);
-            } else {
-                char one[2] = {*p, 0};
-                put(m, one);
-            }
-        }
-        put(m, "\"}");
-    }
+    put_labels(m, kv, label ? 1 : 0);
     char num[32];
     snprintf(num, sizeof(num), " %llu\n", (unsigned long long)v);
+    put(m, num);
+}
+
+void metrics_sample(metrics_text *m, const char *name, const char *const *kv, size_t npairs,
+                    double v)
+{
+    put(m, name);
+    put_labels(m, kv, npairs);
+    char num[40];
+    snprintf(num, sizeof(num), " %.15g\n", v);
     put(m, num);
 }
 
@@ -118,6 +143,7 @@ struct metrics_server {
     uint16_t port;
     metrics_render_fn fn;
     void *ud;
+    metrics_health_fn health;
 };
 
 static int g_request_marker;
@@ -155,8 +181,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         static const char msg[] = "only GET\n";
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, k_text, msg, sizeof(msg) - 1);
     }
+    if (strcmp(url, "/healthz") == 0) {
+        const char *why = s->health ? s->health(s->ud) : NULL;
+        char body[256];
+        int n = snprintf(body, sizeof(body), "%s\n", why ? why : "ok");
+        return reply(conn, why ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, k_text, body,
+                     (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
+    }
     if (strcmp(url, "/metrics") != 0) {
-        static const char msg[] = "metrics are at /metrics\n";
+        static const char msg[] = "metrics are at /metrics, health at /healthz\n";
         return reply(conn, MHD_HTTP_NOT_FOUND, k_text, msg, sizeof(msg) - 1);
     }
     metrics_text out = {0};
@@ -371,4 +404,9 @@ void metrics_render_relay(metrics_text *m, const lp2p_relay_server *r)
     metrics_family(m, "holepunch_relay_connections_total", "counter",
                    "libp2p connections established.");
     metrics_value(m, "holepunch_relay_connections_total", NULL, NULL, st.connections_total);
+}
+
+void metrics_server_set_health(metrics_server *s, metrics_health_fn fn)
+{
+    s->health = fn;
 }

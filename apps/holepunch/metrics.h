@@ -4,8 +4,9 @@
  * its timeouts with a uv_timer. So the render callback runs on the loop thread
  * and reads the counters directly, with no lock.
  *
- *   GET /metrics  →  200 text/plain; version=0.0.4   (rendered fresh for every
- * scrape) other paths   →  404;  methods other than GET/HEAD → 405 */
+ *   GET /metrics  →  200 text/plain; version=0.0.4   (rendered fresh for every scrape)
+ *   GET /healthz  →  200 "ok", or 503 with a one-line reason (metrics_server_set_health)
+ *   other paths   →  404;  methods other than GET/HEAD → 405 */
 #ifndef HOLEPUNCH_METRICS_H
 #define HOLEPUNCH_METRICS_H
 
@@ -30,6 +31,11 @@ void metrics_family(metrics_text *m, const char *name, const char *type, const c
 void metrics_value(metrics_text *m, const char *name, const char *label, const char *value,
                    uint64_t v);
 
+/* One sample with npairs labels (kv: key, value, key, value, ...; values escaped) and any
+ * number (histogram sums, seconds). */
+void metrics_sample(metrics_text *m, const char *name, const char *const *kv, size_t npairs,
+                    double v);
+
 typedef void (*metrics_render_fn)(metrics_text *m, void *ud);
 
 /* Renders once into out (appended; zero-initialise it, release with metrics_text_free); 0 or
@@ -50,6 +56,10 @@ int metrics_server_start(uv_loop_t *loop, const char *hostport, metrics_render_f
 /* Stops serving (open scrapes are dropped); freed once the loop has run the
  * close callbacks. NULL is ignored. */
 void metrics_server_stop(metrics_server *s);
+/* NULL while healthy, else why not (one line, no newline); called with the server's ud. */
+typedef const char *(*metrics_health_fn)(void *ud);
+/* /healthz answers 200 until fn is set, then what fn says. */
+void metrics_server_set_health(metrics_server *s, metrics_health_fn fn);
 /* The bound port (useful with port 0). */
 uint16_t metrics_server_port(const metrics_server *s);
 

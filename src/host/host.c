@@ -412,6 +412,10 @@ int lp2p_host_dial(lp2p_host *h, const char *text, lp2p_dial_cb cb, void *ud)
         lp2p_multiaddr_free(&ma);
         return rc;
     }
+    if (lp2p__host_dial_dns(h, &ma, text, cb, ud, &rc)) { /* dns_dial.c */
+        lp2p_multiaddr_free(&ma);
+        return rc;
+    }
     lp2p_peer_id expected;
     int has_expected = lp2p_multiaddr_peer_id(&ma, &expected) == 0;
     if (has_expected) {

@@ -235,6 +235,10 @@ void lp2p__host_emit_close(lp2p_host *h);
 /* identify_svc.c */
 void lp2p__identify_register(lp2p_host *h);
 
+/* dns_dial.c: 1 when ma is a /dns* address (dial started, or failed with *rc), else 0. */
+int lp2p__host_dial_dns(lp2p_host *h, const lp2p_multiaddr *ma, const char *text, lp2p_dial_cb cb,
+                        void *ud, int *rc);
+
 /* relay_client.c, reservation.c */
 void lp2p__relay_register(lp2p_host *h);
 /* A relayed connection ending from the far side (EOF, carrying stream reset) at or past the

@@ -7,6 +7,7 @@
  *
  * The voucher is checked (signed by the relay, naming us); a bad one counts as a refusal. */
 #include "host/host_internal.h"
+#include "lp2p/host_stats.h"
 #include "lp2p/err.h"
 #include "net/wall_clock.h"
 #include "proto/relay_stop.h"
@@ -272,4 +273,19 @@ void lp2p__reservations_register(lp2p_host *h)
     host_observer o = {
         .cb = {.on_disconnected = rsv_conn_gone}, .on_host_close = rsv_host_close, .order = 30};
     lp2p__host_observe(h, &o);
+}
+
+/* For health checks and metrics (lp2p/host_stats.h). */
+size_t lp2p_host_reservations_held(const lp2p_host *h, size_t *configured)
+{
+    size_t held = 0, n = 0;
+    uint64_t now = lp2p__now(h);
+    for (const lp2p_list *pos = h->reservations.next; pos != &h->reservations; pos = pos->next) {
+        const reservation *r = lp2p_container_of(pos, reservation, link);
+        n++;
+        held += lp2p_relay_refresh_valid(&r->rf, now) ? 1 : 0;
+    }
+    if (configured)
+        *configured = n;
+    return held;
 }

@@ -89,10 +89,44 @@ static void putf(line *l, const char *fmt, ...)
         put(l, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+static const char *redact_token(const char *tok, size_t n);
+static size_t ip_token_len(const char *s);
+
+/* With --log-redact, an address at s is written as its placeholder; returns the bytes of s it
+ * stood for (0: none here). Placeholders are letters and digits, safe inside a JSON string or
+ * as raw JSON text. */
+static size_t put_redacted(line *l, const char *s)
+{
+    size_t n = g_redact ? ip_token_len(s) : 0;
+    if (n > 0)
+        puts_(l, redact_token(s, n));
+    return n;
+}
+
+/* A raw JSON field (LF_J): our own JSON, whose strings may hold addresses too. */
+static void put_json_raw(line *l, const char *s)
+{
+    if (!s) {
+        puts_(l, "null");
+        return;
+    }
+    while (*s) {
+        size_t n = put_redacted(l, s);
+        if (n == 0)
+            put(l, s, n = 1);
+        s += n;
+    }
+}
+
 static void put_json_string(line *l, const char *s)
 {
     put(l, "\"", 1);
     for (; s && *s; s++) {
+        size_t skip = put_redacted(l, s);
+        if (skip > 0) {
+            s += skip - 1;
+            continue;
+        }
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
@@ -163,10 +197,8 @@ static void put_human_string(line *l, const char *s)
     if (quote)
         put(l, "\"", 1);
     while (*s) {
-        size_t n = g_redact ? ip_token_len(s) : 0;
-        /* Only treat it as an address at a token boundary. */
+        size_t n = put_redacted(l, s);
         if (n > 0) {
-            puts_(l, redact_token(s, n));
             s += n;
         } else {
             put(l, s, 1);
@@ -221,7 +253,7 @@ static void write_line(lp2p_log_level level, const char *event, const lp2p_field
                 puts_(&l, f[i].v.b ? "true" : "false");
                 break;
             case 'j':
-                puts_(&l, f[i].v.s ? f[i].v.s : "null");
+                put_json_raw(&l, f[i].v.s);
                 break;
             }
         }

@@ -1,0 +1,79 @@
+/* Host names in HOST:PORT: see resolve.h. */
+#include "resolve.h"
+
+#include "lp2p/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct resolve_req {
+    uv_getaddrinfo_t req;
+    hostport_resolved_fn cb;
+    void *ud;
+    unsigned port;
+    char host[256];
+} resolve_req;
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    resolve_req *r = req->data;
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *ai = res; ai && !pick; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET)
+            pick = ai;
+    for (const struct addrinfo *ai = res; ai && !pick; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET6)
+            pick = ai;
+    char ip[64] = "", out[96], err[320];
+    if (status == 0 && pick) {
+        if (pick->ai_family == AF_INET)
+            uv_ip4_name((const struct sockaddr_in *)pick->ai_addr, ip, sizeof(ip));
+        else
+            uv_ip6_name((const struct sockaddr_in6 *)pick->ai_addr, ip, sizeof(ip));
+        snprintf(out, sizeof(out), pick->ai_family == AF_INET ? "%s:%u" : "[%s]:%u", ip, r->port);
+        r->cb(r->ud, out, NULL);
+    } else {
+        snprintf(err, sizeof(err), "no address for %s: %s", r->host,
+                 status ? uv_strerror(status) : "no IPv4 or IPv6 address");
+        r->cb(r->ud, NULL, err);
+    }
+    uv_freeaddrinfo(res);
+    free(r);
+}
+
+int hostport_resolve(uv_loop_t *loop, const char *hostport, hostport_resolved_fn cb, void *ud)
+{
+    const char *colon = hostport ? strrchr(hostport, ':') : NULL;
+    if (!colon || colon == hostport)
+        return LP2P_ERR_INVAL;
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port == 0 || port > 65535)
+        return LP2P_ERR_INVAL;
+    resolve_req *r = calloc(1, sizeof(*r));
+    if (!r)
+        return LP2P_ERR_NOMEM;
+    const char *h = hostport;
+    size_t n = (size_t)(colon - hostport);
+    if (h[0] == '[' && n >= 2 && h[n - 1] == ']') {
+        h++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof(r->host)) {
+        free(r);
+        return LP2P_ERR_INVAL;
+    }
+    memcpy(r->host, h, n);
+    r->port = (unsigned)port;
+    r->cb = cb;
+    r->ud = ud;
+    r->req.data = r;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    int rc = uv_getaddrinfo(loop, &r->req, on_resolved, r->host, NULL, &hints);
+    if (rc < 0) {
+        free(r);
+        return LP2P_ERR_IO;
+    }
+    return 0;
+}

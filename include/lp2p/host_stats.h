@@ -1,0 +1,20 @@
+/* Read-only views of a host's state for health checks and metrics (loop thread only). */
+#ifndef LP2P_HOST_STATS_H
+#define LP2P_HOST_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lp2p/host.h"
+
+/* Relays on which a reservation is held right now; *configured (may be NULL) gets how many
+ * lp2p_host_reserve calls the host keeps. */
+size_t lp2p_host_reservations_held(const lp2p_host *h, size_t *configured);
+
+/* Stream payload bytes (Yamux data, after decryption) a connection carried so far. A direct
+ * connection to a relay also carries the relayed connections' bytes. */
+void lp2p_conn_payload_bytes(const lp2p_conn *c, uint64_t *in, uint64_t *out);
+/* The sum over the connections open now (reported connected), relayed (1) or direct (0). */
+void lp2p_host_payload_bytes(const lp2p_host *h, int relayed, uint64_t *in, uint64_t *out);
+
+#endif
