@@ -38,6 +38,7 @@
  * "reset","closed_no_status","pending","seconds",...}. Exit 0 when every op finished (a status
  * read, or the stream closed) before the timeout, 1 otherwise, 2 on usage. */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,9 +54,12 @@
 #include "util/log.h"
 #include "wire/lpm.h"
 
-#define MAX_HOSTS   1024
-#define STREAMS_PER 256 /* default ops per connection (the relay allows 512 streams each) */
+#define MAX_HOSTS   100000 /* identities; each costs one fd (two with --ip) */
+#define STREAMS_PER 256    /* default ops per connection (the relay allows 512 streams each) */
 #define PROBE       "relay-probe-0123"
+/* source dials in flight at once: 10,000 simultaneous SYNs overflow the relay's accept
+ * backlog and the kernel resets the excess, which measures the backlog, not the relay */
+#define DIAL_WINDOW 256
 #define PROBE_LEN   16
 
 typedef enum mode { M_RESERVE, M_CONNECT, M_CIRCUITS, M_HALF_OPEN, M_OVERSIZE, M_PERF } mode;
@@ -96,7 +100,8 @@ typedef struct bench {
     const char *relay;
     long n;
     size_t npeers, ntargets, nhosts;
-    hostctx hosts[MAX_HOSTS];
+    size_t next_source, dialing; /* sources: the next to dial, dials in flight */
+    hostctx *hosts;              /* ntargets + npeers of them */
     op *ops;
     size_t ntargets_ok, nconnected;
     long ndone;
@@ -515,6 +520,10 @@ static void on_dial(lp2p_conn *c, int err, void *ud)
     bench *b = hc->b;
     if (b->finished)
         return;
+    if (hc->idx >= b->ntargets) {
+        b->dialing--;
+        start_sources(b);
+    }
     if (err < 0) {
         fprintf(stderr, "bench_relay: dial %zu failed: %s\n", hc->idx, lp2p_strerror(err));
         /* its ops count as closed without a status */
@@ -557,8 +566,12 @@ static void dial_host(bench *b, hostctx *hc)
 
 static void start_sources(bench *b)
 {
-    for (size_t i = b->ntargets; i < b->nhosts && !b->finished; i++)
-        dial_host(b, &b->hosts[i]);
+    if (b->next_source < b->ntargets)
+        b->next_source = b->ntargets;
+    while (b->next_source < b->nhosts && b->dialing < DIAL_WINDOW && !b->finished) {
+        b->dialing++;
+        dial_host(b, &b->hosts[b->next_source++]);
+    }
 }
 
 static int make_host(bench *b, size_t i)
@@ -675,6 +688,29 @@ static int usage(void)
     return 2;
 }
 
+/* 10,000 reservations need 10,000 connections from this one process: the soft fd limit
+ * (often 1,024) is raised here, up to the hard limit, rather than asking for a change on the
+ * machine. Each identity holds one connection, and a listener too with --ip. */
+static int raise_fd_limit(const bench *b)
+{
+    size_t need = (b->ntargets + b->npeers) * (b->ip ? 2 : 1) + 64;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        fprintf(stderr,
+                "bench_relay: %zu identities need %zu fds, the hard limit is %llu "
+                "(fewer identities, or no --ip)\n",
+                b->ntargets + b->npeers, need, (unsigned long long)rl.rlim_max);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static bench b;
@@ -745,6 +781,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_relay: at most %d identities in all\n", MAX_HOSTS);
         return 2;
     }
+    if (raise_fd_limit(&b) < 0)
+        return 2;
+    b.hosts = calloc(b.ntargets + b.npeers, sizeof(hostctx));
+    if (!b.hosts)
+        return 1;
     if (b.mode == M_RESERVE && (size_t)b.n != b.npeers) {
         fprintf(stderr, "bench_relay: reserve uses one identity per reservation (--peers N)\n");
         return 2;
@@ -799,5 +840,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < b.nhosts; i++)
         lp2p_keypair_del(b.hosts[i].key);
     free(b.ops);
+    free(b.hosts);
     return b.failed || b.timed_out || !all ? 1 : 0;
 }

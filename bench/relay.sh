@@ -14,7 +14,7 @@
 #      compared with everything else equal
 #
 #   bash bench/relay.sh [BUILD_DIR]     (default build/release)
-# Environment: BENCH_REPS (3), BENCH_RELAY_RSV (1000), BENCH_RELAY_CIRCUITS (2000),
+# Environment: BENCH_REPS (3), BENCH_RELAY_RSV (10000), BENCH_RELAY_CIRCUITS (2000),
 #              BENCH_RELAY_MIB (16 per direction), BENCH_RELAY_JS_MIB (2: the size both
 #              relays are compared at; through js-libp2p's relay, 3 MiB or more stalls),
 #              BENCH_JS=0 to skip js-libp2p.
@@ -26,7 +26,7 @@ root="$(cd "$here/.." && pwd)"
 build="${1:-build/release}"
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 REPS="${BENCH_REPS:-3}"
-NRSV="${BENCH_RELAY_RSV:-1000}"
+NRSV="${BENCH_RELAY_RSV:-10000}"
 NCIRC="${BENCH_RELAY_CIRCUITS:-2000}"
 MIB="${BENCH_RELAY_MIB:-16}"
 BYTES=$((MIB * 1024 * 1024))
@@ -102,29 +102,35 @@ bench_hold() {
 NO_LIMITS=(--max-reservations 1000000 --max-reservations-per-ip 1000000
   --max-reservations-per-peer 1000000 --max-circuits 1000000 --max-circuits-per-peer 1000000
   --reserve-rate-peer 0/1s --reserve-rate-ip 0/1s --connect-rate-peer 0/1s
-  --connect-rate-ip 0/1s --circuit-data 0 --circuit-duration 0 --max-connections 4000 --max-connections-per-ip 0)
+  --connect-rate-ip 0/1s --circuit-data 0 --circuit-duration 0 --max-connections 1000000 --max-connections-per-ip 0)
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 t_start=$(date +%s)
 log "build $build, $REPS runs each; $NRSV reservations, $NCIRC circuits, $MIB MiB per direction; load $load_before"
 
+# src_ips A: spread bench_relay's dials over 10 source addresses from A when its fds allow (a
+# listener per identity doubles them); otherwise all from 127.0.0.1 (tcp_tw_reuse covers the
+# ports on loopback)
+src_ips() { if [ $((NRSV * 2 + 64)) -le "$(ulimit -Hn)" ]; then echo "--ip $1 --ips 10"; fi; }
 # ---- 1. reservations ------------------------------------------------------------------------
 r_idle=() r_conns=() r_rsv=() r_ok=() r_per=() r_per_own=() r_per_conn=() r_secs=()
 for r in $(seq "$REPS"); do
   # --log-level info is needed for the listening line; the per-reservation lines go to a file
-  "$HP" relay --listen /ip4/127.0.0.1/tcp/0 --key "$tmp/rsv.key" --log-format json \
-    "${NO_LIMITS[@]}" >"$tmp/rsv$r.log" 2>&1 &
+  # the relay holds NRSV connections: its soft fd limit is raised to the hard one for this
+  # process only (bench_relay raises its own with setrlimit)
+  (ulimit -n "$(ulimit -Hn)" && exec "$HP" relay --listen /ip4/127.0.0.1/tcp/0 \
+    --key "$tmp/rsv.key" --log-format json "${NO_LIMITS[@]}") >"$tmp/rsv$r.log" 2>&1 &
   RPID=$!
   pids+=("$RPID")
   RADDR="$(wait_addr "$tmp/rsv$r.log")"
   sleep 0.3
   idle="$(rss_kb "$RPID")"
-  bench_hold "conns$r" reserve "$RADDR" "$NRSV" --no-reserve --ip 127.0.3.1 --ips 10 --hold 120
+  bench_hold "conns$r" reserve "$RADDR" "$NRSV" --no-reserve $(src_ips 127.0.3.1) --hold 120
   sleep 0.5
   conns="$(rss_kb "$RPID")"
   stop_pid "$BPID"
   sleep 1
-  bench_hold "rsv$r" reserve "$RADDR" "$NRSV" --ip 127.0.4.1 --ips 10 --hold 120
+  bench_hold "rsv$r" reserve "$RADDR" "$NRSV" $(src_ips 127.0.4.1) --hold 120
   sleep 0.5
   rsv="$(rss_kb "$RPID")"
   ok="$(field ok <"$tmp/rsv$r.out")"

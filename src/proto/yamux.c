@@ -8,7 +8,11 @@
 #include "lp2p/err.h"
 #include "util/list.h"
 
-#define NBUCKETS 1024u /* stream hash: ~1 entry per bucket at the default 1000 streams */
+/* Stream hash: it starts at MIN_BUCKETS inline (an idle connection holds one or two streams,
+ * and 1,024 buckets were 8 KiB of every connection) and doubles while there are more live
+ * streams than buckets, up to ~1 entry per bucket at the default 1000 streams. */
+#define MIN_BUCKETS 8u
+#define MAX_BUCKETS 1024u
 
 struct lp2p_yamux_stream {
     lp2p_yamux *y;
@@ -36,7 +40,9 @@ struct lp2p_yamux {
     lp2p_yamux_callbacks cb;
     void *user;
     lp2p_buf out;
-    lp2p_yamux_stream *buckets[NBUCKETS];
+    lp2p_yamux_stream **buckets; /* small_buckets, or a heap table once grown */
+    uint32_t nbuckets;
+    lp2p_yamux_stream *small_buckets[MIN_BUCKETS];
     lp2p_list live;
     lp2p_list zombies; /* finished, waiting for on_stream_closed at the outermost return */
     int depth;         /* nesting of public calls (callbacks re-enter) */
@@ -134,7 +140,30 @@ static int is_peer_id(const lp2p_yamux *y, uint32_t id)
 
 static lp2p_yamux_stream **bucket(lp2p_yamux *y, uint32_t id)
 {
-    return &y->buckets[(id >> 1) & (NBUCKETS - 1)];
+    return &y->buckets[(id >> 1) & (y->nbuckets - 1)];
+}
+
+/* Doubles the table when the next stream would exceed one per bucket; on allocation failure
+ * the chains just get longer. */
+static void maybe_grow(lp2p_yamux *y)
+{
+    if (y->n_live < y->nbuckets || y->nbuckets >= MAX_BUCKETS)
+        return;
+    uint32_t n = y->nbuckets * 2;
+    lp2p_yamux_stream **t = calloc(n, sizeof(*t));
+    if (!t)
+        return;
+    for (uint32_t i = 0; i < y->nbuckets; i++)
+        for (lp2p_yamux_stream *s = y->buckets[i], *next; s; s = next) {
+            next = s->hnext;
+            lp2p_yamux_stream **b = &t[(s->id >> 1) & (n - 1)];
+            s->hnext = *b;
+            *b = s;
+        }
+    if (y->buckets != y->small_buckets)
+        free(y->buckets);
+    y->buckets = t;
+    y->nbuckets = n;
 }
 
 static lp2p_yamux_stream *lookup(lp2p_yamux *y, uint32_t id)
@@ -166,6 +195,7 @@ static lp2p_yamux_stream *stream_new(lp2p_yamux *y, uint32_t id, int outbound)
     s->recv_window = y->cfg.initial_window;
     s->recv_avail = LP2P_YAMUX_INITIAL_WINDOW; /* what the peer assumes until we announce */
     s->epoch_start = y->now;
+    maybe_grow(y);
     lp2p_yamux_stream **b = bucket(y, id);
     s->hnext = *b;
     *b = s;
@@ -307,6 +337,8 @@ int lp2p_yamux_new(const lp2p_yamux_config *cfg, const lp2p_yamux_callbacks *cb,
         y->cb = *cb;
     y->user = user;
     lp2p_buf_init(&y->out);
+    y->buckets = y->small_buckets;
+    y->nbuckets = MIN_BUCKETS;
     lp2p_list_init(&y->live);
     lp2p_list_init(&y->zombies);
     y->next_id = cfg->is_client ? 1 : 2;
@@ -331,6 +363,8 @@ void lp2p_yamux_del(lp2p_yamux *y)
     y->depth = 0;
     reap(y);
     lp2p_buf_free(&y->out);
+    if (y->buckets != y->small_buckets)
+        free(y->buckets);
     free(y);
 }
 
