@@ -45,7 +45,8 @@ int lp2p_aead_open(lp2p_aead *a, uint64_t n, const uint8_t *ad, size_t adlen, co
 
 /* Seals the concatenation of cnt pieces (no associated data) in one pass, so a frame built
  * from a header and a payload that live apart needs no copy first: out gets their total
- * length + 16 bytes and must not overlap them. */
+ * length + 16 bytes; a piece may sit exactly where its ciphertext goes (in place), otherwise
+ * the pieces must not overlap out. */
 int lp2p_aead_seal_gather(lp2p_aead *a, uint64_t n, const struct iovec *pt, int cnt, uint8_t *out);
 
 /* Writes Noise's nonce for n into iv. */

@@ -401,7 +401,8 @@ int lp2p_noise_recv_handshake(lp2p_noise *n, const uint8_t *in, size_t len, size
 
 /* ---- transport ------------------------------------------------------------------------- */
 
-#define GATHER_MAX 64 /* pieces per frame; a frame ends early rather than grow the list */
+#define GATHER_MAX   64  /* pieces per frame; a frame ends early rather than grow the list */
+#define GATHER_SMALL 256 /* pieces shorter than this are copied into the frame, see below */
 
 int lp2p_noise_encrypt_gather(lp2p_noise *n, const struct iovec *iov, int cnt, lp2p_buf *out)
 {
@@ -426,15 +427,32 @@ int lp2p_noise_encrypt_gather(lp2p_noise *n, const struct iovec *iov, int cnt, l
         struct iovec part[GATHER_MAX];
         int k = 0;
         size_t chunk = 0;
+        uint8_t *body = out->data + out->len + FRAME_HDR;
+        int last_staged = 0;
         while (i < cnt && k < GATHER_MAX && chunk < LP2P_NOISE_MAX_PLAINTEXT) {
             size_t take = iov[i].iov_len - off;
             if (take > LP2P_NOISE_MAX_PLAINTEXT - chunk)
                 take = LP2P_NOISE_MAX_PLAINTEXT - chunk;
-            if (take) {
-                part[k].iov_base = (uint8_t *)iov[i].iov_base + off;
+            const uint8_t *src = (const uint8_t *)iov[i].iov_base + off;
+            if (take && take < GATHER_SMALL) {
+                /* A small piece (a Yamux header, a Ping) costs less copied to its place in
+                 * the frame than as one more cipher update; runs of them seal in place. */
+                memcpy(body + chunk, src, take);
+                if (last_staged) {
+                    part[k - 1].iov_len += take;
+                } else {
+                    part[k].iov_base = body + chunk;
+                    part[k].iov_len = take;
+                    k++;
+                }
+                last_staged = 1;
+                chunk += take;
+            } else if (take) {
+                part[k].iov_base = (void *)src;
                 part[k].iov_len = take;
                 k++;
                 chunk += take;
+                last_staged = 0;
             }
             off += take;
             if (off == iov[i].iov_len) {
