@@ -47,10 +47,14 @@ void lp2p_aead_noise_nonce(uint64_t n, uint8_t iv[LP2P_AEAD_NONCE_LEN])
         iv[4 + i] = (uint8_t)(n >> (8 * i));
 }
 
-int lp2p_aead_seal_iv(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], const uint8_t *ad,
-                      size_t adlen, const uint8_t *pt, size_t len, uint8_t *out)
+/* One AEAD pass over the pieces in order: ciphertext lands contiguous in out, then the tag. */
+static int seal_pieces(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], const uint8_t *ad,
+                       size_t adlen, const struct iovec *pt, int cnt, uint8_t *out)
 {
     int outl = 0, rc;
+    size_t len = 0;
+    for (int i = 0; i < cnt; i++)
+        len += pt[i].iov_len;
     if (len > INT_MAX - LP2P_AEAD_TAG_LEN || adlen > INT_MAX)
         return LP2P_ERR_TOO_LARGE;
     if ((rc = ctx_ready(a, &a->enc, 1)))
@@ -60,13 +64,25 @@ int lp2p_aead_seal_iv(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], const
         return LP2P_ERR_CRYPTO;
     if (adlen && EVP_EncryptUpdate(c, NULL, &outl, ad, (int)adlen) != 1)
         return LP2P_ERR_CRYPTO;
-    if (len && EVP_EncryptUpdate(c, out, &outl, pt, (int)len) != 1)
-        return LP2P_ERR_CRYPTO;
+    size_t off = 0;
+    for (int i = 0; i < cnt; i++) {
+        if (pt[i].iov_len &&
+            EVP_EncryptUpdate(c, out + off, &outl, pt[i].iov_base, (int)pt[i].iov_len) != 1)
+            return LP2P_ERR_CRYPTO;
+        off += pt[i].iov_len;
+    }
     if (EVP_EncryptFinal_ex(c, out + len, &outl) != 1)
         return LP2P_ERR_CRYPTO;
     if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, LP2P_AEAD_TAG_LEN, out + len) != 1)
         return LP2P_ERR_CRYPTO;
     return 0;
+}
+
+int lp2p_aead_seal_iv(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], const uint8_t *ad,
+                      size_t adlen, const uint8_t *pt, size_t len, uint8_t *out)
+{
+    struct iovec one = {(void *)pt, len};
+    return seal_pieces(a, iv, ad, adlen, &one, 1, out);
 }
 
 int lp2p_aead_open_iv(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], const uint8_t *ad,
@@ -104,6 +120,13 @@ int lp2p_aead_seal(lp2p_aead *a, uint64_t n, const uint8_t *ad, size_t adlen, co
     uint8_t iv[LP2P_AEAD_NONCE_LEN];
     lp2p_aead_noise_nonce(n, iv);
     return lp2p_aead_seal_iv(a, iv, ad, adlen, pt, len, out);
+}
+
+int lp2p_aead_seal_gather(lp2p_aead *a, uint64_t n, const struct iovec *pt, int cnt, uint8_t *out)
+{
+    uint8_t iv[LP2P_AEAD_NONCE_LEN];
+    lp2p_aead_noise_nonce(n, iv);
+    return seal_pieces(a, iv, NULL, 0, pt, cnt, out);
 }
 
 int lp2p_aead_open(lp2p_aead *a, uint64_t n, const uint8_t *ad, size_t adlen, const uint8_t *ct,

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #define LP2P_AEAD_KEY_LEN   32
 #define LP2P_AEAD_NONCE_LEN 12
 #define LP2P_AEAD_TAG_LEN   16
@@ -40,6 +42,12 @@ int lp2p_aead_seal(lp2p_aead *a, uint64_t n, const uint8_t *ad, size_t adlen, co
                    size_t len, uint8_t *out);
 int lp2p_aead_open(lp2p_aead *a, uint64_t n, const uint8_t *ad, size_t adlen, const uint8_t *ct,
                    size_t len, uint8_t *out);
+
+/* Seals the concatenation of cnt pieces (no associated data) in one pass, so a frame built
+ * from a header and a payload that live apart needs no copy first: out gets their total
+ * length + 16 bytes; a piece may sit exactly where its ciphertext goes (in place), otherwise
+ * the pieces must not overlap out. */
+int lp2p_aead_seal_gather(lp2p_aead *a, uint64_t n, const struct iovec *pt, int cnt, uint8_t *out);
 
 /* Writes Noise's nonce for n into iv. */
 void lp2p_aead_noise_nonce(uint64_t n, uint8_t iv[LP2P_AEAD_NONCE_LEN]);

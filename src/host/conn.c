@@ -341,6 +341,40 @@ void lp2p__conn_resume_streams(lp2p_conn *c)
     }
 }
 
+#define SEND_FRAMES 8 /* Data frames per seal: 8 × 64 KiB covers the stream's chunk */
+
+long lp2p__conn_send_stream(lp2p_conn *c, lp2p_yamux_stream *ys, const uint8_t *p, size_t n)
+{
+    uint8_t hdr[SEND_FRAMES][LP2P_YAMUX_HDR_LEN];
+    struct iovec iov[1 + 2 * SEND_FRAMES];
+    size_t off = 0;
+    int k = 1, frames = 0;
+    while (off < n && frames < SEND_FRAMES) {
+        long w = lp2p_yamux_stream_frame(ys, n - off, hdr[frames]);
+        if (w < 0)
+            return w;
+        if (w == 0)
+            break;
+        iov[k++] = (struct iovec){hdr[frames], LP2P_YAMUX_HDR_LEN};
+        iov[k++] = (struct iovec){(void *)(p + off), (size_t)w};
+        off += (size_t)w;
+        frames++;
+    }
+    /* The muxer's queued frames (an ACK the first frame() just emitted, window updates, a
+     * SYN) go first, in the same Noise frame. */
+    lp2p_buf *yo = lp2p_yamux_out(c->yamux);
+    iov[0] = (struct iovec){lp2p_buf_head(yo), lp2p_buf_size(yo)};
+    if (frames == 0 && iov[0].iov_len == 0)
+        return 0;
+    int rc = lp2p_noise_encrypt_gather(c->noise, iov, k, &c->wire);
+    lp2p_buf_clear(yo);
+    if (rc < 0) {
+        lp2p__conn_fail(c, rc, "noise encrypt failed");
+        return rc;
+    }
+    return (long)off;
+}
+
 void lp2p__conn_flush(lp2p_conn *c)
 {
     if (c->stage == CONN_CLOSED || c->stage == CONN_DIALING)

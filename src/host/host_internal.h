@@ -198,6 +198,11 @@ void lp2p__conn_flush(lp2p_conn *c);
 void lp2p__conn_resume_staged(lp2p_host *h);
 void lp2p__conn_arm_timer(lp2p_conn *c);
 int lp2p__conn_congested(lp2p_conn *c);
+/* Sends up to n bytes of a stream's queued payload as Yamux Data frames sealed by Noise
+ * straight from p into the connection's ciphertext (behind the muxer's queued control
+ * frames), so the payload is not copied into the muxer's output first. Returns the bytes
+ * taken (0: the peer's window is shut) or a negative lp2p_err. */
+long lp2p__conn_send_stream(lp2p_conn *c, lp2p_yamux_stream *ys, const uint8_t *p, size_t n);
 void lp2p__conn_fail(lp2p_conn *c, int err, const char *why);
 /* Duplicate resolution's loser: not handed out again (find_conn), its streams (and any
  * the peer opens before its own resolution) finish; once it has had none for a moment, or

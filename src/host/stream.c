@@ -94,7 +94,7 @@ static void stream_pump(lp2p_stream *s, int from_app)
         size_t n = lp2p_buf_size(&s->pending);
         if (n > MUX_CHUNK)
             n = MUX_CHUNK;
-        long w = lp2p_yamux_stream_write(s->ys, lp2p_buf_head(&s->pending), n);
+        long w = lp2p__conn_send_stream(c, s->ys, lp2p_buf_head(&s->pending), n);
         if (w < 0) {
             lp2p_stream_reset(s);
             return;

@@ -406,31 +406,81 @@ int lp2p_noise_recv_handshake(lp2p_noise *n, const uint8_t *in, size_t len, size
 
 /* ---- transport ------------------------------------------------------------------------- */
 
-int lp2p_noise_encrypt(lp2p_noise *n, const uint8_t *pt, size_t len, lp2p_buf *out)
+#define GATHER_MAX   64  /* pieces per frame; a frame ends early rather than grow the list */
+#define GATHER_SMALL 256 /* pieces shorter than this are copied into the frame, see below */
+
+int lp2p_noise_encrypt_gather(lp2p_noise *n, const struct iovec *iov, int cnt, lp2p_buf *out)
 {
     if (n->err)
         return n->err;
     if (!n->done)
         return LP2P_ERR_STATE;
-    size_t frames = (len + LP2P_NOISE_MAX_PLAINTEXT - 1) / LP2P_NOISE_MAX_PLAINTEXT;
+    size_t len = 0;
+    for (int i = 0; i < cnt; i++)
+        len += iov[i].iov_len;
+    /* Frames end early only at GATHER_MAX pieces: at most one extra frame per that many. */
+    size_t frames = (len + LP2P_NOISE_MAX_PLAINTEXT - 1) / LP2P_NOISE_MAX_PLAINTEXT +
+                    (size_t)cnt / GATHER_MAX + 1;
     if (frames > (SIZE_MAX - len) / (FRAME_HDR + TAGLEN))
         return LP2P_ERR_TOO_LARGE;
     int rc = lp2p_buf_reserve(out, len + frames * (FRAME_HDR + TAGLEN));
     if (rc)
         return rc;
+    int i = 0;
+    size_t off = 0; /* into iov[i] */
     while (len > 0) {
-        size_t chunk = len < LP2P_NOISE_MAX_PLAINTEXT ? len : LP2P_NOISE_MAX_PLAINTEXT;
+        struct iovec part[GATHER_MAX];
+        int k = 0;
+        size_t chunk = 0;
+        uint8_t *body = out->data + out->len + FRAME_HDR;
+        int last_staged = 0;
+        while (i < cnt && k < GATHER_MAX && chunk < LP2P_NOISE_MAX_PLAINTEXT) {
+            size_t take = iov[i].iov_len - off;
+            if (take > LP2P_NOISE_MAX_PLAINTEXT - chunk)
+                take = LP2P_NOISE_MAX_PLAINTEXT - chunk;
+            const uint8_t *src = (const uint8_t *)iov[i].iov_base + off;
+            if (take && take < GATHER_SMALL) {
+                /* A small piece (a Yamux header, a Ping) costs less copied to its place in
+                 * the frame than as one more cipher update; runs of them seal in place. */
+                memcpy(body + chunk, src, take);
+                if (last_staged) {
+                    part[k - 1].iov_len += take;
+                } else {
+                    part[k].iov_base = body + chunk;
+                    part[k].iov_len = take;
+                    k++;
+                }
+                last_staged = 1;
+                chunk += take;
+            } else if (take) {
+                part[k].iov_base = (void *)src;
+                part[k].iov_len = take;
+                k++;
+                chunk += take;
+                last_staged = 0;
+            }
+            off += take;
+            if (off == iov[i].iov_len) {
+                i++;
+                off = 0;
+            }
+        }
         uint8_t *p = out->data + out->len;
         size_t flen = chunk + TAGLEN;
         p[0] = (uint8_t)(flen >> 8);
         p[1] = (uint8_t)flen;
-        if ((rc = lp2p_noise_cs_encrypt(&n->tx, NULL, 0, pt, chunk, p + FRAME_HDR)))
+        if ((rc = lp2p_noise_cs_encrypt_gather(&n->tx, part, k, p + FRAME_HDR)))
             return fail(n, rc, "send nonce exhausted");
         out->len += FRAME_HDR + flen;
-        pt += chunk;
         len -= chunk;
     }
     return 0;
+}
+
+int lp2p_noise_encrypt(lp2p_noise *n, const uint8_t *pt, size_t len, lp2p_buf *out)
+{
+    struct iovec one = {(void *)pt, len};
+    return lp2p_noise_encrypt_gather(n, &one, 1, out);
 }
 
 /* Decrypts one frame body (ciphertext ‖ tag) straight into pt_out. */

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include "lp2p/identity.h"
 #include "util/buf.h"
 #include "util/rng.h"
@@ -85,6 +87,13 @@ const char *lp2p_noise_muxer(const lp2p_noise *n);
  * growing out). 0, or LP2P_ERR_STATE before completion / after a fatal error,
  * LP2P_ERR_CRYPTO when the nonce is used up. */
 int lp2p_noise_encrypt(lp2p_noise *n, const uint8_t *pt, size_t len, lp2p_buf *out);
+/* The same over the concatenation of cnt pieces (e.g. a Yamux header and a stream's queued
+ * payload), sealed straight into out without first copying them together. Frames may end
+ * before 65519 bytes (at most one extra per 64 pieces); the receiver sees the same byte
+ * stream. Pieces under 256 bytes are copied into the frame and sealed in place with their
+ * small neighbours (cheaper than a cipher update each); larger ones are read where they
+ * are. The pieces must not lie inside out. */
+int lp2p_noise_encrypt_gather(lp2p_noise *n, const struct iovec *iov, int cnt, lp2p_buf *out);
 /* Decrypts every complete frame in `in` into pt_out and buffers a trailing partial frame
  * (at most one). Consumes all of in. 0 or a fatal code (LP2P_ERR_PROTO for a frame shorter
  * than the tag, LP2P_ERR_CRYPTO for one that does not authenticate); after a fatal error the

@@ -42,6 +42,19 @@ int lp2p_noise_cs_encrypt(lp2p_noise_cs *cs, const uint8_t *ad, size_t adlen, co
     return 0;
 }
 
+int lp2p_noise_cs_encrypt_gather(lp2p_noise_cs *cs, const struct iovec *pt, int cnt, uint8_t *out)
+{
+    if (!cs->has_key)
+        return LP2P_ERR_STATE; /* only transport messages are gathered: the key is set */
+    if (cs->n == UINT64_MAX)
+        return LP2P_ERR_CRYPTO;
+    int rc = lp2p_aead_seal_gather(&cs->aead, cs->n, pt, cnt, out);
+    if (rc)
+        return rc;
+    cs->n++;
+    return 0;
+}
+
 int lp2p_noise_cs_decrypt(lp2p_noise_cs *cs, const uint8_t *ad, size_t adlen, const uint8_t *ct,
                           size_t len, uint8_t *out)
 {

@@ -39,6 +39,8 @@ void lp2p_noise_cs_free(lp2p_noise_cs *cs);
  * out may equal pt. */
 int lp2p_noise_cs_encrypt(lp2p_noise_cs *cs, const uint8_t *ad, size_t adlen, const uint8_t *pt,
                           size_t len, uint8_t *out);
+/* The same over the concatenation of cnt pieces, keyed states only; out must not overlap. */
+int lp2p_noise_cs_encrypt_gather(lp2p_noise_cs *cs, const struct iovec *pt, int cnt, uint8_t *out);
 /* out gets len - 16 bytes (len when no key). The nonce advances only on success. */
 int lp2p_noise_cs_decrypt(lp2p_noise_cs *cs, const uint8_t *ad, size_t adlen, const uint8_t *ct,
                           size_t len, uint8_t *out);

@@ -681,7 +681,7 @@ int lp2p_yamux_stream_accept(lp2p_yamux_stream *s)
     return leave(y, send_window_update(s, 0));
 }
 
-long lp2p_yamux_stream_write(lp2p_yamux_stream *s, const uint8_t *p, size_t len)
+long lp2p_yamux_stream_frame(lp2p_yamux_stream *s, size_t len, uint8_t hdr[LP2P_YAMUX_HDR_LEN])
 {
     lp2p_yamux *y = s->y;
     if (y->dead)
@@ -691,25 +691,46 @@ long lp2p_yamux_stream_write(lp2p_yamux_stream *s, const uint8_t *p, size_t len)
     if (s->local_fin || s->finished)
         return LP2P_ERR_CLOSED;
     enter(y);
-    int rc = 0;
-    if (s->need_ack)
-        rc = send_window_update(s, 0);
-    size_t n = len < s->send_window ? len : s->send_window;
-    for (size_t off = 0; off < n && !rc;) {
-        size_t chunk = n - off < y->cfg.max_frame ? n - off : y->cfg.max_frame;
-        rc = emit(y, LP2P_YAMUX_DATA, 0, s->id, (uint32_t)chunk, p + off, chunk);
+    /* An inbound stream's ACK goes into out ahead of the Data frame: the caller seals out
+     * before the frame. */
+    if (s->need_ack) {
+        int rc = send_window_update(s, 0);
         if (rc)
-            rc = fatal(y, rc, "out of memory", s->id);
-        off += chunk;
+            return leave(y, rc);
     }
-    if (rc)
-        return leave(y, rc);
-    s->send_window -= (uint32_t)n;
-    y->bytes_out += n;
-    if (n < len)
+    size_t n = len < s->send_window ? len : s->send_window;
+    if (n > y->cfg.max_frame)
+        n = y->cfg.max_frame;
+    if (n > 0) {
+        lp2p_yamux_hdr h = {LP2P_YAMUX_VERSION, LP2P_YAMUX_DATA, 0, s->id, (uint32_t)n};
+        lp2p_yamux_hdr_encode(&h, hdr);
+        s->send_window -= (uint32_t)n;
+        y->bytes_out += n;
+    }
+    if (n < len && s->send_window == 0)
         s->want_writable = 1;
     leave(y, 0);
     return (long)n;
+}
+
+long lp2p_yamux_stream_write(lp2p_yamux_stream *s, const uint8_t *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        uint8_t hdr[LP2P_YAMUX_HDR_LEN];
+        long n = lp2p_yamux_stream_frame(s, len - off, hdr);
+        if (n <= 0)
+            return n < 0 ? n : (long)off;
+        lp2p_yamux *y = s->y;
+        if (lp2p_buf_reserve(&y->out, sizeof(hdr) + (size_t)n) != 0) {
+            enter(y);
+            return leave(y, fatal(y, LP2P_ERR_NOMEM, "out of memory", s->id));
+        }
+        lp2p_buf_append(&y->out, hdr, sizeof(hdr));
+        lp2p_buf_append(&y->out, p + off, (size_t)n);
+        off += (size_t)n;
+    }
+    return (long)off;
 }
 
 int lp2p_yamux_stream_close(lp2p_yamux_stream *s)

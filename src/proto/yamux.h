@@ -153,6 +153,12 @@ int lp2p_yamux_stream_accept(lp2p_yamux_stream *s);
 /* Returns bytes accepted (0..len, bounded by the peer's window), or LP2P_ERR_CLOSED after
  * our close, LP2P_ERR_RESET after a reset. */
 long lp2p_yamux_stream_write(lp2p_yamux_stream *s, const uint8_t *p, size_t len);
+/* The send path that does not copy: takes up to len bytes of the peer's window (at most
+ * max_frame) for one Data frame and writes its header to hdr; the caller sends hdr and the
+ * payload right after everything already in lp2p_yamux_out (an inbound stream's ACK goes
+ * there first). Returns the payload length (0 when the window is shut: on_writable follows)
+ * or the errors of lp2p_yamux_stream_write. */
+long lp2p_yamux_stream_frame(lp2p_yamux_stream *s, size_t len, uint8_t hdr[LP2P_YAMUX_HDR_LEN]);
 /* Half-close: sends FIN. Idempotent; LP2P_ERR_RESET if reset. */
 int lp2p_yamux_stream_close(lp2p_yamux_stream *s);
 /* Sends RST (if anything was sent or received) and finishes s. */

@@ -691,6 +691,66 @@ static void test_transport_framing(void **state)
     pair_free(&p);
 }
 
+/* Pieces sealed in one pass are the same byte stream as their concatenation: frames fill to
+ * 65519 across piece boundaries and end early only after 64 pieces sealed where they are. */
+static void test_transport_gather(void **state)
+{
+    pair p;
+    handshaken(&p);
+    size_t n = LP2P_NOISE_MAX_PLAINTEXT + 300;
+    uint8_t *data = malloc(n);
+    assert_int_equal(lp2p_random_bytes(data, n), 0);
+    struct iovec iov[200];
+    iov[0] = (struct iovec){data, 12};
+    iov[1] = (struct iovec){data + 12, LP2P_NOISE_MAX_PLAINTEXT - 12 - 5};
+    iov[2] = (struct iovec){data + LP2P_NOISE_MAX_PLAINTEXT - 5, 0};
+    iov[3] = (struct iovec){data + LP2P_NOISE_MAX_PLAINTEXT - 5, 305}; /* spans two frames */
+    lp2p_buf w, pt;
+    lp2p_buf_init(&w);
+    lp2p_buf_init(&pt);
+    assert_int_equal(lp2p_noise_encrypt_gather(p.ini, iov, 4, &w), 0);
+    assert_int_equal(lp2p_buf_size(&w), n + 2 * 18);
+    const uint8_t *h = lp2p_buf_head(&w);
+    assert_int_equal(h[0] << 8 | h[1], 65535);
+    assert_int_equal(h[2 + 65535] << 8 | h[3 + 65535], 300 + 16);
+    assert_int_equal(lp2p_noise_decrypt(p.rsp, h, lp2p_buf_size(&w), &pt), 0);
+    assert_int_equal(lp2p_buf_size(&pt), n);
+    assert_memory_equal(lp2p_buf_head(&pt), data, n);
+    /* 200 one-byte pieces are copied together: one frame. */
+    for (int i = 0; i < 200; i++)
+        iov[i] = (struct iovec){data + i, 1};
+    lp2p_buf_clear(&w);
+    lp2p_buf_clear(&pt);
+    assert_int_equal(lp2p_noise_encrypt_gather(p.ini, iov, 200, &w), 0);
+    assert_int_equal(lp2p_buf_size(&w), 200 + 18);
+    assert_int_equal(lp2p_noise_decrypt(p.rsp, lp2p_buf_head(&w), lp2p_buf_size(&w), &pt), 0);
+    assert_int_equal(lp2p_buf_size(&pt), 200);
+    assert_memory_equal(lp2p_buf_head(&pt), data, 200);
+    /* 100 pieces of 300 bytes, each read in place, alternating with 1-byte pieces copied into
+     * the frame: a frame ends after 64 pieces (32 of each). */
+    for (int i = 0; i < 100; i++) {
+        iov[2 * i] = (struct iovec){data + 301 * i, 300};
+        iov[2 * i + 1] = (struct iovec){data + 301 * i + 300, 1};
+    }
+    lp2p_buf_clear(&w);
+    lp2p_buf_clear(&pt);
+    assert_int_equal(lp2p_noise_encrypt_gather(p.ini, iov, 200, &w), 0);
+    assert_int_equal(lp2p_buf_size(&w), 100 * 301 + 4 * 18);
+    const uint8_t *f = lp2p_buf_head(&w);
+    for (int fr = 0; fr < 3; fr++) {
+        assert_int_equal(f[0] << 8 | f[1], 32 * 301 + 16);
+        f += 2 + 32 * 301 + 16;
+    }
+    assert_int_equal(f[0] << 8 | f[1], 4 * 301 + 16);
+    assert_int_equal(lp2p_noise_decrypt(p.rsp, lp2p_buf_head(&w), lp2p_buf_size(&w), &pt), 0);
+    assert_int_equal(lp2p_buf_size(&pt), 100 * 301);
+    assert_memory_equal(lp2p_buf_head(&pt), data, 100 * 301);
+    free(data);
+    lp2p_buf_free(&w);
+    lp2p_buf_free(&pt);
+    pair_free(&p);
+}
+
 static void test_transport_tampering(void **state)
 {
     pair p;
@@ -967,6 +1027,7 @@ int main(void)
         cmocka_unit_test(test_bad_signature_and_tampering),
         cmocka_unit_test(test_handshake_framing_errors),
         cmocka_unit_test(test_transport_framing),
+        cmocka_unit_test(test_transport_gather),
         cmocka_unit_test(test_transport_tampering),
         cmocka_unit_test(test_transport_nonce_exhaustion),
         cmocka_unit_test(test_transfer_16mib_both_ways),
