@@ -45,8 +45,8 @@ static void send_one(ping_app *a)
     if (rc < 0) {
         /* no peer field: on LP2P_ERR_CLOSED a->conn may be gone */
         lp2p_log(LP2P_ERROR, "ping_failed",
-                 LF_S("reason", rc == LP2P_ERR_CLOSED ? "connection to the peer closed"
-                                                      : lp2p_strerror(rc)));
+                 LF_S("reason",
+                      rc == LP2P_ERR_CLOSED ? "connection to the peer closed" : lp2p_strerror(rc)));
         probe_finish(a->cl, 1);
     }
 }

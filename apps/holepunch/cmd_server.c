@@ -36,8 +36,8 @@ static const char *const k_help =
     "  --kaspa-listen HOST:PORT  also serve Kaspa over plain TCP, e.g. 0.0.0.0:16111 (port 0:\n"
     "                        any; the kaspa_listen event shows the bound address)\n"
     "  --kaspa-max-connections N  plain-TCP Kaspa peers at once (default 128; 0: no cap)\n"
-    "  --kaspa-max-connections-per-ip N  ... from one address (default 8; 0: no cap)\n"
-    DAEMON_METRICS_HELP "\n" KASPA_OPTS_HELP;
+    "  --kaspa-max-connections-per-ip N  ... from one address (default 8; 0: no "
+    "cap)\n" DAEMON_METRICS_HELP "\n" KASPA_OPTS_HELP;
 
 static const char *const k_examples =
     "  holepunch server --listen /ip4/0.0.0.0/tcp/4001 \\\n"

@@ -64,8 +64,7 @@ static int idle_end(lp2p_pinger *p, const char *event)
         return 0;
     char peer[128] = "";
     lp2p_peer_id_to_string(&p->peer, peer, sizeof(peer));
-    lp2p_log(LP2P_INFO, event, LF_S("peer", peer),
-             LF_B("in_flight", p->core.waiting));
+    lp2p_log(LP2P_INFO, event, LF_S("peer", peer), LF_B("in_flight", p->core.waiting));
     if (!p->core.waiting)
         return 1;
     lp2p_conn *c = lp2p_host_find_conn(p->host, &p->peer);
