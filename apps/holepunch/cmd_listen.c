@@ -100,8 +100,6 @@ int cmd_listen(int argc, char **argv)
         exit_code = 2;
     } else {
         daemon_metrics_watch_host(app.metrics, app.host);
-        for (size_t i = 0; i < c.nrelay; i++)
-            lp2p_host_reserve(app.host, c.relay[i]);
         cli_on_signal(&loop, on_stop, &app);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -18,5 +18,5 @@ expect c1 'e.event === "kaspa_resolved" && e.name === "localhost:'"$PORT"'" && e
 expect c1 'e.event === "kaspa_pings_done" && e.sent === 3 && e.answered === 3' "client: 3 of 3 pings answered"
 
 step_fails bad 10 "$H" client --kaspa-connect "localhost" --log-format json --pings 1
-grep -q "want HOST:PORT" "$WORK/bad.err" || fail "no clear error for a name without a port: $(cat "$WORK/bad.err")"
+grep -q "expected HOST:PORT" "$WORK/bad.err" || fail "no clear error for a name without a port: $(cat "$WORK/bad.err")"
 log "ok: a name without a port is refused with the reason"
