@@ -1,8 +1,11 @@
 /* The host API over real loopback TCP, against a peer that serves /perf/1.0.0 (normally
  * `holepunch listen` in another process, so each side has a core and an event loop):
  *
- *   bench_host handshakes ADDR [SECONDS]   dial -> ready -> close, one at a time (TCP connect,
- *                                          multistream, Noise XX, Yamux); default 2 s
+ *   bench_host handshakes ADDR [SECONDS [COUNT]]
+ *                                          dial -> ready -> close, one at a time (TCP connect,
+ *                                          multistream, Noise XX, Yamux); default 2 s; stops
+ *                                          early after COUNT connections (for callgrind:
+ *                                          a fixed amount of work, see bench/profile.sh)
  *   bench_host rtt ADDR [N]                a new connection + a 1-byte perf round trip
  *                                          (the libp2p perf "latency" run); default 20
  *   bench_host throughput ADDR [BYTES]     one perf stream up (BYTES, none back), then one
@@ -246,7 +249,7 @@ static void on_disconnected(lp2p_conn *c, int reason, void *ud)
         return;
     b->conn = NULL;
     if (b->mode == M_HANDSHAKES) {
-        if (since_s(b->t0) < b->secs)
+        if (since_s(b->t0) < b->secs && (b->target <= 0 || b->done < b->target))
             uv_timer_start(&b->next, on_next, 0, 0);
         else
             finish(b, 0);
@@ -315,8 +318,9 @@ int main(int argc, char **argv)
     if (strcmp(m, "handshakes") == 0) {
         b.mode = M_HANDSHAKES;
         b.secs = argc > 3 ? atof(argv[3]) : 2.0;
+        b.target = argc > 4 ? atol(argv[4]) : 0;
         nhosts = HS_HOSTS;
-        if (b.secs <= 0)
+        if (b.secs <= 0 || b.target < 0)
             goto usage;
     } else if (strcmp(m, "rtt") == 0) {
         b.mode = M_RTT;

@@ -32,6 +32,15 @@ int lp2p_x25519_keygen(lp2p_x25519_key *k, const lp2p_rng *rng)
     return rc;
 }
 
+int lp2p_x25519_share(lp2p_x25519_key *dst, const lp2p_x25519_key *src)
+{
+    if (!src->pkey || EVP_PKEY_up_ref(src->pkey) != 1)
+        return LP2P_ERR_CRYPTO;
+    EVP_PKEY_free(dst->pkey);
+    memmove(dst, src, sizeof(*dst));
+    return 0;
+}
+
 int lp2p_x25519_dh(const lp2p_x25519_key *k, const uint8_t peer_pub[LP2P_X25519_LEN],
                    uint8_t out[LP2P_X25519_LEN])
 {

@@ -22,6 +22,9 @@ int lp2p_x25519_keygen(lp2p_x25519_key *k, const lp2p_rng *rng);
 /* Key pair from a given private scalar (tests, vectors); computes pub. k must be zeroed or
  * wiped. */
 int lp2p_x25519_from_private(lp2p_x25519_key *k, const uint8_t priv[LP2P_X25519_LEN]);
+/* dst becomes a second holder of src's key pair (OpenSSL's parsed key is reference-counted,
+ * so no scalar multiplication). dst must be zeroed or wiped; wipe both independently. */
+int lp2p_x25519_share(lp2p_x25519_key *dst, const lp2p_x25519_key *src);
 /* Shared secret of our private key and their public key. LP2P_ERR_CRYPTO when the result
  * is all zeros (a small-order public key, RFC 7748 §6.1) or OpenSSL fails. */
 int lp2p_x25519_dh(const lp2p_x25519_key *k, const uint8_t peer_pub[LP2P_X25519_LEN],

@@ -455,6 +455,15 @@ static int conn_start_noise(lp2p_conn *c)
     nc.nmuxers = 1;
     nc.rng = LP2P_RNG_OPENSSL;
     nc.trace = LP2P_TRACE_LOG;
+    lp2p_host *h = c->host;
+    /* Made on first use; a failure only means this session signs its own key. */
+    if (!h->noise_static.ready)
+        (void)lp2p_noise_static_init(&h->noise_static, h->cfg.identity, &nc.rng);
+    if (!h->noise_seen)
+        h->noise_seen = lp2p_noise_seen_new();
+    nc.shared_static = h->noise_static.ready ? &h->noise_static : NULL;
+    nc.seen = h->noise_seen;
+    nc.spare_ephemeral = &h->spare_e;
     int rc = lp2p_noise_new(&nc, &c->noise);
     if (rc < 0)
         return rc;

@@ -2,6 +2,7 @@
  * before-sleep hook that flushes every connection's output in one write (redis'
  * handleClientsWithPendingWrites pattern) and frees closed streams. */
 #include "host/host_internal.h"
+#include "crypto/random.h"
 #include "lp2p/err.h"
 #include "net/tcp.h"
 #include "net/tcp_transport.h"
@@ -31,6 +32,11 @@ void lp2p_host_config_default(lp2p_host_config *c, uv_loop_t *loop, const lp2p_k
 void lp2p__host_free(lp2p_host *h)
 {
     lp2p_relay_quota_del(h->relay_quota);
+    lp2p_noise_static_wipe(&h->noise_static);
+    lp2p_x25519_wipe(&h->spare_e);
+    lp2p_noise_seen_del(h->noise_seen);
+    lp2p_buf_free(&h->spr);
+    lp2p_buf_free(&h->spr_addrs);
     free(h);
 }
 
@@ -74,6 +80,11 @@ static void on_before_sleep(uv_prepare_t *p)
         lp2p__conn_flush(c);
     }
     gc_streams(h);
+    /* Once the host has made a connection, keep the next one's ephemeral key ready: made
+     * here, after this turn's writes went out, it overlaps with the peer's half of a
+     * handshake instead of adding to it (a key generation is a sixth of one side's crypto). */
+    if (h->noise_static.ready && !h->spare_e.pkey && !h->closing)
+        (void)lp2p_x25519_keygen(&h->spare_e, &LP2P_RNG_OPENSSL);
 }
 
 /* Runs right after the loop's I/O callbacks, before handles closed during them are freed:

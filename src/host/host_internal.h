@@ -88,8 +88,16 @@ struct lp2p_host {
     int next_observer_id;
     int dispatching;         /* nesting depth of event dispatches (events.c) */
     lp2p_obs_table observed; /* our NAT mappings, as peers saw them (observed_addrs.h) */
-    lp2p_list dirty;         /* connections with output to flush before the loop sleeps */
-    lp2p_list staged;        /* connections whose streams stopped on staged bytes (after I/O) */
+    /* Kept across Noise handshakes, made on the first one (proto/noise_static.h,
+     * proto/noise_seen.h): our static key with its signature, and peers' verified ones. */
+    lp2p_noise_static noise_static;
+    lp2p_noise_seen *noise_seen;
+    lp2p_x25519_key spare_e; /* next handshake's ephemeral key, made after a flush (host.c) */
+    /* Our signed peer record as last sealed, and the addresses it covers (each a u16 length
+     * and the bytes): identify sends it again while they are unchanged (identify_svc.c). */
+    lp2p_buf spr, spr_addrs;
+    lp2p_list dirty;  /* connections with output to flush before the loop sleeps */
+    lp2p_list staged; /* connections whose streams stopped on staged bytes (after I/O) */
     uv_prepare_t flush_hook;
     uv_check_t close_hook; /* delivers on_close right after I/O callbacks */
     int closing;

@@ -40,6 +40,44 @@ typedef struct id_reader_ctx {
     int push;
 } id_reader_ctx;
 
+/* Our signed peer record over these addresses in h->spr. A record is sealed (an Ed25519
+ * signature, as costly as the rest of identify together) only when the addresses differ
+ * from the last record's; otherwise the last one goes out again, with its seq, as
+ * go-libp2p does: seq must grow when the record changes, not per connection. */
+static int signed_record(lp2p_host *h, uint8_t *const *abytes, const size_t *alens, size_t na)
+{
+    lp2p_buf key;
+    lp2p_buf_init(&key);
+    int rc = 0;
+    for (size_t i = 0; i < na && rc == 0; i++) {
+        uint8_t l[2] = {(uint8_t)(alens[i] >> 8), (uint8_t)alens[i]};
+        rc = lp2p_buf_append(&key, l, 2);
+        if (rc == 0)
+            rc = lp2p_buf_append(&key, abytes[i], alens[i]);
+    }
+    if (rc == 0 && lp2p_buf_size(&h->spr) && lp2p_buf_size(&key) == lp2p_buf_size(&h->spr_addrs) &&
+        memcmp(lp2p_buf_head(&key), lp2p_buf_head(&h->spr_addrs), lp2p_buf_size(&key)) == 0) {
+        lp2p_buf_free(&key);
+        return 0;
+    }
+    uint8_t *rec = NULL;
+    size_t reclen = 0;
+    if (rc == 0)
+        rc = lp2p_peer_record_seal(h->cfg.identity, lp2p_wall_ms(), (const uint8_t *const *)abytes,
+                                   alens, na, &rec, &reclen);
+    lp2p_buf_clear(&h->spr);
+    lp2p_buf_clear(&h->spr_addrs);
+    if (rc == 0)
+        rc = lp2p_buf_append(&h->spr, rec, reclen);
+    if (rc == 0)
+        rc = lp2p_buf_append(&h->spr_addrs, lp2p_buf_head(&key), lp2p_buf_size(&key));
+    if (rc)
+        lp2p_buf_clear(&h->spr);
+    free(rec);
+    lp2p_buf_free(&key);
+    return rc;
+}
+
 static void id_on_open(lp2p_stream *s, void *ud)
 {
     lp2p_conn *c = lp2p_stream_conn(s);
@@ -75,12 +113,9 @@ static void id_on_open(lp2p_stream *s, void *ud)
     info.protocol_version = (char *)PROTOCOL_VERSION;
     info.agent_version = (char *)h->cfg.agent;
 
-    uint8_t *rec = NULL;
-    size_t reclen = 0;
-    if (lp2p_peer_record_seal(h->cfg.identity, lp2p_wall_ms(), (const uint8_t *const *)abytes,
-                              alens, na, &rec, &reclen) == 0) {
-        info.signed_peer_record = rec;
-        info.signed_peer_record_len = reclen;
+    if (signed_record(h, abytes, alens, na) == 0) {
+        info.signed_peer_record = lp2p_buf_head(&h->spr);
+        info.signed_peer_record_len = lp2p_buf_size(&h->spr);
     }
     lp2p_buf out;
     lp2p_buf_init(&out);
@@ -89,7 +124,6 @@ static void id_on_open(lp2p_stream *s, void *ud)
         lp2p_stream_write(s, lp2p_buf_head(&out), lp2p_buf_size(&out));
     lp2p_stream_close(s);
     lp2p_buf_free(&out);
-    free(rec);
     lp2p_multiaddr_free(&obs);
     for (size_t i = 0; i < na; i++)
         lp2p_multiaddr_free(&mas[i]);

@@ -17,6 +17,8 @@
 struct lp2p_noise {
     lp2p_noise_xx xx;
     const lp2p_keypair *identity;
+    const lp2p_noise_static *shared_static; /* borrowed; NULL = per-session key */
+    lp2p_noise_seen *seen;                  /* borrowed; may be NULL */
     int initiator;
     lp2p_trace trace;
     int has_expected;
@@ -96,8 +98,22 @@ int lp2p_noise_new(const lp2p_noise_config *c, lp2p_noise **out)
         n->expected = *c->expected_remote;
     }
     /* Empty prologue: the libp2p spec defines none. */
-    int rc = lp2p_noise_xx_init(&n->xx, n->initiator, NULL, 0, c->test_static_key,
+    int rc;
+    if (c->shared_static && c->shared_static->ready && !c->test_static_key &&
+        !c->test_ephemeral_key) {
+        n->shared_static = c->shared_static;
+        rc = lp2p_noise_xx_init_with_static(&n->xx, n->initiator, NULL, 0, &c->shared_static->key,
+                                            &c->rng);
+    } else {
+        rc = lp2p_noise_xx_init(&n->xx, n->initiator, NULL, 0, c->test_static_key,
                                 c->test_ephemeral_key, &c->rng);
+    }
+    n->seen = c->seen;
+    if (!rc && !c->test_ephemeral_key && c->spare_ephemeral && c->spare_ephemeral->pkey) {
+        n->xx.e = *c->spare_ephemeral; /* moved: one owner, used once, wiped with the core */
+        n->xx.e_given = 1;
+        memset(c->spare_ephemeral, 0, sizeof(*c->spare_ephemeral));
+    }
     if (!rc)
         rc = copy_list(&n->muxers, &n->nmuxers, c->muxers, c->nmuxers);
     if (rc) {
@@ -167,9 +183,13 @@ static int build_payload(lp2p_noise *n, uint8_t **out, size_t *outlen)
     memcpy(msg, LP2P_NOISE_SIG_PREFIX, PREFIX_LEN);
     memcpy(msg + PREFIX_LEN, n->xx.s.pub, LP2P_X25519_LEN);
     uint8_t sig[LP2P_SIG_MAX];
-    int rc = lp2p_keypair_sign(n->identity, msg, sizeof(msg), sig);
-    if (rc)
-        return rc;
+    if (n->shared_static) {
+        memcpy(sig, n->shared_static->sig, sizeof(sig)); /* signed once, over this key */
+    } else {
+        int rc = lp2p_keypair_sign(n->identity, msg, sizeof(msg), sig);
+        if (rc)
+            return rc;
+    }
     size_t pklen = 0;
     const uint8_t *pk = lp2p_keypair_pubkey(n->identity, &pklen);
     if (!pk)
@@ -244,8 +264,20 @@ static int check_payload(lp2p_noise *n, const uint8_t *data, size_t len)
     uint8_t msg[PREFIX_LEN + LP2P_X25519_LEN];
     memcpy(msg, LP2P_NOISE_SIG_PREFIX, PREFIX_LEN);
     memcpy(msg + PREFIX_LEN, n->xx.rs, LP2P_X25519_LEN);
-    rc = lp2p_pubkey_verify(p->identity_key.data, p->identity_key.len, msg, sizeof(msg),
-                            p->identity_sig.data, p->identity_sig.len);
+    /* A triple verified before needs no second verification (noise_seen.h says why that
+     * is safe); the key is still parsed below for the peer ID. */
+    uint8_t seen_d[LP2P_SHA256_LEN];
+    int have_d =
+        n->seen && lp2p_noise_seen_digest(p->identity_key.data, p->identity_key.len, n->xx.rs,
+                                          p->identity_sig.data, p->identity_sig.len, seen_d) == 0;
+    if (have_d && lp2p_noise_seen_has(n->seen, seen_d)) {
+        rc = 0;
+    } else {
+        rc = lp2p_pubkey_verify(p->identity_key.data, p->identity_key.len, msg, sizeof(msg),
+                                p->identity_sig.data, p->identity_sig.len);
+        if (rc == 0 && have_d)
+            lp2p_noise_seen_add(n->seen, seen_d);
+    }
     if (rc) {
         rc = fail(n, LP2P_ERR_AUTH,
                   rc == LP2P_ERR_AUTH ? "identity signature over the static key is invalid"

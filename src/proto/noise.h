@@ -30,6 +30,8 @@
 #include <sys/uio.h>
 
 #include "lp2p/identity.h"
+#include "proto/noise_seen.h"
+#include "proto/noise_static.h"
 #include "util/buf.h"
 #include "util/rng.h"
 #include "util/trace.h"
@@ -51,12 +53,22 @@ typedef struct lp2p_noise_config {
     size_t nmuxers;
     lp2p_rng rng;     /* required: the X25519 keys' randomness (LP2P_RNG_OPENSSL) */
     lp2p_trace trace; /* noise_error records (reason, code, role); zero = silent */
+    /* Borrowed, may be NULL. shared_static: the host's long-lived static key and its
+     * signature (noise_static.h; NULL = a fresh key and signature for this session).
+     * seen: identity signatures verified before (noise_seen.h; NULL = verify each). */
+    const lp2p_noise_static *shared_static;
+    lp2p_noise_seen *seen;
+    /* May be NULL or empty (pkey NULL). An ephemeral key pair the caller generated ahead of
+     * time from its CSPRNG and never used: the core takes it (moves it out and zeroes
+     * *spare_ephemeral), so key generation can run while the loop would otherwise wait. */
+    lp2p_x25519_key *spare_ephemeral;
     /* Tests only: fixed X25519 private keys (32 bytes each); NULL = fresh random keys. */
     const uint8_t *test_static_key;
     const uint8_t *test_ephemeral_key;
 } lp2p_noise_config;
 
-/* Creates a core with a fresh per-session static X25519 key. Returns 0 or a negative code. */
+/* Creates a core (with a fresh static X25519 key unless shared_static is given). Returns 0 or a
+ * negative code. */
 int lp2p_noise_new(const lp2p_noise_config *c, lp2p_noise **out);
 /* Frees the core and wipes its keys. NULL is fine. */
 void lp2p_noise_del(lp2p_noise *n);

@@ -129,8 +129,8 @@ static int decrypt_and_hash(lp2p_noise_xx *x, const uint8_t *ct, size_t len, uin
 
 /* ---- HandshakeState ------------------------------------------------------------------------ */
 
-int lp2p_noise_xx_init(lp2p_noise_xx *x, int initiator, const uint8_t *prologue, size_t plen,
-                       const uint8_t *s_priv, const uint8_t *e_priv, const lp2p_rng *rng)
+static int init_symmetric(lp2p_noise_xx *x, int initiator, const uint8_t *prologue, size_t plen,
+                          const lp2p_rng *rng)
 {
     memset(x, 0, sizeof(*x));
     x->initiator = !!initiator;
@@ -141,7 +141,13 @@ int lp2p_noise_xx_init(lp2p_noise_xx *x, int initiator, const uint8_t *prologue,
     memcpy(x->h, LP2P_NOISE_PROTOCOL_NAME, HASHLEN);
     memcpy(x->ck, x->h, HASHLEN);
     /* MixHash(prologue) happens even for an empty prologue. */
-    int rc = mix_hash(x, prologue, plen);
+    return mix_hash(x, prologue, plen);
+}
+
+int lp2p_noise_xx_init(lp2p_noise_xx *x, int initiator, const uint8_t *prologue, size_t plen,
+                       const uint8_t *s_priv, const uint8_t *e_priv, const lp2p_rng *rng)
+{
+    int rc = init_symmetric(x, initiator, prologue, plen, rng);
     if (rc)
         return rc;
     rc = s_priv ? lp2p_x25519_from_private(&x->s, s_priv) : lp2p_x25519_keygen(&x->s, &x->rng);
@@ -153,6 +159,13 @@ int lp2p_noise_xx_init(lp2p_noise_xx *x, int initiator, const uint8_t *prologue,
         x->e_given = 1;
     }
     return 0;
+}
+
+int lp2p_noise_xx_init_with_static(lp2p_noise_xx *x, int initiator, const uint8_t *prologue,
+                                   size_t plen, const lp2p_x25519_key *s, const lp2p_rng *rng)
+{
+    int rc = init_symmetric(x, initiator, prologue, plen, rng);
+    return rc ? rc : lp2p_x25519_share(&x->s, s);
 }
 
 void lp2p_noise_xx_free(lp2p_noise_xx *x)

@@ -62,6 +62,10 @@ typedef struct lp2p_noise_xx {
  * is for test vectors only: an ephemeral key must never be reused). rng is copied. */
 int lp2p_noise_xx_init(lp2p_noise_xx *x, int initiator, const uint8_t *prologue, size_t plen,
                        const uint8_t *s_priv, const uint8_t *e_priv, const lp2p_rng *rng);
+/* The same with a long-lived static key pair s held by the caller (shared, not copied:
+ * building a key from raw bytes costs a scalar multiplication). */
+int lp2p_noise_xx_init_with_static(lp2p_noise_xx *x, int initiator, const uint8_t *prologue,
+                                   size_t plen, const lp2p_x25519_key *s, const lp2p_rng *rng);
 void lp2p_noise_xx_free(lp2p_noise_xx *x);
 /* Whose turn: 1 when the next handshake message is ours to write. */
 int lp2p_noise_xx_our_turn(const lp2p_noise_xx *x);

@@ -4,6 +4,9 @@
  * sends exactly the length asked for in its 8-byte big-endian header, then closes. */
 #include "pair/test_host_util.h"
 
+#include <unistd.h>
+
+#include "proto/identify.h"
 #include "proto/perf.h"
 
 TRIO_FIXTURE()
@@ -114,6 +117,54 @@ static void test_observed_only_from_listen_port(void **state)
     assert_int_equal(LOG_COUNT("observed_addr", by_b, a_port), 1);
 }
 
+/* One identify answer from B on a new stream of c, decoded (the caller frees info). */
+static void identify_once(lp2p_conn *c, lp2p_identify_info *info)
+{
+    static stream_rec r;
+    sr_init(&r);
+    assert_int_equal(lp2p_conn_open_stream(c, "/ipfs/id/1.0.0", &k_rec_cb, &r, &r.s), 0);
+    assert_true(RUN_UNTIL(r.eof, 5000)); /* B writes one message and closes its side */
+    assert_int_equal(lp2p_stream_close(r.s), 0);
+    assert_true(RUN_UNTIL(r.closed, 5000));
+    assert_int_equal(r.err, 0);
+    /* One length-prefixed message: skip the uvarint. */
+    const uint8_t *p = lp2p_buf_head(&r.got);
+    size_t n = lp2p_buf_size(&r.got), k = 0;
+    while (k < n && (p[k] & 0x80))
+        k++;
+    assert_true(k < n);
+    lp2p_identify_info_init(info);
+    assert_int_equal(lp2p_identify_decode(p + k + 1, n - k - 1, info), 0);
+    assert_non_null(info->signed_peer_record);
+    sr_free(&r);
+}
+
+/* The signed peer record is sealed once per set of addresses: identify answers carry the
+ * same envelope (same seq) while B's addresses stay, and a new one (still valid, for the new
+ * list) once B listens on another address. */
+static void test_identify_reuses_signed_record(void **state)
+{
+    lp2p_conn *c = trio_connect(&A, &B);
+    lp2p_identify_info one, two, three;
+    identify_once(c, &one);
+    usleep(3000); /* a record sealed now would carry another seq (wall-clock ms) */
+    identify_once(c, &two);
+    assert_int_equal(one.signed_peer_record_len, two.signed_peer_record_len);
+    assert_memory_equal(one.signed_peer_record, two.signed_peer_record, one.signed_peer_record_len);
+    assert_int_equal(lp2p_host_listen(B.host, "/ip4/127.0.0.1/tcp/0"), 0);
+    identify_once(c, &three);
+    assert_true(
+        three.signed_peer_record_len != one.signed_peer_record_len ||
+        memcmp(three.signed_peer_record, one.signed_peer_record, one.signed_peer_record_len) != 0);
+    const lp2p_peer_id *bid = lp2p_conn_peer(c);
+    assert_int_equal(lp2p_identify_verify(&three, bid, NULL), 0);
+    assert_true(three.record_verified);
+    assert_int_equal(three.n_listen_addrs, one.n_listen_addrs + 1);
+    lp2p_identify_info_free(&one);
+    lp2p_identify_info_free(&two);
+    lp2p_identify_info_free(&three);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +174,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identify_advertises_concrete_addresses, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_observed_only_from_listen_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identify_reuses_signed_record, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -488,13 +488,15 @@ static void test_expected_peer_id(void **state)
     pair_free(&p);
 }
 
-/* msg2 from a bare responder with a chosen payload; returns the initiator's verdict. */
-static int initiator_verdict(const uint8_t *payload, size_t plen, int flip_byte)
+/* msg2 from a bare responder with a chosen payload; returns the initiator's verdict. The
+ * initiator checks signatures through `seen` (NULL: none). */
+static int initiator_verdict_seen(const uint8_t *payload, size_t plen, int flip_byte,
+                                  lp2p_noise_seen *seen)
 {
     lp2p_keypair *ik;
     assert_int_equal(lp2p_keypair_generate(&ik), 0);
     lp2p_noise *ini;
-    lp2p_noise_config ic = {.rng = LP2P_RNG_OPENSSL, .identity = ik, .initiator = 1};
+    lp2p_noise_config ic = {.rng = LP2P_RNG_OPENSSL, .identity = ik, .initiator = 1, .seen = seen};
     assert_int_equal(lp2p_noise_new(&ic, &ini), 0);
     assert_int_equal(lp2p_noise_start(ini), 0);
     lp2p_noise_xx bare;
@@ -521,6 +523,11 @@ static int initiator_verdict(const uint8_t *payload, size_t plen, int flip_byte)
     lp2p_buf_free(&out);
     lp2p_buf_free(&pay);
     return rc;
+}
+
+static int initiator_verdict(const uint8_t *payload, size_t plen, int flip_byte)
+{
+    return initiator_verdict_seen(payload, plen, flip_byte, NULL);
 }
 
 /* Payload signed by kp over the static key static_pub (sig optionally corrupted). */
@@ -600,6 +607,162 @@ static void test_bad_signature_and_tampering(void **state)
     assert_int_equal(rc, LP2P_ERR_CRYPTO);
     assert_true(lp2p_err_is_fatal(rc));
     assert_null(lp2p_noise_remote_peer(p.rsp));
+    pair_free(&p);
+}
+
+/* The verified-signature cache never turns a bad signature into a good one: with the good
+ * triple cached, the same identity and static key with a corrupted signature, or a good
+ * signature over another static key, are still refused; the good triple is recorded only
+ * after it verified. */
+static void test_seen_cache_does_not_mask_bad_signatures(void **state)
+{
+    lp2p_keypair *rk;
+    assert_int_equal(lp2p_keypair_generate(&rk), 0);
+    lp2p_x25519_key bare_s = {0}, other_s = {0};
+    uint8_t s42[32], s43[32];
+    memset(s42, 0x42, 32); /* initiator_verdict's bare responder uses this static key */
+    memset(s43, 0x43, 32);
+    assert_int_equal(lp2p_x25519_from_private(&bare_s, s42), 0);
+    assert_int_equal(lp2p_x25519_from_private(&other_s, s43), 0);
+    lp2p_noise_seen *seen = lp2p_noise_seen_new();
+    assert_non_null(seen);
+    uint8_t pl[256], sigmsg[56], sig[64], d[32];
+    size_t n, pkl;
+    const uint8_t *pk = lp2p_keypair_pubkey(rk, &pkl);
+    memcpy(sigmsg, "noise-libp2p-static-key:", 24);
+    memcpy(sigmsg + 24, bare_s.pub, 32);
+    assert_int_equal(lp2p_keypair_sign(rk, sigmsg, 56, sig), 0);
+    assert_int_equal(lp2p_noise_seen_digest(pk, pkl, bare_s.pub, sig, 64, d), 0);
+
+    /* A bad signature first: refused and not recorded. */
+    n = make_payload(rk, bare_s.pub, 1, 0, pl);
+    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), LP2P_ERR_AUTH);
+    assert_false(lp2p_noise_seen_has(seen, d));
+    /* The good triple: accepted and recorded. */
+    n = make_payload(rk, bare_s.pub, 0, 0, pl);
+    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), 1);
+    assert_true(lp2p_noise_seen_has(seen, d));
+    /* Again (a hit): still accepted. */
+    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), 1);
+    /* Same identity and static key, corrupted signature: refused despite the cached entry. */
+    n = make_payload(rk, bare_s.pub, 1, 0, pl);
+    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), LP2P_ERR_AUTH);
+    /* A good signature over another static key than the one in the handshake. */
+    n = make_payload(rk, other_s.pub, 0, 0, pl);
+    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), LP2P_ERR_AUTH);
+    /* Another identity presenting the cached signature bytes: refused. */
+    lp2p_keypair *mk;
+    assert_int_equal(lp2p_keypair_generate(&mk), 0);
+    Lp2p__Noise__NoiseHandshakePayload p = LP2P__NOISE__NOISE_HANDSHAKE_PAYLOAD__INIT;
+    size_t mkl;
+    p.has_identity_key = 1;
+    p.identity_key.data = (uint8_t *)lp2p_keypair_pubkey(mk, &mkl);
+    p.identity_key.len = mkl;
+    p.has_identity_sig = 1;
+    p.identity_sig.data = sig;
+    p.identity_sig.len = 64;
+    n = lp2p__noise__noise_handshake_payload__pack(&p, pl);
+    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), LP2P_ERR_AUTH);
+    lp2p_keypair_del(mk);
+    lp2p_noise_seen_del(seen);
+    lp2p_keypair_del(rk);
+    lp2p_x25519_wipe(&bare_s);
+    lp2p_x25519_wipe(&other_s);
+}
+
+/* A host's shared static key: every session presents the same static key with the
+ * signature made once, the peer accepts it (the signature verifies the first time, then
+ * comes from the peer's cache), and each session still has its own transport keys. */
+static void test_shared_static_key_across_sessions(void **state)
+{
+    lp2p_keypair *ik, *rk;
+    assert_int_equal(lp2p_keypair_generate(&ik), 0);
+    assert_int_equal(lp2p_keypair_generate(&rk), 0);
+    lp2p_noise_static st = {0};
+    assert_int_equal(lp2p_noise_static_init(&st, ik, &LP2P_RNG_OPENSSL), 0);
+    lp2p_noise_seen *seen = lp2p_noise_seen_new();
+    assert_non_null(seen);
+    size_t ikl;
+    const uint8_t *ipk = lp2p_keypair_pubkey(ik, &ikl);
+    uint8_t d[32];
+    assert_int_equal(lp2p_noise_seen_digest(ipk, ikl, st.key.pub, st.sig, 64, d), 0);
+    uint8_t first_ct[64];
+    for (int round = 0; round < 2; round++) {
+        pair p = {0};
+        p.ik = NULL;
+        p.rk = NULL;
+        lp2p_noise_config c = {
+            .rng = LP2P_RNG_OPENSSL, .identity = ik, .initiator = 1, .shared_static = &st};
+        lp2p_noise_config r = {.rng = LP2P_RNG_OPENSSL, .identity = rk, .seen = seen};
+        assert_int_equal(lp2p_noise_new(&c, &p.ini), 0);
+        assert_int_equal(lp2p_noise_new(&r, &p.rsp), 0);
+        assert_int_equal(lp2p_noise_seen_has(seen, d), round > 0);
+        pair_handshake(&p, 4096);
+        assert_int_equal(p.ini_rc, 1);
+        assert_int_equal(p.rsp_rc, 1);
+        /* The responder saw our identity, and recorded the shared key's triple. */
+        lp2p_peer_id want;
+        assert_int_equal(lp2p_peer_id_from_pubkey(ipk, ikl, &want), 0);
+        assert_true(lp2p_peer_id_equal(lp2p_noise_remote_peer(p.rsp), &want));
+        assert_true(lp2p_noise_seen_has(seen, d));
+        /* Fresh ephemerals: the same plaintext encrypts differently in each session. */
+        lp2p_buf ct;
+        lp2p_buf_init(&ct);
+        assert_int_equal(lp2p_noise_encrypt(p.ini, (const uint8_t *)"same", 4, &ct), 0);
+        assert_true(lp2p_buf_size(&ct) <= sizeof(first_ct));
+        if (round == 0)
+            memcpy(first_ct, lp2p_buf_head(&ct), lp2p_buf_size(&ct));
+        else
+            assert_memory_not_equal(first_ct, lp2p_buf_head(&ct), lp2p_buf_size(&ct));
+        lp2p_buf_free(&ct);
+        lp2p_noise_del(p.ini);
+        lp2p_noise_del(p.rsp);
+        lp2p_buf_free(&p.ini_extra);
+        lp2p_buf_free(&p.rsp_extra);
+    }
+    lp2p_noise_seen_del(seen);
+    lp2p_noise_static_wipe(&st);
+    lp2p_keypair_del(ik);
+    lp2p_keypair_del(rk);
+}
+
+/* A spare ephemeral key handed in is taken (the caller's copy is emptied, so it cannot be
+ * used twice) and is the e that msg1 carries; the handshake completes with it. */
+static void test_spare_ephemeral_is_taken_once(void **state)
+{
+    lp2p_keypair *ik, *rk;
+    assert_int_equal(lp2p_keypair_generate(&ik), 0);
+    assert_int_equal(lp2p_keypair_generate(&rk), 0);
+    lp2p_x25519_key spare = {0};
+    assert_int_equal(lp2p_x25519_keygen(&spare, &LP2P_RNG_OPENSSL), 0);
+    uint8_t pub[32];
+    memcpy(pub, spare.pub, 32);
+    pair p = {0};
+    lp2p_noise_config c = {
+        .rng = LP2P_RNG_OPENSSL, .identity = ik, .initiator = 1, .spare_ephemeral = &spare};
+    lp2p_noise_config r = {.rng = LP2P_RNG_OPENSSL, .identity = rk};
+    assert_int_equal(lp2p_noise_new(&c, &p.ini), 0);
+    assert_null(spare.pkey);
+    static const uint8_t zero[32];
+    assert_memory_equal(spare.priv, zero, 32);
+    assert_int_equal(lp2p_noise_new(&r, &p.rsp), 0);
+    assert_int_equal(lp2p_noise_start(p.ini), 0);
+    assert_int_equal(lp2p_buf_size(lp2p_noise_out(p.ini)), 2 + 32);
+    assert_memory_equal(lp2p_buf_head(lp2p_noise_out(p.ini)) + 2, pub, 32);
+    /* The emptied spare is ignored by the next core, which makes its own e. */
+    lp2p_noise *again;
+    assert_int_equal(lp2p_noise_new(&c, &again), 0);
+    assert_int_equal(lp2p_noise_start(again), 0);
+    assert_memory_not_equal(lp2p_buf_head(lp2p_noise_out(again)) + 2, pub, 32);
+    lp2p_noise_del(again);
+    for (int round = 0; round < 4; round++) {
+        feed(p.ini, p.rsp, 4096, &p.rsp_extra, &p.rsp_rc);
+        feed(p.rsp, p.ini, 4096, &p.ini_extra, &p.ini_rc);
+    }
+    assert_int_equal(p.ini_rc, 1);
+    assert_int_equal(p.rsp_rc, 1);
+    p.ik = ik;
+    p.rk = rk;
     pair_free(&p);
 }
 
@@ -1025,6 +1188,9 @@ int main(void)
         cmocka_unit_test(test_muxer_agreement),
         cmocka_unit_test(test_expected_peer_id),
         cmocka_unit_test(test_bad_signature_and_tampering),
+        cmocka_unit_test(test_seen_cache_does_not_mask_bad_signatures),
+        cmocka_unit_test(test_shared_static_key_across_sessions),
+        cmocka_unit_test(test_spare_ephemeral_is_taken_once),
         cmocka_unit_test(test_handshake_framing_errors),
         cmocka_unit_test(test_transport_framing),
         cmocka_unit_test(test_transport_gather),
