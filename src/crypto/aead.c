@@ -4,40 +4,73 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 
-/* Creates ctx on first use and loads the key into it; afterwards only the IV changes. */
-static int ctx_ready(lp2p_aead *a, EVP_CIPHER_CTX **ctx, int enc)
+/* The calling thread's two contexts, made on first use and freed when the thread exits
+ * (pthread key destructor; the main thread's live until the process ends). */
+static _Thread_local EVP_CIPHER_CTX *t_ctx[2]; /* [0] open, [1] seal */
+/* The key each context holds: a frame of the same connection as the last one (the common
+ * case: a burst, or one busy connection) only resets the IV, as a per-key context did. */
+static _Thread_local uint64_t t_loaded[2]; /* lp2p_aead.id; 0 = none */
+static _Atomic uint64_t g_next_id = 1;
+static pthread_key_t t_key;
+static pthread_once_t t_once = PTHREAD_ONCE_INIT;
+static int t_key_ok;
+
+static void free_thread_ctxs(void *unused)
 {
-    if (*ctx)
-        return 0;
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    if (!c)
-        return LP2P_ERR_NOMEM;
-    if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, a->key, NULL, enc) != 1) {
-        EVP_CIPHER_CTX_free(c);
+    (void)unused;
+    for (int i = 0; i < 2; i++) {
+        EVP_CIPHER_CTX_free(t_ctx[i]);
+        t_ctx[i] = NULL;
+        t_loaded[i] = 0;
+    }
+}
+
+static void make_key(void)
+{
+    t_key_ok = pthread_key_create(&t_key, free_thread_ctxs) == 0;
+}
+
+/* The thread's context for enc (1) or dec (0), loaded with a's key and iv. */
+static int ctx_for(const lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], int enc,
+                   EVP_CIPHER_CTX **out)
+{
+    EVP_CIPHER_CTX *c = t_ctx[enc];
+    if (!c) {
+        pthread_once(&t_once, make_key);
+        if (!(c = EVP_CIPHER_CTX_new()))
+            return LP2P_ERR_NOMEM;
+        if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, enc) != 1) {
+            EVP_CIPHER_CTX_free(c);
+            return LP2P_ERR_CRYPTO;
+        }
+        t_ctx[enc] = c;
+        if (t_key_ok)
+            pthread_setspecific(t_key, t_ctx);
+    }
+    int same = a->id && t_loaded[enc] == a->id;
+    if (EVP_CipherInit_ex(c, NULL, NULL, same ? NULL : a->key, iv, enc) != 1) {
+        t_loaded[enc] = 0;
         return LP2P_ERR_CRYPTO;
     }
-    *ctx = c;
+    t_loaded[enc] = a->id;
+    *out = c;
     return 0;
 }
 
 int lp2p_aead_init(lp2p_aead *a, const uint8_t key[LP2P_AEAD_KEY_LEN])
 {
-    /* Rekey: drop the old contexts; they are recreated lazily with the new key. */
-    EVP_CIPHER_CTX_free(a->enc);
-    EVP_CIPHER_CTX_free(a->dec);
-    a->enc = a->dec = NULL;
     memmove(a->key, key, LP2P_AEAD_KEY_LEN);
+    a->id = g_next_id++; /* atomic: threads never share an id, so never a wrong key */
     return 0;
 }
 
 void lp2p_aead_free(lp2p_aead *a)
 {
-    EVP_CIPHER_CTX_free(a->enc);
-    EVP_CIPHER_CTX_free(a->dec);
-    a->enc = a->dec = NULL;
     OPENSSL_cleanse(a->key, sizeof(a->key));
+    a->id = 0;
 }
 
 void lp2p_aead_noise_nonce(uint64_t n, uint8_t iv[LP2P_AEAD_NONCE_LEN])
@@ -57,11 +90,9 @@ static int seal_pieces(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], cons
         len += pt[i].iov_len;
     if (len > INT_MAX - LP2P_AEAD_TAG_LEN || adlen > INT_MAX)
         return LP2P_ERR_TOO_LARGE;
-    if ((rc = ctx_ready(a, &a->enc, 1)))
+    EVP_CIPHER_CTX *c;
+    if ((rc = ctx_for(a, iv, 1, &c)))
         return rc;
-    EVP_CIPHER_CTX *c = a->enc;
-    if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, iv) != 1)
-        return LP2P_ERR_CRYPTO;
     if (adlen && EVP_EncryptUpdate(c, NULL, &outl, ad, (int)adlen) != 1)
         return LP2P_ERR_CRYPTO;
     size_t off = 0;
@@ -93,16 +124,14 @@ int lp2p_aead_open_iv(lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], const
         return LP2P_ERR_CRYPTO;
     if (len > INT_MAX || adlen > INT_MAX)
         return LP2P_ERR_TOO_LARGE;
-    if ((rc = ctx_ready(a, &a->dec, 0)))
+    EVP_CIPHER_CTX *c;
+    if ((rc = ctx_for(a, iv, 0, &c)))
         return rc;
     size_t n = len - LP2P_AEAD_TAG_LEN;
     /* The tag is copied out first: with out == ct, decryption overwrites nothing past n,
      * but OpenSSL wants a mutable pointer for SET_TAG. */
     uint8_t tag[LP2P_AEAD_TAG_LEN];
     memcpy(tag, ct + n, LP2P_AEAD_TAG_LEN);
-    EVP_CIPHER_CTX *c = a->dec;
-    if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, iv) != 1)
-        return LP2P_ERR_CRYPTO;
     if (adlen && EVP_DecryptUpdate(c, NULL, &outl, ad, (int)adlen) != 1)
         return LP2P_ERR_CRYPTO;
     if (n && EVP_DecryptUpdate(c, out, &outl, ct, (int)n) != 1)

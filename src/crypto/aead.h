@@ -3,8 +3,10 @@
  * Noise (spec §12.3): the 96-bit nonce is 32 bits of zeros followed by the little-endian
  * 64-bit counter n:   00 00 00 00 ‖ le64(n)
  *
- * One lp2p_aead holds one key and keeps its EVP_CIPHER_CTXs alive, so a frame costs one IV
- * reset and no allocation. The encrypt and decrypt contexts are created on first use. */
+ * One lp2p_aead holds only its key (32 bytes). The EVP_CIPHER_CTXs are the thread's, one
+ * for sealing and one for opening, shared by every key: a frame loads key and IV into them
+ * (ChaCha20 has no key schedule: loading a key is a copy), so a frame still costs no
+ * allocation, and an idle connection does not keep two OpenSSL contexts (~2.2 KiB). */
 #ifndef LP2P_CRYPTO_AEAD_H
 #define LP2P_CRYPTO_AEAD_H
 
@@ -18,14 +20,13 @@
 #define LP2P_AEAD_TAG_LEN   16
 
 typedef struct lp2p_aead {
-    struct evp_cipher_ctx_st *enc;
-    struct evp_cipher_ctx_st *dec;
     uint8_t key[LP2P_AEAD_KEY_LEN];
+    uint64_t id; /* unique per lp2p_aead_init in the process: which key a context holds */
 } lp2p_aead;
 
 /* Sets the key. Safe on a zeroed struct and to call again to rekey. 0 or error. */
 int lp2p_aead_init(lp2p_aead *a, const uint8_t key[LP2P_AEAD_KEY_LEN]);
-/* Frees the contexts and wipes the key. Safe on a zeroed or freed struct. */
+/* Wipes the key. Safe on a zeroed or freed struct. */
 void lp2p_aead_free(lp2p_aead *a);
 
 /* Writes len bytes of ciphertext then the 16-byte tag to out (len + 16 bytes). out may equal

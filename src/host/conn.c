@@ -176,9 +176,12 @@ static const lp2p_transport_events k_conn_events = {
 lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const char *remote_addr,
                           const lp2p_peer_id *expected)
 {
-    lp2p_conn *c = calloc(1, sizeof(*c));
+    const char *ra = remote_addr ? remote_addr : t ? lp2p_transport_remote_addr(t) : "";
+    size_t ralen = strnlen(ra, LP2P_MULTIADDR_STR_MAX - 1);
+    lp2p_conn *c = calloc(1, sizeof(*c) + ralen + 1);
     if (!c)
         return NULL;
+    memcpy(c->remote_addr, ra, ralen); /* NUL from calloc */
     c->host = h;
     c->outbound = outbound;
     c->initiator = outbound;
@@ -205,10 +208,6 @@ lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const c
         c->open_handles++;
         lp2p_transport_bind(t, &k_conn_events, c);
     }
-    snprintf(c->remote_addr, sizeof(c->remote_addr), "%s",
-             remote_addr ? remote_addr
-             : t         ? lp2p_transport_remote_addr(t)
-                         : "");
     return c;
 }
 
@@ -464,6 +463,8 @@ static int conn_start_noise(lp2p_conn *c)
     nc.shared_static = h->noise_static.ready ? &h->noise_static : NULL;
     nc.seen = h->noise_seen;
     nc.spare_ephemeral = &h->spare_e;
+    if (h->noise_sessions < 2)
+        h->noise_sessions++;
     int rc = lp2p_noise_new(&nc, &c->noise);
     if (rc < 0)
         return rc;

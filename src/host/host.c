@@ -80,10 +80,12 @@ static void on_before_sleep(uv_prepare_t *p)
         lp2p__conn_flush(c);
     }
     gc_streams(h);
-    /* Once the host has made a connection, keep the next one's ephemeral key ready: made
-     * here, after this turn's writes went out, it overlaps with the peer's half of a
-     * handshake instead of adding to it (a key generation is a sixth of one side's crypto). */
-    if (h->noise_static.ready && !h->spare_e.pkey && !h->closing)
+    /* Once the host has made a second connection (it will likely make more: a listener, a
+     * redialer; a one-shot client never pays for a key it would not use), keep the next
+     * one's ephemeral key ready: made here, after this turn's writes went out, it overlaps
+     * with the peer's half of a handshake instead of adding to it (a key generation is a
+     * sixth of one side's crypto). */
+    if (h->noise_sessions >= 2 && !h->spare_e.pkey && !h->closing)
         (void)lp2p_x25519_keygen(&h->spare_e, &LP2P_RNG_OPENSSL);
 }
 

@@ -93,6 +93,7 @@ struct lp2p_host {
     lp2p_noise_static noise_static;
     lp2p_noise_seen *noise_seen;
     lp2p_x25519_key spare_e; /* next handshake's ephemeral key, made after a flush (host.c) */
+    unsigned noise_sessions; /* handshakes started (saturating): spare_e only from the second */
     /* Our signed peer record as last sealed, and the addresses it covers (each a u16 length
      * and the bytes): identify sends it again while they are unchanged (identify_svc.c). */
     lp2p_buf spr, spr_addrs;
@@ -138,7 +139,6 @@ struct lp2p_conn {
     lp2p_peer_id expected;
     lp2p_peer_id peer;
     char peer_str[LP2P_PEER_ID_STR_MAX];
-    char remote_addr[LP2P_MULTIADDR_STR_MAX];
     uint64_t deadline_handshake;
     lp2p_dial_cb dial_cb;
     void *dial_ud;
@@ -165,6 +165,9 @@ struct lp2p_conn {
      * streams are done or at drain_deadline (lp2p__conn_retire). */
     int draining;
     uint64_t drain_deadline, drain_quiet_since;
+    /* Multiaddr text of the other end, allocated to its length with the connection (a
+     * fixed LP2P_MULTIADDR_STR_MAX array was a tenth of an idle connection). Keep last. */
+    char remote_addr[];
 };
 
 enum stream_stage { STREAM_NEGOTIATING, STREAM_OPEN };

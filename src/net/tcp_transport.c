@@ -23,7 +23,8 @@ typedef struct tcp_transport {
     const char *close_why; /* static text (uv_strerror) */
     struct sockaddr_storage peer;
     int has_peer;
-    char remote[LP2P_MULTIADDR_STR_MAX];
+    /* /ip6/<45 chars>/tcp/65535 at most; not LP2P_MULTIADDR_STR_MAX (1 KiB per connection) */
+    char remote[80];
 } tcp_transport;
 
 typedef struct tcp_wreq {
