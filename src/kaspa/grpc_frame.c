@@ -8,13 +8,18 @@
  * Sizes are checked against the limit before anything is buffered; the payload buffer grows
  * only as bytes actually arrive, so a forged 1 GiB length costs nothing up front. Inflation
  * stops one byte past the limit, and the buffers of a large message are released once it has
- * been delivered: a gzip bomb costs at most the limit, and only while it is being refused. */
+ * been delivered: a gzip bomb costs at most the limit, and only while it is being refused.
+ *
+ * gzip is libdeflate's one-shot codec: a gRPC message is one whole buffer, compressed as one
+ * gzip member, so no streaming state is needed, and the (de)compressors are the thread's,
+ * shared by every stream. */
 #include "kaspa/grpc_frame.h" /* src/kaspa/grpc_frame.h */
 #include "lp2p/err.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <libdeflate.h>
+#include <pthread.h>
 
 #define HDR 5
 
@@ -28,10 +33,6 @@ void kaspa_grpc_deframer_init(kaspa_grpc_deframer *d, uint64_t max)
 
 void kaspa_grpc_deframer_free(kaspa_grpc_deframer *d)
 {
-    if (d->zs) {
-        inflateEnd((z_stream *)d->zs);
-        free(d->zs);
-    }
     lp2p_buf_free(&d->acc);
     lp2p_buf_free(&d->inflated);
     memset(d, 0, sizeof(*d));
@@ -47,56 +48,108 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* gzip member -> d->inflated, never more than d->max bytes. */
+/* ---- the thread's libdeflate objects ------------------------------------------------------
+ * One decompressor and one compressor per level (0..9, as zlib's levels), made on first use
+ * and freed when the thread exits (the main thread's live until the process ends). */
+#define LEVELS 10
+static _Thread_local struct libdeflate_decompressor *t_dz;
+static _Thread_local struct libdeflate_compressor *t_cz[LEVELS];
+static pthread_key_t t_key;
+static pthread_once_t t_once = PTHREAD_ONCE_INIT;
+static int t_key_ok;
+
+static void free_thread_codecs(void *unused)
+{
+    (void)unused;
+    libdeflate_free_decompressor(t_dz);
+    t_dz = NULL;
+    for (int i = 0; i < LEVELS; i++) {
+        libdeflate_free_compressor(t_cz[i]);
+        t_cz[i] = NULL;
+    }
+}
+
+static void make_key(void)
+{
+    t_key_ok = pthread_key_create(&t_key, free_thread_codecs) == 0;
+}
+
+static void track_thread(void)
+{
+    pthread_once(&t_once, make_key);
+    if (t_key_ok)
+        pthread_setspecific(t_key, &t_dz);
+}
+
+static struct libdeflate_decompressor *decompressor(void)
+{
+    if (!t_dz && (t_dz = libdeflate_alloc_decompressor()))
+        track_thread();
+    return t_dz;
+}
+
+static struct libdeflate_compressor *compressor(int level)
+{
+    if (level > LEVELS - 1)
+        level = LEVELS - 1;
+    if (!t_cz[level] && (t_cz[level] = libdeflate_alloc_compressor(level)))
+        track_thread();
+    return t_cz[level];
+}
+
+/* A deflate stream cannot expand more than 1032:1 (a 258-byte match in two 1-bit codes). */
+#define MAX_RATIO 1032u
+
+/* One try into d->inflated with room for cap bytes. */
+static enum libdeflate_result inflate_into(kaspa_grpc_deframer *d,
+                                           struct libdeflate_decompressor *z, const uint8_t *in,
+                                           size_t len, size_t cap, int *rc)
+{
+    lp2p_buf_clear(&d->inflated);
+    if ((*rc = lp2p_buf_reserve(&d->inflated, cap ? cap : 1)))
+        return LIBDEFLATE_BAD_DATA;
+    size_t used = 0, out = 0;
+    enum libdeflate_result r =
+        libdeflate_gzip_decompress_ex(z, in, len, d->inflated.data, cap, &used, &out);
+    if (r == LIBDEFLATE_SUCCESS && used != len)
+        r = LIBDEFLATE_BAD_DATA; /* bytes after the member: not one gzip member */
+    if (r == LIBDEFLATE_SUCCESS)
+        d->inflated.len = out;
+    return r;
+}
+
+/* gzip member -> d->inflated, never more than d->max bytes (nor room for more than
+ * d->max + 1). The member's trailer states its size (ISIZE, mod 2^32); when that is within
+ * the limit and possible for the input's length, the output buffer is exactly that big and
+ * one pass decodes it. Otherwise (a bomb says so, a corrupt trailer lies), decoding runs
+ * into a buffer of min(limit + 1, 1032 x input) and stops when it is full: more output than
+ * the limit is TOO_LARGE, anything else wrong is DECODE. */
 static int gunzip(kaspa_grpc_deframer *d, const uint8_t *in, size_t len)
 {
-    z_stream *zs = d->zs;
-    if (!zs) {
-        zs = calloc(1, sizeof(*zs));
-        if (!zs)
-            return LP2P_ERR_NOMEM;
-        if (inflateInit2(zs, 16 + MAX_WBITS) != Z_OK) {
-            free(zs);
-            return LP2P_ERR_NOMEM;
-        }
-        d->zs = zs;
-    } else if (inflateReset(zs) != Z_OK) {
+    struct libdeflate_decompressor *z = decompressor();
+    if (!z)
+        return LP2P_ERR_NOMEM;
+    if (len < 18) /* 10-byte header + 8-byte trailer */
         return LP2P_ERR_DECODE;
-    }
-    lp2p_buf_clear(&d->inflated);
-    zs->next_in = (Bytef *)in;
-    zs->avail_in = 0;
-    size_t left = len;
-    for (;;) {
-        if (zs->avail_in == 0 && left > 0) {
-            uInt chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
-            zs->avail_in = chunk;
-            left -= chunk;
-        }
-        size_t have = lp2p_buf_size(&d->inflated);
-        if (have >= d->max + 1)
-            return LP2P_ERR_TOO_LARGE;
-        size_t room = len * 2 + 256;
-        if (room > 4u << 20)
-            room = 4u << 20;
-        if (room > d->max + 1 - have)
-            room = d->max + 1 - have; /* one extra byte detects "over the limit" */
-        int rc = lp2p_buf_reserve(&d->inflated, room);
+    uint64_t isize = (uint64_t)in[len - 4] | (uint64_t)in[len - 3] << 8 |
+                     (uint64_t)in[len - 2] << 16 | (uint64_t)in[len - 1] << 24;
+    uint64_t most = (uint64_t)len * MAX_RATIO + 1024;
+    int rc = 0;
+    if (isize <= d->max && isize <= most) {
+        if (inflate_into(d, z, in, len, (size_t)isize, &rc) == LIBDEFLATE_SUCCESS)
+            return 0;
         if (rc)
             return rc;
-        zs->next_out = d->inflated.data + d->inflated.len;
-        zs->avail_out = (uInt)room;
-        int zr = inflate(zs, Z_NO_FLUSH);
-        d->inflated.len += room - zs->avail_out;
-        if (lp2p_buf_size(&d->inflated) > d->max)
-            return LP2P_ERR_TOO_LARGE;
-        if (zr == Z_STREAM_END)
-            return (zs->avail_in == 0 && left == 0) ? 0 : LP2P_ERR_DECODE; /* trailing bytes */
-        if (zr == Z_BUF_ERROR && zs->avail_in == 0 && left == 0)
-            return LP2P_ERR_DECODE; /* truncated member */
-        if (zr != Z_OK && zr != Z_BUF_ERROR)
-            return LP2P_ERR_DECODE;
     }
+    uint64_t cap = d->max + 1 < most ? d->max + 1 : most;
+    enum libdeflate_result r = inflate_into(d, z, in, len, (size_t)cap, &rc);
+    if (rc)
+        return rc;
+    if (r == LIBDEFLATE_SUCCESS)
+        return lp2p_buf_size(&d->inflated) > d->max ? LP2P_ERR_TOO_LARGE : 0;
+    if (r == LIBDEFLATE_INSUFFICIENT_SPACE && cap == d->max + 1)
+        return LP2P_ERR_TOO_LARGE; /* it decodes past the limit */
+    return LP2P_ERR_DECODE;
 }
 
 /* Empties b, and frees it when it grew past what we keep between messages. */
@@ -192,11 +245,8 @@ int kaspa_grpc_deframe(kaspa_grpc_deframer *d, const uint8_t *in, size_t len, ka
 
 void kaspa_grpc_deflate_free(void **zs)
 {
-    if (zs && *zs) {
-        deflateEnd((z_stream *)*zs);
-        free(*zs);
-        *zs = NULL;
-    }
+    if (zs)
+        *zs = NULL; /* the compressor is the thread's (see above): nothing per stream */
 }
 
 int kaspa_grpc_frame_append_packed(lp2p_buf *out, size_t len, kaspa_grpc_pack_fn pack, void *ctx)
@@ -232,44 +282,20 @@ int kaspa_grpc_frame_append(lp2p_buf *out, const uint8_t *msg, size_t len, int g
         return LP2P_ERR_TOO_LARGE;
     if (gzip_level < 0)
         return kaspa_grpc_frame_append_packed(out, len, pack_copy, (void *)(uintptr_t)msg);
-    z_stream local, *zs = zsp ? *zsp : NULL;
-    int owned = 0;
-    if (!zs) {
-        zs = zsp ? calloc(1, sizeof(*zs)) : &local;
-        if (!zs)
-            return LP2P_ERR_NOMEM;
-        memset(zs, 0, sizeof(*zs));
-        if (deflateInit2(zs, gzip_level > 9 ? 9 : gzip_level, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                         Z_DEFAULT_STRATEGY) != Z_OK) {
-            if (zsp)
-                free(zs);
-            return LP2P_ERR_NOMEM;
-        }
-        if (zsp)
-            *zsp = zs;
-        else
-            owned = 1;
-    } else if (deflateReset(zs) != Z_OK) {
-        return LP2P_ERR_FATAL;
-    }
-    uLong bound = deflateBound(zs, (uLong)len) + 32; /* + gzip header/trailer slack */
+    (void)zsp;
+    struct libdeflate_compressor *z = compressor(gzip_level);
+    if (!z)
+        return LP2P_ERR_NOMEM;
+    size_t bound = libdeflate_gzip_compress_bound(z, len);
     int rc = lp2p_buf_reserve(out, HDR + bound);
     if (rc)
-        goto done;
+        return rc;
     size_t start = out->len;
-    zs->next_in = (Bytef *)msg;
-    zs->avail_in = (uInt)len;
-    zs->next_out = out->data + start + HDR;
-    zs->avail_out = (uInt)bound;
-    if (deflate(zs, Z_FINISH) != Z_STREAM_END) {
-        rc = LP2P_ERR_FATAL;
-        goto done;
-    }
-    size_t clen = bound - zs->avail_out;
-    if (clen > UINT32_MAX) {
-        rc = LP2P_ERR_TOO_LARGE;
-        goto done;
-    }
+    size_t clen = libdeflate_gzip_compress(z, msg, len, out->data + start + HDR, bound);
+    if (clen == 0)
+        return LP2P_ERR_FATAL; /* cannot happen with the bound's room */
+    if (clen > UINT32_MAX)
+        return LP2P_ERR_TOO_LARGE;
     uint8_t *h = out->data + start;
     h[0] = 1;
     h[1] = (uint8_t)(clen >> 24);
@@ -277,8 +303,5 @@ int kaspa_grpc_frame_append(lp2p_buf *out, const uint8_t *msg, size_t len, int g
     h[3] = (uint8_t)(clen >> 8);
     h[4] = (uint8_t)clen;
     out->len = start + HDR + clen;
-done:
-    if (owned)
-        deflateEnd(zs);
-    return rc;
+    return 0;
 }

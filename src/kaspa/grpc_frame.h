@@ -20,7 +20,6 @@ typedef struct kaspa_grpc_deframer {
     uint64_t max;      /* max frame payload and max inflated size */
     lp2p_buf acc;      /* partial frame (header + payload so far) */
     lp2p_buf inflated; /* scratch for gzip output */
-    void *zs;          /* z_stream for inflate, lazily created */
     uint64_t msgs;     /* messages delivered */
     uint64_t gzipped;  /* of which arrived compressed (flag 1) */
 } kaspa_grpc_deframer;
@@ -36,9 +35,9 @@ size_t kaspa_grpc_deframer_held(const kaspa_grpc_deframer *d);
 int kaspa_grpc_deframe(kaspa_grpc_deframer *d, const uint8_t *in, size_t len, kaspa_grpc_msg_cb cb,
                        void *user);
 
-/* Appends one framed message to out; gzip_level >= 0 compresses (flag 1), < 0 identity.
- * zs: optional reusable deflate state (pointer to a void* that starts NULL; free with
- * kaspa_grpc_deflate_free). */
+/* Appends one framed message to out; gzip_level >= 0 compresses (flag 1; levels above 9 are
+ * 9), < 0 identity. zs: no longer used (the compressor is the thread's libdeflate one); kept
+ * so callers that pass a per-stream slot, and kaspa_grpc_deflate_free, need no change. */
 int kaspa_grpc_frame_append(lp2p_buf *out, const uint8_t *msg, size_t len, int gzip_level,
                             void **zs);
 void kaspa_grpc_deflate_free(void **zs);

@@ -31,7 +31,7 @@ log "ok: dpkg-deb -c lists the binary, both units, the configs and the docs"
 dpkg-deb -I "$DEB" >"$WORK/info.txt"
 dpkg-deb -f "$DEB" Package | grep -qx kaspa-holepunch || fail "package name: $(cat "$WORK/info.txt")"
 DEPENDS="$(dpkg-deb -f "$DEB" Depends)"
-LIBS=(libssl3 libuv1 libnghttp2-14 libprotobuf-c1 zlib1g libmicrohttpd12 libinih1)
+LIBS=(libssl3 libuv1 libnghttp2-14 libprotobuf-c1 libdeflate0 libmicrohttpd12 libinih1)
 for lib in "${LIBS[@]}"; do
   [[ ", $DEPENDS," == *", $lib "* ]] || fail "Depends lacks $lib: $DEPENDS"
 done

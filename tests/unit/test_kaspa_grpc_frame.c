@@ -227,6 +227,127 @@ static void test_callback_error_propagates(void **state)
     lp2p_buf_free(&b);
 }
 
+/* gzip made with zlib (another implementation: tonic and grpc-js use flate2/zlib) into one
+ * gRPC frame of flag 1. */
+static void zlib_gzip_frame(const uint8_t *msg, size_t len, lp2p_buf *out)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    uLong bound = deflateBound(&zs, len) + 32;
+    assert_int_equal(lp2p_buf_reserve(out, 5 + bound), 0);
+    uint8_t *h = out->data + out->len;
+    zs.next_in = (Bytef *)msg;
+    zs.avail_in = (uInt)len;
+    zs.next_out = h + 5;
+    zs.avail_out = (uInt)bound;
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t clen = bound - zs.avail_out;
+    deflateEnd(&zs);
+    h[0] = 1;
+    h[1] = (uint8_t)(clen >> 24);
+    h[2] = (uint8_t)(clen >> 16);
+    h[3] = (uint8_t)(clen >> 8);
+    h[4] = (uint8_t)clen;
+    out->len += 5 + clen;
+}
+
+/* Our gzip is what zlib reads, and zlib's gzip is what we read. */
+static void test_gzip_interop_with_zlib(void **state)
+{
+    uint8_t msg[5000];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)(i % 11 == 0 ? i * 7 : 'x');
+    for (int level = 0; level <= 9; level += 3) {
+        lp2p_buf b;
+        lp2p_buf_init(&b);
+        assert_int_equal(kaspa_grpc_frame_append(&b, msg, sizeof msg, level, NULL), 0);
+        const uint8_t *w = lp2p_buf_head(&b);
+        size_t clen = (size_t)w[1] << 24 | (size_t)w[2] << 16 | (size_t)w[3] << 8 | w[4];
+        assert_int_equal(clen, lp2p_buf_size(&b) - 5);
+        uint8_t back[sizeof msg + 16];
+        z_stream zs;
+        memset(&zs, 0, sizeof zs);
+        assert_int_equal(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
+        zs.next_in = (Bytef *)w + 5;
+        zs.avail_in = (uInt)clen;
+        zs.next_out = back;
+        zs.avail_out = sizeof back;
+        assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+        assert_int_equal(zs.avail_in, 0);
+        assert_int_equal(zs.total_out, sizeof msg);
+        assert_memory_equal(back, msg, sizeof msg);
+        inflateEnd(&zs);
+        lp2p_buf_free(&b);
+    }
+    lp2p_buf b;
+    lp2p_buf_init(&b);
+    zlib_gzip_frame(msg, sizeof msg, &b);
+    zlib_gzip_frame(msg, 0, &b); /* an empty message, gzipped */
+    kaspa_grpc_deframer d;
+    kaspa_grpc_deframer_init(&d, 1 << 20);
+    got g = {0};
+    assert_int_equal(kaspa_grpc_deframe(&d, lp2p_buf_head(&b), lp2p_buf_size(&b), collect, &g), 0);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.lens[0], sizeof msg);
+    assert_memory_equal(g.data[0], msg, sizeof msg);
+    assert_int_equal(g.lens[1], 0);
+    got_free(&g);
+    kaspa_grpc_deframer_free(&d);
+    lp2p_buf_free(&b);
+}
+
+/* A bomb whose trailer lies about its size (ISIZE says 100 bytes): decoding still stops at
+ * the limit (TOO_LARGE) with no buffer much past it; under a limit it fits in, the lie is a
+ * corrupt member (DECODE). Bytes after the member, or a second member, are refused. */
+static void test_gzip_lying_trailer_and_trailing_bytes(void **state)
+{
+    size_t big = 8u << 20;
+    uint8_t *zeros = calloc(1, big);
+    lp2p_buf b;
+    lp2p_buf_init(&b);
+    zlib_gzip_frame(zeros, big, &b);
+    free(zeros);
+    uint8_t *w = lp2p_buf_head(&b);
+    size_t n = lp2p_buf_size(&b);
+    w[n - 4] = 100, w[n - 3] = 0, w[n - 2] = 0, w[n - 1] = 0;
+    kaspa_grpc_deframer d;
+    got g = {0};
+    kaspa_grpc_deframer_init(&d, 1u << 20);
+    assert_int_equal(kaspa_grpc_deframe(&d, w, n, collect, &g), LP2P_ERR_TOO_LARGE);
+    assert_int_equal(g.n, 0);
+    assert_true(d.inflated.cap <= (2u << 20));
+    assert_true(kaspa_grpc_deframer_held(&d) <= KASPA_GRPC_KEEP_BYTES);
+    kaspa_grpc_deframer_free(&d);
+    kaspa_grpc_deframer_init(&d, 16u << 20);
+    assert_int_equal(kaspa_grpc_deframe(&d, w, n, collect, &g), LP2P_ERR_DECODE);
+    assert_int_equal(g.n, 0);
+    kaspa_grpc_deframer_free(&d);
+    lp2p_buf_free(&b);
+
+    /* one member, then 3 stray bytes inside the same gRPC frame */
+    lp2p_buf_init(&b);
+    zlib_gzip_frame((const uint8_t *)"hello", 5, &b);
+    w = lp2p_buf_head(&b);
+    size_t clen = lp2p_buf_size(&b) - 5;
+    uint8_t framed[256];
+    assert_true(clen * 2 + 5 <= sizeof framed);
+    memcpy(framed, w, 5 + clen);
+    memcpy(framed + 5 + clen, "abc", 3);
+    framed[4] = (uint8_t)(clen + 3);
+    kaspa_grpc_deframer_init(&d, 1000);
+    assert_int_equal(kaspa_grpc_deframe(&d, framed, 5 + clen + 3, collect, &g), LP2P_ERR_DECODE);
+    kaspa_grpc_deframer_free(&d);
+    /* two members in one frame */
+    memcpy(framed + 5 + clen, w + 5, clen);
+    framed[4] = (uint8_t)(2 * clen);
+    kaspa_grpc_deframer_init(&d, 1000);
+    assert_int_equal(kaspa_grpc_deframe(&d, framed, 5 + 2 * clen, collect, &g), LP2P_ERR_DECODE);
+    assert_int_equal(g.n, 0);
+    kaspa_grpc_deframer_free(&d);
+    lp2p_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +356,8 @@ int main(void)
         cmocka_unit_test(test_declared_length_over_limit_rejected_before_buffering),
         cmocka_unit_test(test_bad_flag_and_bad_gzip),
         cmocka_unit_test(test_gzip_bomb_stops_at_limit),
+        cmocka_unit_test(test_gzip_interop_with_zlib),
+        cmocka_unit_test(test_gzip_lying_trailer_and_trailing_bytes),
         cmocka_unit_test(test_buffers_released_after_each_message),
         cmocka_unit_test(test_callback_error_propagates),
     };
