@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks with their baselines, measured in the same run (see bench/README.md):
-#   1. one-stream throughput over loopback: holepunch perf vs raw TCP vs js-libp2p (js<->js)
+#   1. one-stream throughput over loopback: holepunch perf vs raw TCP vs iperf3 (one stream,
+#      when installed) vs js-libp2p (js<->js)
 #   2. connections per second: full libp2p dial (TCP + multistream + Noise XX + Yamux) vs
 #      raw TCP connects; new connection + 1-byte perf round trip vs js-libp2p
 #   3. resident memory of an idle `holepunch listen` and per held connection
@@ -127,6 +128,16 @@ done
 # ---- 1. throughput ------------------------------------------------------------------------
 start_listener perf
 PERF_ADDR="$LADDR"
+# iperf3 (Debian iperf3), one TCP stream over loopback, the same bytes as raw TCP: the
+# reference the issue names ("≥ 65% of iperf3").
+IPERF_PORT=""
+if command -v iperf3 >/dev/null 2>&1; then
+  IPERF_PORT=$((20000 + RANDOM % 20000))
+  iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >"$tmp/iperf3s.log" 2>&1 &
+  pids+=("$!")
+  sleep 0.3
+fi
+ip_tp=() p_ip=()
 raw_tp=() hp_up=() hp_down=() bh_up=() bh_down=() p_up=() p_down=()
 raw_cpu=() hp_cpu=() p_cpu=()
 for r in $(seq "$REPS"); do
@@ -155,6 +166,14 @@ for r in $(seq "$REPS"); do
   bh_down+=("$(field download_MBps <<<"$line")")
   p_up+=("$(ratio "${hp_up[-1]}" "${raw_tp[-1]}")")
   p_down+=("$(ratio "${hp_down[-1]}" "${raw_tp[-1]}")")
+  if [ -n "$IPERF_PORT" ]; then
+    ipm="$(iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -n "$RAW_BYTES" -J 2>/dev/null |
+      python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))' \
+      2>/dev/null)" || ipm=""
+    ip_tp+=("${ipm:-null}")
+    p_ip+=("$(ratio "${hp_up[-1]}" "${ip_tp[-1]}")")
+    log "throughput run $r: iperf3 one stream ${ip_tp[-1]} MB/s"
+  fi
   log "throughput run $r: raw ${raw_tp[-1]} MB/s, holepunch perf up ${hp_up[-1]} down" \
     "${hp_down[-1]} MB/s, bench_host up ${bh_up[-1]} down ${bh_down[-1]} MB/s;" \
     "MB per CPU-second (both ends): raw ${raw_cpu[-1]}, holepunch ${hp_cpu[-1]}"
@@ -211,6 +230,8 @@ fi
 
 # ---- results --------------------------------------------------------------------------------
 m_raw=$(median "${raw_tp[@]}")
+m_ip=null r_up_ip=null
+if [ ${#ip_tp[@]} -gt 0 ]; then m_ip=$(median "${ip_tp[@]}"); r_up_ip=$(median "${p_ip[@]}"); fi
 m_hp_up=$(median "${hp_up[@]}") m_hp_down=$(median "${hp_down[@]}")
 m_bh_up=$(median "${bh_up[@]}") m_bh_down=$(median "${bh_down[@]}")
 m_hs=$(median "${hs[@]}") m_raw_cps=$(median "${raw_cps[@]}") m_rtt=$(median "${rtt[@]}")
@@ -233,6 +254,8 @@ x() { awk -v r="$1" 'BEGIN{ if (r=="null") print "-"; else printf "%.2fx", r }';
     "$(pct "$r_up_raw")  (aim >= 40%)"
   printf '%-44s %12s %12s   %s\n' "throughput down, MB/s (ours / raw TCP)" "$m_hp_down" "$m_raw" \
     "$(pct "$r_down_raw")"
+  printf '%-44s %12s %12s   %s\n' "throughput up, MB/s (ours / iperf3, 1 stream)" "$m_hp_up" \
+    "$m_ip" "$(pct "$r_up_ip")  (aim >= 65%)"
   printf '%-44s %12s %12s   %s\n' "throughput up, MB/s (ours / js-libp2p best)" "$m_hp_up" \
     "$js_up" "$(x "$r_up_js")  (aim >= 2x)"
   printf '%-44s %12s %12s   %s\n' "throughput down, MB/s (ours / js-libp2p best)" "$m_hp_down" \
@@ -268,6 +291,7 @@ cat >"$here/results/latest.json" <<EOF
   "raw_transfer_bytes": $RAW_BYTES,
   "throughput_MBps": {
     "raw_tcp": {"median": $m_raw, "runs": $(jarr "${raw_tp[@]}")},
+    "iperf3_one_stream": {"median": $m_ip, "runs": $(jarr "${ip_tp[@]+"${ip_tp[@]}"}")},
     "holepunch_perf_upload": {"median": $m_hp_up, "runs": $(jarr "${hp_up[@]}")},
     "holepunch_perf_download": {"median": $m_hp_down, "runs": $(jarr "${hp_down[@]}")},
     "bench_host_upload": {"median": $m_bh_up, "runs": $(jarr "${bh_up[@]}")},
@@ -297,6 +321,8 @@ cat >"$here/results/latest.json" <<EOF
     "download_ours_over_raw_runs": $(jarr "${p_down[@]}"),
     "MB_per_cpu_s_ours_over_raw": $r_cpu,
     "MB_per_cpu_s_ours_over_raw_runs": $(jarr "${p_cpu[@]}"),
+    "upload_ours_over_iperf3": $r_up_ip,
+    "upload_ours_over_iperf3_runs": $(jarr "${p_ip[@]+"${p_ip[@]}"}"),
     "upload_ours_over_js": $r_up_js,
     "download_ours_over_js": $r_down_js,
     "dials_ours_over_raw_connects": $r_hs_raw,
