@@ -55,6 +55,7 @@ static pair_ends punched(int a_outbound, int b_outbound)
     assert_non_null(p.b);
     p.a->initiator = 1; /* spec A, whoever opened the socket */
     p.b->initiator = 0;
+    p.a->punched = p.b->punched = 1; /* as lp2p__host_dial_punch and the claimed accept set */
     lp2p__conn_start(p.a);
     lp2p__conn_start(p.b);
     return p;
