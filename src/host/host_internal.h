@@ -115,6 +115,7 @@ struct lp2p_conn {
     int open_handles; /* the timer and the transport */
     int outbound;     /* we dialed the socket */
     int initiator; /* Noise initiator and Yamux client (DCUtR may set this apart from outbound) */
+    int punched;   /* made by a hole punch: its dial, or a SYN of the peer's its listener took */
     int relayed;
     int staging_full; /* on host->staged: streams resume after the loop's next I/O */
     lp2p_list staged_link;
