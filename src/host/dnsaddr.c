@@ -52,7 +52,7 @@ typedef struct dnsaddr_dial {
     size_t naddrs, next;
     unsigned lookups, other_peer, unusable;
     const char *bound; /* which bound cut the walk short, or NULL */
-    char why[320];     /* the first failed lookup */
+    char why[400];     /* the first failed lookup */
     int last_rc;
 } dnsaddr_dial;
 
@@ -226,7 +226,8 @@ static void walk(uv_work_t *w)
             take_answer(d, &d->names[i], q.txt);
         else if (!d->why[0])
             snprintf(d->why, sizeof(d->why), "TXT %s: %s", qname,
-                     q.done ? ares_strerror(q.status) : "timed out");
+                     q.status == ARES_ECANCELLED || !q.done ? "no answer within 10s"
+                                                            : ares_strerror(q.status));
         if (q.txt)
             ares_free_data(q.txt);
     }
@@ -280,7 +281,7 @@ static void after_walk(uv_work_t *w, int status)
     if (h->closing || status < 0) {
         finish(d, NULL, LP2P_ERR_CLOSED);
     } else if (d->naddrs == 0) {
-        char why[640];
+        char why[1024];
         snprintf(why, sizeof(why),
                  "no dialable address for %s (%u TXT lookups; %u records of other peers, %u "
                  "unusable%s%s%s%s)",
