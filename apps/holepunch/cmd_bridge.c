@@ -40,7 +40,8 @@ static const char *const k_help =
     "                        kaspa-devnet 16611); on this machine, since connections to it\n"
     "                        come from 127.a.b.c\n" KASPA_NETWORK_HELP
     "  --listen MA           libp2p listen address, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable)\n"
-    "  --relay MA            keep a reservation on this relay (repeatable): remote bridges\n"
+    "  --relay MA            keep a reservation on this relay (/ip4|dns4/…/tcp/…/p2p/<relay>\n"
+    "                        or /dnsaddr/NAME/p2p/<relay>; repeatable): remote bridges\n"
     "                        reach us through it and DCUtR punches the direct connection\n"
     "  --reserve-backoff-max DUR  longest wait between RESERVE attempts after a failure\n"
     "                        (backoff from 1 s with jitter; default 20s)\n"
