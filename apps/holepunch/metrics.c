@@ -296,13 +296,14 @@ int metrics_server_start(uv_loop_t *loop, const char *hostport, metrics_render_f
         flags |= MHD_USE_IPv6;
     uint16_t want = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                    : ((struct sockaddr_in *)&ss)->sin_port);
-    s->d = MHD_start_daemon(flags, want, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)METRICS_MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                            (unsigned)METRICS_MAX_CONNS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)METRICS_CONN_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)METRICS_CONN_MEMORY, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
-                            NULL, MHD_OPTION_END);
+    /* The logger first: libmicrohttpd warns (through it) when it comes later. */
+    s->d = MHD_start_daemon(flags, want, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+                            on_mhd_error, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CONNS,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CONNS_PER_IP,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_CONN_TIMEOUT,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
+                            MHD_OPTION_END);
     if (!s->d) {
         lp2p_log(LP2P_ERROR, "metrics_failed", LF_S("addr", hostport),
                  LF_S("reason", "could not start the HTTP daemon (address in use?)"));

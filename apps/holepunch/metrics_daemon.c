@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "metrics.h"
+#include "resolve.h"
 
 #include "lp2p/err.h"
 #include "lp2p/holepunch.h"
@@ -436,7 +437,14 @@ int daemon_metrics_start(uv_loop_t *loop, const char *cmd, const char *hostport,
     memset(dm, 0, sizeof(*dm));
     dm->sub = -1;
     if (hostport) {
-        int rc = metrics_server_start(loop, hostport, render, dm, &dm->srv);
+        /* A name (localhost:9100) is resolved once here, as for --kaspa-listen. */
+        char ip[96], err[320];
+        int r = hostport_resolve_now(hostport, AF_UNSPEC, 1, ip, sizeof(ip), err, sizeof(err));
+        if (r == LP2P_ERR_NOT_FOUND) {
+            fprintf(stderr, "holepunch %s: --metrics-listen %s: %s\n", cmd, hostport, err);
+            return r;
+        }
+        int rc = metrics_server_start(loop, r == 0 ? ip : hostport, render, dm, &dm->srv);
         if (rc < 0) {
             fprintf(stderr, "holepunch %s: --metrics-listen %s: %s\n", cmd, hostport,
                     rc == LP2P_ERR_INVAL ? "want HOST:PORT, e.g. 127.0.0.1:9100"

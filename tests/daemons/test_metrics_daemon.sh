@@ -98,9 +98,14 @@ curl -sf "http://127.0.0.1:$MPORT/metrics" >"$WORK/m2.txt" || fail "no /metrics 
 log "ok: holepunch_reservation_held{relay=...} 0 once the relay is gone"
 
 # ---- a daemon that cannot reserve is never healthy
+# (--metrics-listen takes a host name too, resolved at start.)
 start_bg lonely 30 "$H" listen --listen /ip4/127.0.0.1/tcp/0 --relay "$RELAY" \
-  --key "$WORK/lonely.key" --metrics-listen 127.0.0.1:0 "${J[@]}"
+  --key "$WORK/lonely.key" --metrics-listen localhost:0 "${J[@]}"
 LPORT="$(wait_for 10 lonely 'e.event === "metrics_listening"' 'e.port')"
+expect lonely 'e.event === "metrics_listening" && e.url === "http://127.0.0.1:'"$LPORT"'/metrics"' \
+  "--metrics-listen localhost:0 serves on 127.0.0.1"
+[ "$(jcount server 'e.event === "metrics_http_error"')" = 0 ] ||
+  fail "libmicrohttpd complained at start: $(jfirst server 'e.event === "metrics_http_error"' 'e.reason')"
 code=$(curl -s -o "$WORK/h2.txt" -w '%{http_code}' "http://127.0.0.1:$LPORT/healthz")
 [ "$code" = 503 ] || fail "healthz of a daemon without its relay: $code"
 log "ok: /healthz 503 ($(cat "$WORK/h2.txt")) for a daemon whose relay is down"
