@@ -3,6 +3,7 @@
 #include "lp2p/err.h"
 #include "lp2p/log.h"
 #include "config_file.h"
+#include "resolve.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -347,6 +348,24 @@ int cli_check_hostport(const char *cmd, const char *flag, const char *v, const c
         return 0;
     fprintf(stderr, "holepunch %s: %s %s: expected HOST:PORT, e.g. %s:%s\n", cmd, flag, v,
             example_host, port_ok ? port : "16111");
+    return -1;
+}
+
+int cli_resolve_hostport(const char *cmd, const char *flag, const char *v, const char *example_host,
+                         int family, int port0_ok, char *out, size_t outlen)
+{
+    if (cli_check_hostport(cmd, flag, v, example_host) < 0)
+        return -1;
+    char err[320];
+    int rc = hostport_resolve_now(v, family, port0_ok, out, outlen, err, sizeof(err));
+    if (rc == 0)
+        return 0;
+    if (rc == LP2P_ERR_NOT_FOUND)
+        fprintf(stderr, "holepunch %s: %s %s: %s\n", cmd, flag, v, err);
+    else
+        fprintf(stderr,
+                "holepunch %s: %s %s: expected HOST:PORT with a port 1..65535, e.g. %s:16111\n",
+                cmd, flag, v, example_host);
     return -1;
 }
 

@@ -96,6 +96,11 @@ int cli_reserve_all(lp2p_host *h, const cli_common *c, const char *cmd);
 
 /* A HOST:PORT flag value: 0, or -1 with "expected HOST:PORT, e.g. ..." on stderr. */
 int cli_check_hostport(const char *cmd, const char *flag, const char *v, const char *example_host);
+/* The same check, then a host name resolved now (resolve.h: hostport_resolve_now) into the
+ * numeric IP:PORT in out: 0, or -1 with the reason on stderr ("expected HOST:PORT, e.g. ..."
+ * or "no address for NAME: ..."). family AF_INET or AF_UNSPEC; port0_ok for listen flags. */
+int cli_resolve_hostport(const char *cmd, const char *flag, const char *v, const char *example_host,
+                         int family, int port0_ok, char *out, size_t outlen);
 
 /* A command that gets hole-punched without --listen: warns at start (no_listen). */
 void cli_warn_no_listen(const cli_common *c);

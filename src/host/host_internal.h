@@ -241,9 +241,13 @@ void lp2p__host_emit_close(lp2p_host *h);
 /* identify_svc.c */
 void lp2p__identify_register(lp2p_host *h);
 
-/* dns_dial.c: 1 when ma is a /dns* address (dial started, or failed with *rc), else 0. */
+/* dns_dial.c: 1 when ma is a /dns* or /dnsaddr address (dial started, or failed with *rc), else 0.
+ */
 int lp2p__host_dial_dns(lp2p_host *h, const lp2p_multiaddr *ma, const char *text, lp2p_dial_cb cb,
                         void *ud, int *rc);
+/* dnsaddr.c: /dnsaddr/NAME[/p2p/ID]; 0 when the TXT walk was started (cb follows). */
+int lp2p__host_dial_dnsaddr(lp2p_host *h, const lp2p_multiaddr *ma, const char *text,
+                            lp2p_dial_cb cb, void *ud);
 
 /* relay_client.c, reservation.c */
 void lp2p__relay_register(lp2p_host *h);
