@@ -22,10 +22,10 @@
 #include "lp2p/identity.h"
 #include "lp2p/log.h"
 
-#define CHUNK   (64u << 10)
-#define QUEUED  (128u << 10) /* keep this much waiting in each stream: always more to send */
-#define OPEN_AT_ONCE 128     /* our own host refuses more than 256 opens the peer has not ACKed */
-#define MAX_CON 64
+#define CHUNK        (64u << 10)
+#define QUEUED       (128u << 10) /* keep this much waiting in each stream: always more to send */
+#define OPEN_AT_ONCE 128 /* our own host refuses more than 256 opens the peer has not ACKed */
+#define MAX_CON      64
 
 typedef struct hog hog;
 typedef struct hog_stream {
@@ -50,8 +50,8 @@ struct hog {
     double seconds;
     hog_conn conns[MAX_CON];
     int next_open[MAX_CON]; /* the next stream index to open on each connection */
-    hog_stream *streams; /* nconns * nstreams */
-    uint64_t closed_sent; /* bytes accepted on streams that are gone */
+    hog_stream *streams;    /* nconns * nstreams */
+    uint64_t closed_sent;   /* bytes accepted on streams that are gone */
     long resets, opened;
     int conns_up, conns_ever;
     uv_timer_t tick, end, refill;

@@ -130,8 +130,8 @@ static void cb_rtt(void *u, uint64_t rtt)
     p->n_rtt++;
 }
 
-static const lp2p_yamux_callbacks CBS = {cb_stream,   cb_data,   cb_fin,    cb_reset,
-                                         cb_writable, cb_closed, cb_goaway, cb_rtt};
+static const lp2p_yamux_callbacks CBS = {cb_stream, cb_data,   cb_fin, cb_reset, cb_writable,
+                                         cb_closed, cb_goaway, cb_rtt, NULL,     NULL};
 
 static peer *peer_new(const lp2p_yamux_config *cfg)
 {
