@@ -37,6 +37,13 @@ void cli_print_help(const cli_common *c, const char *help)
             "                        direct connection and use it (needs --listen; default 0,\n"
             "                        do not wait; a bare number is milliseconds)\n",
             stdout);
+    if (c->groups & CLI_G_MEM)
+        fputs("  --max-conn-memory SIZE  what one peer connection may make us hold: stream\n"
+              "                        receive windows and queued replies (default 32M); past it\n"
+              "                        windows are withheld and new streams refused\n"
+              "  --max-memory SIZE     the same for all connections together (default 1/8 of\n"
+              "                        RAM, 64M..1G); each connection keeps 1M of its own\n",
+              stdout);
     if (c->groups & CLI_G_LOG)
         fputs(
             "  --log-format FMT      human or json (one object per line: ts, level, event)\n"
@@ -103,6 +110,11 @@ int cli_parse_common(cli_common *c, int argc, char **argv, int i)
         {"--reserve-backoff-max", CLI_DUR_MS, &c->reserve_backoff_max_ms, NULL, 0, NULL, NULL},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
+    const cli_flag mem[] = {
+        {"--max-memory", CLI_SIZE, &c->max_memory, NULL, 0, NULL, NULL},
+        {"--max-conn-memory", CLI_SIZE, &c->max_conn_memory, NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
     const cli_flag dial[] = {
         {"--wait-direct", CLI_DUR_MSEC, &c->wait_direct_ms, NULL, 0, NULL,
          "a duration such as 10s or 500ms"},
@@ -113,7 +125,7 @@ int cli_parse_common(cli_common *c, int argc, char **argv, int i)
         const cli_flag *tab;
     } groups[] = {
         {CLI_G_KEY, key},     {CLI_G_LOG, logf},  {CLI_G_LISTEN | CLI_G_DIAL, listen},
-        {CLI_G_RELAY, relay}, {CLI_G_DIAL, dial},
+        {CLI_G_RELAY, relay}, {CLI_G_DIAL, dial}, {CLI_G_MEM, mem},
     };
     for (size_t k = 0; k < sizeof(groups) / sizeof(groups[0]); k++) {
         if (!(c->groups & groups[k].group))
@@ -124,6 +136,13 @@ int cli_parse_common(cli_common *c, int argc, char **argv, int i)
             return rc < 0 ? rc : j - i;
     }
     return 0;
+}
+
+void cli_host_config(const cli_common *c, lp2p_host_config *hc)
+{
+    hc->reserve_backoff_max_ms = c->reserve_backoff_max_ms;
+    hc->max_memory = c->max_memory;
+    hc->max_conn_memory = c->max_conn_memory;
 }
 
 size_t cli_split_list(const char *s, const char **out, size_t max, char **owned)

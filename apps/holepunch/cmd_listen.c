@@ -78,7 +78,7 @@ int cmd_listen(int argc, char **argv)
     listen_app app = {.loop = &loop};
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &loop, kp);
-    hc.reserve_backoff_max_ms = c.reserve_backoff_max_ms;
+    cli_host_config(&c, &hc);
     int rc = lp2p_host_new(&hc, &app.host);
     if (rc < 0) {
         fprintf(stderr, "holepunch listen: %s\n", lp2p_strerror(rc));

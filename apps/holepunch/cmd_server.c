@@ -149,7 +149,7 @@ int cmd_server(int argc, char **argv)
         }
         lp2p_host_config hc;
         lp2p_host_config_default(&hc, &loop, kp);
-        hc.reserve_backoff_max_ms = c.reserve_backoff_max_ms;
+        cli_host_config(&c, &hc);
         hc.agent = "kaspa-holepunch/" LP2P_VERSION;
         int rc = lp2p_host_new(&hc, &app.host);
         if (rc < 0) {

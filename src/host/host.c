@@ -66,6 +66,7 @@ static void on_before_sleep(uv_prepare_t *p)
 {
     lp2p_host *h = p->data;
     lp2p__stream_deliver_writable(h);
+    lp2p__mem_retry(h); /* window grants the budget withheld, where there is room again */
     while (!lp2p_list_empty(&h->dirty)) {
         lp2p_list *e = h->dirty.next;
         lp2p_conn *c = lp2p_container_of(e, lp2p_conn, dirty_link);
@@ -107,6 +108,11 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     lp2p_list_init(&h->conns);
     lp2p_list_init(&h->dirty);
     lp2p_list_init(&h->staged);
+    lp2p_list_init(&h->mem_starved);
+    if (!h->cfg.max_conn_memory)
+        h->cfg.max_conn_memory = HOST_MEM_CONN_DEFAULT;
+    if (!h->cfg.max_memory)
+        h->cfg.max_memory = lp2p__mem_default_limit();
     lp2p_list_init(&h->gc);
     lp2p_list_init(&h->writable);
     lp2p_list_init(&h->reservations);
