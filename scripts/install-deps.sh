@@ -3,10 +3,11 @@
 # Usage: scripts/install-deps.sh [build|test]   (test adds the NAT lab and fuzz tooling)
 set -euo pipefail
 want=(build-essential cmake pkg-config libssl-dev libuv1-dev libnghttp2-dev libprotobuf-c-dev
-      protobuf-c-compiler zlib1g-dev libdeflate-dev libcmocka-dev libmicrohttpd-dev libinih-dev
-      libsystemd-dev help2man)
+      protobuf-c-compiler zlib1g-dev libdeflate-dev libcmocka-dev libmicrohttpd-dev libinih-dev libsystemd-dev
+      help2man libc-ares-dev)
 if [ "${1:-build}" = test ] || [ "${1:-build}" = demo ]; then
-  want+=(clang clang-format libclang-rt-14-dev nftables iproute2 nodejs npm procps psmisc curl)
+  want+=(clang clang-format libclang-rt-14-dev nftables iproute2 nodejs npm procps psmisc curl
+         dnsmasq-base)
   # bench/: callgrind instruction counts (bench/profile.sh) and the iperf3 baseline (run.sh).
   want+=(valgrind iperf3)
   # The hostile clients of tests/adversarial/ and scripts/check-layers.py are Python 3 (stdlib only).
