@@ -2,9 +2,13 @@
  *
  * Outbound streams negotiate lazily (0-RTT): header + proposal go out with the first data,
  * and the echoed protocol is checked before any reply reaches the application.
- * Backpressure: the application's bytes wait in `pending` until the muxer's send window and
- * the socket queue take them; peer bytes are granted back as window only while `pending`
- * is below the high-water mark, so a peer cannot make us buffer without bound. */
+ * Sending is pulled, as quicly's on_send_emit: a write only queues the bytes in `pending`
+ * (the stream's one queue) and puts the stream on its connection's send queue; the
+ * connection takes one quantum from each ready stream in turn while its transport has room
+ * (lp2p__conn_flush -> lp2p__stream_emit), sealing straight from `pending`. A stream whose
+ * Yamux window is shut leaves the queue until the window reopens (on_writable). Peer bytes
+ * are granted back as window only while `pending` is below the high-water mark, so a peer
+ * cannot make us buffer without bound. */
 #include "host/host_internal.h"
 #include "lp2p/err.h"
 #include "util/log.h"
@@ -12,9 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MUX_CHUNK (256u << 10)
-
-static void stream_pump(lp2p_stream *s, int from_app);
+static void stream_settle(lp2p_stream *s);
 
 static lp2p_stream *stream_alloc(lp2p_conn *c, lp2p_yamux_stream *ys, int outbound)
 {
@@ -80,60 +82,70 @@ int lp2p_conn_open_stream(lp2p_conn *c, const char *proto, const lp2p_stream_cal
         lp2p_stream_reset(s);
         return rc;
     }
-    stream_pump(s, 1);
+    lp2p__stream_schedule(s);
     *out = s;
     return 0;
 }
 
-static void stream_pump(lp2p_stream *s, int from_app)
+void lp2p__stream_schedule(lp2p_stream *s)
+{
+    if (s->scheduled || s->closed || !s->ys)
+        return;
+    if (lp2p_buf_size(&s->pending) == 0 && !(s->want_fin && !s->fin_sent))
+        return;
+    s->scheduled = 1;
+    lp2p_list_insert_tail(&s->conn->sendq, &s->slink);
+    lp2p__conn_mark_dirty(s->conn);
+}
+
+void lp2p__stream_emit(lp2p_stream *s)
 {
     lp2p_conn *c = s->conn;
     if (s->closed || !s->ys)
         return;
-    while (lp2p_buf_size(&s->pending) > 0 && !lp2p__conn_congested(c)) {
-        size_t n = lp2p_buf_size(&s->pending);
-        if (n > MUX_CHUNK)
-            n = MUX_CHUNK;
-        long w = lp2p__conn_send_stream(c, s->ys, lp2p_buf_head(&s->pending), n);
+    size_t n = lp2p_buf_size(&s->pending);
+    if (n > STREAM_QUANTUM)
+        n = STREAM_QUANTUM;
+    long w = 0;
+    if (n > 0) {
+        w = lp2p__conn_send_stream(c, s->ys, lp2p_buf_head(&s->pending), n);
         if (w < 0) {
-            lp2p_stream_reset(s);
+            if (c->stage != CONN_CLOSED)
+                lp2p_stream_reset(s);
             return;
         }
-        if (w == 0)
-            break;
         lp2p_buf_consume(&s->pending, (size_t)w);
     }
     if (lp2p_buf_size(&s->pending) == 0 && s->want_fin && !s->fin_sent) {
         s->fin_sent = 1;
         lp2p_yamux_stream_close(s->ys);
     }
+    stream_settle(s);
+    /* Short of the quantum: the window is shut and the muxer's on_writable brings s back. */
+    if ((size_t)w == n)
+        lp2p__stream_schedule(s);
+}
+
+/* After our queue shrank or reading resumed: grant the window held back, and tell a writer
+ * that stopped at the high-water mark that it may go on. The notification always waits for
+ * the host's next hook: the application is never re-entered from its own call (a sender
+ * that refills from on_writable would otherwise send one chunk twice and skip the next). */
+static void stream_settle(lp2p_stream *s)
+{
+    lp2p_conn *c = s->conn;
     size_t pend = lp2p_buf_size(&s->pending);
     if (s->debt && pend < STREAM_HIGH_WATER && !s->read_paused) {
         lp2p_yamux_stream_consumed(s->ys, s->debt);
         s->debt = 0;
+        lp2p__conn_mark_dirty(c);
     }
-    lp2p__conn_mark_dirty(c);
     if (s->above_high && pend < STREAM_LOW_WATER) {
         s->above_high = 0;
-        if (s->cb.on_writable && s->stage == STREAM_OPEN) {
-            if (from_app) {
-                /* Never re-enter the application from its own write/close: the writable
-                 * notification waits for the host's next hook (a sender that refills from
-                 * on_writable would otherwise send one chunk twice and skip the next). */
-                if (!s->writable_queued) {
-                    s->writable_queued = 1;
-                    lp2p_list_insert_tail(&c->host->writable, &s->wlink);
-                }
-            } else {
-                s->cb.on_writable(s, s->ud);
-            }
+        if (s->cb.on_writable && s->stage == STREAM_OPEN && !s->writable_queued) {
+            s->writable_queued = 1;
+            lp2p_list_insert_tail(&c->host->writable, &s->wlink);
         }
     }
-}
-
-void lp2p__stream_pump(lp2p_stream *s)
-{
-    stream_pump(s, 0);
 }
 
 /* Streams whose writer asked to be told: delivered from the host's hooks. */
@@ -153,7 +165,7 @@ static int stream_queued(lp2p_stream *s)
 {
     if (lp2p_buf_size(&s->pending) >= STREAM_HIGH_WATER)
         s->above_high = 1;
-    stream_pump(s, 1);
+    lp2p__stream_schedule(s);
     return 0;
 }
 
@@ -192,12 +204,29 @@ int lp2p_stream_close(lp2p_stream *s)
     if (s->closed)
         return LP2P_ERR_STATE;
     s->want_fin = 1;
-    stream_pump(s, 1);
+    lp2p__stream_schedule(s);
     return 0;
 }
 
 void lp2p_stream_reset(lp2p_stream *s)
 {
+    if (s->closed || !s->ys)
+        return;
+    /* What was written before the reset goes out ahead of the RST, as far as the window
+     * allows, as when writes were sealed at once: a multistream "na" before the reset of a
+     * refused stream, a last message before a reset. */
+    if (s->scheduled) {
+        s->scheduled = 0;
+        lp2p_list_remove(&s->slink);
+    }
+    while (lp2p_buf_size(&s->pending) > 0 && s->conn->stage == CONN_READY) {
+        size_t n = lp2p_buf_size(&s->pending);
+        long w = lp2p__conn_send_stream(s->conn, s->ys, lp2p_buf_head(&s->pending),
+                                        n > STREAM_QUANTUM ? STREAM_QUANTUM : n);
+        if (w <= 0 || s->closed || !s->ys)
+            break;
+        lp2p_buf_consume(&s->pending, (size_t)w);
+    }
     if (s->closed || !s->ys)
         return;
     lp2p_yamux_stream *ys = s->ys;
@@ -220,8 +249,8 @@ void lp2p_stream_set_ud(lp2p_stream *s, void *ud)
 void lp2p_stream_pause_read(lp2p_stream *s, int paused)
 {
     s->read_paused = paused != 0;
-    if (!paused)
-        stream_pump(s, 1); /* grants the debt once our own output is below the mark */
+    if (!paused && !s->closed && s->ys)
+        stream_settle(s); /* grants the debt once our own output is below the mark */
 }
 
 void lp2p_stream_detach(lp2p_stream *s, int reset)
@@ -272,7 +301,7 @@ void lp2p__stream_on_data(lp2p_stream *s, const uint8_t *p, size_t n)
         /* Listener replies (header + echo or na) go ahead of anything else. */
         lp2p_buf_append(&s->pending, lp2p_buf_head(&s->mss.out), lp2p_buf_size(&s->mss.out));
         lp2p_buf_clear(&s->mss.out);
-        lp2p__stream_pump(s);
+        lp2p__stream_schedule(s);
     }
     if (s->closed || !s->ys)
         return;
@@ -321,6 +350,10 @@ void lp2p__stream_on_closed(lp2p_stream *s, int err)
         return;
     s->closed = 1;
     s->ys = NULL;
+    if (s->scheduled) {
+        s->scheduled = 0;
+        lp2p_list_remove(&s->slink);
+    }
     lp2p_list_remove(&s->link);
     s->conn->nstreams--;
     /* A stream that never finished negotiating reports NA to an outbound owner. */
