@@ -48,7 +48,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         if (rc == 0)
             d->cb = NULL;
     } else {
-        char why[160];
+        char why[320]; /* the name is up to 255 bytes: gcc -Werror=format-truncation in Release */
         snprintf(why, sizeof(why), "the name %s does not resolve (%s)", d->host,
                  status ? uv_strerror(status) : "no address of that family");
         lp2p_log(LP2P_WARN, "dial_failed", LF_S("addr", d->text), LF_S("reason", why));
