@@ -173,7 +173,8 @@ struct lp2p_stream {
     const char *mss_list[1];
     lp2p_stream_callbacks cb;
     void *ud;
-    lp2p_buf pending; /* our bytes not yet accepted by the muxer */
+    lp2p_buf pending; /* our bytes not yet taken by the connection (stream.c: the queue) */
+    lp2p_buf more;    /* the queue's tail, a buffer moved in while pending had bytes */
     size_t debt;      /* peer bytes delivered but not yet granted back as window */
     int want_fin, fin_sent, above_high, closed, reset_seen;
     int read_paused; /* lp2p_stream_pause_read: peer bytes go to debt */

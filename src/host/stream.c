@@ -18,6 +18,32 @@
 
 static void stream_settle(lp2p_stream *s);
 
+/* The stream's queue is `pending` then `more`: a whole buffer written while `pending` still
+ * has bytes becomes `more` (moved, not copied); only a third one is copied onto `more`. So a
+ * writer that hands over a buffer each time the stream drains below its low mark (the Kaspa
+ * driver's HTTP/2 output) is never copied, backlog or not. `more` is non-empty only while
+ * `pending` is. */
+static size_t queued(const lp2p_stream *s)
+{
+    return lp2p_buf_size(&s->pending) + lp2p_buf_size(&s->more);
+}
+
+static int queue_append(lp2p_stream *s, const void *p, size_t n)
+{
+    return lp2p_buf_append(lp2p_buf_size(&s->pending) ? &s->more : &s->pending, p, n);
+}
+
+static void queue_consume(lp2p_stream *s, size_t n)
+{
+    lp2p_buf_consume(&s->pending, n);
+    if (lp2p_buf_size(&s->pending) == 0 && lp2p_buf_size(&s->more)) {
+        lp2p_buf emptied = s->pending;
+        s->pending = s->more;
+        s->more = emptied;
+        lp2p_buf_clear(&s->more);
+    }
+}
+
 static lp2p_stream *stream_alloc(lp2p_conn *c, lp2p_yamux_stream *ys, int outbound)
 {
     lp2p_stream *s = calloc(1, sizeof(*s));
@@ -27,6 +53,7 @@ static lp2p_stream *stream_alloc(lp2p_conn *c, lp2p_yamux_stream *ys, int outbou
     s->ys = ys;
     s->outbound = outbound;
     lp2p_buf_init(&s->pending);
+    lp2p_buf_init(&s->more);
     lp2p_list_insert_tail(&c->streams, &s->link);
     c->nstreams++;
     lp2p_yamux_stream_set_user(ys, s);
@@ -91,7 +118,7 @@ void lp2p__stream_schedule(lp2p_stream *s)
 {
     if (s->scheduled || s->closed || !s->ys)
         return;
-    if (lp2p_buf_size(&s->pending) == 0 && !(s->want_fin && !s->fin_sent))
+    if (queued(s) == 0 && !(s->want_fin && !s->fin_sent))
         return;
     s->scheduled = 1;
     lp2p_list_insert_tail(&s->conn->sendq, &s->slink);
@@ -114,9 +141,9 @@ void lp2p__stream_emit(lp2p_stream *s)
                 lp2p_stream_reset(s);
             return;
         }
-        lp2p_buf_consume(&s->pending, (size_t)w);
+        queue_consume(s, (size_t)w);
     }
-    if (lp2p_buf_size(&s->pending) == 0 && s->want_fin && !s->fin_sent) {
+    if (queued(s) == 0 && s->want_fin && !s->fin_sent) {
         s->fin_sent = 1;
         lp2p_yamux_stream_close(s->ys);
     }
@@ -133,7 +160,7 @@ void lp2p__stream_emit(lp2p_stream *s)
 static void stream_settle(lp2p_stream *s)
 {
     lp2p_conn *c = s->conn;
-    size_t pend = lp2p_buf_size(&s->pending);
+    size_t pend = queued(s);
     if (s->debt && pend < STREAM_HIGH_WATER && !s->read_paused) {
         lp2p_yamux_stream_consumed(s->ys, s->debt);
         s->debt = 0;
@@ -163,7 +190,7 @@ void lp2p__stream_deliver_writable(lp2p_host *h)
 
 static int stream_queued(lp2p_stream *s)
 {
-    if (lp2p_buf_size(&s->pending) >= STREAM_HIGH_WATER)
+    if (queued(s) >= STREAM_HIGH_WATER)
         s->above_high = 1;
     lp2p__stream_schedule(s);
     return 0;
@@ -173,7 +200,7 @@ int lp2p_stream_write(lp2p_stream *s, const void *p, size_t n)
 {
     if (s->closed || s->want_fin)
         return LP2P_ERR_STATE;
-    int rc = lp2p_buf_append(&s->pending, p, n);
+    int rc = queue_append(s, p, n);
     return rc < 0 ? rc : stream_queued(s);
 }
 
@@ -181,14 +208,18 @@ int lp2p__stream_write_buf(lp2p_stream *s, lp2p_buf *b)
 {
     if (s->closed || s->want_fin)
         return LP2P_ERR_STATE;
-    if (lp2p_buf_size(&s->pending) > 0) {
-        int rc = lp2p_buf_append(&s->pending, lp2p_buf_head(b), lp2p_buf_size(b));
+    /* The caller's buffer becomes the queue's tail (pending, or more behind it) and gets our
+     * empty one back; copied only behind a tail that is already taken. */
+    lp2p_buf *tail = lp2p_buf_size(&s->pending) == 0 ? &s->pending
+                     : lp2p_buf_size(&s->more) == 0  ? &s->more
+                                                     : NULL;
+    if (!tail) {
+        int rc = lp2p_buf_append(&s->more, lp2p_buf_head(b), lp2p_buf_size(b));
         lp2p_buf_clear(b);
         return rc < 0 ? rc : stream_queued(s);
     }
-    /* Nothing queued: the caller's buffer becomes the queue and gets our empty one back. */
-    lp2p_buf spare = s->pending;
-    s->pending = *b;
+    lp2p_buf spare = *tail;
+    *tail = *b;
     *b = spare;
     lp2p_buf_clear(b);
     return stream_queued(s);
@@ -196,7 +227,7 @@ int lp2p__stream_write_buf(lp2p_stream *s, lp2p_buf *b)
 
 size_t lp2p_stream_pending(const lp2p_stream *s)
 {
-    return lp2p_buf_size(&s->pending);
+    return queued(s);
 }
 
 int lp2p_stream_close(lp2p_stream *s)
@@ -225,7 +256,7 @@ void lp2p_stream_reset(lp2p_stream *s)
                                         n > STREAM_QUANTUM ? STREAM_QUANTUM : n);
         if (w <= 0 || s->closed || !s->ys)
             break;
-        lp2p_buf_consume(&s->pending, (size_t)w);
+        queue_consume(s, (size_t)w);
     }
     if (s->closed || !s->ys)
         return;
@@ -277,12 +308,12 @@ static void deliver(lp2p_stream *s, const uint8_t *p, size_t n)
     /* Hold the window back only when this delivery made our own output grow past the mark
      * (an echo whose far side does not read). A stream that is merely sending a lot while
      * it receives must keep granting, or two such streams wait on each other forever. */
-    size_t before = lp2p_buf_size(&s->pending);
+    size_t before = queued(s);
     if (s->cb.on_data)
         s->cb.on_data(s, p, n, s->ud);
     if (s->closed || !s->ys)
         return;
-    size_t after = lp2p_buf_size(&s->pending);
+    size_t after = queued(s);
     if (s->read_paused || (after > before && after >= STREAM_HIGH_WATER))
         s->debt += n; /* granted back when our own output drains / reading resumes */
     else
@@ -299,7 +330,7 @@ void lp2p__stream_on_data(lp2p_stream *s, const uint8_t *p, size_t n)
     int rc = lp2p_mss_recv(&s->mss, p, n, &used);
     if (lp2p_buf_size(&s->mss.out)) {
         /* Listener replies (header + echo or na) go ahead of anything else. */
-        lp2p_buf_append(&s->pending, lp2p_buf_head(&s->mss.out), lp2p_buf_size(&s->mss.out));
+        queue_append(s, lp2p_buf_head(&s->mss.out), lp2p_buf_size(&s->mss.out));
         lp2p_buf_clear(&s->mss.out);
         lp2p__stream_schedule(s);
     }
@@ -384,6 +415,7 @@ void lp2p__stream_free(lp2p_stream *s)
     if (s->mss_live)
         lp2p_mss_free(&s->mss);
     lp2p_buf_free(&s->pending);
+    lp2p_buf_free(&s->more);
     free(s->proto);
     free(s);
 }
