@@ -11,7 +11,8 @@
 # Environment (smaller than the scripts' defaults so that all six fit in ~25 minutes on the
 # shared 2-core machine; set them to "" to get a script's own default):
 #   BA_REPS (3), BA_MIB (64: run.sh), BA_BURST (64M), BA_GZIP_BURST (16M), BA_PINGS (5000),
-#   BA_RSV (1000), BA_CIRCUITS (500); BENCH_JS=0 is set (js-libp2p is not what changed).
+#   BA_RSV (1000), BA_CIRCUITS (500); BENCH_JS=0 is set (js-libp2p is not what changed);
+#   BA_ONLY="kaspa relay" runs only those (the table compares whatever results are there).
 # Writes bench/results/before_after/{old,new}-{run,kaspa,relay}.json and prints the table.
 set -uo pipefail
 
@@ -44,7 +45,7 @@ run_relay() {
   cp "$2/bench/results/relay.json" "$out/$1-relay.json"
 }
 
-for what in run kaspa relay; do
+for what in ${BA_ONLY:-run kaspa relay}; do
   log "$what: old ($old) load $(cut -d' ' -f1 /proc/loadavg)"
   "run_$what" old "$old" "$old/build/release" || log "$what: old failed (see $out/old-$what.txt)"
   log "$what: new load $(cut -d' ' -f1 /proc/loadavg)"

@@ -353,11 +353,11 @@ static int conn_write(lp2p_conn *c)
  * arms it: decisions, "Congestion and writable signals must be the same test"). So at most
  * one quantum beyond the mark is ever staged, in warm buffers, and the streams keep the
  * rest in their own queues. */
-static void conn_pull(lp2p_conn *c)
+static void conn_pull(lp2p_conn *c, int may_write)
 {
     while (!lp2p_list_empty(&c->sendq) && c->stage == CONN_READY && c->t) {
         if (lp2p_transport_pending(c->t) + lp2p_buf_size(&c->wire) >= c->t->high_water) {
-            if (lp2p_buf_size(&c->wire) == 0 || conn_write(c) < 0)
+            if (!may_write || lp2p_buf_size(&c->wire) == 0 || conn_write(c) < 0)
                 return;
             if (!c->t || lp2p_transport_congested(c->t))
                 return;
@@ -370,12 +370,18 @@ static void conn_pull(lp2p_conn *c)
     }
 }
 
+void lp2p__conn_pull(lp2p_conn *c)
+{
+    if (c->stage == CONN_READY)
+        conn_pull(c, 0);
+}
+
 void lp2p__conn_flush(lp2p_conn *c)
 {
     if (c->stage == CONN_CLOSED || c->stage == CONN_DIALING)
         return;
     if (c->stage == CONN_READY) {
-        conn_pull(c);
+        conn_pull(c, 1);
         if (c->stage != CONN_READY)
             return;
         lp2p_buf *yo = lp2p_yamux_out(c->yamux);

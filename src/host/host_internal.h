@@ -198,6 +198,9 @@ void lp2p__conn_mark_dirty(lp2p_conn *c);
 /* Pulls the ready streams (conn->sendq) while the transport has room, seals the muxer's
  * control frames, and writes the ciphertext to the transport. */
 void lp2p__conn_flush(lp2p_conn *c);
+/* The same pull into the ciphertext only, stopping where the transport has no room (from a
+ * stream's write: the transport is written at the next flush). */
+void lp2p__conn_pull(lp2p_conn *c);
 void lp2p__conn_arm_timer(lp2p_conn *c);
 /* Sends up to n bytes of a stream's queued payload as Yamux Data frames sealed by Noise
  * straight from p into the connection's ciphertext (behind the muxer's queued control
@@ -221,7 +224,8 @@ lp2p_stream *lp2p__stream_inbound(lp2p_conn *c, lp2p_yamux_stream *ys);
 void lp2p__stream_on_data(lp2p_stream *s, const uint8_t *p, size_t n);
 void lp2p__stream_on_fin(lp2p_stream *s);
 void lp2p__stream_on_closed(lp2p_stream *s, int err);
-/* s has bytes or a FIN to send (again): onto the connection's pull queue. */
+/* s has bytes or a FIN to send (again): onto the connection's pull queue; pulled at once when
+ * it is the only stream waiting and the transport has room (stream.c). */
 void lp2p__stream_schedule(lp2p_stream *s);
 /* The connection pulls s (taken off its queue): one quantum of s's bytes sealed into the
  * connection's ciphertext, the FIN after the last, s back at the queue's tail while it has

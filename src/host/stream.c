@@ -114,7 +114,7 @@ int lp2p_conn_open_stream(lp2p_conn *c, const char *proto, const lp2p_stream_cal
     return 0;
 }
 
-void lp2p__stream_schedule(lp2p_stream *s)
+static void stream_enqueue(lp2p_stream *s)
 {
     if (s->scheduled || s->closed || !s->ys)
         return;
@@ -123,6 +123,19 @@ void lp2p__stream_schedule(lp2p_stream *s)
     s->scheduled = 1;
     lp2p_list_insert_tail(&s->conn->sendq, &s->slink);
     lp2p__conn_mark_dirty(s->conn);
+}
+
+/* A stream that is the only one waiting is pulled at once while the transport has room, so
+ * the wire keeps the order of the calls: a new stream's SYN (queued in the muxer at open)
+ * goes out with that stream's first bytes, before the next stream's SYN (a relay counts hop
+ * streams still waiting for their request), as when every write was sealed at once. With
+ * others waiting, s takes its turn behind them. */
+void lp2p__stream_schedule(lp2p_stream *s)
+{
+    stream_enqueue(s);
+    lp2p_conn *c = s->conn;
+    if (s->scheduled && c->sendq.next == &s->slink && c->sendq.prev == &s->slink)
+        lp2p__conn_pull(c);
 }
 
 void lp2p__stream_emit(lp2p_stream *s)
@@ -145,12 +158,14 @@ void lp2p__stream_emit(lp2p_stream *s)
     }
     if (queued(s) == 0 && s->want_fin && !s->fin_sent) {
         s->fin_sent = 1;
-        lp2p_yamux_stream_close(s->ys);
+        lp2p_yamux_stream_close(s->ys); /* may finish s (the peer's FIN came first) */
+        if (s->closed || !s->ys)
+            return;
     }
     stream_settle(s);
     /* Short of the quantum: the window is shut and the muxer's on_writable brings s back. */
     if ((size_t)w == n)
-        lp2p__stream_schedule(s);
+        stream_enqueue(s);
 }
 
 /* After our queue shrank or reading resumed: grant the window held back, and tell a writer
