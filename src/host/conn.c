@@ -184,6 +184,7 @@ lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const c
     c->initiator = outbound;
     lp2p_list_init(&c->link);
     lp2p_list_init(&c->dirty_link);
+    lp2p_list_init(&c->staged_link);
     lp2p_list_init(&c->streams);
     lp2p_list_init(&c->sendq);
     lp2p_buf_init(&c->plain);
@@ -234,6 +235,10 @@ void lp2p__conn_fail(lp2p_conn *c, int err, const char *why)
     if (c->dirty) {
         lp2p_list_remove(&c->dirty_link);
         c->dirty = 0;
+    }
+    if (c->staging_full) {
+        lp2p_list_remove(&c->staged_link);
+        c->staging_full = 0;
     }
     /* Streams first: their owners get on_close while the connection is still readable. */
     lp2p_list *pos, *tmp;
@@ -355,13 +360,18 @@ static int conn_write(lp2p_conn *c)
  * rest in their own queues. */
 static void conn_pull(lp2p_conn *c, int may_write)
 {
-    while (!lp2p_list_empty(&c->sendq) && c->stage == CONN_READY && c->t) {
+    while (!lp2p_list_empty(&c->sendq) && c->stage == CONN_READY && c->t && !c->staging_full) {
         if (lp2p_transport_pending(c->t) + lp2p_buf_size(&c->wire) >= c->t->high_water) {
             if (!may_write || lp2p_buf_size(&c->wire) == 0 || conn_write(c) < 0)
                 return;
             if (!c->t || lp2p_transport_congested(c->t))
                 return;
-            continue;
+            /* One full batch per loop iteration: the next one goes after the loop's I/O,
+             * when the write has completed and its buffer is back as the transport's spare
+             * (pulling on at once put each batch in a fresh, cold buffer: page faults). */
+            c->staging_full = 1;
+            lp2p_list_insert_tail(&c->host->staged, &c->staged_link);
+            return;
         }
         lp2p_stream *s = lp2p_container_of(c->sendq.next, lp2p_stream, slink);
         lp2p_list_remove(&s->slink);
@@ -403,6 +413,16 @@ void lp2p__conn_flush(lp2p_conn *c)
         lp2p_transport_pause_read(c->t, 1);
         lp2p_log(LP2P_DEBUG, "read_paused", LF_S("peer", c->peer_str),
                  LF_U("pending", lp2p_transport_pending(c->t)), LF_B("relayed", c->relayed));
+    }
+}
+
+void lp2p__conn_resume_staged(lp2p_host *h)
+{
+    while (!lp2p_list_empty(&h->staged)) {
+        lp2p_conn *c = lp2p_container_of(h->staged.next, lp2p_conn, staged_link);
+        lp2p_list_remove(&c->staged_link);
+        c->staging_full = 0;
+        lp2p__conn_mark_dirty(c); /* pulled again before the loop sleeps */
     }
 }
 

@@ -94,6 +94,7 @@ static void on_before_sleep(uv_prepare_t *p)
  * exists. */
 static void on_after_io(uv_check_t *ck)
 {
+    lp2p__conn_resume_staged(ck->data);
     lp2p__stream_deliver_writable(ck->data);
     gc_streams(ck->data);
 }
@@ -118,6 +119,7 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     h->loop = cfg->loop;
     lp2p_list_init(&h->conns);
     lp2p_list_init(&h->dirty);
+    lp2p_list_init(&h->staged);
     lp2p_list_init(&h->gc);
     lp2p_list_init(&h->writable);
     lp2p_list_init(&h->reservations);

@@ -91,6 +91,7 @@ struct lp2p_host {
     int dispatching;         /* nesting depth of event dispatches (events.c) */
     lp2p_obs_table observed; /* our NAT mappings, as peers saw them (observed_addrs.h) */
     lp2p_list dirty;         /* connections with output to flush before the loop sleeps */
+    lp2p_list staged;        /* connections that wrote a full batch: pulled again after I/O */
     uv_prepare_t flush_hook;
     uv_check_t close_hook; /* delivers on_close right after I/O callbacks */
     int closing;
@@ -117,6 +118,8 @@ struct lp2p_conn {
     int outbound;     /* we dialed the socket */
     int initiator; /* Noise initiator and Yamux client (DCUtR may set this apart from outbound) */
     int relayed;
+    int staging_full; /* on host->staged: wrote a full batch, pulled again after the I/O */
+    lp2p_list staged_link;
     int read_paused; /* transport reading stopped until on_writable (CONN_READ_PAUSE) */
     enum conn_stage stage;
     lp2p_mss mss;
@@ -201,6 +204,8 @@ void lp2p__conn_flush(lp2p_conn *c);
 /* The same pull into the ciphertext only, stopping where the transport has no room (from a
  * stream's write: the transport is written at the next flush). */
 void lp2p__conn_pull(lp2p_conn *c);
+/* The loop's check hook: connections that wrote a full batch this iteration go on. */
+void lp2p__conn_resume_staged(lp2p_host *h);
 void lp2p__conn_arm_timer(lp2p_conn *c);
 /* Sends up to n bytes of a stream's queued payload as Yamux Data frames sealed by Noise
  * straight from p into the connection's ciphertext (behind the muxer's queued control
