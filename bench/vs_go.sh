@@ -3,7 +3,8 @@
 # throughput and sequential new connections per second on loopback, and relayed → direct time
 # in the NAT lab at 100 ms RTT between the peers (natlab --delay-a 25 --delay-b 25: each
 # router adds 2 × 25 ms), for go↔go, ours↔ours and ours↔go. Results: bench/results/vs_go.txt.
-#   HOLEPUNCH (default build/release/holepunch, else build/test/holepunch), MIB (default 256)
+#   HOLEPUNCH (default build/release/holepunch, else build/test/holepunch), MIB (default 256),
+#   RUNS (punch runs per cell, default 3)
 set -uo pipefail
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HOLEPUNCH=${HOLEPUNCH:-$SRC_DIR/build/release/holepunch}
@@ -61,10 +62,29 @@ start_ours
   echo "## loopback sequential new connections (dial, 1-byte echo, close) per second, 200 runs"
   echo "go->go     $(connrate_go "$GO_MA")"
   echo "go->ours   $(connrate_go "$US_MA")"
-  echo "(ours as the dialer: no connrate mode in holepunch yet, not measured)"
+  # ours dialing: bench_host handshakes (dial, Noise, Yamux, ready, close: no 1-byte echo,
+  # so it does a little less per connection than go's connrate)
+  if [[ -x $BUILD_DIR/bench_host ]]; then
+    for t in go ours; do
+      ma=$GO_MA
+      [[ $t == ours ]] && ma=$US_MA
+      echo "ours->$t $([[ $t == go ]] && echo "  ")$("$BUILD_DIR/bench_host" handshakes "$ma" 3 2>/dev/null |
+        jq -r 'select(.event == "host_handshakes") | .per_s | floor') (bench_host handshakes)"
+    done
+  fi
 } | tee "$OUT"
 if [[ $EUID -eq 0 ]]; then
   echo "## NAT lab, 100 ms RTT A<->B (restricted/restricted): relayed -> direct ms" | tee -a "$OUT"
-  MX_LAB_ARGS="--delay-a 25 --delay-b 25" MX_CELLS="ours:go:go ours:ours:ours ours:ours:go ours:go:ours" \
-    bash "$SRC_DIR/tests/lab/test_matrix_go.sh" 2>/dev/null | grep '^CELL' | tee -a "$OUT"
+  # RUNS (default 3) runs of each cell; the CELL lines, then the median per cell
+  cells="ours:go:go ours:ours:ours ours:ours:go ours:go:ours"
+  all=""
+  for ((i = 0; i < ${RUNS:-3}; i++)); do all+=" $cells"; done
+  MX_LAB_ARGS="--delay-a 25 --delay-b 25" MX_CELLS="$all" \
+    bash "$SRC_DIR/tests/lab/test_matrix_go.sh" 2>/dev/null | grep '^CELL' | tee -a "$W/cells.txt" >>"$OUT"
+  for c in $cells; do
+    IFS=: read -r r l d <<<"$c"
+    grep "relay=$r listener=$l dialer=$d pass" "$W/cells.txt" | sed 's/.*relayed_to_direct_ms=//' |
+      sort -n | awk -v c="relay=$r listener=$l dialer=$d" '{a[NR]=$1} END {
+        printf "median %s: %s ms (%d passed)\n", c, NR ? a[int((NR+1)/2)] : "null", NR }'
+  done | tee -a "$OUT"
 fi

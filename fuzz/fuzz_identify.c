@@ -1,12 +1,14 @@
 /* Identify parser: the stream reader never crashes or over-buffers on any byte stream split
  * at any point, and whatever decodes re-encodes to a message that decodes to the same
- * fields (when it fits our 4 KiB send limit without trimming). */
+ * fields (when it fits our 4 KiB send limit without trimming); lp2p_identify_verify (key and
+ * signed record checks) takes any decoded message. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lp2p/err.h"
 #include "util/log.h"
+#include "lp2p/identity.h"
 #include "proto/identify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -68,6 +70,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lp2p_identify_reader_free(&r);
         }
         lp2p_buf_free(&w);
+        /* 3. the checks a host runs on it: against the peer its own key names (so a signed
+         * record is opened and checked), or against a fixed peer when it has none */
+        lp2p_peer_id remote = {.len = 2, .bytes = {0x00, 0x00}};
+        if (a.public_key_len)
+            (void)lp2p_peer_id_from_pubkey(a.public_key, a.public_key_len, &remote);
+        int vr = lp2p_identify_verify(&a, &remote, NULL);
+        if (vr != 0 && vr != LP2P_ERR_PEER_ID_MISMATCH && vr != LP2P_ERR_DECODE)
+            abort();
     }
     lp2p_identify_info_free(&a);
     lp2p_identify_info_free(&b);

@@ -89,8 +89,29 @@ static void on_rtt(void *u, uint64_t rtt)
 {
 }
 
-static const lp2p_yamux_callbacks CBS = {on_stream, on_data,   on_other,  on_other,
-                                         on_other,  on_closed, on_goaway, on_rtt};
+/* A receive budget that grants all, the refill alone, a cut, or nothing, in turn, and
+ * refuses every third SYN: the core's budget paths run on every input. */
+static unsigned g_budget_turn;
+static uint32_t on_window(void *u, lp2p_yamux_stream *s, uint32_t want, uint32_t grow)
+{
+    switch (g_budget_turn++ % 4) {
+    case 0:
+        return want;
+    case 1:
+        return want - grow;
+    case 2:
+        return want / 3;
+    default:
+        return 0;
+    }
+}
+static int on_admit(void *u)
+{
+    return g_budget_turn++ % 3 != 0;
+}
+
+static const lp2p_yamux_callbacks CBS = {on_stream, on_data,   on_other, on_other,  on_other,
+                                         on_closed, on_goaway, on_rtt,   on_window, on_admit};
 
 static void fuzz_header(const uint8_t *data, size_t size)
 {

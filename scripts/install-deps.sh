@@ -4,9 +4,10 @@
 set -euo pipefail
 want=(build-essential cmake pkg-config libssl-dev libuv1-dev libnghttp2-dev libprotobuf-c-dev
       protobuf-c-compiler zlib1g-dev libcmocka-dev libmicrohttpd-dev libinih-dev libsystemd-dev
-      help2man)
+      help2man libc-ares-dev)
 if [ "${1:-build}" = test ] || [ "${1:-build}" = demo ]; then
-  want+=(clang clang-format libclang-rt-14-dev nftables iproute2 nodejs npm procps psmisc curl)
+  want+=(clang clang-format libclang-rt-14-dev nftables iproute2 nodejs npm procps psmisc curl
+         dnsmasq-base)
   # The hostile clients of tests/adversarial/ and scripts/check-layers.py are Python 3 (stdlib only).
   command -v python3 >/dev/null || want+=(python3)
 fi

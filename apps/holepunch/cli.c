@@ -3,6 +3,7 @@
 #include "lp2p/err.h"
 #include "lp2p/log.h"
 #include "config_file.h"
+#include "resolve.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +37,13 @@ void cli_print_help(const cli_common *c, const char *help)
             "                        direct connection and use it (needs --listen; default 0,\n"
             "                        do not wait; a bare number is milliseconds)\n",
             stdout);
+    if (c->groups & CLI_G_MEM)
+        fputs("  --max-conn-memory SIZE  what one peer connection may make us hold: stream\n"
+              "                        receive windows and queued replies (default 32M); past it\n"
+              "                        windows are withheld and new streams refused\n"
+              "  --max-memory SIZE     the same for all connections together (default 1/8 of\n"
+              "                        RAM, 64M..1G); each connection keeps 1M of its own\n",
+              stdout);
     if (c->groups & CLI_G_LOG)
         fputs(
             "  --log-format FMT      human or json (one object per line: ts, level, event)\n"
@@ -102,6 +110,11 @@ int cli_parse_common(cli_common *c, int argc, char **argv, int i)
         {"--reserve-backoff-max", CLI_DUR_MS, &c->reserve_backoff_max_ms, NULL, 0, NULL, NULL},
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
+    const cli_flag mem[] = {
+        {"--max-memory", CLI_SIZE, &c->max_memory, NULL, 0, NULL, NULL},
+        {"--max-conn-memory", CLI_SIZE, &c->max_conn_memory, NULL, 0, NULL, NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
+    };
     const cli_flag dial[] = {
         {"--wait-direct", CLI_DUR_MSEC, &c->wait_direct_ms, NULL, 0, NULL,
          "a duration such as 10s or 500ms"},
@@ -112,7 +125,7 @@ int cli_parse_common(cli_common *c, int argc, char **argv, int i)
         const cli_flag *tab;
     } groups[] = {
         {CLI_G_KEY, key},     {CLI_G_LOG, logf},  {CLI_G_LISTEN | CLI_G_DIAL, listen},
-        {CLI_G_RELAY, relay}, {CLI_G_DIAL, dial},
+        {CLI_G_RELAY, relay}, {CLI_G_DIAL, dial}, {CLI_G_MEM, mem},
     };
     for (size_t k = 0; k < sizeof(groups) / sizeof(groups[0]); k++) {
         if (!(c->groups & groups[k].group))
@@ -123,6 +136,13 @@ int cli_parse_common(cli_common *c, int argc, char **argv, int i)
             return rc < 0 ? rc : j - i;
     }
     return 0;
+}
+
+void cli_host_config(const cli_common *c, lp2p_host_config *hc)
+{
+    hc->reserve_backoff_max_ms = c->reserve_backoff_max_ms;
+    hc->max_memory = c->max_memory;
+    hc->max_conn_memory = c->max_conn_memory;
 }
 
 size_t cli_split_list(const char *s, const char **out, size_t max, char **owned)
@@ -347,6 +367,24 @@ int cli_check_hostport(const char *cmd, const char *flag, const char *v, const c
         return 0;
     fprintf(stderr, "holepunch %s: %s %s: expected HOST:PORT, e.g. %s:%s\n", cmd, flag, v,
             example_host, port_ok ? port : "16111");
+    return -1;
+}
+
+int cli_resolve_hostport(const char *cmd, const char *flag, const char *v, const char *example_host,
+                         int family, int port0_ok, char *out, size_t outlen)
+{
+    if (cli_check_hostport(cmd, flag, v, example_host) < 0)
+        return -1;
+    char err[320];
+    int rc = hostport_resolve_now(v, family, port0_ok, out, outlen, err, sizeof(err));
+    if (rc == 0)
+        return 0;
+    if (rc == LP2P_ERR_NOT_FOUND)
+        fprintf(stderr, "holepunch %s: %s %s: %s\n", cmd, flag, v, err);
+    else
+        fprintf(stderr,
+                "holepunch %s: %s %s: expected HOST:PORT with a port 1..65535, e.g. %s:16111\n",
+                cmd, flag, v, example_host);
     return -1;
 }
 

@@ -27,8 +27,10 @@ typedef struct cli_common {
     const char *relay[CLI_MAX_ADDRS]; /* --relay, or LIBP2P_RELAY_MULTIADDRS */
     size_t nrelay;
     uint64_t reserve_backoff_max_ms; /* --reserve-backoff-max; 0 = the host's default (20 s) */
-    uint64_t wait_direct_ms; /* dialing commands: wait this long for a hole-punched connection */
-    char *env_copy[3];       /* owned copies of split environment variables */
+    uint64_t wait_direct_ms;  /* dialing commands: wait this long for a hole-punched connection */
+    uint64_t max_memory;      /* --max-memory: the host's process budget (0 = its default) */
+    uint64_t max_conn_memory; /* --max-conn-memory: its per-connection budget (0 = default) */
+    char *env_copy[3];        /* owned copies of split environment variables */
     /* Set by the command before parsing (cli_common_init gives CLI_G_DAEMON, no extras): */
     unsigned groups;       /* the common flags the command takes, CLI_G_* */
     int key_fresh;         /* without --key the command runs on a fresh identity */
@@ -45,8 +47,11 @@ enum {
     CLI_G_LISTEN = 4, /* --listen */
     CLI_G_RELAY = 8,  /* --relay */
     CLI_G_DIAL = 16,  /* ping/perf/echo: --listen and --wait-direct, shown in the common block */
+    CLI_G_MEM = 32,   /* --max-memory, --max-conn-memory (the host's memory budget) */
 };
-#define CLI_G_DAEMON (CLI_G_KEY | CLI_G_LOG | CLI_G_LISTEN | CLI_G_RELAY)
+#define CLI_G_DAEMON (CLI_G_KEY | CLI_G_LOG | CLI_G_LISTEN | CLI_G_RELAY | CLI_G_MEM)
+/* The common flags' share of a daemon's host config (memory budget, reserve backoff). */
+void cli_host_config(const cli_common *c, lp2p_host_config *hc);
 
 /* Result of cli_parse_common for one argv entry: 0 not a common flag, N>0 consumed N args,
  * -1 error already printed. */
@@ -96,6 +101,11 @@ int cli_reserve_all(lp2p_host *h, const cli_common *c, const char *cmd);
 
 /* A HOST:PORT flag value: 0, or -1 with "expected HOST:PORT, e.g. ..." on stderr. */
 int cli_check_hostport(const char *cmd, const char *flag, const char *v, const char *example_host);
+/* The same check, then a host name resolved now (resolve.h: hostport_resolve_now) into the
+ * numeric IP:PORT in out: 0, or -1 with the reason on stderr ("expected HOST:PORT, e.g. ..."
+ * or "no address for NAME: ..."). family AF_INET or AF_UNSPEC; port0_ok for listen flags. */
+int cli_resolve_hostport(const char *cmd, const char *flag, const char *v, const char *example_host,
+                         int family, int port0_ok, char *out, size_t outlen);
 
 /* A command that gets hole-punched without --listen: warns at start (no_listen). */
 void cli_warn_no_listen(const cli_common *c);

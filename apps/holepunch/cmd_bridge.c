@@ -9,6 +9,7 @@
 
 #include "kaspa/bridge.h"
 #include "lp2p/err.h"
+#include "lp2p/log.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 
 static const char *const k_help =
-    "usage: holepunch bridge [--kaspad IPV4:PORT] [--network NAME] [--listen MA ...]\n"
+    "usage: holepunch bridge [--kaspad HOST:PORT] [--network NAME] [--listen MA ...]\n"
     "                        [--relay MA ...] [--peer PEERID[,ADDR...] ...] [options]\n\n"
     "Runs beside an unmodified kaspad and carries its P2P traffic (raw HTTP/2 gRPC, bytes\n"
     "unchanged) to other bridges over libp2p connections that are hole-punched through NAT\n"
@@ -32,15 +33,15 @@ static const char *const k_help =
     "  backoff). Without a direct connection (and without --relayed-fallback) kaspad's\n"
     "  connection is closed at once, with a bridge_session_refused log line.\n\n"
     "Options:\n"
-    "  --kaspad IPV4:PORT    the local kaspad's P2P address (default 127.0.0.1 and the\n"
+    "  --kaspad HOST:PORT    the local kaspad's P2P address, IPv4 (a name is resolved at\n"
+    "                        start, e.g. localhost:16111; default 127.0.0.1 and the\n"
     "                        --network's port: kaspa-mainnet 16111, kaspa-testnet-10 16211,\n"
     "                        kaspa-testnet-12 16311, other testnets 16411, kaspa-simnet 16511,\n"
     "                        kaspa-devnet 16611); on this machine, since connections to it\n"
-    "                        come from 127.a.b.c\n"
-    "  --network NAME        kaspa-mainnet (default), kaspa-testnet-N, kaspa-devnet or\n"
-    "                        kaspa-simnet\n"
+    "                        come from 127.a.b.c\n" KASPA_NETWORK_HELP
     "  --listen MA           libp2p listen address, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable)\n"
-    "  --relay MA            keep a reservation on this relay (repeatable): remote bridges\n"
+    "  --relay MA            keep a reservation on this relay (/ip4|dns4/…/tcp/…/p2p/<relay>\n"
+    "                        or /dnsaddr/NAME/p2p/<relay>; repeatable): remote bridges\n"
     "                        reach us through it and DCUtR punches the direct connection\n"
     "  --reserve-backoff-max DUR  longest wait between RESERVE attempts after a failure\n"
     "                        (backoff from 1 s with jitter; default 20s)\n"
@@ -89,11 +90,6 @@ static void on_stop(void *ud)
     cli_signals_close();
 }
 
-static int check_network(const char *v)
-{
-    return kaspa_network_p2p_port(v) ? 0 : -1;
-}
-
 /* "1.2.3.4:16111". IPv4 only: the bridge connects to kaspad from the peers' addresses in
  * 127.0.0.0/8, which an IPv6 socket cannot bind. */
 static int parse_hostport(const char *s, struct sockaddr_storage *out)
@@ -119,7 +115,13 @@ int cmd_bridge(int argc, char **argv)
 {
     cli_common c;
     cli_common_init(&c);
-    const char *kaspad = NULL, *network = "kaspa-mainnet";
+    const char *kaspad = NULL, *network;
+    /* The network flags of server/client (kaspa_opts.c), so --testnet --netsuffix=10 works
+     * here too; the other Kaspa options do not apply to a byte splicer. */
+    kaspa_opts ko;
+    kaspa_opts_init(&ko);
+    cli_flag netflags[KASPA_OPTS_NNETFLAGS + 1] = {0};
+    memcpy(netflags, ko.flags, sizeof(cli_flag) * KASPA_OPTS_NNETFLAGS);
     const char *peer_args[MAX_PEER_ARGS];
     size_t npeer_args = 0;
     uint32_t peer_port = 0, max_sessions = 0, max_per_peer = 0, max_inbound_peers = 0;
@@ -127,8 +129,7 @@ int cmd_bridge(int argc, char **argv)
     int relayed_fallback = 0;
     const char *metrics_listen = NULL;
     const cli_flag flags[] = {
-        {"--kaspad", CLI_STR, &kaspad, NULL, 0, NULL, "IPV4:PORT, e.g. 127.0.0.1:16111"},
-        {"--network", CLI_STR, &network, NULL, 0, check_network, KASPA_NETWORK_WANT},
+        {"--kaspad", CLI_STR, &kaspad, NULL, 0, NULL, "HOST:PORT, e.g. 127.0.0.1:16111"},
         {"--peer", CLI_LIST, peer_args, &npeer_args, MAX_PEER_ARGS, NULL, "PEERID[,ADDR...]"},
         {"--peer-port", CLI_U32, &peer_port, NULL, 0, NULL, "a TCP port"},
         {"--relayed-fallback", CLI_BOOL, &relayed_fallback, NULL, 0, NULL, NULL},
@@ -140,13 +141,15 @@ int cmd_bridge(int argc, char **argv)
         {NULL, 0, NULL, NULL, 0, NULL, NULL},
     };
     c.examples = k_examples;
+    c.extra = netflags;
     int pr = cli_parse_flags(&c, argc, argv, "bridge", k_help, flags);
     if (pr > 0) {
         cli_common_free(&c);
         return 0;
     }
-    if (pr < 0)
+    if (pr < 0 || kaspa_opts_finish(&ko, "bridge") < 0)
         goto usage;
+    network = ko.network;
     uint16_t net_port = kaspa_network_p2p_port(network);
     if (!net_port) {
         fprintf(stderr,
@@ -175,7 +178,15 @@ int cmd_bridge(int argc, char **argv)
         goto out;
     }
     if (kaspad) {
-        if (parse_hostport(kaspad, &bc.kaspad) != 0) {
+        char kaspad_ip[96];
+        if (cli_resolve_hostport("bridge", "--kaspad", kaspad, "127.0.0.1", AF_INET, 0, kaspad_ip,
+                                 sizeof(kaspad_ip)) < 0) {
+            exit_code = 2;
+            goto out;
+        }
+        if (strcmp(kaspad_ip, kaspad) != 0)
+            lp2p_log(LP2P_INFO, "kaspa_resolved", LF_S("name", kaspad), LF_S("addr", kaspad_ip));
+        if (parse_hostport(kaspad_ip, &bc.kaspad) != 0) {
             fprintf(stderr,
                     "holepunch bridge: --kaspad wants IPv4:PORT (e.g. 127.0.0.1:16111; the "
                     "bridge connects from 127.a.b.c addresses), got '%s'\n",
@@ -216,7 +227,7 @@ int cmd_bridge(int argc, char **argv)
     }
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &loop, kp);
-    hc.reserve_backoff_max_ms = c.reserve_backoff_max_ms;
+    cli_host_config(&c, &hc);
     hc.agent = "kaspa-holepunch-bridge/" LP2P_VERSION;
     int rc = lp2p_host_new(&hc, &app.host);
     if (rc < 0) {

@@ -15,7 +15,8 @@ static const char *const k_help =
     "usage: holepunch echo MULTIADDR [--streams N] [--bytes BYTES] [options]\n\n"
     "Opens N concurrent /echo/1.0.0 streams, each sending its own 4 KiB of random data,\n"
     "plus one stream carrying BYTES of random data; every echoed byte is compared.\n"
-    "Prints `echo_result {ok, streams, bytes, seconds, mbps}`; exit 0 only if all matched.\n\n"
+    "Prints `echo_result {ok, streams, bytes, seconds, mbps, relayed}`; exit 0 only if all "
+    "matched.\n\n"
     "Options:\n"
     "  --streams N           concurrent small streams (default 64)\n"
     "  --bytes BYTES         size of the large transfer (default 16M; K/M/G suffixes)\n"
@@ -60,7 +61,8 @@ static void finish_one(echo_stream *e, int ok)
         double mbps = secs > 0 ? (double)a->big * 2 * 8 / secs / 1e6 : 0;
         lp2p_log(LP2P_INFO, "echo_result", LF_B("ok", a->failures == 0),
                  LF_I("streams", a->nstreams), LF_I("bytes", a->big), LF_I("failures", a->failures),
-                 LF_F("seconds", secs), LF_F("mbps", mbps));
+                 LF_F("seconds", secs), LF_F("mbps", mbps),
+                 LF_B("relayed", lp2p_conn_is_relayed(a->conn)));
         probe_finish(a->cl, a->failures == 0 ? 0 : 1);
     }
 }

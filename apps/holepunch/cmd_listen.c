@@ -16,7 +16,8 @@ static const char *const k_help =
     "separated). Port 0 picks a free port; the `listening` event shows the address.\n\n"
     "Options:\n"
     "  --listen MA           e.g. /ip4/0.0.0.0/tcp/4001 (repeatable)\n"
-    "  --relay MA            keep a reservation on this relay (/ip4/…/tcp/…/p2p/<relay>;\n"
+    "  --relay MA            keep a reservation on this relay (/ip4/…/tcp/…/p2p/<relay>,\n"
+    "                        /dns4/NAME/tcp/…/p2p/<relay> or /dnsaddr/NAME/p2p/<relay>;\n"
     "                        repeatable, or LIBP2P_RELAY_MULTIADDRS) and serve through it\n"
     "  --reserve-backoff-max DUR  longest wait between RESERVE attempts after a failure\n"
     "                        (backoff from 1 s with jitter; default 20s)\n"
@@ -77,7 +78,7 @@ int cmd_listen(int argc, char **argv)
     listen_app app = {.loop = &loop};
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &loop, kp);
-    hc.reserve_backoff_max_ms = c.reserve_backoff_max_ms;
+    cli_host_config(&c, &hc);
     int rc = lp2p_host_new(&hc, &app.host);
     if (rc < 0) {
         fprintf(stderr, "holepunch listen: %s\n", lp2p_strerror(rc));

@@ -63,7 +63,7 @@ static void on_rtt(lp2p_pinger *pg, double rtt_ms, void *ud)
     ping_app *a = ud;
     a->done++;
     lp2p_log(LP2P_INFO, "ping", LF_S("peer", lp2p_conn_peer_str(a->conn)), LF_F("rtt_ms", rtt_ms),
-             LF_I("seq", a->done));
+             LF_I("seq", a->done), LF_B("relayed", lp2p_conn_is_relayed(a->conn)));
     if (a->done >= a->count) {
         lp2p_pinger_close(a->pg);
         a->pg = NULL;

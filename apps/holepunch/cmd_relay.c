@@ -167,6 +167,7 @@ int cmd_relay(int argc, char **argv)
     relay_app app = {.loop = &loop};
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &loop, kp);
+    cli_host_config(&c, &hc);
     if (max_conns)
         hc.max_conns = max_conns;
     hc.max_conns_per_ip = max_conns_per_ip;

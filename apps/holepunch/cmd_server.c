@@ -29,12 +29,14 @@ static const char *const k_help =
     "Options:\n"
     "  --listen MA           libp2p listen address, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable;\n"
     "                        or LIBP2P_LISTEN_MULTIADDRS)\n"
-    "  --relay MA            keep a reservation on this relay (/ip4/…/tcp/…/p2p/<relay>;\n"
+    "  --relay MA            keep a reservation on this relay (/ip4/…/tcp/…/p2p/<relay>,\n"
+    "                        /dns4/NAME/tcp/…/p2p/<relay> or /dnsaddr/NAME/p2p/<relay>;\n"
     "                        repeatable, or LIBP2P_RELAY_MULTIADDRS)\n"
     "  --reserve-backoff-max DUR  longest wait between RESERVE attempts after a failure\n"
     "                        (backoff from 1 s with jitter; default 20s)\n"
     "  --kaspa-listen HOST:PORT  also serve Kaspa over plain TCP, e.g. 0.0.0.0:16111 (port 0:\n"
-    "                        any; the kaspa_listen event shows the bound address)\n"
+    "                        any; the kaspa_listen event shows the bound address; a host\n"
+    "                        name is resolved at start)\n"
     "  --kaspa-max-connections N  plain-TCP Kaspa peers at once (default 128; 0: no cap)\n"
     "  --kaspa-max-connections-per-ip N  ... from one address (default 8; 0: no "
     "cap)\n" DAEMON_METRICS_HELP "\n" KASPA_OPTS_HELP;
@@ -92,8 +94,17 @@ int cmd_server(int argc, char **argv)
     }
     if (pr < 0 || kaspa_opts_finish(&ko, "server") < 0)
         goto usage;
-    if (kaspa_listen && cli_check_hostport("server", "--kaspa-listen", kaspa_listen, "0.0.0.0") < 0)
-        goto usage;
+    /* A name (localhost:16111, kaspa.lan:16111) is resolved once here: a listen address. */
+    char kaspa_listen_ip[96];
+    if (kaspa_listen) {
+        if (cli_resolve_hostport("server", "--kaspa-listen", kaspa_listen, "0.0.0.0", AF_UNSPEC, 1,
+                                 kaspa_listen_ip, sizeof(kaspa_listen_ip)) < 0)
+            goto usage;
+        if (strcmp(kaspa_listen_ip, kaspa_listen) != 0)
+            lp2p_log(LP2P_INFO, "kaspa_resolved", LF_S("name", kaspa_listen),
+                     LF_S("addr", kaspa_listen_ip));
+        kaspa_listen = kaspa_listen_ip;
+    }
     if (c.nlisten == 0 && c.nrelay == 0 && !kaspa_listen) {
         fprintf(stderr, "holepunch server: give --listen MULTIADDR and/or --relay MULTIADDR (or "
                         "LIBP2P_LISTEN_MULTIADDRS / LIBP2P_RELAY_MULTIADDRS), or "
@@ -138,7 +149,7 @@ int cmd_server(int argc, char **argv)
         }
         lp2p_host_config hc;
         lp2p_host_config_default(&hc, &loop, kp);
-        hc.reserve_backoff_max_ms = c.reserve_backoff_max_ms;
+        cli_host_config(&c, &hc);
         hc.agent = "kaspa-holepunch/" LP2P_VERSION;
         int rc = lp2p_host_new(&hc, &app.host);
         if (rc < 0) {

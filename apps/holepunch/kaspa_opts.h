@@ -9,6 +9,9 @@
 #include "lp2p/random.h"
 
 #define KASPA_OPTS_NFLAGS 10
+/* The first KASPA_OPTS_NNETFLAGS entries of kaspa_opts.flags are the network choice
+ * (--network, --testnet, --devnet, --simnet, --netsuffix): the bridge takes only those. */
+#define KASPA_OPTS_NNETFLAGS 5
 
 typedef struct kaspa_opts {
     const char *network;         /* --network, default kaspa-mainnet */

@@ -296,13 +296,14 @@ int metrics_server_start(uv_loop_t *loop, const char *hostport, metrics_render_f
         flags |= MHD_USE_IPv6;
     uint16_t want = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                    : ((struct sockaddr_in *)&ss)->sin_port);
-    s->d = MHD_start_daemon(flags, want, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)METRICS_MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                            (unsigned)METRICS_MAX_CONNS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)METRICS_CONN_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)METRICS_CONN_MEMORY, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
-                            NULL, MHD_OPTION_END);
+    /* The logger first: libmicrohttpd warns (through it) when it comes later. */
+    s->d = MHD_start_daemon(flags, want, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+                            on_mhd_error, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CONNS,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CONNS_PER_IP,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_CONN_TIMEOUT,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
+                            MHD_OPTION_END);
     if (!s->d) {
         lp2p_log(LP2P_ERROR, "metrics_failed", LF_S("addr", hostport),
                  LF_S("reason", "could not start the HTTP daemon (address in use?)"));
@@ -363,6 +364,31 @@ uint16_t metrics_server_port(const metrics_server *s)
     return s->port;
 }
 
+/* The statuses each refusal counter can actually see (src/proto/relay_hop.c, relay_circuit.c),
+ * so a dashboard is not offered series that stay 0 forever. A RESERVE is refused for a
+ * relayed source (PERMISSION_DENIED), a full table or per-peer/IP cap (RESOURCE_LIMIT_
+ * EXCEEDED, RESERVATION_REFUSED); an undecodable hop message carries no type and is counted
+ * here as MALFORMED_MESSAGE. It is never answered NO_RESERVATION, CONNECTION_FAILED or
+ * UNEXPECTED_MESSAGE. A CONNECT gets every status but RESERVATION_REFUSED (a STATUS sent to
+ * the relay is UNEXPECTED_MESSAGE, a target that does not answer is CONNECTION_FAILED). */
+static const char *const k_reserve_refusals[] = {"RESERVATION_REFUSED", "RESOURCE_LIMIT_EXCEEDED",
+                                                 "PERMISSION_DENIED", "MALFORMED_MESSAGE", NULL};
+static const char *const k_connect_refusals[] = {"RESOURCE_LIMIT_EXCEEDED",
+                                                 "PERMISSION_DENIED",
+                                                 "CONNECTION_FAILED",
+                                                 "NO_RESERVATION",
+                                                 "MALFORMED_MESSAGE",
+                                                 "UNEXPECTED_MESSAGE",
+                                                 NULL};
+
+static int can_refuse(const char *const *list, const char *name)
+{
+    for (; *list; list++)
+        if (strcmp(*list, name) == 0)
+            return 1;
+    return 0;
+}
+
 /* The relay server's counters (holepunch relay --metrics-listen). */
 void metrics_render_relay(metrics_text *m, const lp2p_relay_server *r)
 {
@@ -378,8 +404,9 @@ void metrics_render_relay(metrics_text *m, const lp2p_relay_server *r)
     metrics_family(m, "holepunch_relay_reservations_refused_total", "counter",
                    "RESERVE requests refused, by the status sent.");
     for (size_t i = 0; i < LP2P_RELAY_SERVER_NREFUSALS; i++)
-        metrics_value(m, "holepunch_relay_reservations_refused_total", "reason",
-                      lp2p_relay_server_refusal_name(i), st.reservations_refused_total[i]);
+        if (can_refuse(k_reserve_refusals, lp2p_relay_server_refusal_name(i)))
+            metrics_value(m, "holepunch_relay_reservations_refused_total", "reason",
+                          lp2p_relay_server_refusal_name(i), st.reservations_refused_total[i]);
     metrics_family(m, "holepunch_relay_circuits_active", "gauge", "Live (spliced) circuits.");
     metrics_value(m, "holepunch_relay_circuits_active", NULL, NULL, st.circuits_active);
     metrics_family(m, "holepunch_relay_circuits_total", "counter", "Circuits that went live.");
@@ -387,8 +414,9 @@ void metrics_render_relay(metrics_text *m, const lp2p_relay_server *r)
     metrics_family(m, "holepunch_relay_circuits_refused_total", "counter",
                    "CONNECT requests that did not become a circuit, by the status sent.");
     for (size_t i = 0; i < LP2P_RELAY_SERVER_NREFUSALS; i++)
-        metrics_value(m, "holepunch_relay_circuits_refused_total", "reason",
-                      lp2p_relay_server_refusal_name(i), st.circuits_refused_total[i]);
+        if (can_refuse(k_connect_refusals, lp2p_relay_server_refusal_name(i)))
+            metrics_value(m, "holepunch_relay_circuits_refused_total", "reason",
+                          lp2p_relay_server_refusal_name(i), st.circuits_refused_total[i]);
     metrics_family(m, "holepunch_relay_circuits_limited_total", "counter",
                    "Circuits reset at their limit.");
     metrics_value(m, "holepunch_relay_circuits_limited_total", "limit", "data",

@@ -3,7 +3,9 @@
  * library carries no metrics code and the counts are exactly the events the API reports. */
 #include "metrics_daemon.h"
 
+#include "cli.h"
 #include "metrics.h"
+#include "resolve.h"
 
 #include "lp2p/err.h"
 #include "lp2p/holepunch.h"
@@ -226,6 +228,8 @@ static void render_punch(metrics_text *m, const daemon_metrics *dm)
                    (double)dm->hist_count);
 }
 
+static void render_reservations(metrics_text *m, const daemon_metrics *dm);
+
 static void render_conns(metrics_text *m, const daemon_metrics *dm)
 {
     metrics_family(m, "holepunch_connections_open", "gauge",
@@ -264,6 +268,37 @@ static void render_conns(metrics_text *m, const daemon_metrics *dm)
         metrics_family(m, "holepunch_reservations_configured", "gauge",
                        "Relays we keep a reservation on (--relay).");
         metrics_sample(m, "holepunch_reservations_configured", NULL, 0, (double)configured);
+        render_reservations(m, dm);
+    }
+}
+
+/* Per relay (label relay="<peer ID>"; one series per --relay, so the label set is bounded by
+ * the configuration, never by peers). */
+static void render_reservations(metrics_text *m, const daemon_metrics *dm)
+{
+    lp2p_reservation_info info[CLI_MAX_ADDRS];
+    size_t n = lp2p_host_reservations(dm->host, info, CLI_MAX_ADDRS);
+    if (n > CLI_MAX_ADDRS)
+        n = CLI_MAX_ADDRS;
+    metrics_family(m, "holepunch_reservation_held", "gauge",
+                   "1 while a granted reservation on this relay is valid, else 0.");
+    for (size_t i = 0; i < n; i++) {
+        const char *kv[] = {"relay", info[i].relay};
+        metrics_sample(m, "holepunch_reservation_held", kv, 1, info[i].held);
+    }
+    metrics_family(m, "holepunch_reservation_expiry_seconds", "gauge",
+                   "Seconds until the reservation on this relay lapses unless refreshed (0 when "
+                   "none is held).");
+    for (size_t i = 0; i < n; i++) {
+        const char *kv[] = {"relay", info[i].relay};
+        metrics_sample(m, "holepunch_reservation_expiry_seconds", kv, 1,
+                       (double)info[i].expires_in_ms / 1000.0);
+    }
+    metrics_family(m, "holepunch_reservation_failures", "gauge",
+                   "RESERVE attempts on this relay that failed in a row (0 after a grant).");
+    for (size_t i = 0; i < n; i++) {
+        const char *kv[] = {"relay", info[i].relay};
+        metrics_sample(m, "holepunch_reservation_failures", kv, 1, info[i].failures);
     }
 }
 
@@ -402,7 +437,14 @@ int daemon_metrics_start(uv_loop_t *loop, const char *cmd, const char *hostport,
     memset(dm, 0, sizeof(*dm));
     dm->sub = -1;
     if (hostport) {
-        int rc = metrics_server_start(loop, hostport, render, dm, &dm->srv);
+        /* A name (localhost:9100) is resolved once here, as for --kaspa-listen. */
+        char ip[96], err[320];
+        int r = hostport_resolve_now(hostport, AF_UNSPEC, 1, ip, sizeof(ip), err, sizeof(err));
+        if (r == LP2P_ERR_NOT_FOUND) {
+            fprintf(stderr, "holepunch %s: --metrics-listen %s: %s\n", cmd, hostport, err);
+            return r;
+        }
+        int rc = metrics_server_start(loop, r == 0 ? ip : hostport, render, dm, &dm->srv);
         if (rc < 0) {
             fprintf(stderr, "holepunch %s: --metrics-listen %s: %s\n", cmd, hostport,
                     rc == LP2P_ERR_INVAL ? "want HOST:PORT, e.g. 127.0.0.1:9100"

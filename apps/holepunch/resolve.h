@@ -15,4 +15,11 @@ typedef void (*hostport_resolved_fn)(void *ud, const char *numeric, const char *
  * HOST:PORT with a port 1..65535. */
 int hostport_resolve(uv_loop_t *loop, const char *hostport, hostport_resolved_fn cb, void *ud);
 
+/* The same, now (blocking getaddrinfo: for flags resolved once at start, before the loop
+ * runs). family AF_INET for IPv4 only, AF_UNSPEC for either (IPv4 first); port0_ok for a
+ * listen address. 0 with the numeric form in out; LP2P_ERR_INVAL when hostport is not
+ * HOST:PORT; LP2P_ERR_NOT_FOUND with err = "no address for NAME: ..." as above. */
+int hostport_resolve_now(const char *hostport, int family, int port0_ok, char *out, size_t outlen,
+                         char *err, size_t errlen);
+
 #endif

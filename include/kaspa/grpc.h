@@ -91,6 +91,10 @@ int kaspa_grpc_send_packed(kaspa_grpc *g, size_t len, kaspa_grpc_pack_fn pack, v
 /* Ends the stream after everything queued so far: server sends trailers with grpc_status
  * (and grpc_message if not NULL), client ends its side; then GOAWAY. */
 int kaspa_grpc_close(kaspa_grpc *g, int grpc_status, const char *grpc_message);
+/* Ends the connection at once for a peer that does not read: whatever waits for its
+ * flow-control window is dropped (and freed), our stream is reset and GOAWAY
+ * (ENHANCE_YOUR_CALM) follows; neither waits behind the data it would never take. */
+void kaspa_grpc_abort(kaspa_grpc *g);
 /* Bytes to write to the transport; drain with lp2p_buf_consume (util/buf.h). */
 lp2p_buf *kaspa_grpc_out(kaspa_grpc *g);
 /* Pulls pending HTTP/2 frames into out (done automatically by every call above). */

@@ -32,6 +32,7 @@
 #define KASPA_PROTOCOL_VERSION_DEFAULT          10
 #define KASPA_MIN_PEER_PROTOCOL_VERSION_DEFAULT 7 /* Crescendo (v1.0); older nodes are gone */
 #define KASPA_NETWORK_DEFAULT                   "kaspa-mainnet"
+#define KASPA_MAX_UNREAD_DEFAULT                (4u << 20)
 #define KASPA_USER_AGENT_MAX                    256
 #define KASPA_REJECT_DUPLICATE                  "DUPLICATE_CONNECTION"
 #define KASPA_REJECT_LOOPBACK                   "LOOPBACK_CONNECTION"
@@ -96,6 +97,10 @@ typedef struct kaspa_session_config {
     uint64_t ping_interval_ms;          /* our Ping, 120000; 0 = never */
     uint64_t ping_timeout_ms;           /* Pong due, 120000 */
     int request_addresses;              /* send RequestAddresses once after Ready (1, as kaspad) */
+    /* Replies the peer provokes (Pong, Addresses) are queued only while it reads: with more
+     * than this many bytes already waiting for it (HTTP/2 send queue + output the transport
+     * has not taken) the session ends, "peer does not read our replies" (default 4 MiB). */
+    size_t max_unread;
     /* From the driver (all zero after _config_default; kaspa_session_new refuses a config
      * without rng with LP2P_ERR_STATE): */
     lp2p_trace trace;          /* kaspa_handshake/ready/ping/reject/closed records; zero = silent */

@@ -78,7 +78,17 @@ typedef struct lp2p_host_config {
     uint64_t conn_grace_ms;
     uint32_t max_streams_per_conn; /* default 512 */
     uint32_t max_stream_window;    /* Yamux auto-tune ceiling; default 16 MiB */
-    int holepunch;                 /* serve and start DCUtR; default 1 */
+    /* Memory budget of what peers can make us hold: each stream is charged its receive
+     * window (granted, not yet used, plus delivered, not yet consumed) and its queued
+     * output. Window updates are withheld and new inbound streams refused
+     * (`stream_refused`) once a connection would exceed max_conn_memory (0 = 32 MiB, as
+     * go-libp2p's resource manager) or all connections together max_memory (0 = 1/8 of
+     * the memory we may use, between 64 MiB and 1 GiB); a connection may always hold
+     * 1 MiB (four fresh streams), so peers that overspend the process budget cannot lock
+     * out a good one. */
+    uint64_t max_conn_memory;
+    uint64_t max_memory;
+    int holepunch; /* serve and start DCUtR; default 1 */
     /* A punch that has no direct connection this long after the relayed one came up gives
      * up (LP2P_HOLEPUNCH_GAVE_UP). 0 (default): when DCUtR's attempts are spent. */
     uint64_t holepunch_timeout_ms;

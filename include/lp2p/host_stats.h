@@ -6,10 +6,21 @@
 #include <stdint.h>
 
 #include "lp2p/host.h"
+#include "lp2p/identity.h"
 
 /* Relays on which a reservation is held right now; *configured (may be NULL) gets how many
  * lp2p_host_reserve calls the host keeps. */
 size_t lp2p_host_reservations_held(const lp2p_host *h, size_t *configured);
+
+/* One kept reservation (an lp2p_host_reserve call), for per-relay metrics. */
+typedef struct lp2p_reservation_info {
+    char relay[LP2P_PEER_ID_STR_MAX]; /* the relay's peer ID */
+    int held;                         /* a granted reservation is valid now */
+    uint64_t expires_in_ms;           /* while held: until it lapses unless refreshed */
+    unsigned failures;                /* attempts failed in a row (0 after a grant) */
+} lp2p_reservation_info;
+/* Up to max entries into out, in lp2p_host_reserve order; returns how many the host keeps. */
+size_t lp2p_host_reservations(const lp2p_host *h, lp2p_reservation_info *out, size_t max);
 
 /* Stream payload bytes (Yamux data, after decryption) a connection carried so far. A direct
  * connection to a relay also carries the relayed connections' bytes. */

@@ -97,6 +97,8 @@ static const lp2p_yamux_callbacks k_ycb = {
     .on_writable = y_on_writable,
     .on_stream_closed = y_on_closed,
     .on_goaway = y_on_goaway,
+    .on_window = lp2p__mem_window,
+    .on_admit = lp2p__mem_admit,
 };
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
@@ -107,6 +109,7 @@ static void conn_release(lp2p_conn *c)
     if (--c->open_handles > 0)
         return;
     lp2p_host *h = c->host;
+    lp2p__mem_conn_gone(c);
     if (c->mss_live)
         lp2p_mss_free(&c->mss);
     if (c->noise)

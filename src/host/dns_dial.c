@@ -2,7 +2,8 @@
  * loop (uv_getaddrinfo: /etc/hosts and the system resolver) and the first address of the
  * wanted family is dialed as /ip4|ip6/ADDR/tcp/PORT[/p2p/ID] through lp2p_host_dial. Every
  * dial resolves again, so the reservation keeper's redials follow a relay whose address
- * changed. A name that does not resolve fails the dial with a `dial_failed` line naming it. */
+ * changed. A name that does not resolve fails the dial with a `dial_failed` line naming it.
+ * /dnsaddr/NAME is handed to dnsaddr.c (TXT lookups). */
 #include "host/host_internal.h"
 #include "lp2p/err.h"
 #include "util/log.h"
@@ -48,7 +49,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         if (rc == 0)
             d->cb = NULL;
     } else {
-        char why[320]; /* the name is up to 255 bytes: gcc -Werror=format-truncation in Release */
+        char why[LP2P_MULTIADDR_DNSMAX + 96]; /* the name, up to 255 bytes, and the reason */
         snprintf(why, sizeof(why), "the name %s does not resolve (%s)", d->host,
                  status ? uv_strerror(status) : "no address of that family");
         lp2p_log(LP2P_WARN, "dial_failed", LF_S("addr", d->text), LF_S("reason", why));
@@ -70,8 +71,13 @@ int lp2p__host_dial_dns(lp2p_host *h, const lp2p_multiaddr *ma, const char *text
     lp2p_ma_iter it;
     lp2p_ma_component c;
     lp2p_ma_iter_init(&it, ma);
-    if (lp2p_ma_iter_next(&it, &c) <= 0 ||
-        (c.code != LP2P_MA_DNS && c.code != LP2P_MA_DNS4 && c.code != LP2P_MA_DNS6))
+    if (lp2p_ma_iter_next(&it, &c) <= 0)
+        return 0;
+    if (c.code == LP2P_MA_DNSADDR) { /* TXT records, not A/AAAA: dnsaddr.c */
+        *rc = lp2p__host_dial_dnsaddr(h, ma, text, cb, ud);
+        return 1;
+    }
+    if (c.code != LP2P_MA_DNS && c.code != LP2P_MA_DNS4 && c.code != LP2P_MA_DNS6)
         return 0;
     dns_dial *d = calloc(1, sizeof(*d));
     if (!d || !(d->text = strdup(text))) {

@@ -465,6 +465,7 @@ static void hp_on_accepted(lp2p_conn *c, const struct sockaddr *from, void *ud)
              * (same role), so duplicate resolution keeps one connection on both sides. */
             if (same && !p->reported && !p->closing) {
                 c->initiator = p->initiator;
+                c->punched = 1;
                 c->has_expected = 1;
                 c->expected = p->peer;
                 c->dial_cb = punch_dialed;

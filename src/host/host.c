@@ -74,6 +74,7 @@ static void on_before_sleep(uv_prepare_t *p)
     lp2p_host *h = p->data;
     for (int round = 0; round < FLUSH_ROUNDS; round++) {
         lp2p__stream_deliver_writable(h);
+        lp2p__mem_retry(h); /* window grants the budget withheld, where there is room again */
         if (lp2p_list_empty(&h->dirty))
             break;
         while (!lp2p_list_empty(&h->dirty)) {
@@ -120,6 +121,11 @@ int lp2p_host_new(const lp2p_host_config *cfg, lp2p_host **out)
     lp2p_list_init(&h->conns);
     lp2p_list_init(&h->dirty);
     lp2p_list_init(&h->staged);
+    lp2p_list_init(&h->mem_starved);
+    if (!h->cfg.max_conn_memory)
+        h->cfg.max_conn_memory = HOST_MEM_CONN_DEFAULT;
+    if (!h->cfg.max_memory)
+        h->cfg.max_memory = lp2p__mem_default_limit();
     lp2p_list_init(&h->gc);
     lp2p_list_init(&h->writable);
     lp2p_list_init(&h->reservations);
@@ -214,12 +220,61 @@ lp2p_conn *lp2p_host_find_conn(const lp2p_host *h, const lp2p_peer_id *peer)
     return best;
 }
 
+/* A live punched connection to c's peer, other than c. */
+static lp2p_conn *find_punched(const lp2p_host *h, const lp2p_conn *c)
+{
+    lp2p_list *pos;
+    for (pos = h->conns.next; pos != &h->conns; pos = pos->next) {
+        lp2p_conn *o = lp2p_container_of(pos, lp2p_conn, link);
+        if (o != c && o->punched && o->stage == CONN_READY && !o->remote_goaway && !o->draining &&
+            lp2p_peer_id_equal(&o->peer, &c->peer))
+            return o;
+    }
+    return NULL;
+}
+
+/* Two punched connections to one peer: a hole punch's SYNs crossed. Both sides must keep
+ * the same one without talking about it, and who dialed does not say which: the TCP
+ * simultaneous open is outbound on both sides, while a connection beside it from a crossing
+ * SYN is outbound on one side and accepted on the other, so the peer-ID rule below (for
+ * opposite directions) and "keep the older" (for equal ones) pick different survivors on the
+ * two sides, and each retires the other's. The Noise handshake hash is the same at both ends
+ * of one connection whatever its direction and roles, and differs between connections: keep
+ * the one whose hash is smaller. 1: keep c (retire old). */
+static int keep_new_punched(const lp2p_conn *old, const lp2p_conn *c)
+{
+    const uint8_t *ho = old->noise ? lp2p_noise_handshake_hash(old->noise) : NULL;
+    const uint8_t *hc = c->noise ? lp2p_noise_handshake_hash(c->noise) : NULL;
+    if (!ho || !hc)
+        return 0; /* not reached (both finished Noise); keep the one in use */
+    return memcmp(hc, ho, LP2P_NOISE_HASH_LEN) < 0;
+}
+
 void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
 {
-    lp2p_conn *old = lp2p__host_find_conn(h, &c->peer, c);
+    lp2p_conn *old = c->punched ? find_punched(h, c) : NULL;
+    if (old && keep_new_punched(old, c)) {
+        lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", c->peer_str),
+                 LF_S("kept", c->remote_addr), LF_S("closed", old->remote_addr),
+                 LF_S("why", "punched twice (crossing SYNs)"));
+        lp2p__conn_retire(old, "duplicate connection");
+    } else if (old) {
+        lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", c->peer_str),
+                 LF_S("kept", old->remote_addr), LF_S("closed", c->remote_addr),
+                 LF_S("why", "punched twice (crossing SYNs)"));
+        if (c->dial_cb) {
+            lp2p_dial_cb cb = c->dial_cb;
+            c->dial_cb = NULL;
+            cb(old, 0, c->dial_ud);
+        }
+        lp2p__conn_retire(c, "duplicate connection");
+        return;
+    }
+    old = lp2p__host_find_conn(h, &c->peer, c);
     /* Both sides dialed at once: each holds one outbound and one inbound connection. Both
      * must keep the same one, so keep the one dialed by the peer with the smaller ID. */
-    if (old && old->relayed == c->relayed && old->outbound != c->outbound) {
+    if (old && old->relayed == c->relayed && !(old->punched && c->punched) &&
+        old->outbound != c->outbound) {
         const lp2p_peer_id *me = lp2p_host_peer_id(h);
         size_t n = me->len < c->peer.len ? me->len : c->peer.len;
         int cmp = memcmp(me->bytes, c->peer.bytes, n);
@@ -384,7 +439,8 @@ static const struct sockaddr *reuse_addr(const lp2p_host *h, int family)
  * (the 4-tuple is taken; logged with inuse_why). LP2P_ERR_IO / NOMEM otherwise. */
 static int dial_from(lp2p_host *h, const struct sockaddr_storage *to, const struct sockaddr *local,
                      const char *remote_text, const lp2p_peer_id *expected, int initiator,
-                     uint64_t timeout_ms, lp2p_dial_cb cb, void *ud, const char *inuse_why)
+                     int punched, uint64_t timeout_ms, lp2p_dial_cb cb, void *ud,
+                     const char *inuse_why)
 {
     lp2p_transport *t = NULL;
     int rc = lp2p_tcp_dial(h->loop, local, (const struct sockaddr *)to, &t);
@@ -395,6 +451,7 @@ static int dial_from(lp2p_host *h, const struct sockaddr_storage *to, const stru
         return LP2P_ERR_NOMEM;
     }
     c->initiator = initiator;
+    c->punched = punched;
     c->on_listen_port = local != NULL; /* bound with port reuse, or the dial fails */
     c->deadline_handshake = lp2p__now(h) + timeout_ms;
     if (rc < 0) {
@@ -453,13 +510,13 @@ int lp2p_host_dial(lp2p_host *h, const char *text, lp2p_dial_cb cb, void *ud)
     lp2p_multiaddr_to_string(&ma, rtext, sizeof(rtext));
     lp2p_multiaddr_free(&ma);
     const lp2p_peer_id *want = has_expected ? &expected : NULL;
-    rc = dial_from(h, &ss, reuse_addr(h, ss.ss_family), rtext, want, 1, h->cfg.dial_timeout_ms, cb,
-                   ud, "listen port's 4-tuple in use; redialing from another port");
+    rc = dial_from(h, &ss, reuse_addr(h, ss.ss_family), rtext, want, 1, 0, h->cfg.dial_timeout_ms,
+                   cb, ud, "listen port's 4-tuple in use; redialing from another port");
     if (rc == LP2P_ERR_EXISTS) {
         /* Our listen port already has a connection to that address (the peer dialed us, or
          * we dial it again without /p2p): dial from an ephemeral port, as go's reuseport
          * dialer does. */
-        rc = dial_from(h, &ss, NULL, rtext, want, 1, h->cfg.dial_timeout_ms, cb, ud, NULL);
+        rc = dial_from(h, &ss, NULL, rtext, want, 1, 0, h->cfg.dial_timeout_ms, cb, ud, NULL);
     }
     return rc;
 }
@@ -479,7 +536,7 @@ int lp2p__host_dial_punch(lp2p_host *h, const struct sockaddr_storage *to, const
     }
     /* A taken 4-tuple means the peer's SYN already reached our listener: that connection,
      * claimed by the punch when accepted, is the punched one (LP2P_ERR_EXISTS). */
-    return dial_from(h, to, local, rtext, peer, initiator, HOST_PUNCH_DIAL_TIMEOUT_MS, cb, ud,
+    return dial_from(h, to, local, rtext, peer, initiator, 1, HOST_PUNCH_DIAL_TIMEOUT_MS, cb, ud,
                      "peer's SYN arrived first; using that connection");
 }
 

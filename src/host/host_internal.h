@@ -92,6 +92,8 @@ struct lp2p_host {
     lp2p_obs_table observed; /* our NAT mappings, as peers saw them (observed_addrs.h) */
     lp2p_list dirty;         /* connections with output to flush before the loop sleeps */
     lp2p_list staged;        /* connections that wrote a full batch: pulled again after I/O */
+    uint64_t mem_used;       /* memory budget (mem_budget.c): charged by all connections */
+    lp2p_list mem_starved;   /* connections with window grants withheld by the budget */
     uv_prepare_t flush_hook;
     uv_check_t close_hook; /* delivers on_close right after I/O callbacks */
     int closing;
@@ -117,6 +119,7 @@ struct lp2p_conn {
     int open_handles; /* the timer and the transport */
     int outbound;     /* we dialed the socket */
     int initiator; /* Noise initiator and Yamux client (DCUtR may set this apart from outbound) */
+    int punched;   /* made by a hole punch: its dial, or a SYN of the peer's its listener took */
     int relayed;
     int staging_full; /* on host->staged: wrote a full batch, pulled again after the I/O */
     lp2p_list staged_link;
@@ -160,6 +163,12 @@ struct lp2p_conn {
      * streams are done or at drain_deadline (lp2p__conn_retire). */
     int draining;
     uint64_t drain_deadline, drain_quiet_since;
+    /* Memory budget (mem_budget.c): what this connection's streams are charged, and its
+     * place on host->mem_starved while some stream's window grant is withheld. */
+    uint64_t mem_used;
+    lp2p_list mem_link;
+    int mem_listed;
+    int mem_logged; /* memory_budget_reached logged once per connection */
 };
 
 enum stream_stage { STREAM_NEGOTIATING, STREAM_OPEN };
@@ -184,7 +193,9 @@ struct lp2p_stream {
     int close_err;   /* delivered with on_close */
     int close_notified;
     int writable_queued;
-    lp2p_list wlink; /* on host->writable */
+    lp2p_list wlink;      /* on host->writable */
+    uint64_t mem_charged; /* this stream's share of conn->mem_used (mem_budget.c) */
+    int mem_withheld;     /* a window grant was cut by the budget: asked again later */
     int scheduled;
     lp2p_list slink; /* on conn->sendq */
 };
@@ -243,6 +254,23 @@ void lp2p__stream_free(lp2p_stream *s);
 void lp2p__stream_notify_closed(lp2p_stream *s);
 void lp2p__stream_deliver_writable(lp2p_host *h);
 
+/* mem_budget.c: the memory budget of lp2p_host_config (max_conn_memory, max_memory). */
+#define HOST_MEM_CONN_DEFAULT (32ull << 20)
+#define HOST_MEM_FLOOR        (1ull << 20) /* every connection may hold this much */
+uint64_t lp2p__mem_default_limit(void);
+/* Re-reads s's charge (receive window held + queued output) into its connection's and the
+ * host's totals; after a drop, withheld grants of the connection are asked again. */
+void lp2p__mem_sync(lp2p_stream *s);
+void lp2p__mem_release(lp2p_stream *s); /* s is closing: its charge goes */
+/* Yamux on_admit (user = the connection): 1 when c may take one more inbound stream (its
+ * implicit 256 KiB window), else 0 and a `stream_refused` line says which budget. */
+int lp2p__mem_admit(void *user);
+/* Yamux on_window (user = the connection): how much of a grant the budget allows. */
+uint32_t lp2p__mem_window(void *user, lp2p_yamux_stream *ys, uint32_t want, uint32_t grow);
+/* Before the loop sleeps: withheld grants of connections that have room again. */
+void lp2p__mem_retry(lp2p_host *h);
+void lp2p__mem_conn_gone(lp2p_conn *c);
+
 /* events.c: dispatch of connection events to the observers */
 int lp2p__host_observe(lp2p_host *h, const host_observer *o);
 void lp2p__host_emit_connected(lp2p_host *h, lp2p_conn *c);
@@ -255,9 +283,13 @@ void lp2p__host_emit_close(lp2p_host *h);
 /* identify_svc.c */
 void lp2p__identify_register(lp2p_host *h);
 
-/* dns_dial.c: 1 when ma is a /dns* address (dial started, or failed with *rc), else 0. */
+/* dns_dial.c: 1 when ma is a /dns* or /dnsaddr address (dial started, or failed with *rc), else 0.
+ */
 int lp2p__host_dial_dns(lp2p_host *h, const lp2p_multiaddr *ma, const char *text, lp2p_dial_cb cb,
                         void *ud, int *rc);
+/* dnsaddr.c: /dnsaddr/NAME[/p2p/ID]; 0 when the TXT walk was started (cb follows). */
+int lp2p__host_dial_dnsaddr(lp2p_host *h, const lp2p_multiaddr *ma, const char *text,
+                            lp2p_dial_cb cb, void *ud);
 
 /* relay_client.c, reservation.c */
 void lp2p__relay_register(lp2p_host *h);

@@ -148,7 +148,8 @@ static void report(lp2p_conn *c, const lp2p_identify_info *in)
     lp2p_log(LP2P_INFO, "identify", LF_S("peer", c->peer_str),
              LF_S("agent", in->agent_version ? in->agent_version : ""),
              LF_J("protocols", (const char *)lp2p_buf_head(&js)),
-             LF_S("observed", observed ? observed : ""), LF_B("relayed", c->relayed));
+             LF_S("observed", observed ? observed : ""), LF_B("relayed", c->relayed),
+             LF_B("signed_record", in->record_verified));
     lp2p_identify_result r = {
         .agent = in->agent_version,
         .protocol_version = in->protocol_version,

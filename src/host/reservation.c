@@ -289,3 +289,21 @@ size_t lp2p_host_reservations_held(const lp2p_host *h, size_t *configured)
         *configured = n;
     return held;
 }
+
+size_t lp2p_host_reservations(const lp2p_host *h, lp2p_reservation_info *out, size_t max)
+{
+    size_t n = 0;
+    uint64_t now = lp2p__now(h);
+    for (const lp2p_list *pos = h->reservations.next; pos != &h->reservations; pos = pos->next) {
+        const reservation *r = lp2p_container_of(pos, reservation, link);
+        if (n < max) {
+            lp2p_reservation_info *i = &out[n];
+            snprintf(i->relay, sizeof(i->relay), "%s", r->relay_str);
+            i->held = lp2p_relay_refresh_valid(&r->rf, now);
+            i->expires_in_ms = i->held ? r->rf.valid_until_ms - now : 0;
+            i->failures = r->rf.failures;
+        }
+        n++;
+    }
+    return n;
+}

@@ -57,6 +57,7 @@ static lp2p_stream *stream_alloc(lp2p_conn *c, lp2p_yamux_stream *ys, int outbou
     lp2p_list_insert_tail(&c->streams, &s->link);
     c->nstreams++;
     lp2p_yamux_stream_set_user(ys, s);
+    lp2p__mem_sync(s); /* the window the peer holds from the start */
     return s;
 }
 
@@ -181,6 +182,7 @@ static void stream_settle(lp2p_stream *s)
         s->debt = 0;
         lp2p__conn_mark_dirty(c);
     }
+    lp2p__mem_sync(s); /* queued output and window changed: the budget's charge follows */
     if (s->above_high && pend < STREAM_LOW_WATER) {
         s->above_high = 0;
         if (s->cb.on_writable && s->stage == STREAM_OPEN && !s->writable_queued) {
@@ -207,6 +209,9 @@ static int stream_queued(lp2p_stream *s)
 {
     if (queued(s) >= STREAM_HIGH_WATER)
         s->above_high = 1;
+    lp2p__mem_sync(s); /* queued output grew: the budget's charge follows */
+    if (s->closed || !s->ys)
+        return 0;
     lp2p__stream_schedule(s);
     return 0;
 }
@@ -394,6 +399,7 @@ void lp2p__stream_on_closed(lp2p_stream *s, int err)
 {
     if (s->closed)
         return;
+    lp2p__mem_release(s);
     s->closed = 1;
     s->ys = NULL;
     if (s->scheduled) {

@@ -701,6 +701,22 @@ int kaspa_grpc_close(kaspa_grpc *g, int grpc_status, const char *grpc_message)
     return kaspa_grpc_flush(g);
 }
 
+void kaspa_grpc_abort(kaspa_grpc *g)
+{
+    if (g->state == ST_DONE)
+        return;
+    g->failed = 1;
+    g->stream_closed = 1;
+    lp2p_buf_free(&g->sendq); /* what the peer would never have read */
+    if (g->stream_id)
+        nghttp2_submit_rst_stream(g->h2, NGHTTP2_FLAG_NONE, g->stream_id,
+                                  NGHTTP2_ENHANCE_YOUR_CALM);
+    nghttp2_session_terminate_session(g->h2, NGHTTP2_ENHANCE_YOUR_CALM);
+    g->state = ST_EOF_SENT; /* flush sends the GOAWAY and ends at ST_DONE */
+    kaspa_grpc_flush(g);
+    g->state = ST_DONE;
+}
+
 lp2p_buf *kaspa_grpc_out(kaspa_grpc *g)
 {
     return &g->out;

@@ -64,6 +64,7 @@ void kaspa_session_config_default(kaspa_session_config *c, kaspa_hub *hub, kaspa
     c->network = KASPA_NETWORK_DEFAULT;
     c->protocol_version = KASPA_PROTOCOL_VERSION_DEFAULT;
     c->min_peer_protocol_version = KASPA_MIN_PEER_PROTOCOL_VERSION_DEFAULT;
+    c->max_unread = KASPA_MAX_UNREAD_DEFAULT;
     c->user_agent = "/kaspa-holepunch:" LP2P_VERSION "/";
     c->handshake_timeout_ms = 4000;
     c->ready_timeout_ms = 8000;
@@ -222,6 +223,28 @@ static int send_nonce(kaspa_session *s, int kind, uint64_t nonce)
 }
 
 static void after_version_verack(kaspa_session *s, const kaspa_event *hs_ev);
+
+/* Before a reply the peer provoked: 1 if it may be queued. A peer that sends Pings (or
+ * RequestAddresses) and never reads the answers would grow our queues with every request
+ * (20M Pings held 219 MB): past max_unread bytes already waiting for it, it is not reading,
+ * and it goes. */
+static int reply_room(kaspa_session *s)
+{
+    size_t q = kaspa_grpc_send_queue(s->grpc) + lp2p_buf_size(kaspa_grpc_out(s->grpc));
+    if (!s->cfg.max_unread || q <= s->cfg.max_unread)
+        return 1;
+    char why[128];
+    snprintf(why, sizeof why, "peer does not read our replies: %zu bytes queued (limit %zu)", q,
+             s->cfg.max_unread);
+    /* No Reject: it would queue behind what the peer does not read. The queue is dropped
+     * and the peer sent away with RST_STREAM and GOAWAY at once. */
+    lp2p_emit(&s->cfg.trace, LP2P_WARN, "kaspa_reject", LF_S("peer", s->peer_label),
+              LF_S("reason", why), LF_S("direction", "none"));
+    s->state = S_CLOSED;
+    kaspa_grpc_abort(s->grpc);
+    fire_closed(s, LP2P_ERR_FLOOD, why);
+    return 0;
+}
 
 static void start_handshake(kaspa_session *s)
 {
@@ -410,7 +433,8 @@ static void handle(kaspa_session *s, const kaspa_msg *m, size_t wire_len)
         fail(s, LP2P_ERR_PROTO, why);
         return;
     case PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PING:
-        send_nonce(s, PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PONG, m->ping->nonce);
+        if (reply_room(s))
+            send_nonce(s, PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PONG, m->ping->nonce);
         break;
     case PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_PONG:
         if (s->pong_deadline == UINT64_MAX) {
@@ -437,7 +461,8 @@ static void handle(kaspa_session *s, const kaspa_msg *m, size_t wire_len)
         }
         break;
     case PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_REQUEST_ADDRESSES:
-        send_empty(s, PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_ADDRESSES);
+        if (reply_room(s))
+            send_empty(s, PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_ADDRESSES);
         break;
     case PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_ADDRESSES:
         if (m->addresses->n_addresslist > KASPA_MAX_ADDRESSES) {

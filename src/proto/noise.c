@@ -135,6 +135,11 @@ int lp2p_noise_handshake_done(const lp2p_noise *n)
     return n->done;
 }
 
+const uint8_t *lp2p_noise_handshake_hash(const lp2p_noise *n)
+{
+    return n->done ? n->xx.h : NULL;
+}
+
 const lp2p_peer_id *lp2p_noise_remote_peer(const lp2p_noise *n)
 {
     return n->done ? &n->remote : NULL;

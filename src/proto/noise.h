@@ -82,6 +82,10 @@ const uint8_t *lp2p_noise_remote_pubkey(const lp2p_noise *n, size_t *len);
 /* The muxer agreed in the handshake, or NULL when either side sent no list (then negotiate
  * /yamux/1.0.0 by multistream inside the channel). */
 const char *lp2p_noise_muxer(const lp2p_noise *n);
+/* After completion: the handshake hash h (Noise spec 5.2), LP2P_NOISE_HASH_LEN bytes, equal
+ * at both ends of one channel and unique to it; NULL before. Valid while n lives. */
+#define LP2P_NOISE_HASH_LEN 32
+const uint8_t *lp2p_noise_handshake_hash(const lp2p_noise *n);
 
 /* Encrypts len bytes as ceil(len / 65519) frames appended to out (no allocation beyond
  * growing out). 0, or LP2P_ERR_STATE before completion / after a fatal error,

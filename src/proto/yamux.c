@@ -262,14 +262,30 @@ static int send_window_update(lp2p_yamux_stream *s, uint16_t extra)
         delta = used < s->recv_window ? (uint32_t)(s->recv_window - used) : 0;
         if (!flags && delta < s->recv_window / 2)
             return 0;
+        uint32_t grow = 0;
         if (!flags && y->rtt > 0 && y->now - s->epoch_start < 4 * y->rtt &&
             s->recv_window < y->cfg.max_window) {
             uint64_t grown = (uint64_t)s->recv_window * 2;
             if (grown > y->cfg.max_window)
                 grown = y->cfg.max_window;
-            delta += (uint32_t)grown - s->recv_window;
-            s->recv_window = (uint32_t)grown;
+            grow = (uint32_t)grown - s->recv_window;
         }
+        if (y->cb.on_window && delta + grow > 0) {
+            /* The budget may cut the grant: then no growth, and a cut refill is withheld
+             * whole unless it is worth a frame (the window shrinks meanwhile). */
+            uint32_t ok = y->cb.on_window(y->user, s, delta + grow, grow);
+            if (ok < delta + grow) {
+                grow = 0;
+                if (ok < delta && ok < LP2P_YAMUX_MIN_GRANT)
+                    ok = 0;
+                if (ok < delta)
+                    delta = ok;
+                if (!flags && delta == 0)
+                    return 0;
+            }
+        }
+        delta += grow;
+        s->recv_window += grow;
         if (!flags || delta)
             s->epoch_start = y->now;
         s->recv_avail += delta;
@@ -451,7 +467,8 @@ static int accept_inbound(lp2p_yamux *y, uint32_t id, lp2p_yamux_stream **out)
 {
     *out = NULL;
     if (y->local_goaway || y->n_inbound >= y->cfg.max_streams ||
-        y->pending_accept >= y->cfg.accept_backlog) {
+        y->pending_accept >= y->cfg.accept_backlog ||
+        (y->cb.on_admit && !y->cb.on_admit(y->user))) {
         y->refused_total++;
         if (++y->refused_burst > y->cfg.max_streams)
             return fatal(y, LP2P_ERR_FLOOD, "stream flood", id);
@@ -814,4 +831,9 @@ uint32_t lp2p_yamux_stream_send_window(const lp2p_yamux_stream *s)
 uint32_t lp2p_yamux_stream_unconsumed(const lp2p_yamux_stream *s)
 {
     return s->unconsumed;
+}
+
+uint32_t lp2p_yamux_stream_recv_credit(const lp2p_yamux_stream *s)
+{
+    return s->remote_fin || s->reset || s->finished ? 0 : s->recv_avail;
 }

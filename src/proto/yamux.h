@@ -41,6 +41,10 @@
  * go-yamux): if that update is due less than 4 RTT after the previous one (the epoch), the
  * window doubles, up to max_window. RTT comes from Ping; until one is measured the window
  * does not grow. A peer that sends past the window is fatal (LP2P_ERR_FLOW_CONTROL).
+ * Receive budget: with on_window set, every grant (refill or growth) is first offered to
+ * it and shrinks to what it allows: window updates are ours to withhold, so a peer that
+ * never reads what it provokes cannot make us hold more than the caller's budget. A
+ * withheld grant is asked again by lp2p_yamux_stream_consumed(s, 0).
  *
  * Flow control (send): lp2p_yamux_stream_write() accepts at most the peer's remaining
  * window and returns the count accepted (0 when the window is shut). If it accepted less
@@ -111,7 +115,19 @@ typedef struct lp2p_yamux_callbacks {
     void (*on_goaway)(void *user, uint32_t code);
     /* A ping was answered. */
     void (*on_rtt)(void *user, uint64_t rtt_ms);
+    /* Receive budget (NULL: grant all). We are about to grant the peer `want` more bytes of
+     * window on s, `grow` of them by auto-tuning (want - grow refills the current window).
+     * Returns what may be granted (0..want). Below want the window does not grow, and a
+     * grant smaller than the refill (or LP2P_YAMUX_MIN_GRANT) is withheld whole until the
+     * next consumed() asks again. */
+    uint32_t (*on_window)(void *user, lp2p_yamux_stream *s, uint32_t want, uint32_t grow);
+    /* Receive budget for a peer's SYN (NULL: admit): 0 refuses it like a stream limit
+     * (RST, counted towards the stream flood), since the spec grants it 256 KiB at once. */
+    int (*on_admit)(void *user);
 } lp2p_yamux_callbacks;
+
+/* The smallest window update a budget cut is allowed to send (no silly-window trickle). */
+#define LP2P_YAMUX_MIN_GRANT (16u * 1024u)
 
 typedef struct lp2p_yamux_stats {
     uint32_t streams_open;          /* live streams (not finished) */
@@ -175,5 +191,8 @@ uint32_t lp2p_yamux_stream_recv_window(const lp2p_yamux_stream *s);
 uint32_t lp2p_yamux_stream_send_window(const lp2p_yamux_stream *s);
 /* Bytes delivered by on_data and not yet reported consumed. */
 uint32_t lp2p_yamux_stream_unconsumed(const lp2p_yamux_stream *s);
+/* Window granted and not yet used: what the peer may still send on s without asking
+ * (0 once it sent FIN or the stream was reset). */
+uint32_t lp2p_yamux_stream_recv_credit(const lp2p_yamux_stream *s);
 
 #endif

@@ -32,13 +32,13 @@ static const ma_proto PROTOS[] = {
     {LP2P_MA_DNS, "dns", VAR, 1},
     {LP2P_MA_DNS4, "dns4", VAR, 1},
     {LP2P_MA_DNS6, "dns6", VAR, 1},
+    {LP2P_MA_DNSADDR, "dnsaddr", VAR, 1},
     {LP2P_MA_P2P_CIRCUIT, "p2p-circuit", 0, 1},
     {LP2P_MA_P2P, "p2p", VAR, 1},
     /* known, not supported (TCP-only subset) */
     {0x0021, "dccp", 2, 0},
     {0x002a, "ip6zone", VAR, 0},
     {0x002b, "ipcidr", 1, 0},
-    {0x0038, "dnsaddr", VAR, 0},
     {0x0084, "sctp", 2, 0},
     {0x0111, "udp", 2, 0},
     {0x0118, "webrtc-direct", 0, 0},
@@ -130,6 +130,7 @@ static int check_value(const ma_proto *p, const uint8_t *v, size_t n, char *errb
     case LP2P_MA_DNS:
     case LP2P_MA_DNS4:
     case LP2P_MA_DNS6:
+    case LP2P_MA_DNSADDR:
         if (!valid_dns(v, n))
             return fail(errbuf, errlen, LP2P_ERR_INVAL, "invalid %s name", p->name);
         return 0;
@@ -290,7 +291,8 @@ static int encode_value(lp2p_buf *b, const ma_proto *p, const char *s, size_t n,
     }
     case LP2P_MA_DNS:
     case LP2P_MA_DNS4:
-    case LP2P_MA_DNS6: {
+    case LP2P_MA_DNS6:
+    case LP2P_MA_DNSADDR: {
         int rc = check_value(p, (const uint8_t *)s, n, errbuf, errlen);
         if (rc)
             return rc;
@@ -777,6 +779,7 @@ int lp2p_multiaddr_is_public(const lp2p_multiaddr *ma)
     case LP2P_MA_DNS:
     case LP2P_MA_DNS4:
     case LP2P_MA_DNS6:
+    case LP2P_MA_DNSADDR:
         return !dns_is_local(c.value, c.len);
     default:
         return 0;

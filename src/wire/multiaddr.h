@@ -4,10 +4,10 @@
  *
  *   binary = { uvarint code ‖ value }*
  *   value  = fixed size (ip4 4 B, ip6 16 B, tcp 2 B big-endian, p2p-circuit 0 B)
- *          | uvarint len ‖ bytes (dns, dns4, dns6: UTF-8 name; p2p: multihash)
+ *          | uvarint len ‖ bytes (dns, dns4, dns6, dnsaddr: UTF-8 name; p2p: multihash)
  *
- * Supported: ip4 ip6 tcp dns dns4 dns6 p2p (text alias /ipfs, printed /p2p) p2p-circuit.
- * Anything else (udp, quic-v1, ws, dnsaddr, ...) is LP2P_ERR_UNSUPPORTED, with the protocol's
+ * Supported: ip4 ip6 tcp dns dns4 dns6 dnsaddr p2p (text alias /ipfs, printed /p2p)
+ * p2p-circuit. Anything else (udp, quic-v1, ws, ...) is LP2P_ERR_UNSUPPORTED, with the protocol's
  * name in errbuf. Every value in a binary multiaddr is validated, so an lp2p_multiaddr that
  * exists is always well formed and printable. */
 #ifndef LP2P_WIRE_MULTIADDR_H
@@ -26,6 +26,7 @@
 #define LP2P_MA_DNS         0x35
 #define LP2P_MA_DNS4        0x36
 #define LP2P_MA_DNS6        0x37
+#define LP2P_MA_DNSADDR     0x38
 #define LP2P_MA_P2P_CIRCUIT 0x0122
 #define LP2P_MA_P2P         0x01a5
 
@@ -122,7 +123,8 @@ int lp2p_multiaddr_strip_p2p(lp2p_multiaddr *ma);
 int lp2p_ip4_is_public(const uint8_t ip[4]);
 /* ip4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::/96) addresses follow their ip4 part. */
 int lp2p_ip6_is_public(const uint8_t ip[16]);
-/* Uses the first component: ip4/ip6 as above; dns* public unless "localhost"/"*.localhost"/
+/* Uses the first component: ip4/ip6 as above; dns* (dnsaddr too) public unless
+ * "localhost"/"*.localhost"/
  * "*.local"; circuit addresses (anything containing /p2p-circuit) are never public. */
 int lp2p_multiaddr_is_public(const lp2p_multiaddr *ma);
 /* 127.0.0.0/8, ::1, ::ffff:127.x, or dns "localhost". */

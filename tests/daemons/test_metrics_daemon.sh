@@ -74,6 +74,13 @@ rbytes=$(metric "$WORK/m1.txt" 'holepunch_connection_bytes_total{path="relayed",
   fail "connection bytes: direct in $dbytes, relayed in $rbytes"
 held=$(metric "$WORK/m1.txt" holepunch_reservations_held)
 [ "$held" = 1 ] || fail "holepunch_reservations_held = $held"
+# Per relay (label relay="<peer ID>"): held, time left (the relay's TTL is 1 h), no failures.
+RID=${RELAY##*/}
+[ "$(metric "$WORK/m1.txt" "holepunch_reservation_held{relay=\"$RID\"}")" = 1 ] ||
+  fail "holepunch_reservation_held{relay=$RID}: $(grep '^holepunch_reservation_' "$WORK/m1.txt")"
+exp=$(metric "$WORK/m1.txt" "holepunch_reservation_expiry_seconds{relay=\"$RID\"}")
+awk -v e="$exp" 'BEGIN { exit !(e > 3000 && e <= 3600) }' || fail "expiry_seconds = $exp, want ~3600"
+[ "$(metric "$WORK/m1.txt" "holepunch_reservation_failures{relay=\"$RID\"}")" = 0 ] || fail "failures != 0"
 log "ok: punch counts agree with the log (attempts $att, direct $direct, relayed in $relayed_in)"
 
 # ---- the relay goes away: 503 with the reason
@@ -85,11 +92,20 @@ while [ "$(health)" != 503 ]; do
 done
 grep -q "no relay reservation held" "$WORK/health.txt" || fail "503 reason: $(cat "$WORK/health.txt")"
 log "ok: /healthz 503 ($(cat "$WORK/health.txt")) once the relay is gone"
+curl -sf "http://127.0.0.1:$MPORT/metrics" >"$WORK/m2.txt" || fail "no /metrics after the relay went"
+[ "$(metric "$WORK/m2.txt" "holepunch_reservation_held{relay=\"$RID\"}")" = 0 ] ||
+  fail "reservation still held on the stopped relay: $(grep '^holepunch_reservation_' "$WORK/m2.txt")"
+log "ok: holepunch_reservation_held{relay=...} 0 once the relay is gone"
 
 # ---- a daemon that cannot reserve is never healthy
+# (--metrics-listen takes a host name too, resolved at start.)
 start_bg lonely 30 "$H" listen --listen /ip4/127.0.0.1/tcp/0 --relay "$RELAY" \
-  --key "$WORK/lonely.key" --metrics-listen 127.0.0.1:0 "${J[@]}"
+  --key "$WORK/lonely.key" --metrics-listen localhost:0 "${J[@]}"
 LPORT="$(wait_for 10 lonely 'e.event === "metrics_listening"' 'e.port')"
+expect lonely 'e.event === "metrics_listening" && e.url === "http://127.0.0.1:'"$LPORT"'/metrics"' \
+  "--metrics-listen localhost:0 serves on 127.0.0.1"
+[ "$(jcount server 'e.event === "metrics_http_error"')" = 0 ] ||
+  fail "libmicrohttpd complained at start: $(jfirst server 'e.event === "metrics_http_error"' 'e.reason')"
 code=$(curl -s -o "$WORK/h2.txt" -w '%{http_code}' "http://127.0.0.1:$LPORT/healthz")
 [ "$code" = 503 ] || fail "healthz of a daemon without its relay: $code"
 log "ok: /healthz 503 ($(cat "$WORK/h2.txt")) for a daemon whose relay is down"

@@ -21,17 +21,22 @@ has() { grep -qE "$1" "$WORK/contents.txt" || fail "dpkg-deb -c lacks $1: $(cat 
 has '^-rwxr-xr-x root/root .* \./usr/bin/holepunch$'
 has ' \./usr/lib/systemd/system/holepunch-relay\.service$'
 has ' \./usr/lib/systemd/system/holepunch-server\.service$'
+has ' \./usr/lib/systemd/system/holepunch-bridge\.service$'
+has ' \./etc/kaspa-holepunch/bridge\.conf$'
+for page in holepunch holepunch-relay holepunch-server holepunch-bridge holepunch-client; do
+  has " \./usr/share/man/man1/$page\.1(\.gz)?\$"
+done
 has ' \./etc/kaspa-holepunch/relay\.conf$'
 has ' \./etc/kaspa-holepunch/server\.conf$'
 has ' \./usr/share/doc/kaspa-holepunch/examples/relay\.conf$'
 has ' \./usr/share/doc/kaspa-holepunch/README\.md$'
 has ' \./usr/share/doc/kaspa-holepunch/operators\.md$'
-log "ok: dpkg-deb -c lists the binary, both units, the configs and the docs"
+log "ok: dpkg-deb -c lists the binary, the three units, the configs, the man pages and the docs"
 
 dpkg-deb -I "$DEB" >"$WORK/info.txt"
 dpkg-deb -f "$DEB" Package | grep -qx kaspa-holepunch || fail "package name: $(cat "$WORK/info.txt")"
 DEPENDS="$(dpkg-deb -f "$DEB" Depends)"
-LIBS=(libssl3 libuv1 libnghttp2-14 libprotobuf-c1 zlib1g libmicrohttpd12 libinih1)
+LIBS=(libssl3 libuv1 libnghttp2-14 libprotobuf-c1 zlib1g libmicrohttpd12 libinih1 libc-ares2)
 for lib in "${LIBS[@]}"; do
   [[ ", $DEPENDS," == *", $lib "* ]] || fail "Depends lacks $lib: $DEPENDS"
 done
@@ -41,7 +46,10 @@ if command -v apt-cache >/dev/null && apt-cache show libc6 >/dev/null 2>&1; then
 fi
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles >"$WORK/conffiles" ||
   fail "no conffiles in the package"
-grep -qx /etc/kaspa-holepunch/relay.conf "$WORK/conffiles" || fail "relay.conf is not a conffile"
+for conf in relay server bridge; do
+  grep -qx "/etc/kaspa-holepunch/$conf.conf" "$WORK/conffiles" || fail "$conf.conf is not a conffile"
+done
+[[ ", $DEPENDS," == *", libsystemd0,"* || ", $DEPENDS," == *", libsystemd0 "* ]] || fail "Depends lacks libsystemd0: $DEPENDS"
 log "ok: Depends: $DEPENDS; /etc/kaspa-holepunch/*.conf are conffiles"
 
 X="$WORK/root"
@@ -63,28 +71,31 @@ RELAY="$(listen_addr pkg_relay)"
 start_bg pkg_server 30 "$HX" server --config "$X/etc/kaspa-holepunch/server.conf" \
   --key "$WORK/s.key" --listen /ip4/127.0.0.1/tcp/0 --relay "$RELAY"
 wait_for 15 pkg_server 'e.event === "reservation"' >/dev/null
-log "ok: relay and server run from the packaged configs (server reserved on relay $RELAY)"
+start_bg pkg_bridge 30 "$HX" bridge --config "$X/etc/kaspa-holepunch/bridge.conf" \
+  --key "$WORK/b.key" --listen /ip4/127.0.0.1/tcp/0 --relay "$RELAY"
+wait_for 15 pkg_bridge 'e.event === "reservation"' >/dev/null
+log "ok: relay, server and bridge run from the packaged configs (reserved on relay $RELAY)"
 
 # The units: dedicated user, state directory, hardening, restart, --config.
 U="$X/usr/lib/systemd/system"
-for unit in holepunch-relay holepunch-server; do
-  for want in '^DynamicUser=yes$' "^StateDirectory=$unit\$" '^NoNewPrivileges=yes$' \
+for unit in holepunch-relay holepunch-server holepunch-bridge; do
+  for want in '^Type=notify$' '^ExecReload=/bin/kill -HUP \$MAINPID$' '^DynamicUser=yes$' "^StateDirectory=$unit\$" '^NoNewPrivileges=yes$' \
     '^ProtectSystem=strict$' '^Restart=on-failure$' \
     "^ExecStart=/usr/bin/holepunch ${unit#holepunch-} --config /etc/kaspa-holepunch/${unit#holepunch-}\.conf\$"; do
     grep -qE "$want" "$U/$unit.service" || fail "$unit.service lacks $want"
   done
 done
-log "ok: both units run as a dynamic user with a state directory, hardened, restart on failure"
+log "ok: the three units: Type=notify, reload by SIGHUP, a dynamic user with a state directory, hardened, restart on failure"
 if command -v systemd-analyze >/dev/null; then
   # verify checks that ExecStart's binary exists: point it at the extracted one.
   mkdir -p "$WORK/units"
-  for unit in holepunch-relay holepunch-server; do
+  for unit in holepunch-relay holepunch-server holepunch-bridge; do
     sed "s|/usr/bin/holepunch|$HX|" "$U/$unit.service" >"$WORK/units/$unit.service"
   done
   systemd-analyze verify --man=no "$WORK"/units/*.service >"$WORK/verify.out" 2>&1 ||
     fail "systemd-analyze verify: $(cat "$WORK/verify.out")"
   [ ! -s "$WORK/verify.out" ] || fail "systemd-analyze verify warns: $(cat "$WORK/verify.out")"
-  log "ok: systemd-analyze verify passes both units without a warning"
+  log "ok: systemd-analyze verify passes the three units without a warning"
 else
   log "skip: no systemd-analyze on this machine, the units are not verified"
 fi
@@ -94,6 +105,9 @@ DESTDIR="$WORK/stage" step install 120 cmake --install "$BUILD_DIR" --prefix /op
 [ -x "$WORK/stage/opt/hp/bin/holepunch" ] || fail "cmake --install put no binary in DESTDIR/opt/hp/bin"
 grep -qx 'ExecStart=/opt/hp/bin/holepunch relay --config /opt/hp/etc/kaspa-holepunch/relay.conf' \
   "$WORK/stage/opt/hp/lib/systemd/system/holepunch-relay.service" || fail "unit does not name prefix /opt/hp"
-[ -f "$WORK/stage/opt/hp/etc/kaspa-holepunch/relay.conf" ] || fail "no relay.conf under the prefix"
+for conf in relay server bridge; do
+  [ -f "$WORK/stage/opt/hp/etc/kaspa-holepunch/$conf.conf" ] || fail "no $conf.conf under the prefix"
+done
+[ -f "$WORK/stage/opt/hp/share/man/man1/holepunch-relay.1" ] || fail "no man page under the prefix"
 step staged_version 10 "$WORK/stage/opt/hp/bin/holepunch" --version
 log "ok: cmake --install --prefix /opt/hp into a DESTDIR: binary runs, units name the prefix"

@@ -117,6 +117,14 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/metrics.txt"; }
 [ "$(metric 'holepunch_relay_bytes_total{direction="src_to_dst"}')" -ge 131072 ] || fail "bytes not counted"
 [ "$(metric holepunch_relay_connections_active)" -ge 2 ] || fail "connections_active: $(metric holepunch_relay_connections_active)"
 grep -q '^# TYPE holepunch_relay_reservations_refused_total counter$' "$WORK/metrics.txt" || fail "no TYPE line"
+# Only reasons that can happen (issue 12): a RESERVE is never answered NO_RESERVATION,
+# CONNECTION_FAILED or UNEXPECTED_MESSAGE, a CONNECT never RESERVATION_REFUSED.
+rsv_reasons="$(sed -nE 's/^holepunch_relay_reservations_refused_total\{reason="([A-Z_]+)"\}.*/\1/p' "$WORK/metrics.txt" | sort | tr '\n' ' ')"
+[ "$rsv_reasons" = "MALFORMED_MESSAGE PERMISSION_DENIED RESERVATION_REFUSED RESOURCE_LIMIT_EXCEEDED " ] ||
+  fail "reservation refusal reasons listed: $rsv_reasons"
+circ_reasons="$(sed -nE 's/^holepunch_relay_circuits_refused_total\{reason="([A-Z_]+)"\}.*/\1/p' "$WORK/metrics.txt" | sort | tr '\n' ' ')"
+[ "$circ_reasons" = "CONNECTION_FAILED MALFORMED_MESSAGE NO_RESERVATION PERMISSION_DENIED RESOURCE_LIMIT_EXCEEDED UNEXPECTED_MESSAGE " ] ||
+  fail "circuit refusal reasons listed: $circ_reasons"
 code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/nope")"
 [ "$code" = 404 ] || fail "unknown path answered $code, want 404"
 log "ok: metrics show 1 reservation, 1 refusal, 1 circuit, 1 data-limit cut, NO_RESERVATION, bytes"

@@ -22,6 +22,10 @@ for sec in default noise; do
   f=$(both "ping_$sec")
   expect "$f" 'e.event==="identify" && e.protocols.includes("/perf/1.0.0") && e.protocols.includes("/kaspa-holepunch/test/padding-protocol-059/1.0.0")' \
     "we identified go's big (two-message) identify with all its protocols"
+  # go sent its signed peer record alone in the second message: parsed and verified
+  # (tests/unit/test_identify.c test_record_in_second_message_is_verified: the same split)
+  expect "$f" 'e.event==="identify" && e.signed_record===true && e.protocols.includes("/kaspa-holepunch/test/padding-protocol-059/1.0.0")' \
+    "go's signed peer record from its second identify message verified"
   [ "$(grep -c '"event":"ping"' "$f")" -eq 3 ] || fail "3 pings to go"
   expect "$WORK/go_$sec.out" 'e.event==="identify" && e.protocols.includes("/ipfs/ping/1.0.0") && e.signed_record' \
     "go identified us, with our signed peer record"

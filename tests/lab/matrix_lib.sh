@@ -9,7 +9,8 @@
 #                             MX_RELAY_RESERVED PEER checks the relay granted PEER a slot
 #   mx_start_listener_<impl>  starts the listener behind A with a reservation on RELAY_MA;
 #                             sets MX_L_LOG; mx_listener_facts_<impl> prints
-#                             "attempt role noise_initiator" of its punched connection
+#                             "attempt role noise_initiator yamux_client" of its punched
+#                             connection
 #   mx_run_dialer_<impl>      dials $(circuit_addr) behind B in the foreground; leaves
 #                             MX_D_RELAYED MX_D_ROLE MX_D_NOISE MX_D_YAMUX MX_D_ATTEMPT MX_D_MS
 #                             MX_D_ECHO MX_D_PING (true|false|value) or MX_D_ERR
@@ -40,7 +41,9 @@ mx_listener_facts_ours() {
   jwait "$MX_L_LOG" direct_connected 10 || return 1
   local r
   r=$(jfirst "$MX_L_LOG" direct_connected true role)
-  echo "$(jfirst "$MX_L_LOG" direct_connected true attempt) B $([[ $r == initiator ]] && echo true || echo false)"
+  r=$([[ $r == initiator ]] && echo true || echo false)
+  # our Yamux role follows the Noise role (src/host/holepunch.c)
+  echo "$(jfirst "$MX_L_LOG" direct_connected true attempt) B $r $r"
 }
 # Our dialer: `echo` of 64 KiB on the punched connection (--wait-direct), then `ping` on a
 # second run (its own relayed connection and punch: our commands do one job each).
@@ -50,7 +53,8 @@ mx_run_dialer_ours() {
     MX_D_ERR="echo exited non-zero"
   local l=$PW/mx_echo.log r
   MX_D_RELAYED=$(jfirst "$l" connected '.relayed == true' >/dev/null && echo true || echo false)
-  MX_D_ECHO=$(jfirst "$l" echo_result '.ok == true' >/dev/null && echo true || echo false)
+  MX_D_ECHO=$(jfirst "$l" echo_result '.ok == true and .relayed == false' >/dev/null &&
+    echo true || echo false)
   r=$(jfirst "$l" direct_connected true role)
   MX_D_ROLE=A # our dialer dialled through the relay: spec A by construction
   MX_D_NOISE=$([[ $r == initiator ]] && echo true || echo false)
@@ -60,7 +64,8 @@ mx_run_dialer_ours() {
   sleep 1
   punch_client mx_ping 45 ping --count 3 --interval 200 --wait-direct 25000 --timeout 40000 ||
     MX_D_ERR="${MX_D_ERR:+$MX_D_ERR; }ping exited non-zero"
-  MX_D_PING=$([[ $(jcount "$PW/mx_ping.log" ping) -ge 3 ]] &&
+  # every ping on the punched connection (each ping line says which connection carried it)
+  MX_D_PING=$([[ $(jcount "$PW/mx_ping.log" ping '.relayed == false') -ge 3 ]] &&
     jfirst "$PW/mx_ping.log" direct_connected >/dev/null && echo true || echo false)
 }
 
@@ -82,7 +87,7 @@ mx_start_listener_go() {
 mx_listener_facts_go() {
   jwait "$MX_L_LOG" direct 10 || return 1
   echo "$(jfirst "$MX_L_LOG" direct true attempt) $(jfirst "$MX_L_LOG" direct true role)" \
-    "$(jfirst "$MX_L_LOG" direct true noise_initiator)"
+    "$(jfirst "$MX_L_LOG" direct true noise_initiator) $(jfirst "$MX_L_LOG" direct true yamux_client)"
 }
 mx_run_dialer_go() {
   MX_D_ERR=
@@ -131,7 +136,7 @@ mx_need() {
 
 # mx_cell RELAY LISTENER DIALER
 mx_cell() {
-  local R=$1 L=$2 D=$3 why=() facts la lrole lnoise
+  local R=$1 L=$2 D=$3 why=() facts la lrole lnoise lyamux
   local cell="relay=$R listener=$L dialer=$D"
   plog "== cell $cell"
   PL=mx$$$((MX_PASS + MX_FAIL))
@@ -156,9 +161,11 @@ mx_cell() {
     [[ $MX_D_ECHO == true ]] || why+=("64 KiB direct echo failed")
     [[ $MX_D_PING == true ]] || why+=("ping over the direct connection failed")
     if facts=$("mx_listener_facts_$L"); then
-      read -r la lrole lnoise <<<"$facts"
+      read -r la lrole lnoise lyamux <<<"$facts"
       [[ $lrole == B ]] || why+=("listener role $lrole, want B")
       [[ $lnoise == false ]] || why+=("listener is Noise initiator too")
+      [[ $lyamux == false ]] || why+=("listener is Yamux client too")
+      [[ $la =~ ^[1-9][0-9]*$ ]] || why+=("listener reported no attempt number ($la)")
       [[ $la == "$MX_D_ATTEMPT" || $MX_D_ATTEMPT == null ]] ||
         why+=("attempt: listener $la, dialer $MX_D_ATTEMPT")
     else

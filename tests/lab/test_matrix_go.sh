@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 11 matrix, the go cells: relay ∈ {ours, go, js} × (listener, dialer) ∈ {ours, go}²
-# with at least one of ours among the three. One lab per cell, cells one after another
-# (tests/lab/matrix_lib.sh).
+# with at least one of ours among the three (the cells where go meets rust:
+# test_matrix_go_rust.sh). One lab per cell, cells one after another (tests/lab/matrix_lib.sh).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/matrix_lib.sh"

@@ -38,6 +38,10 @@ typedef struct peer {
     uint32_t goaway_code;
     uint64_t rtt;
     int n_rtt;
+    /* receive budget (on_window / on_admit): off = grant and admit everything */
+    int budget_on, admit_no;
+    uint32_t budget_allow, last_want;
+    int window_asks;
 } peer;
 
 static uint64_t now;
@@ -130,8 +134,22 @@ static void cb_rtt(void *u, uint64_t rtt)
     p->n_rtt++;
 }
 
-static const lp2p_yamux_callbacks CBS = {cb_stream,   cb_data,   cb_fin,    cb_reset,
-                                         cb_writable, cb_closed, cb_goaway, cb_rtt};
+static uint32_t cb_window(void *u, lp2p_yamux_stream *s, uint32_t want, uint32_t grow)
+{
+    peer *p = u;
+    p->window_asks++;
+    p->last_want = want;
+    return !p->budget_on || want < p->budget_allow ? want : p->budget_allow;
+}
+
+static int cb_admit(void *u)
+{
+    peer *p = u;
+    return !p->admit_no;
+}
+
+static const lp2p_yamux_callbacks CBS = {cb_stream, cb_data,   cb_fin, cb_reset,  cb_writable,
+                                         cb_closed, cb_goaway, cb_rtt, cb_window, cb_admit};
 
 static peer *peer_new(const lp2p_yamux_config *cfg)
 {
@@ -607,6 +625,65 @@ static void test_writable_after_window_reopens(void **state)
     peer_del(s);
 }
 
+/* The receive budget: a grant the budget refuses is withheld whole (the peer's window stays
+ * shut), a cut below LP2P_YAMUX_MIN_GRANT sends nothing, a larger cut is sent as it is, and
+ * consumed(s, 0) asks again; a SYN the budget does not admit is refused with RST and counted
+ * like a limit refusal. */
+static void test_receive_budget_withholds_and_regrants(void **state)
+{
+    now = 0;
+    peer *c = peer_default(1), *s = peer_default(0);
+    start_pair(c, s);
+    app_stream *a = open_stream(c);
+    pump(c, s);
+    app_stream *b = &s->app[0];
+    b->consume = 0;
+    static uint8_t buf[256 << 10];
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = pattern(i);
+    assert_int_equal(lp2p_yamux_stream_write(a->s, buf, sizeof(buf)), 256 << 10);
+    pump(c, s);
+    assert_int_equal(b->rx, 256 << 10);
+    assert_int_equal(lp2p_yamux_stream_send_window(a->s), 0);
+
+    s->budget_on = 1;
+    s->budget_allow = 0;
+    int asks = s->window_asks;
+    lp2p_yamux_stream_consumed(b->s, 256 << 10);
+    assert_int_equal(s->window_asks, asks + 1);
+    assert_true(s->last_want >= 256 << 10); /* the refill, and growth if auto-tuning asks */
+    assert_int_equal(lp2p_buf_size(lp2p_yamux_out(s->y)), 0); /* withheld */
+    assert_int_equal(lp2p_yamux_stream_recv_credit(b->s), 0);
+
+    s->budget_allow = 8 << 10; /* below LP2P_YAMUX_MIN_GRANT: still nothing */
+    lp2p_yamux_stream_consumed(b->s, 0);
+    assert_int_equal(lp2p_buf_size(lp2p_yamux_out(s->y)), 0);
+
+    s->budget_allow = 64 << 10;
+    lp2p_yamux_stream_consumed(b->s, 0);
+    assert_true(out_has(s, LP2P_YAMUX_WINDOW, 0, 1, 64 << 10));
+    pump(c, s);
+    assert_int_equal(lp2p_yamux_stream_send_window(a->s), 64 << 10);
+    assert_int_equal(lp2p_yamux_stream_recv_credit(b->s), 64 << 10);
+
+    s->budget_on = 0; /* room again: the rest of the window follows (and growth, if due) */
+    lp2p_yamux_stream_consumed(b->s, 0);
+    pump(c, s);
+    assert_true(lp2p_yamux_stream_send_window(a->s) >= 256 << 10);
+    assert_int_equal(lp2p_yamux_stream_send_window(a->s), lp2p_yamux_stream_recv_window(b->s));
+
+    s->admit_no = 1;
+    app_stream *a2 = open_stream(c);
+    pump(c, s);
+    assert_int_equal(a2->reset, 1);
+    assert_int_equal(s->n_app, 1); /* never announced */
+    lp2p_yamux_stats st;
+    lp2p_yamux_stats_get(s->y, &st);
+    assert_int_equal(st.streams_refused, 1);
+    peer_del(c);
+    peer_del(s);
+}
+
 static void test_fatal_errors(void **state)
 {
     now = 0;
@@ -995,6 +1072,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_larger_initial_window_announced),
         cmocka_unit_test(test_fin_rst_semantics),
         cmocka_unit_test(test_writable_after_window_reopens),
+        cmocka_unit_test(test_receive_budget_withholds_and_regrants),
         cmocka_unit_test(test_fatal_errors),
         cmocka_unit_test(test_unknown_stream_frames_dropped),
         cmocka_unit_test(test_accept_backlog_and_ack_backlog),

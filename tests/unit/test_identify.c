@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -210,6 +211,61 @@ static void test_record_of_another_peer_is_dropped(void **state)
                      0);
     assert_int_equal(out.record_verified, 0);
     assert_null(out.signed_peer_record);
+    lp2p_identify_info_free(&out);
+    free(record);
+    lp2p_buf_free(&wire);
+}
+
+/* go-libp2p (identify/id.go, legacyIDSize = 2 KiB): an identify bigger than that goes out as
+ * two messages, everything but the signed peer record first, then a message carrying only
+ * the record. The reader must merge both and verify the record from the second message; its
+ * addresses then win over the unsigned listenAddrs of the first. */
+static void test_record_in_second_message_is_verified(void **state)
+{
+    fixture *f = *state;
+    uint8_t a1[8];
+    ma_ip4_tcp(a1, 1);
+    uint8_t *record;
+    size_t record_len;
+    seal_one(f->kp, 7, 66, &record, &record_len);
+    enum { NPROTO = 60 };
+    char names[NPROTO][64], *protos[NPROTO];
+    for (int i = 0; i < NPROTO; i++) {
+        snprintf(names[i], sizeof(names[i]), "/kaspa-holepunch/test/padding-protocol-%03d/1.0.0",
+                 i);
+        protos[i] = names[i];
+    }
+    uint8_t *addrs[] = {a1};
+    size_t alens[] = {8};
+    lp2p_identify_info first = {.protocols = protos,
+                                .n_protocols = NPROTO,
+                                .agent_version = "go-libp2p-like",
+                                .listen_addrs = addrs,
+                                .listen_addr_lens = alens,
+                                .n_listen_addrs = 1};
+    lp2p_identify_info second = {.signed_peer_record = record,
+                                 .signed_peer_record_len = record_len};
+    lp2p_buf wire;
+    lp2p_buf_init(&wire);
+    assert_int_equal(lp2p_identify_encode(&first, &wire, NULL, NULL, NULL), 0);
+    size_t first_len = lp2p_buf_size(&wire);
+    assert_true(first_len > 2048); /* big enough that go would split it */
+    assert_int_equal(lp2p_identify_encode(&second, &wire, NULL, NULL, NULL), 0);
+    lp2p_identify_info out;
+    /* in odd pieces, so a piece boundary falls inside each message */
+    assert_int_equal(read_all(lp2p_buf_head(&wire), lp2p_buf_size(&wire), 333,
+                              lp2p_keypair_peer_id(f->kp), &out),
+                     0);
+    assert_int_equal(out.n_protocols, NPROTO);
+    assert_string_equal(out.protocols[NPROTO - 1], names[NPROTO - 1]);
+    assert_int_equal(out.record_verified, 1);
+    assert_int_equal(out.record_seq, 7);
+    assert_non_null(out.signed_peer_record);
+    /* the signed address (198.51.100.66), not the unsigned one of the first message */
+    assert_int_equal(out.n_listen_addrs, 1);
+    uint8_t a66[8];
+    ma_ip4_tcp(a66, 66);
+    assert_memory_equal(out.listen_addrs[0], a66, 8);
     lp2p_identify_info_free(&out);
     free(record);
     lp2p_buf_free(&wire);
@@ -562,6 +618,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_of_another_peer_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejections_are_traced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messages_merge_until_eof, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_in_second_message_is_verified, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_replaces_only_carried_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_with_older_record_keeps_newer_addrs, setup,
                                         teardown),

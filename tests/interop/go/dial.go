@@ -46,6 +46,10 @@ func runDial(o *opts, target string) {
 		logf("dial failed: %v", err)
 		os.Exit(1)
 	}
+	if !o.dialAt.IsZero() {
+		emitListening(h.ID(), h.Addrs())
+		time.Sleep(time.Until(o.dialAt))
+	}
 	t0 := time.Now()
 	ai, conn, err := dialTarget(ctx, h, target)
 	if err != nil {
@@ -103,6 +107,7 @@ func runDial(o *opts, target string) {
 	}
 	res["ok"] = true
 	emit(res)
+	time.Sleep(o.linger)
 	h.Close()
 }
 

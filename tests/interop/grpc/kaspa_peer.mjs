@@ -12,6 +12,8 @@
 //   --expect-reject TEXT   succeed only if a Reject containing TEXT arrives
 //   --timeout MS           give up (exit 3) after MS (default 15000)
 //   --no-gzip              client: send identity instead of gzip
+//   --until-peer-ends      server: after its own pings, serve (answer Pings) until the
+//                          client ends the call, instead of exiting at once
 // Output: one JSON object per line on stdout ({"event": ...}); exit 0 on success.
 // Handshake as rusty-kaspa (handshake.rs): both send Version at once, Verack on Version,
 // checks, Ready; answer Ping with Pong and RequestAddresses with an empty Addresses.
@@ -38,6 +40,7 @@ for (let i = 2; i < argv.length; i++) {
   else if (a === '--expect-reject') opt.expectReject = argv[++i];
   else if (a === '--timeout') opt.timeout = Number(argv[++i]);
   else if (a === '--no-gzip') opt.gzip = false;
+  else if (a === '--until-peer-ends') opt.untilPeerEnds = true;
   else { console.error(`unknown option ${a}`); process.exit(2); }
 }
 if ((mode !== 'client' && mode !== 'server') || !target) {
@@ -97,7 +100,8 @@ function converse(call, side) {
   };
   const done = () => {
     out({ event: 'done', side, pings: st.pingsOk });
-    if (mode === 'client') { endCall(); } else { finish(0, 'ok'); }
+    if (mode === 'client') endCall();
+    else if (!opt.untilPeerEnds) finish(0, 'ok');
   };
 
   call.on('data', (m) => {
