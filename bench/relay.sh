@@ -102,7 +102,8 @@ bench_hold() {
 NO_LIMITS=(--max-reservations 1000000 --max-reservations-per-ip 1000000
   --max-reservations-per-peer 1000000 --max-circuits 1000000 --max-circuits-per-peer 1000000 --max-circuits-per-pair 1000000
   --reserve-rate-peer 0/1s --reserve-rate-ip 0/1s --connect-rate-peer 0/1s
-  --connect-rate-ip 0/1s --circuit-data 0 --circuit-duration 0 --max-connections 1000000 --max-connections-per-ip 0 --max-connections-per-subnet 0)
+  --connect-rate-ip 0/1s --circuit-data 0 --circuit-duration 0 --max-connections 1000000 --max-connections-per-ip 0
+  --max-connections-per-subnet 0)
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 t_start=$(date +%s)

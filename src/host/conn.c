@@ -70,7 +70,7 @@ static void y_on_writable(void *user, lp2p_yamux_stream *ys)
 {
     lp2p_stream *s = lp2p_yamux_stream_user(ys);
     if (s)
-        lp2p__stream_pump(s);
+        lp2p__stream_schedule(s);
 }
 
 static void y_on_closed(void *user, lp2p_yamux_stream *ys)
@@ -156,7 +156,7 @@ static void t_on_writable(void *ud)
         c->read_paused = 0;
         lp2p_transport_pause_read(c->t, 0);
     }
-    lp2p__conn_resume_streams(c);
+    lp2p__conn_mark_dirty(c); /* room again: the streams are pulled before the loop sleeps */
 }
 
 static void t_on_closed(void *ud, int err, const char *why)
@@ -192,6 +192,7 @@ lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const c
     lp2p_list_init(&c->dirty_link);
     lp2p_list_init(&c->staged_link);
     lp2p_list_init(&c->streams);
+    lp2p_list_init(&c->sendq);
     lp2p_buf_init(&c->plain);
     lp2p_buf_init(&c->wire);
     uv_timer_init(h->loop, &c->timer);
@@ -280,6 +281,9 @@ void lp2p__conn_fail(lp2p_conn *c, int err, const char *why)
 void lp2p_conn_close(lp2p_conn *c, int reason)
 {
     if (c->yamux && c->stage == CONN_READY) {
+        lp2p__conn_flush(c); /* what the streams queued goes ahead of the GoAway */
+        if (c->stage != CONN_READY)
+            return;
         lp2p_yamux_goaway(c->yamux, 0);
         lp2p__conn_flush(c);
     }
@@ -294,53 +298,6 @@ void lp2p__conn_mark_dirty(lp2p_conn *c)
         return;
     c->dirty = 1;
     lp2p_list_insert_tail(&c->host->dirty, &c->dirty_link);
-}
-
-int lp2p__conn_congested(lp2p_conn *c)
-{
-    /* The transport's test is the one that arms its on_writable, so a connection stopped by
-     * it is always woken (decisions: "Congestion and writable signals must be the same
-     * test"). */
-    if (!c->t || lp2p_transport_congested(c->t))
-        return 1;
-    /* Staged bytes count too: otherwise one loop iteration stages a whole send window (up
-     * to 16 MiB) in cold, freshly allocated buffers. They reach the transport at the next
-     * flush; the streams go on after the loop's next I/O (lp2p__conn_resume_staged), as
-     * they did on the write's completion, so one flush per iteration moves one batch. */
-    size_t ymux = c->yamux ? lp2p_buf_size(lp2p_yamux_out(c->yamux)) : 0;
-    if (lp2p_buf_size(&c->wire) + ymux > CONN_HIGH_WATER) {
-        if (!c->staging_full) {
-            c->staging_full = 1;
-            lp2p_list_insert_tail(&c->host->staged, &c->staged_link);
-        }
-        return 1;
-    }
-    return 0;
-}
-
-/* The transport took bytes: let blocked streams feed the muxer again. */
-void lp2p__conn_resume_streams(lp2p_conn *c)
-{
-    if (c->stage == CONN_CLOSED || lp2p__conn_congested(c))
-        return;
-    lp2p_list *pos, *tmp;
-    lp2p_list_foreach_safe(pos, tmp, &c->streams)
-    {
-        lp2p_stream *s = lp2p_container_of(pos, lp2p_stream, link);
-        if (lp2p_buf_size(&s->pending) > 0 || s->debt)
-            lp2p__stream_pump(s);
-        if (c->stage == CONN_CLOSED)
-            return;
-        if (lp2p__conn_congested(c)) {
-            /* Round-robin: the stream that filled the connection goes to the back, so a bulk
-             * sender cannot starve the small streams behind it in list order. */
-            if (!s->closed && lp2p_buf_size(&s->pending) > 0) {
-                lp2p_list_remove(&s->link);
-                lp2p_list_insert_tail(&c->streams, &s->link);
-            }
-            return;
-        }
-    }
 }
 
 #define SEND_FRAMES 8 /* Data frames per seal: 8 × 64 KiB covers the stream's chunk */
@@ -377,11 +334,68 @@ long lp2p__conn_send_stream(lp2p_conn *c, lp2p_yamux_stream *ys, const uint8_t *
     return (long)off;
 }
 
+/* Hands the ciphertext to the transport (which takes c->wire whole: TCP moves it into the
+ * write request and gives a spare buffer back). 0, or a negative lp2p_err (c failed). */
+static int conn_write(lp2p_conn *c)
+{
+    size_t n = lp2p_buf_size(&c->wire);
+    if (n == 0 || !c->t)
+        return 0;
+    c->bytes_out += n;
+    int rc = lp2p_transport_write(c->t, &c->wire);
+    if (rc < 0) {
+        /* STATE: the carrying stream or socket is already going (e.g. the relay connection
+         * under a circuit closed first). */
+        lp2p__conn_fail(c, rc,
+                        rc == LP2P_ERR_STATE ? "transport closed" : "transport write failed");
+        return rc;
+    }
+    return 0;
+}
+
+/* The pull. The one test of "can the connection take more?" is the transport's own
+ * high-water mark, counting the ciphertext not yet handed on: streams are sealed one
+ * quantum at a time while there is room; with none, the ciphertext goes to the transport,
+ * and if the transport then is congested the rest waits for its on_writable (the same test
+ * arms it: decisions, "Congestion and writable signals must be the same test"). So at most
+ * one quantum beyond the mark is ever staged, in warm buffers, and the streams keep the
+ * rest in their own queues. */
+static void conn_pull(lp2p_conn *c, int may_write)
+{
+    while (!lp2p_list_empty(&c->sendq) && c->stage == CONN_READY && c->t && !c->staging_full) {
+        if (lp2p_transport_pending(c->t) + lp2p_buf_size(&c->wire) >= c->t->high_water) {
+            if (!may_write || lp2p_buf_size(&c->wire) == 0 || conn_write(c) < 0)
+                return;
+            if (!c->t || lp2p_transport_congested(c->t))
+                return;
+            /* One full batch per loop iteration: the next one goes after the loop's I/O,
+             * when the write has completed and its buffer is back as the transport's spare
+             * (pulling on at once put each batch in a fresh, cold buffer: page faults). */
+            c->staging_full = 1;
+            lp2p_list_insert_tail(&c->host->staged, &c->staged_link);
+            return;
+        }
+        lp2p_stream *s = lp2p_container_of(c->sendq.next, lp2p_stream, slink);
+        lp2p_list_remove(&s->slink);
+        s->scheduled = 0;
+        lp2p__stream_emit(s);
+    }
+}
+
+void lp2p__conn_pull(lp2p_conn *c)
+{
+    if (c->stage == CONN_READY)
+        conn_pull(c, 0);
+}
+
 void lp2p__conn_flush(lp2p_conn *c)
 {
     if (c->stage == CONN_CLOSED || c->stage == CONN_DIALING)
         return;
     if (c->stage == CONN_READY) {
+        conn_pull(c, 1);
+        if (c->stage != CONN_READY)
+            return;
         lp2p_buf *yo = lp2p_yamux_out(c->yamux);
         if (lp2p_buf_size(yo) > 0) {
             int rc = lp2p_noise_encrypt(c->noise, lp2p_buf_head(yo), lp2p_buf_size(yo), &c->wire);
@@ -392,20 +406,8 @@ void lp2p__conn_flush(lp2p_conn *c)
             }
         }
     }
-    size_t n = lp2p_buf_size(&c->wire);
-    if (n == 0 || !c->t)
+    if (conn_write(c) < 0 || !c->t)
         return;
-    c->bytes_out += n;
-    /* The transport takes c->wire whole (TCP moves it into the write request and gives a
-     * spare buffer back). */
-    int rc = lp2p_transport_write(c->t, &c->wire);
-    if (rc < 0) {
-        /* STATE: the carrying stream or socket is already going (e.g. the relay connection
-         * under a circuit closed first). */
-        lp2p__conn_fail(c, rc,
-                        rc == LP2P_ERR_STATE ? "transport closed" : "transport write failed");
-        return;
-    }
     if (!c->read_paused && lp2p_transport_pending(c->t) > c->t->high_water + CONN_READ_PAUSE) {
         /* Output we cannot hand on grows with what the peer sends and it does not read
          * (e.g. PING replies): stop reading until the transport drains (on_writable). */
@@ -418,20 +420,11 @@ void lp2p__conn_flush(lp2p_conn *c)
 
 void lp2p__conn_resume_staged(lp2p_host *h)
 {
-    /* A resumed connection may stage a batch and queue itself again: that one waits for
-     * the next iteration, so take the current list first. */
-    lp2p_list now;
-    lp2p_list_init(&now);
     while (!lp2p_list_empty(&h->staged)) {
-        lp2p_list *e = h->staged.next;
-        lp2p_list_remove(e);
-        lp2p_list_insert_tail(&now, e);
-    }
-    while (!lp2p_list_empty(&now)) {
-        lp2p_conn *c = lp2p_container_of(now.next, lp2p_conn, staged_link);
+        lp2p_conn *c = lp2p_container_of(h->staged.next, lp2p_conn, staged_link);
         lp2p_list_remove(&c->staged_link);
         c->staging_full = 0;
-        lp2p__conn_resume_streams(c);
+        lp2p__conn_mark_dirty(c); /* pulled again before the loop sleeps */
     }
 }
 
@@ -698,6 +691,9 @@ static void on_timer(uv_timer_t *t)
             c->drain_quiet_since = now;
         if ((c->drain_quiet_since && now - c->drain_quiet_since >= DRAIN_QUIET_MS) ||
             now >= c->drain_deadline) {
+            lp2p__conn_flush(c);
+            if (c->stage != CONN_READY)
+                return;
             lp2p_yamux_goaway(c->yamux, 0);
             lp2p__conn_flush(c);
             lp2p__conn_fail(c, LP2P_ERR_EXISTS, "duplicate connection");

@@ -66,19 +66,32 @@ static void gc_streams(lp2p_host *h)
     }
 }
 
-/* Runs once per loop iteration before the loop polls: every connection that produced
- * output since the last poll writes it now, in one uv_write. */
+/* Runs once per loop iteration before the loop polls: writers told they may go on write,
+ * then every connection with output pulls its streams and writes, in as few transport
+ * writes as its high-water mark allows. Pulling can tell more writers they may go on (their
+ * queues drained below the low mark): they are served in the same iteration, round after
+ * round, until nothing is left or every transport is full (each round moves at least a
+ * writer's low-to-high span, so it ends; the cap only guards against a writer that
+ * re-queues itself without sending). What is left waits for the next I/O's hook. */
+#define FLUSH_ROUNDS 64
+
 static void on_before_sleep(uv_prepare_t *p)
 {
     lp2p_host *h = p->data;
-    lp2p__stream_deliver_writable(h);
-    lp2p__mem_retry(h); /* window grants the budget withheld, where there is room again */
-    while (!lp2p_list_empty(&h->dirty)) {
-        lp2p_list *e = h->dirty.next;
-        lp2p_conn *c = lp2p_container_of(e, lp2p_conn, dirty_link);
-        lp2p_list_remove(e);
-        c->dirty = 0;
-        lp2p__conn_flush(c);
+    for (int round = 0; round < FLUSH_ROUNDS; round++) {
+        lp2p__stream_deliver_writable(h);
+        lp2p__mem_retry(h); /* window grants the budget withheld, where there is room again */
+        if (lp2p_list_empty(&h->dirty))
+            break;
+        while (!lp2p_list_empty(&h->dirty)) {
+            lp2p_list *e = h->dirty.next;
+            lp2p_conn *c = lp2p_container_of(e, lp2p_conn, dirty_link);
+            lp2p_list_remove(e);
+            c->dirty = 0;
+            lp2p__conn_flush(c);
+        }
+        if (lp2p_list_empty(&h->writable))
+            break;
     }
     gc_streams(h);
     /* Once the host has made a second connection (it will likely make more: a listener, a

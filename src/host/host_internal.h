@@ -19,16 +19,18 @@
 
 #define HOST_MAX_HANDLERS  32
 #define HOST_MAX_LISTENERS 8
-/* Per-stream output: above HIGH we stop granting the peer window, below LOW we tell the
- * writer it may go on. Per connection: streams stop feeding the muxer while the transport
- * is congested or CONN_HIGH_WATER bytes are staged (muxer output + ciphertext not yet handed
- * to the transport); reading stops while the transport holds more than CONN_READ_PAUSE
- * beyond its own high-water mark (what flow-controlled sending can never reach: only
+/* Sending is pulled (lp2p__conn_flush): a stream's writer queues bytes in the stream and
+ * asks one question, "can I send?" = lp2p_stream_pending() below STREAM_HIGH_WATER (told
+ * again by on_writable once it falls below STREAM_LOW_WATER); the connection takes the
+ * queued bytes, one STREAM_QUANTUM per ready stream in turn, only while its transport holds
+ * less than the transport's own high-water mark. Above STREAM_HIGH_WATER a stream also stops
+ * granting the peer window. Reading stops while the transport holds more than
+ * CONN_READ_PAUSE beyond its high-water mark (what pulled sending can never reach: only
  * control frames a peer provokes without reading, e.g. PING replies). */
 #define STREAM_HIGH_WATER          LP2P_STREAM_HIGH_WATER
 #define STREAM_LOW_WATER           (256u << 10)
-#define CONN_HIGH_WATER            (1u << 20)
-#define CONN_READ_PAUSE            (2 * CONN_HIGH_WATER)
+#define STREAM_QUANTUM             (256u << 10)
+#define CONN_READ_PAUSE            (2u << 20)
 #define HOST_PUNCH_DIAL_TIMEOUT_MS 5000
 #define HOST_MAX_OBSERVERS         16
 
@@ -89,7 +91,7 @@ struct lp2p_host {
     int dispatching;         /* nesting depth of event dispatches (events.c) */
     lp2p_obs_table observed; /* our NAT mappings, as peers saw them (observed_addrs.h) */
     lp2p_list dirty;         /* connections with output to flush before the loop sleeps */
-    lp2p_list staged;        /* connections whose streams stopped on staged bytes (after I/O) */
+    lp2p_list staged;        /* connections that wrote a full batch: pulled again after I/O */
     uint64_t mem_used;       /* memory budget (mem_budget.c): charged by all connections */
     lp2p_list mem_starved;   /* connections with window grants withheld by the budget */
     /* Kept across Noise handshakes, made on the first one (proto/noise_static.h,
@@ -128,7 +130,7 @@ struct lp2p_conn {
     int initiator; /* Noise initiator and Yamux client (DCUtR may set this apart from outbound) */
     int punched;   /* made by a hole punch: its dial, or a SYN of the peer's its listener took */
     int relayed;
-    int staging_full; /* on host->staged: streams resume after the loop's next I/O */
+    int staging_full; /* on host->staged: wrote a full batch, pulled again after the I/O */
     lp2p_list staged_link;
     int read_paused; /* transport reading stopped until on_writable (CONN_READ_PAUSE) */
     enum conn_stage stage;
@@ -147,6 +149,7 @@ struct lp2p_conn {
     void *dial_ud;
     lp2p_list streams;
     size_t nstreams;
+    lp2p_list sendq; /* streams with bytes (or a FIN) to send and window for them: pulled */
     uint64_t bytes_in, bytes_out;
     int close_reason;
     uint64_t ready_ms;
@@ -193,7 +196,8 @@ struct lp2p_stream {
     const char *mss_list[1];
     lp2p_stream_callbacks cb;
     void *ud;
-    lp2p_buf pending; /* our bytes not yet accepted by the muxer */
+    lp2p_buf pending; /* our bytes not yet taken by the connection (stream.c: the queue) */
+    lp2p_buf more;    /* the queue's tail, a buffer moved in while pending had bytes */
     size_t debt;      /* peer bytes delivered but not yet granted back as window */
     int want_fin, fin_sent, above_high, closed, reset_seen;
     int read_paused; /* lp2p_stream_pause_read: peer bytes go to debt */
@@ -203,6 +207,8 @@ struct lp2p_stream {
     lp2p_list wlink;      /* on host->writable */
     uint64_t mem_charged; /* this stream's share of conn->mem_used (mem_budget.c) */
     int mem_withheld;     /* a window grant was cut by the budget: asked again later */
+    int scheduled;
+    lp2p_list slink; /* on conn->sendq */
 };
 
 /* conn.c */
@@ -213,13 +219,16 @@ lp2p_conn *lp2p__conn_new(lp2p_host *h, lp2p_transport *t, int outbound, const c
                           const lp2p_peer_id *expected);
 void lp2p__conn_start(lp2p_conn *c); /* transport connected: begin the upgrade */
 void lp2p__conn_on_bytes(lp2p_conn *c, const uint8_t *p, size_t n);
-void lp2p__conn_resume_streams(lp2p_conn *c);
 void lp2p__conn_mark_dirty(lp2p_conn *c);
+/* Pulls the ready streams (conn->sendq) while the transport has room, seals the muxer's
+ * control frames, and writes the ciphertext to the transport. */
 void lp2p__conn_flush(lp2p_conn *c);
-/* After the loop's I/O: streams stopped on staged bytes go on (those bytes were flushed). */
+/* The same pull into the ciphertext only, stopping where the transport has no room (from a
+ * stream's write: the transport is written at the next flush). */
+void lp2p__conn_pull(lp2p_conn *c);
+/* The loop's check hook: connections that wrote a full batch this iteration go on. */
 void lp2p__conn_resume_staged(lp2p_host *h);
 void lp2p__conn_arm_timer(lp2p_conn *c);
-int lp2p__conn_congested(lp2p_conn *c);
 /* Sends up to n bytes of a stream's queued payload as Yamux Data frames sealed by Noise
  * straight from p into the connection's ciphertext (behind the muxer's queued control
  * frames), so the payload is not copied into the muxer's output first. Returns the bytes
@@ -242,7 +251,13 @@ lp2p_stream *lp2p__stream_inbound(lp2p_conn *c, lp2p_yamux_stream *ys);
 void lp2p__stream_on_data(lp2p_stream *s, const uint8_t *p, size_t n);
 void lp2p__stream_on_fin(lp2p_stream *s);
 void lp2p__stream_on_closed(lp2p_stream *s, int err);
-void lp2p__stream_pump(lp2p_stream *s);
+/* s has bytes or a FIN to send (again): onto the connection's pull queue; pulled at once when
+ * it is the only stream waiting and the transport has room (stream.c). */
+void lp2p__stream_schedule(lp2p_stream *s);
+/* The connection pulls s (taken off its queue): one quantum of s's bytes sealed into the
+ * connection's ciphertext, the FIN after the last, s back at the queue's tail while it has
+ * more and the window is open. */
+void lp2p__stream_emit(lp2p_stream *s);
 /* lp2p_stream_write of a whole buffer, moved instead of copied when nothing is queued (a
  * stream transport's write): *b is left empty, possibly with another buffer's capacity. */
 int lp2p__stream_write_buf(lp2p_stream *s, lp2p_buf *b);

@@ -39,7 +39,7 @@ uint64_t lp2p__mem_default_limit(void)
 
 static uint64_t charge_of(const lp2p_stream *s)
 {
-    uint64_t c = lp2p_buf_size(&s->pending);
+    uint64_t c = lp2p_buf_size(&s->pending) + lp2p_buf_size(&s->more); /* the queue */
     if (s->ys)
         c += (uint64_t)lp2p_yamux_stream_recv_credit(s->ys) + lp2p_yamux_stream_unconsumed(s->ys);
     return c;

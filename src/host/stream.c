@@ -2,9 +2,13 @@
  *
  * Outbound streams negotiate lazily (0-RTT): header + proposal go out with the first data,
  * and the echoed protocol is checked before any reply reaches the application.
- * Backpressure: the application's bytes wait in `pending` until the muxer's send window and
- * the socket queue take them; peer bytes are granted back as window only while `pending`
- * is below the high-water mark, so a peer cannot make us buffer without bound. */
+ * Sending is pulled, as quicly's on_send_emit: a write only queues the bytes in `pending`
+ * (the stream's one queue) and puts the stream on its connection's send queue; the
+ * connection takes one quantum from each ready stream in turn while its transport has room
+ * (lp2p__conn_flush -> lp2p__stream_emit), sealing straight from `pending`. A stream whose
+ * Yamux window is shut leaves the queue until the window reopens (on_writable). Peer bytes
+ * are granted back as window only while `pending` is below the high-water mark, so a peer
+ * cannot make us buffer without bound. */
 #include "host/host_internal.h"
 #include "lp2p/err.h"
 #include "util/log.h"
@@ -12,9 +16,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MUX_CHUNK (256u << 10)
+static void stream_settle(lp2p_stream *s);
 
-static void stream_pump(lp2p_stream *s, int from_app);
+/* The stream's queue is `pending` then `more`: a whole buffer written while `pending` still
+ * has bytes becomes `more` (moved, not copied); only a third one is copied onto `more`. So a
+ * writer that hands over a buffer each time the stream drains below its low mark (the Kaspa
+ * driver's HTTP/2 output) is never copied, backlog or not. `more` is non-empty only while
+ * `pending` is. */
+static size_t queued(const lp2p_stream *s)
+{
+    return lp2p_buf_size(&s->pending) + lp2p_buf_size(&s->more);
+}
+
+static int queue_append(lp2p_stream *s, const void *p, size_t n)
+{
+    return lp2p_buf_append(lp2p_buf_size(&s->pending) ? &s->more : &s->pending, p, n);
+}
+
+static void queue_consume(lp2p_stream *s, size_t n)
+{
+    lp2p_buf_consume(&s->pending, n);
+    if (lp2p_buf_size(&s->pending) == 0 && lp2p_buf_size(&s->more)) {
+        lp2p_buf emptied = s->pending;
+        s->pending = s->more;
+        s->more = emptied;
+        lp2p_buf_clear(&s->more);
+    }
+}
 
 static lp2p_stream *stream_alloc(lp2p_conn *c, lp2p_yamux_stream *ys, int outbound)
 {
@@ -25,6 +53,7 @@ static lp2p_stream *stream_alloc(lp2p_conn *c, lp2p_yamux_stream *ys, int outbou
     s->ys = ys;
     s->outbound = outbound;
     lp2p_buf_init(&s->pending);
+    lp2p_buf_init(&s->more);
     lp2p_list_insert_tail(&c->streams, &s->link);
     c->nstreams++;
     lp2p_yamux_stream_set_user(ys, s);
@@ -81,61 +110,86 @@ int lp2p_conn_open_stream(lp2p_conn *c, const char *proto, const lp2p_stream_cal
         lp2p_stream_reset(s);
         return rc;
     }
-    stream_pump(s, 1);
+    lp2p__stream_schedule(s);
     *out = s;
     return 0;
 }
 
-static void stream_pump(lp2p_stream *s, int from_app)
+static void stream_enqueue(lp2p_stream *s)
+{
+    if (s->scheduled || s->closed || !s->ys)
+        return;
+    if (queued(s) == 0 && !(s->want_fin && !s->fin_sent))
+        return;
+    s->scheduled = 1;
+    lp2p_list_insert_tail(&s->conn->sendq, &s->slink);
+    lp2p__conn_mark_dirty(s->conn);
+}
+
+/* A stream that is the only one waiting is pulled at once while the transport has room, so
+ * the wire keeps the order of the calls: a new stream's SYN (queued in the muxer at open)
+ * goes out with that stream's first bytes, before the next stream's SYN (a relay counts hop
+ * streams still waiting for their request), as when every write was sealed at once. With
+ * others waiting, s takes its turn behind them. */
+void lp2p__stream_schedule(lp2p_stream *s)
+{
+    stream_enqueue(s);
+    lp2p_conn *c = s->conn;
+    if (s->scheduled && c->sendq.next == &s->slink && c->sendq.prev == &s->slink)
+        lp2p__conn_pull(c);
+}
+
+void lp2p__stream_emit(lp2p_stream *s)
 {
     lp2p_conn *c = s->conn;
     if (s->closed || !s->ys)
         return;
-    while (lp2p_buf_size(&s->pending) > 0 && !lp2p__conn_congested(c)) {
-        size_t n = lp2p_buf_size(&s->pending);
-        if (n > MUX_CHUNK)
-            n = MUX_CHUNK;
-        long w = lp2p__conn_send_stream(c, s->ys, lp2p_buf_head(&s->pending), n);
+    size_t n = lp2p_buf_size(&s->pending);
+    if (n > STREAM_QUANTUM)
+        n = STREAM_QUANTUM;
+    long w = 0;
+    if (n > 0) {
+        w = lp2p__conn_send_stream(c, s->ys, lp2p_buf_head(&s->pending), n);
         if (w < 0) {
-            lp2p_stream_reset(s);
+            if (c->stage != CONN_CLOSED)
+                lp2p_stream_reset(s);
             return;
         }
-        if (w == 0)
-            break;
-        lp2p_buf_consume(&s->pending, (size_t)w);
+        queue_consume(s, (size_t)w);
     }
-    if (lp2p_buf_size(&s->pending) == 0 && s->want_fin && !s->fin_sent) {
+    if (queued(s) == 0 && s->want_fin && !s->fin_sent) {
         s->fin_sent = 1;
-        lp2p_yamux_stream_close(s->ys);
+        lp2p_yamux_stream_close(s->ys); /* may finish s (the peer's FIN came first) */
+        if (s->closed || !s->ys)
+            return;
     }
-    size_t pend = lp2p_buf_size(&s->pending);
+    stream_settle(s);
+    /* Short of the quantum: the window is shut and the muxer's on_writable brings s back. */
+    if ((size_t)w == n)
+        stream_enqueue(s);
+}
+
+/* After our queue shrank or reading resumed: grant the window held back, and tell a writer
+ * that stopped at the high-water mark that it may go on. The notification always waits for
+ * the host's next hook: the application is never re-entered from its own call (a sender
+ * that refills from on_writable would otherwise send one chunk twice and skip the next). */
+static void stream_settle(lp2p_stream *s)
+{
+    lp2p_conn *c = s->conn;
+    size_t pend = queued(s);
     if (s->debt && pend < STREAM_HIGH_WATER && !s->read_paused) {
         lp2p_yamux_stream_consumed(s->ys, s->debt);
         s->debt = 0;
+        lp2p__conn_mark_dirty(c);
     }
-    lp2p__conn_mark_dirty(c);
     lp2p__mem_sync(s); /* queued output and window changed: the budget's charge follows */
     if (s->above_high && pend < STREAM_LOW_WATER) {
         s->above_high = 0;
-        if (s->cb.on_writable && s->stage == STREAM_OPEN) {
-            if (from_app) {
-                /* Never re-enter the application from its own write/close: the writable
-                 * notification waits for the host's next hook (a sender that refills from
-                 * on_writable would otherwise send one chunk twice and skip the next). */
-                if (!s->writable_queued) {
-                    s->writable_queued = 1;
-                    lp2p_list_insert_tail(&c->host->writable, &s->wlink);
-                }
-            } else {
-                s->cb.on_writable(s, s->ud);
-            }
+        if (s->cb.on_writable && s->stage == STREAM_OPEN && !s->writable_queued) {
+            s->writable_queued = 1;
+            lp2p_list_insert_tail(&c->host->writable, &s->wlink);
         }
     }
-}
-
-void lp2p__stream_pump(lp2p_stream *s)
-{
-    stream_pump(s, 0);
 }
 
 /* Streams whose writer asked to be told: delivered from the host's hooks. */
@@ -153,9 +207,12 @@ void lp2p__stream_deliver_writable(lp2p_host *h)
 
 static int stream_queued(lp2p_stream *s)
 {
-    if (lp2p_buf_size(&s->pending) >= STREAM_HIGH_WATER)
+    if (queued(s) >= STREAM_HIGH_WATER)
         s->above_high = 1;
-    stream_pump(s, 1);
+    lp2p__mem_sync(s); /* queued output grew: the budget's charge follows */
+    if (s->closed || !s->ys)
+        return 0;
+    lp2p__stream_schedule(s);
     return 0;
 }
 
@@ -163,7 +220,7 @@ int lp2p_stream_write(lp2p_stream *s, const void *p, size_t n)
 {
     if (s->closed || s->want_fin)
         return LP2P_ERR_STATE;
-    int rc = lp2p_buf_append(&s->pending, p, n);
+    int rc = queue_append(s, p, n);
     return rc < 0 ? rc : stream_queued(s);
 }
 
@@ -171,14 +228,18 @@ int lp2p__stream_write_buf(lp2p_stream *s, lp2p_buf *b)
 {
     if (s->closed || s->want_fin)
         return LP2P_ERR_STATE;
-    if (lp2p_buf_size(&s->pending) > 0) {
-        int rc = lp2p_buf_append(&s->pending, lp2p_buf_head(b), lp2p_buf_size(b));
+    /* The caller's buffer becomes the queue's tail (pending, or more behind it) and gets our
+     * empty one back; copied only behind a tail that is already taken. */
+    lp2p_buf *tail = lp2p_buf_size(&s->pending) == 0 ? &s->pending
+                     : lp2p_buf_size(&s->more) == 0  ? &s->more
+                                                     : NULL;
+    if (!tail) {
+        int rc = lp2p_buf_append(&s->more, lp2p_buf_head(b), lp2p_buf_size(b));
         lp2p_buf_clear(b);
         return rc < 0 ? rc : stream_queued(s);
     }
-    /* Nothing queued: the caller's buffer becomes the queue and gets our empty one back. */
-    lp2p_buf spare = s->pending;
-    s->pending = *b;
+    lp2p_buf spare = *tail;
+    *tail = *b;
     *b = spare;
     lp2p_buf_clear(b);
     return stream_queued(s);
@@ -186,7 +247,7 @@ int lp2p__stream_write_buf(lp2p_stream *s, lp2p_buf *b)
 
 size_t lp2p_stream_pending(const lp2p_stream *s)
 {
-    return lp2p_buf_size(&s->pending);
+    return queued(s);
 }
 
 int lp2p_stream_close(lp2p_stream *s)
@@ -194,12 +255,29 @@ int lp2p_stream_close(lp2p_stream *s)
     if (s->closed)
         return LP2P_ERR_STATE;
     s->want_fin = 1;
-    stream_pump(s, 1);
+    lp2p__stream_schedule(s);
     return 0;
 }
 
 void lp2p_stream_reset(lp2p_stream *s)
 {
+    if (s->closed || !s->ys)
+        return;
+    /* What was written before the reset goes out ahead of the RST, as far as the window
+     * allows, as when writes were sealed at once: a multistream "na" before the reset of a
+     * refused stream, a last message before a reset. */
+    if (s->scheduled) {
+        s->scheduled = 0;
+        lp2p_list_remove(&s->slink);
+    }
+    while (lp2p_buf_size(&s->pending) > 0 && s->conn->stage == CONN_READY) {
+        size_t n = lp2p_buf_size(&s->pending);
+        long w = lp2p__conn_send_stream(s->conn, s->ys, lp2p_buf_head(&s->pending),
+                                        n > STREAM_QUANTUM ? STREAM_QUANTUM : n);
+        if (w <= 0 || s->closed || !s->ys)
+            break;
+        queue_consume(s, (size_t)w);
+    }
     if (s->closed || !s->ys)
         return;
     lp2p_yamux_stream *ys = s->ys;
@@ -222,8 +300,8 @@ void lp2p_stream_set_ud(lp2p_stream *s, void *ud)
 void lp2p_stream_pause_read(lp2p_stream *s, int paused)
 {
     s->read_paused = paused != 0;
-    if (!paused)
-        stream_pump(s, 1); /* grants the debt once our own output is below the mark */
+    if (!paused && !s->closed && s->ys)
+        stream_settle(s); /* grants the debt once our own output is below the mark */
 }
 
 void lp2p_stream_detach(lp2p_stream *s, int reset)
@@ -250,12 +328,12 @@ static void deliver(lp2p_stream *s, const uint8_t *p, size_t n)
     /* Hold the window back only when this delivery made our own output grow past the mark
      * (an echo whose far side does not read). A stream that is merely sending a lot while
      * it receives must keep granting, or two such streams wait on each other forever. */
-    size_t before = lp2p_buf_size(&s->pending);
+    size_t before = queued(s);
     if (s->cb.on_data)
         s->cb.on_data(s, p, n, s->ud);
     if (s->closed || !s->ys)
         return;
-    size_t after = lp2p_buf_size(&s->pending);
+    size_t after = queued(s);
     if (s->read_paused || (after > before && after >= STREAM_HIGH_WATER))
         s->debt += n; /* granted back when our own output drains / reading resumes */
     else
@@ -272,9 +350,9 @@ void lp2p__stream_on_data(lp2p_stream *s, const uint8_t *p, size_t n)
     int rc = lp2p_mss_recv(&s->mss, p, n, &used);
     if (lp2p_buf_size(&s->mss.out)) {
         /* Listener replies (header + echo or na) go ahead of anything else. */
-        lp2p_buf_append(&s->pending, lp2p_buf_head(&s->mss.out), lp2p_buf_size(&s->mss.out));
+        queue_append(s, lp2p_buf_head(&s->mss.out), lp2p_buf_size(&s->mss.out));
         lp2p_buf_clear(&s->mss.out);
-        lp2p__stream_pump(s);
+        lp2p__stream_schedule(s);
     }
     if (s->closed || !s->ys)
         return;
@@ -324,6 +402,10 @@ void lp2p__stream_on_closed(lp2p_stream *s, int err)
     lp2p__mem_release(s);
     s->closed = 1;
     s->ys = NULL;
+    if (s->scheduled) {
+        s->scheduled = 0;
+        lp2p_list_remove(&s->slink);
+    }
     lp2p_list_remove(&s->link);
     s->conn->nstreams--;
     /* A stream that never finished negotiating reports NA to an outbound owner. */
@@ -354,6 +436,7 @@ void lp2p__stream_free(lp2p_stream *s)
     if (s->mss_live)
         lp2p_mss_free(&s->mss);
     lp2p_buf_free(&s->pending);
+    lp2p_buf_free(&s->more);
     free(s->proto);
     free(s);
 }

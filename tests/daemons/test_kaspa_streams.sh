@@ -7,10 +7,10 @@
 # before the burst's end, the server logs 64 handshakes and 64 session ends and no reject.
 # Then --burst over plain TCP (--kaspa-connect): measured the same way, the server reads every
 # byte. A peer that does not serve Kaspa fails every stream (exit 1, counted in the summary).
-# The "before the burst's end" check needs round-robin stream service in the host's
-# lp2p__conn_resume_streams (src/host/conn.c): without it the bulk stream, first in the
-# connection's list, refills the connection after every write and in about 1 run of 3 the
-# Pings wait until the burst is over.
+# The "before the burst's end" check needs round-robin stream service in the host (the
+# connection's pull, lp2p__conn_flush in src/host/conn.c): without it the bulk stream, first
+# in the connection's list, refills the connection after every write and in about 1 run of 3
+# the Pings wait until the burst is over.
 set -euo pipefail
 # shellcheck source=tests/daemons/lib.sh
 . "$(dirname "$0")/lib.sh"

@@ -914,6 +914,113 @@ static void test_transport_gather(void **state)
     pair_free(&p);
 }
 
+/* frame lengths (the 2-byte prefixes) of the ciphertext in w, into len[]; returns the count */
+static int frame_lengths(const lp2p_buf *w, size_t *len, int max)
+{
+    const uint8_t *f = lp2p_buf_head(w), *end = f + lp2p_buf_size(w);
+    int k = 0;
+    while (f + 2 <= end && k < max) {
+        len[k] = (size_t)(f[0] << 8 | f[1]);
+        f += 2 + len[k++];
+    }
+    assert_ptr_equal(f, end);
+    return k;
+}
+
+/* The gather as the connection calls it (src/host/conn.c lp2p__conn_send_stream): the
+ * muxer's queued control frames, then header + payload per Yamux Data frame, sealed into
+ * one Noise byte stream; frame boundaries at 65519 bytes of plaintext exactly; small pieces
+ * split across a boundary; an empty gather; nonces in step with plain encrypts. */
+static void test_transport_gather_boundaries(void **state)
+{
+    pair p;
+    handshaken(&p);
+    const size_t M = LP2P_NOISE_MAX_PLAINTEXT; /* 65519 */
+    size_t n = 3 * M + 4096;
+    uint8_t *data = malloc(n);
+    assert_int_equal(lp2p_random_bytes(data, n), 0);
+    lp2p_buf w, pt;
+    lp2p_buf_init(&w);
+    lp2p_buf_init(&pt);
+    size_t fl[16];
+
+    /* header + payload filling one frame exactly: one frame, no empty one after it */
+    struct iovec iov[8] = {{data, 12}, {data + 12, M - 12}};
+    assert_int_equal(lp2p_noise_encrypt_gather(p.ini, iov, 2, &w), 0);
+    assert_int_equal(frame_lengths(&w, fl, 16), 1);
+    assert_int_equal(fl[0], M + 16);
+    /* one byte more: a second frame of one byte */
+    iov[1].iov_len = M - 11;
+    assert_int_equal(lp2p_noise_encrypt_gather(p.ini, iov, 2, &w), 0);
+    assert_int_equal(frame_lengths(&w, fl, 16), 3);
+    assert_int_equal(fl[1], M + 16);
+    assert_int_equal(fl[2], 1 + 16);
+    assert_int_equal(lp2p_noise_decrypt(p.rsp, lp2p_buf_head(&w), lp2p_buf_size(&w), &pt), 0);
+    assert_int_equal(lp2p_buf_size(&pt), M + M + 1);
+    assert_memory_equal(lp2p_buf_head(&pt), data, M);
+    assert_memory_equal(lp2p_buf_head(&pt) + M, data, M + 1);
+    lp2p_buf_clear(&w);
+    lp2p_buf_clear(&pt);
+
+    /* nothing to seal: no frame, and the nonce is not used (the next frame still opens) */
+    struct iovec none[3] = {{data, 0}, {data + 5, 0}, {data + 9, 0}};
+    assert_int_equal(lp2p_noise_encrypt_gather(p.ini, none, 3, &w), 0);
+    assert_int_equal(lp2p_buf_size(&w), 0);
+
+    /* the connection's shape: 24 bytes of control frames, then three Data frames (12-byte
+     * header + payload) of 65507, 65507 and 1000 bytes; a plain encrypt in between */
+    size_t sizes[7] = {24, 12, M - 12, 12, M - 12, 12, 1000};
+    size_t off = 0;
+    for (int i = 0; i < 7; i++) {
+        iov[i] = (struct iovec){data + off, sizes[i]};
+        off += sizes[i];
+    }
+    assert_int_equal(lp2p_noise_encrypt_gather(p.ini, iov, 7, &w), 0);
+    assert_int_equal(lp2p_noise_encrypt(p.ini, data + off, 100, &w), 0);
+    assert_int_equal(frame_lengths(&w, fl, 16), 4);
+    /* 132,074 bytes of plaintext: two full frames and 1,036 bytes in a third */
+    assert_int_equal(fl[0], M + 16);
+    assert_int_equal(fl[1], M + 16);
+    assert_int_equal(fl[2], off - 2 * M + 16);
+    assert_int_equal(fl[3], 100 + 16);
+    /* the receiver gets it in pieces cut inside a length prefix and inside a frame */
+    const uint8_t *h = lp2p_buf_head(&w);
+    size_t cut1 = 1, cut2 = 2 + M + 16 + 1, cut3 = cut2 + 5000, total = lp2p_buf_size(&w);
+    assert_int_equal(lp2p_noise_decrypt(p.rsp, h, cut1, &pt), 0);
+    assert_int_equal(lp2p_noise_decrypt(p.rsp, h + cut1, cut2 - cut1, &pt), 0);
+    assert_int_equal(lp2p_buf_size(&pt), M);
+    assert_int_equal(lp2p_noise_decrypt(p.rsp, h + cut2, cut3 - cut2, &pt), 0);
+    assert_int_equal(lp2p_noise_decrypt(p.rsp, h + cut3, total - cut3, &pt), 0);
+    assert_int_equal(lp2p_buf_size(&pt), off + 100);
+    assert_memory_equal(lp2p_buf_head(&pt), data, off + 100);
+    lp2p_buf_clear(&w);
+    lp2p_buf_clear(&pt);
+
+    /* a small piece (copied into the frame) that straddles the boundary is split there */
+    iov[0] = (struct iovec){data, M - 100};
+    iov[1] = (struct iovec){data + M - 100, 200};
+    iov[2] = (struct iovec){data + M + 100, 12};
+    assert_int_equal(lp2p_noise_encrypt_gather(p.ini, iov, 3, &w), 0);
+    assert_int_equal(frame_lengths(&w, fl, 16), 2);
+    assert_int_equal(fl[0], M + 16);
+    assert_int_equal(fl[1], 100 + 12 + 16);
+    assert_int_equal(lp2p_noise_decrypt(p.rsp, lp2p_buf_head(&w), lp2p_buf_size(&w), &pt), 0);
+    assert_int_equal(lp2p_buf_size(&pt), M + 112);
+    assert_memory_equal(lp2p_buf_head(&pt), data, M + 112);
+
+    /* a frame that does not authenticate after a gathered one is fatal, as any */
+    lp2p_buf_clear(&w);
+    lp2p_buf_clear(&pt);
+    assert_int_equal(lp2p_noise_encrypt_gather(p.ini, iov, 3, &w), 0);
+    w.data[2 + 7] ^= 1;
+    assert_int_equal(lp2p_noise_decrypt(p.rsp, lp2p_buf_head(&w), lp2p_buf_size(&w), &pt),
+                     LP2P_ERR_CRYPTO);
+    free(data);
+    lp2p_buf_free(&w);
+    lp2p_buf_free(&pt);
+    pair_free(&p);
+}
+
 static void test_transport_tampering(void **state)
 {
     pair p;
@@ -1194,6 +1301,7 @@ int main(void)
         cmocka_unit_test(test_handshake_framing_errors),
         cmocka_unit_test(test_transport_framing),
         cmocka_unit_test(test_transport_gather),
+        cmocka_unit_test(test_transport_gather_boundaries),
         cmocka_unit_test(test_transport_tampering),
         cmocka_unit_test(test_transport_nonce_exhaustion),
         cmocka_unit_test(test_transfer_16mib_both_ways),

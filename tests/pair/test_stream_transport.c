@@ -70,8 +70,9 @@ static void test_bytes_both_ways(void **state)
 }
 
 /* A write to a stream with nothing queued takes the caller's buffer itself (no copy: the
- * caller gets another buffer back); a write while bytes still wait there is appended after
- * them. Either way the peer gets every byte in order. */
+ * caller gets another buffer back), and so does the next one while those bytes still wait
+ * (the queue's tail); a third while both wait is copied behind them. Either way the peer
+ * gets every byte in order. */
 static void test_write_moves_into_an_idle_stream(void **state)
 {
     uint32_t seq = 0;
@@ -86,8 +87,28 @@ static void test_write_moves_into_an_idle_stream(void **state)
     assert_ptr_not_equal(b.data, mine); /* the stream holds our buffer now */
     lp2p_buf_free(&b);
     assert_true(lp2p_transport_congested(g_out.t)); /* bytes wait in the stream: */
-    rec_write_pattern(&g_out, 1000, &seq);          /* this one is appended behind them */
-    assert_true(RUN_UNTIL(lp2p_buf_size(&g_in.got) == (3u << 20) + 1000, 5000));
+    /* the next whole buffer is moved too, behind them (the stream's queue tail) */
+    lp2p_buf_init(&b);
+    assert_int_equal(lp2p_buf_reserve(&b, 100000), 0);
+    for (size_t i = 0; i < 100000; i++)
+        b.data[b.len++] = (uint8_t)(seq++ * 7u);
+    mine = b.data;
+    assert_int_equal(lp2p_transport_write(g_out.t, &b), 0);
+    assert_int_equal(lp2p_buf_size(&b), 0);
+    assert_ptr_not_equal(b.data, mine);
+    lp2p_buf_free(&b);
+    /* a third while both wait is copied behind the second: the caller keeps its buffer */
+    lp2p_buf_init(&b);
+    assert_int_equal(lp2p_buf_reserve(&b, 1000), 0);
+    for (size_t i = 0; i < 1000; i++)
+        b.data[b.len++] = (uint8_t)(seq++ * 7u);
+    mine = b.data;
+    assert_int_equal(lp2p_transport_write(g_out.t, &b), 0);
+    assert_int_equal(lp2p_buf_size(&b), 0);
+    assert_ptr_equal(b.data, mine);
+    lp2p_buf_free(&b);
+    assert_int_equal(lp2p_transport_pending(g_out.t) > 100000 + 1000, 1);
+    assert_true(RUN_UNTIL(lp2p_buf_size(&g_in.got) == (3u << 20) + 101000, 5000));
     assert_true(rec_got_pattern(&g_in));
 }
 
