@@ -28,4 +28,18 @@ void lp2p_conn_payload_bytes(const lp2p_conn *c, uint64_t *in, uint64_t *out);
 /* The sum over the connections open now (reported connected), relayed (1) or direct (0). */
 void lp2p_host_payload_bytes(const lp2p_host *h, int relayed, uint64_t *in, uint64_t *out);
 
+/* The memory budget (lp2p_host_config max_memory / max_conn_memory, mem_budget.c): what all
+ * connections' streams are charged now (receive windows granted and unread, our queued
+ * output), the limits, the connections waiting for room for a withheld window grant, and
+ * how often the budget refused a stream or cut a grant since the host started. */
+typedef struct lp2p_memory_info {
+    uint64_t used_bytes;
+    uint64_t limit_bytes;      /* the process budget */
+    uint64_t conn_limit_bytes; /* each connection's budget */
+    size_t starved_conns;
+    uint64_t streams_refused;
+    uint64_t grants_cut;
+} lp2p_memory_info;
+void lp2p_host_memory(const lp2p_host *h, lp2p_memory_info *out);
+
 #endif

@@ -94,6 +94,8 @@ struct lp2p_host {
     lp2p_list staged;        /* connections that wrote a full batch: pulled again after I/O */
     uint64_t mem_used;       /* memory budget (mem_budget.c): charged by all connections */
     lp2p_list mem_starved;   /* connections with window grants withheld by the budget */
+    uint64_t mem_refused;    /* streams the budget refused (counted for lp2p_host_memory) */
+    uint64_t mem_cut;        /* window grants the budget cut or withheld */
     /* Kept across Noise handshakes, made on the first one (proto/noise_static.h,
      * proto/noise_seen.h): our static key with its signature, and peers' verified ones. */
     lp2p_noise_static noise_static;

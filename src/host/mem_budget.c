@@ -19,8 +19,10 @@
  * so peers that spend the process budget cannot lock a good one out (the process bound is
  * max_memory + connections x floor). */
 #include "host/host_internal.h"
+#include "lp2p/host_stats.h"
 #include "util/log.h"
 
+#include <string.h>
 #include <uv.h>
 
 uint64_t lp2p__mem_default_limit(void)
@@ -118,6 +120,7 @@ int lp2p__mem_admit(void *user)
     if (room_for(c) >= LP2P_YAMUX_INITIAL_WINDOW)
         return 1;
     const char *b = which_budget(c);
+    c->host->mem_refused++;
     log_reached(c, b);
     lp2p_log(LP2P_INFO, "stream_refused", LF_S("peer", c->peer_str),
              LF_S("reason", b[0] == 'c' ? "memory budget of the connection spent"
@@ -152,6 +155,7 @@ uint32_t lp2p__mem_window(void *user, lp2p_yamux_stream *ys, uint32_t want, uint
     if (ok < refill && ok < LP2P_YAMUX_MIN_GRANT)
         ok = 0;
     if (ok < refill) {
+        c->host->mem_cut++;
         s->mem_withheld = 1;
         starve(c);
         log_reached(c, which_budget(c));
@@ -195,4 +199,16 @@ void lp2p__mem_retry(lp2p_host *h)
         }
         lp2p__conn_mark_dirty(c);
     }
+}
+
+void lp2p_host_memory(const lp2p_host *h, lp2p_memory_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->used_bytes = h->mem_used;
+    out->limit_bytes = h->cfg.max_memory;
+    out->conn_limit_bytes = h->cfg.max_conn_memory;
+    for (const lp2p_list *e = h->mem_starved.next; e != &h->mem_starved; e = e->next)
+        out->starved_conns++;
+    out->streams_refused = h->mem_refused;
+    out->grants_cut = h->mem_cut;
 }

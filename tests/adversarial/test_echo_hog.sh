@@ -27,9 +27,10 @@ PROC_BUDGET=$((64 * MIB))
 new_key victim >/dev/null
 start_bg victim 55 env ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=1" "$HOLEPUNCH" listen \
   --listen /ip4/127.0.0.1/tcp/0 --log-format json --key "$WORK/victim.key" --no-perf \
-  --max-memory 64M
+  --max-memory 64M --metrics-listen 127.0.0.1:0
 VPID="$(child_pid "$LAST_PID")"
 ADDR="$(listen_addr victim)"
+MURL="http://127.0.0.1:$(wait_for 10 victim 'e.event === "metrics_listening"' 'e.port')/metrics"
 sleep 0.5
 RSS0="$(proc_kib "$VPID" VmRSS)"
 log "victim $ADDR, RSS at start $RSS0 KiB"
@@ -70,5 +71,16 @@ sleep 1
 RSS1="$(proc_kib "$VPID" VmRSS)"
 log "RSS after the attacks $RSS1 KiB (start $RSS0)"
 [ $((RSS1 - RSS0)) -le $((48 * 1024)) ] || fail "the victim kept $((RSS1 - RSS0)) KiB after the attacker left"
+# The budget's metrics saw the push-back, and every charge went with the attacker's streams.
+curl -sf "$MURL" >"$WORK/m.txt" || fail "the victim's /metrics did not answer"
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/m.txt"; }
+refused=$(metric holepunch_memory_budget_streams_refused_total)
+cut=$(metric holepunch_memory_budget_grants_cut_total)
+used=$(metric holepunch_memory_budget_used_bytes)
+[ "$(metric holepunch_memory_budget_limit_bytes)" = $PROC_BUDGET ] || fail "budget limit metric is not --max-memory 64M"
+[ -n "$refused" ] && [ "${refused%.*}" -gt 0 ] || fail "streams_refused_total = '$refused' after two attacks"
+[ -n "$cut" ] && [ "${cut%.*}" -gt 0 ] || fail "grants_cut_total = '$cut' after two attacks"
+[ -n "$used" ] && [ "${used%.*}" -le $((4 * MIB)) ] || fail "the budget still holds $used bytes after the attacker left"
+log "ok: /metrics: $refused streams refused, $cut grants cut, $used bytes charged after the attacks"
 step ping_after 20 "$HOLEPUNCH" ping "$ADDR" --count 2 --interval 200ms --log-format json
 alive_or_fail "$VPID" victim

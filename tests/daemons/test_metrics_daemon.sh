@@ -14,7 +14,8 @@ start_bg relay 90 "$H" relay --listen /ip4/127.0.0.1/tcp/0 --key "$WORK/relay.ke
 RELAY_PID=$LAST_PID
 RELAY=$(listen_addr relay)
 start_bg server 90 "$H" listen --listen /ip4/127.0.0.1/tcp/0 --relay "$RELAY" \
-  --key "$WORK/server.key" --metrics-listen 127.0.0.1:0 "${J[@]}"
+  --key "$WORK/server.key" --metrics-listen 127.0.0.1:0 --max-memory 128M --max-conn-memory 8M \
+  "${J[@]}"
 MPORT="$(wait_for 10 server 'e.event === "metrics_listening"' 'e.port')"
 URL="http://127.0.0.1:$MPORT"
 health() { curl -s -o "$WORK/health.txt" -w '%{http_code}' "$URL/healthz"; }
@@ -45,6 +46,18 @@ now=$(date +%s)
 [ -n "$cpu" ] || fail "no process_cpu_seconds_total"
 grep -q '^# TYPE process_cpu_seconds_total counter$' "$WORK/m0.txt" || fail "cpu is not a counter"
 log "ok: build info $ver, rss $rss, fds $fds, start $start, cpu $cpu"
+
+# ---- the memory budget (--max-memory / --max-conn-memory) and what it holds now
+mlim=$(metric "$WORK/m0.txt" holepunch_memory_budget_limit_bytes)
+mcl=$(metric "$WORK/m0.txt" holepunch_memory_budget_connection_limit_bytes)
+mused=$(metric "$WORK/m0.txt" holepunch_memory_budget_used_bytes)
+mstarved=$(metric "$WORK/m0.txt" holepunch_memory_budget_starved_connections)
+[ "$mlim" = 134217728 ] || fail "holepunch_memory_budget_limit_bytes = '$mlim', want 134217728 (--max-memory 128M)"
+[ "$mcl" = 8388608 ] || fail "holepunch_memory_budget_connection_limit_bytes = '$mcl', want 8388608"
+[ -n "$mused" ] && [ "${mused%.*}" -ge 0 ] && [ "${mused%.*}" -le "$mlim" ] ||
+  fail "holepunch_memory_budget_used_bytes = '$mused'"
+[ "$mstarved" = 0 ] || fail "holepunch_memory_budget_starved_connections = '$mstarved' on an idle daemon"
+log "ok: memory budget limit $mlim, per connection $mcl, used $mused, starved $mstarved"
 
 # ---- a punch, then the counts against the log
 SID=$("$H" id --key "$WORK/server.key")
