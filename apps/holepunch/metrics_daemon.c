@@ -274,38 +274,40 @@ static void render_conns(metrics_text *m, const daemon_metrics *dm)
     }
 }
 
-/* Per relay (label relay="<peer ID>"; one series per --relay, so the label set is bounded by
- * the configuration, never by peers). */
 /* The host's memory budget (--max-memory, --max-conn-memory): what streams hold now against
  * it, and how often it pushed back (a refused stream, a cut window grant). */
 static void render_memory(metrics_text *m, const daemon_metrics *dm)
 {
     lp2p_memory_info mi;
     lp2p_host_memory(dm->host, &mi);
-    metrics_family(m, "holepunch_memory_budget_used_bytes", "gauge",
-                   "Bytes peers can make us hold now: receive windows granted and unread, and "
-                   "our queued output, over all streams.");
-    metrics_sample(m, "holepunch_memory_budget_used_bytes", NULL, 0, (double)mi.used_bytes);
-    metrics_family(m, "holepunch_memory_budget_limit_bytes", "gauge",
-                   "The process's memory budget (--max-memory).");
-    metrics_sample(m, "holepunch_memory_budget_limit_bytes", NULL, 0, (double)mi.limit_bytes);
-    metrics_family(m, "holepunch_memory_budget_connection_limit_bytes", "gauge",
-                   "Each connection's memory budget (--max-conn-memory).");
-    metrics_sample(m, "holepunch_memory_budget_connection_limit_bytes", NULL, 0,
-                   (double)mi.conn_limit_bytes);
-    metrics_family(m, "holepunch_memory_budget_starved_connections", "gauge",
-                   "Connections with a window grant withheld until the budget has room.");
-    metrics_sample(m, "holepunch_memory_budget_starved_connections", NULL, 0,
-                   (double)mi.starved_conns);
-    metrics_family(m, "holepunch_memory_budget_streams_refused_total", "counter",
-                   "Inbound streams refused (reset) because a budget was spent.");
-    metrics_sample(m, "holepunch_memory_budget_streams_refused_total", NULL, 0,
-                   (double)mi.streams_refused);
-    metrics_family(m, "holepunch_memory_budget_grants_cut_total", "counter",
-                   "Receive-window grants the budget cut or withheld.");
-    metrics_sample(m, "holepunch_memory_budget_grants_cut_total", NULL, 0, (double)mi.grants_cut);
+    const struct {
+        const char *name, *type, *help;
+        double v;
+    } rows[] = {
+        {"holepunch_memory_budget_used_bytes", "gauge",
+         "Bytes peers can make us hold now: receive windows granted and unread, and our "
+         "queued output, over all streams.",
+         (double)mi.used_bytes},
+        {"holepunch_memory_budget_limit_bytes", "gauge",
+         "The process's memory budget (--max-memory).", (double)mi.limit_bytes},
+        {"holepunch_memory_budget_connection_limit_bytes", "gauge",
+         "Each connection's memory budget (--max-conn-memory).", (double)mi.conn_limit_bytes},
+        {"holepunch_memory_budget_starved_connections", "gauge",
+         "Connections with a window grant withheld until the budget has room.",
+         (double)mi.starved_conns},
+        {"holepunch_memory_budget_streams_refused_total", "counter",
+         "Inbound streams refused (reset) because a budget was spent.", (double)mi.streams_refused},
+        {"holepunch_memory_budget_grants_cut_total", "counter",
+         "Receive-window grants the budget cut or withheld.", (double)mi.grants_cut},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        metrics_family(m, rows[i].name, rows[i].type, rows[i].help);
+        metrics_sample(m, rows[i].name, NULL, 0, rows[i].v);
+    }
 }
 
+/* Per relay (label relay="<peer ID>"; one series per --relay, so the label set is bounded by
+ * the configuration, never by peers). */
 static void render_reservations(metrics_text *m, const daemon_metrics *dm)
 {
     lp2p_reservation_info info[CLI_MAX_ADDRS];

@@ -263,24 +263,28 @@ static int keep_new_punched(const lp2p_conn *old, const lp2p_conn *c)
     return memcmp(hc, ho, LP2P_NOISE_HASH_LEN) < 0;
 }
 
+/* Two connections to one peer: keep one, hand the dropped one's pending dial to it, and
+ * close the other gracefully (it drains first). why says which rule chose. */
+static void drop_duplicate(lp2p_conn *keep, lp2p_conn *drop, const char *why)
+{
+    lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", drop->peer_str),
+             LF_S("kept", keep->remote_addr), LF_S("closed", drop->remote_addr), LF_S("why", why));
+    if (drop->dial_cb) {
+        lp2p_dial_cb cb = drop->dial_cb;
+        drop->dial_cb = NULL;
+        cb(keep, 0, drop->dial_ud);
+    }
+    lp2p__conn_retire(drop, "duplicate connection");
+}
+
 void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
 {
+    static const char k_crossed[] = "punched twice (crossing SYNs)";
     lp2p_conn *old = c->punched ? find_punched(h, c) : NULL;
     if (old && keep_new_punched(old, c)) {
-        lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", c->peer_str),
-                 LF_S("kept", c->remote_addr), LF_S("closed", old->remote_addr),
-                 LF_S("why", "punched twice (crossing SYNs)"));
-        lp2p__conn_retire(old, "duplicate connection");
+        drop_duplicate(c, old, k_crossed);
     } else if (old) {
-        lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", c->peer_str),
-                 LF_S("kept", old->remote_addr), LF_S("closed", c->remote_addr),
-                 LF_S("why", "punched twice (crossing SYNs)"));
-        if (c->dial_cb) {
-            lp2p_dial_cb cb = c->dial_cb;
-            c->dial_cb = NULL;
-            cb(old, 0, c->dial_ud);
-        }
-        lp2p__conn_retire(c, "duplicate connection");
+        drop_duplicate(old, c, k_crossed);
         return;
     }
     old = lp2p__host_find_conn(h, &c->peer, c);
@@ -295,23 +299,14 @@ void lp2p__host_conn_ready(lp2p_host *h, lp2p_conn *c)
             cmp = (int)me->len - (int)c->peer.len;
         int keep_new = cmp < 0 ? c->outbound : !c->outbound;
         if (keep_new) {
-            lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", c->peer_str),
-                     LF_S("kept", c->remote_addr), LF_S("closed", old->remote_addr));
-            lp2p__conn_retire(old, "duplicate connection");
+            drop_duplicate(c, old, "both dialed at once");
             old = NULL;
         }
     }
     /* One connection per peer, except that a direct connection may join a relayed one: that
      * is the hole punch's upgrade, and the relayed one closes after a grace period. */
     if (old && !(old->relayed && !c->relayed)) {
-        lp2p_log(LP2P_INFO, "duplicate_connection", LF_S("peer", c->peer_str),
-                 LF_S("kept", old->remote_addr), LF_S("closed", c->remote_addr));
-        if (c->dial_cb) {
-            lp2p_dial_cb cb = c->dial_cb;
-            c->dial_cb = NULL;
-            cb(old, 0, c->dial_ud);
-        }
-        lp2p__conn_retire(c, "duplicate connection");
+        drop_duplicate(old, c, "one connection per peer");
         return;
     }
     c->reported_connected = 1;

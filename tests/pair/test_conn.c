@@ -5,13 +5,13 @@
 
 #include "host/host_internal.h"
 #include "net/mem_transport.h"
+#include "test_mem_pair.h"
 #include "proto/yamux_frame.h"
 #include "transport_recorder.h"
 
 #define SINK_PROTO "/test/sink/1.0.0"
 
 static host_rec A, B;
-static dial_rec g_dial;
 static stream_rec g_sink; /* B's end of the sink stream */
 static lp2p_conn *g_ca, *g_cb;
 
@@ -26,25 +26,6 @@ static const lp2p_stream_callbacks k_sink = {
     .on_close = sr_on_close,
 };
 
-/* A dials B over a fresh memory pair; returns once both connections are ready. */
-static void connect_mem(void)
-{
-    lp2p_transport *ta, *tb;
-    assert_int_equal(lp2p_mem_transport_pair(&g_loop, &ta, &tb), 0);
-    memset(&g_dial, 0, sizeof(g_dial));
-    g_ca = lp2p__conn_new(A.host, ta, 1, NULL, lp2p_host_peer_id(B.host));
-    assert_non_null(g_ca);
-    g_ca->dial_cb = on_dial;
-    g_ca->dial_ud = &g_dial;
-    lp2p__conn_start(g_ca);
-    g_cb = lp2p__host_inbound(B.host, tb);
-    assert_non_null(g_cb);
-    assert_true(RUN_UNTIL(g_dial.done && A.connected && B.connected, 3000));
-    assert_int_equal(g_dial.err, 0);
-    assert_ptr_equal(g_dial.conn, g_ca);
-    assert_ptr_equal(B.conn, g_cb);
-}
-
 static int setup(void **state)
 {
     log_capture_start();
@@ -55,7 +36,7 @@ static int setup(void **state)
     g_sink.check_pattern = 1;
     g_sink.seed = 7;
     assert_int_equal(lp2p_host_handle(B.host, SINK_PROTO, &k_sink, &g_sink), 0);
-    connect_mem();
+    mem_connect(&A, &B, &g_ca, &g_cb);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "host/host_internal.h"
 #include "net/mem_transport.h"
+#include "test_mem_pair.h"
 
 #define X_PROTO "/test/x/1.0.0"
 #define Y_PROTO "/test/y/1.0.0"
@@ -17,7 +18,6 @@
 #define OVERHEAD (16u << 10)
 
 static host_rec A, B;
-static dial_rec g_dial;
 static lp2p_conn *g_ca, *g_cb;
 
 /* B's end of each stream: bytes checked against the writer's pattern, and how many bytes
@@ -117,22 +117,6 @@ static void writer_start(writer *w, const char *proto, uint32_t seed, size_t tot
     writer_fill(w);
 }
 
-static void connect_mem(void)
-{
-    lp2p_transport *ta, *tb;
-    assert_int_equal(lp2p_mem_transport_pair(&g_loop, &ta, &tb), 0);
-    memset(&g_dial, 0, sizeof(g_dial));
-    g_ca = lp2p__conn_new(A.host, ta, 1, NULL, lp2p_host_peer_id(B.host));
-    assert_non_null(g_ca);
-    g_ca->dial_cb = on_dial;
-    g_ca->dial_ud = &g_dial;
-    lp2p__conn_start(g_ca);
-    g_cb = lp2p__host_inbound(B.host, tb);
-    assert_non_null(g_cb);
-    assert_true(RUN_UNTIL(g_dial.done && A.connected && B.connected, 3000));
-    assert_int_equal(g_dial.err, 0);
-}
-
 static int setup(void **state)
 {
     log_capture_start();
@@ -149,7 +133,7 @@ static int setup(void **state)
     assert_int_equal(lp2p_host_handle(B.host, X_PROTO, &k_sink, &g_x), 0);
     assert_int_equal(lp2p_host_handle(B.host, Y_PROTO, &k_sink, &g_y), 0);
     assert_int_equal(lp2p_host_handle(B.host, Z_PROTO, &k_sink, &g_z), 0);
-    connect_mem();
+    mem_connect(&A, &B, &g_ca, &g_cb);
     assert_true(RUN_UNTIL(A.identified && B.identified, 3000));
     return 0;
 }
