@@ -12,6 +12,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "fuzz_quiet.h"
 #include "crypto/random.h"
 #include "host/host_internal.h"
 #include "kaspa/peer.h"
@@ -26,13 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static uv_loop_t g_loop;
 static lp2p_stream *g_rs; /* R's end of the Kaspa stream, NULL once gone */
 static int g_peers, g_closed, g_dial;
-
-static void quiet_logs(void)
-{
-    FILE *devnull = fopen("/dev/null", "w");
-    if (devnull)
-        lp2p_log_set_output(devnull);
-}
 
 static void run(int turns)
 {
@@ -85,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static lp2p_keypair *kk, *kr;
     if (!kk) {
-        quiet_logs();
+        fuzz_quiet_logs();
         if (lp2p_keypair_generate(&kk) < 0 || lp2p_keypair_generate(&kr) < 0)
             abort();
     }

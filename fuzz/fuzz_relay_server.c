@@ -15,6 +15,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "fuzz_quiet.h"
 #include "host/host_internal.h"
 #include "lp2p/host.h"
 #include "lp2p/identity.h"
@@ -41,14 +42,6 @@ typedef struct fz {
 } fz;
 
 static fz g;
-
-/* The logs go nowhere: a line per input would be most of the fuzzer's time. */
-static void quiet_logs(void)
-{
-    FILE *devnull = fopen("/dev/null", "w");
-    if (devnull)
-        lp2p_log_set_output(devnull);
-}
 
 static void run(int turns)
 {
@@ -129,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static lp2p_keypair *kr, *ka, *kt;
     if (!kr) {
-        quiet_logs();
+        fuzz_quiet_logs();
         if (lp2p_keypair_generate(&kr) < 0 || lp2p_keypair_generate(&ka) < 0 ||
             lp2p_keypair_generate(&kt) < 0)
             abort();

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "fuzz_quiet.h"
 #include "net/transport.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -35,14 +36,6 @@ static const lp2p_transport_events fuzz_remote_events = {.on_data = fuzz_remote_
                                                          .on_eof = fuzz_remote_nop,
                                                          .on_writable = fuzz_remote_nop,
                                                          .on_closed = fuzz_remote_closed};
-
-/* The logs go nowhere: a line per input would be most of the fuzzer's time. */
-static void fuzz_quiet_logs(void)
-{
-    FILE *devnull = fopen("/dev/null", "w");
-    if (devnull)
-        lp2p_log_set_output(devnull);
-}
 
 static void fuzz_remote_feed(uv_loop_t *loop, const uint8_t *data, size_t size, size_t chunk)
 {
