@@ -107,6 +107,8 @@ int kaspa_grpc_is_done(const kaspa_grpc *g);
 void kaspa_grpc_transport_closed(kaspa_grpc *g);
 /* Bytes queued for sending but not yet handed to HTTP/2. */
 size_t kaspa_grpc_send_queue(const kaspa_grpc *g);
+/* The send queue plus kaspa_grpc_out: all bytes of ours not yet taken by the transport. */
+size_t kaspa_grpc_unsent(const kaspa_grpc *g);
 /* Heap bytes held for received messages (kaspa_grpc_deframer_held of our stream). */
 size_t kaspa_grpc_recv_held(const kaspa_grpc *g);
 /* Messages received so far, and how many of them were gzip-compressed on the wire. */

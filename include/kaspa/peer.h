@@ -119,9 +119,16 @@ kaspa_session *kaspa_peer_session(kaspa_peer *p);
 /* After using kaspa_session_* on this peer's session outside of an on_event callback:
  * moves what the session produced into the transport and re-arms the timer. */
 void kaspa_peer_flush(kaspa_peer *p);
-/* 1 when the session is Ready and the transport, the session's output and its HTTP/2 send
- * queue all have room: the backpressure gate for bulk sends, so that a burst never sits in
- * memory as a whole. */
+/* Bytes sent on this peer's session that the driver still holds: framed behind the HTTP/2
+ * flow-control window, or waiting for the transport to take them. The transport's
+ * backpressure reaches a sender through this figure, as a stream's does through
+ * lp2p_stream_pending. */
+size_t kaspa_peer_pending(const kaspa_peer *p);
+/* The one answer to "can I send?": the session is Ready and kaspa_peer_pending is below
+ * KASPA_PEER_HIGH_WATER. Bulk senders send while it is 1 and wait for on_writable, so a
+ * burst holds at most this mark and one message in the driver (plus the transport's own
+ * high-water mark), never the burst as a whole. */
+#define KASPA_PEER_HIGH_WATER (1024 * 1024)
 int kaspa_peer_can_send(const kaspa_peer *p);
 /* kaspa_session_ping + flush; KASPA_EV_PING reports the round trip. */
 int kaspa_peer_ping(kaspa_peer *p);

@@ -210,5 +210,8 @@ const char *kaspa_session_peer_label(const kaspa_session *s);
 const uint8_t *kaspa_session_peer_node_id(const kaspa_session *s);
 /* Bytes waiting for HTTP/2 flow-control window. */
 size_t kaspa_session_send_queue(const kaspa_session *s);
+/* Everything sent and not yet taken from kaspa_session_out: the send queue plus the output
+ * (what a sender is charged with; see kaspa_peer_pending). */
+size_t kaspa_session_unsent(const kaspa_session *s);
 
 #endif

@@ -786,6 +786,11 @@ size_t kaspa_grpc_send_queue(const kaspa_grpc *g)
     return lp2p_buf_size(&g->sendq);
 }
 
+size_t kaspa_grpc_unsent(const kaspa_grpc *g)
+{
+    return lp2p_buf_size(&g->sendq) + lp2p_buf_size(&g->out);
+}
+
 int kaspa_grpc_sending_gzip(const kaspa_grpc *g)
 {
     return g->send_gzip;

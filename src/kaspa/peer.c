@@ -11,12 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Session output above this, or an HTTP/2 send queue above SEND_QUEUE_ROOM, and a bulk
- * sender waits: together with the transport's high-water mark they bound what a burst keeps
- * in memory to a few MiB. */
-#define OUT_ROOM        (256 * 1024)
-#define SEND_QUEUE_ROOM (1024 * 1024)
-
 static void step(kaspa_peer *p, int from_loop);
 
 /* ---- the end ------------------------------------------------------------------------------ */
@@ -162,12 +156,19 @@ static void move_out(kaspa_peer *p)
     }
 }
 
+size_t kaspa_peer_pending(const kaspa_peer *p)
+{
+    return p->session ? kaspa_session_unsent(p->session) : 0;
+}
+
+/* One answer, as lp2p_stream_pending gives a stream's writer: a congested transport is not
+ * asked separately, because move_out then leaves the session's output where it is and the
+ * output counts in kaspa_peer_pending; so does a closed HTTP/2 window, through the send
+ * queue. Memory per peer: this mark, one message, and the transport's own mark. */
 int kaspa_peer_can_send(const kaspa_peer *p)
 {
     return p->t && !p->t_closed && !p->fin_sent && p->session &&
-           kaspa_session_is_ready(p->session) && !lp2p_transport_congested(p->t) &&
-           lp2p_buf_size(kaspa_session_out(p->session)) < OUT_ROOM &&
-           kaspa_session_send_queue(p->session) < SEND_QUEUE_ROOM;
+           kaspa_session_is_ready(p->session) && kaspa_peer_pending(p) < KASPA_PEER_HIGH_WATER;
 }
 
 /* After anything happened: move output, re-arm the deadline, half-close when the session is

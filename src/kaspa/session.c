@@ -230,7 +230,7 @@ static void after_version_verack(kaspa_session *s, const kaspa_event *hs_ev);
  * and it goes. */
 static int reply_room(kaspa_session *s)
 {
-    size_t q = kaspa_grpc_send_queue(s->grpc) + lp2p_buf_size(kaspa_grpc_out(s->grpc));
+    size_t q = kaspa_grpc_unsent(s->grpc);
     if (!s->cfg.max_unread || q <= s->cfg.max_unread)
         return 1;
     char why[128];
@@ -711,4 +711,9 @@ const uint8_t *kaspa_session_peer_node_id(const kaspa_session *s)
 size_t kaspa_session_send_queue(const kaspa_session *s)
 {
     return kaspa_grpc_send_queue(s->grpc);
+}
+
+size_t kaspa_session_unsent(const kaspa_session *s)
+{
+    return kaspa_grpc_unsent(s->grpc);
 }

@@ -46,6 +46,7 @@ typedef struct mem_end {
 
 typedef struct mem_pair {
     uv_timer_t pump;
+    size_t rate; /* bytes per end per tick: MEM_RATE unless a test sets it */
     mem_end e[2];
 } mem_pair;
 
@@ -108,7 +109,7 @@ static void end_closed(mem_end *e, int err)
 }
 
 /* One tick: each end hands up to MEM_RATE bytes to its peer, then FIN, close, reset. */
-static void pump_end(mem_end *e)
+static void pump_end(mem_end *e, size_t rate)
 {
     mem_end *p = e->peer;
     if (e->closed)
@@ -124,8 +125,8 @@ static void pump_end(mem_end *e)
         return;
     }
     size_t n = lp2p_buf_size(&e->out);
-    if (n > MEM_RATE)
-        n = MEM_RATE;
+    if (n > rate)
+        n = rate;
     if (n && !p->paused && !p->closed) {
         uint8_t *tmp = malloc(n);
         memcpy(tmp, lp2p_buf_head(&e->out), n);
@@ -153,13 +154,15 @@ static void pump_end(mem_end *e)
 static void on_pump(uv_timer_t *t)
 {
     mem_pair *m = t->data;
-    pump_end(&m->e[0]);
-    pump_end(&m->e[1]);
+    pump_end(&m->e[0], m->rate);
+    pump_end(&m->e[1], m->rate);
 }
 
 static void mem_pair_init(mem_pair *m, uv_loop_t *loop)
 {
+    size_t rate = m->rate ? m->rate : MEM_RATE;
     memset(m, 0, sizeof(*m));
+    m->rate = rate;
     for (int i = 0; i < 2; i++) {
         m->e[i].t.vt = &k_mem_vt;
         m->e[i].t.high_water = MEM_HIGH_WATER;
@@ -193,6 +196,9 @@ typedef struct side {
     uint8_t *bulk_msg;
     size_t bulk_len;
     int writable;
+    /* the one answer: what the driver held when the writer asked, and when it stopped */
+    size_t max_held;      /* most kaspa_peer_pending() seen after a send */
+    int stops, bad_stops; /* times can_send said 0 mid-burst; of them, below the mark */
 } side;
 
 static void bulk_fill(side *s)
@@ -202,6 +208,12 @@ static void bulk_fill(side *s)
                          0);
         s->bulk_sent += (long long)s->bulk_len;
         kaspa_peer_flush(s->p);
+        if (kaspa_peer_pending(s->p) > s->max_held)
+            s->max_held = kaspa_peer_pending(s->p);
+    }
+    if (s->bulk_sent < s->bulk_total) {
+        s->stops++;
+        s->bad_stops += kaspa_peer_pending(s->p) < KASPA_PEER_HIGH_WATER;
     }
 }
 
@@ -433,12 +445,12 @@ static void test_bulk_sends_respect_backpressure(void **state)
     assert_int_equal(f.s.msg_bytes, (uint64_t)want * f.c.bulk_len);
     /* The writer waited for the driver: on_writable came, and the transport never held more
      * than its high-water mark plus one move of session output: what the driver lets a
-     * sender queue (256 KiB output, 1 MiB HTTP/2 send queue, one more message), released at
-     * once by a WINDOW_UPDATE. A driver that ignored the transport would fill the 8 MiB
-     * stream window into it. */
+     * sender queue (KASPA_PEER_HIGH_WATER and one more message), released at once when the
+     * transport drains. A driver that ignored the transport would fill the 8 MiB stream
+     * window into it. */
     assert_true(f.c.writable > 0);
     assert_true(f.m.e[0].writable_calls > 0);
-    assert_true(f.m.e[0].max_pending < MEM_HIGH_WATER + 1536 * 1024);
+    assert_true(f.m.e[0].max_pending < MEM_HIGH_WATER + KASPA_PEER_HIGH_WATER + 128 * 1024);
 
     /* One message far larger than a frame and a window: 1 MiB in one piece. */
     size_t big_len;
@@ -452,6 +464,49 @@ static void test_bulk_sends_respect_backpressure(void **state)
     kaspa_peer_close(f.c.p, NULL);
     assert_true(run_until2(&f.loop, &f.c.on_closed, 1, &f.s.on_closed, 1));
     fixture_free(&f);
+}
+
+/* "Can I send?" has one answer, kaspa_peer_pending(p) < KASPA_PEER_HIGH_WATER, wherever the
+ * backlog sits: in the transport (slow link, the libp2p profile's 8 MiB window) or behind
+ * the HTTP/2 window (a link that takes 16 MiB a tick, the TCP profile's 1 MiB server
+ * window). The writer stops only at the mark, never holds more than the mark and one
+ * message in the driver, and the transport never more than its own mark plus that. */
+static void one_answer(int window_bound)
+{
+    fixture f;
+    fixture_init(&f);
+    if (window_bound) {
+        f.m.rate = 16u << 20;
+    } else {
+        kaspa_grpc_config_default(&f.cc.grpc, KASPA_H2_PROFILE_LIBP2P);
+        kaspa_grpc_config_default(&f.sc.grpc, KASPA_H2_PROFILE_LIBP2P);
+    }
+    f.cc.grpc.gzip = 0;
+    f.c.bulk_total = 24ll << 20;
+    f.c.bulk_msg = unknown_msg(64 * 1024, &f.c.bulk_len);
+    fixture_start(&f);
+    int want = bulk_messages(&f.c);
+    assert_true(run_until(&f.loop, &f.s.msgs, want));
+    assert_int_equal(f.s.msg_bytes, (uint64_t)want * f.c.bulk_len);
+    assert_true(f.c.stops > 0); /* the burst did wait */
+    assert_true(f.c.writable > 0);
+    assert_int_equal(f.c.bad_stops, 0);
+    size_t one = f.c.bulk_len + 64; /* a message, its gRPC prefix and frame headers */
+    assert_true(f.c.max_held < KASPA_PEER_HIGH_WATER + one);
+    assert_true(f.m.e[0].max_pending < MEM_HIGH_WATER + KASPA_PEER_HIGH_WATER + one);
+    kaspa_peer_close(f.c.p, NULL);
+    assert_true(run_until2(&f.loop, &f.c.on_closed, 1, &f.s.on_closed, 1));
+    fixture_free(&f);
+}
+
+static void test_one_answer_backlog_in_transport(void **state)
+{
+    one_answer(0);
+}
+
+static void test_one_answer_backlog_behind_window(void **state)
+{
+    one_answer(1);
 }
 
 static void test_peer_half_close_ends_the_session(void **state)
@@ -549,6 +604,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_both_roles_pings_and_one_end_log),
         cmocka_unit_test(test_bulk_sends_respect_backpressure),
+        cmocka_unit_test(test_one_answer_backlog_in_transport),
+        cmocka_unit_test(test_one_answer_backlog_behind_window),
         cmocka_unit_test(test_peer_half_close_ends_the_session),
         cmocka_unit_test(test_peer_reset_ends_the_session),
         cmocka_unit_test(test_network_mismatch_is_rejected),
