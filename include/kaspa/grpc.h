@@ -107,6 +107,10 @@ int kaspa_grpc_is_done(const kaspa_grpc *g);
 void kaspa_grpc_transport_closed(kaspa_grpc *g);
 /* Bytes queued for sending but not yet handed to HTTP/2. */
 size_t kaspa_grpc_send_queue(const kaspa_grpc *g);
+/* 1: the transport cannot take more; DATA frames wait in the send queue (control frames
+ * still go out). 0: they go on, as one frame per window and peer's frame-size limit, which
+ * out then holds without a copy when it was empty. Returns what the flush returns. */
+int kaspa_grpc_hold_data(kaspa_grpc *g, int hold);
 /* The send queue plus kaspa_grpc_out: all bytes of ours not yet taken by the transport. */
 size_t kaspa_grpc_unsent(const kaspa_grpc *g);
 /* Heap bytes held for received messages (kaspa_grpc_deframer_held of our stream). */

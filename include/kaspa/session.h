@@ -210,6 +210,9 @@ const char *kaspa_session_peer_label(const kaspa_session *s);
 const uint8_t *kaspa_session_peer_node_id(const kaspa_session *s);
 /* Bytes waiting for HTTP/2 flow-control window. */
 size_t kaspa_session_send_queue(const kaspa_session *s);
+/* kaspa_grpc_hold_data for the session's stream: the driver holds DATA while the transport
+ * is congested, so messages wait in one queue and leave in large frames when it drains. */
+int kaspa_session_hold_data(kaspa_session *s, int hold);
 /* Everything sent and not yet taken from kaspa_session_out: the send queue plus the output
  * (what a sender is charged with; see kaspa_peer_pending). */
 size_t kaspa_session_unsent(const kaspa_session *s);

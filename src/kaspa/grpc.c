@@ -61,6 +61,7 @@ struct kaspa_grpc {
     int opened;        /* on_open fired */
     int closed_cb;     /* on_close fired */
     int data_deferred; /* data source returned DEFERRED */
+    int data_held;     /* kaspa_grpc_hold_data: the transport cannot take more DATA now */
     int send_gzip;     /* we compress outgoing messages */
     int failed;        /* stop delivering messages */
     int depth;         /* nesting of public calls (flush only at depth 0) */
@@ -160,12 +161,20 @@ static int enc_ok(const char *enc)
     return enc[0] == 0 || strcasecmp(enc, "identity") == 0 || strcasecmp(enc, "gzip") == 0;
 }
 
+#define H2_FRAME_HD 9 /* an HTTP/2 frame header: length 24, type 8, flags 8, stream 32 */
+
 /* ---- data source: our framed messages ------------------------------------------------------ */
 static h2_ssize read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *flags,
                         nghttp2_data_source *src, void *ud)
 {
     kaspa_grpc *g = ud;
     size_t have = lp2p_buf_size(&g->sendq);
+    if (have > 0 && g->data_held) {
+        /* Pulled, not pushed: the messages wait here, in the one queue, until the transport
+         * can take more; then they leave as one frame as large as window and peer allow. */
+        g->data_deferred = 1;
+        return NGHTTP2_ERR_DEFERRED;
+    }
     if (have > 0) {
         /* NO_COPY: nghttp2 does not copy the payload into its frame buffer; send_data_cb
          * writes the frame straight from sendq into out once the frame is due. */
@@ -196,17 +205,45 @@ static h2_ssize read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t le
 }
 
 /* A DATA frame read_cb sized: its 9-byte header, then the payload from the head of sendq,
- * appended to out where mem_send's own frames go, in order (mem_send has handed back the
- * frames before this one). No padding: we never ask nghttp2 for it. */
+ * in out where mem_send's own frames go, in order (mem_send has handed back the frames
+ * before this one). No padding: we never ask nghttp2 for it.
+ *
+ *   sendq:  [headroom 9][payload: length bytes][rest]     out: empty
+ *   after:  out = [frame header][payload]  (same storage)  sendq = [rest] (copied) */
 static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *framehd,
                         size_t length, nghttp2_data_source *src, void *ud)
 {
     kaspa_grpc *g = ud;
-    if (frame->data.padlen || length > lp2p_buf_size(&g->sendq) ||
-        lp2p_buf_append(&g->out, framehd, 9) != 0 ||
-        lp2p_buf_append(&g->out, lp2p_buf_head(&g->sendq), length) != 0)
+    if (frame->data.padlen || length > lp2p_buf_size(&g->sendq))
         return NGHTTP2_ERR_CALLBACK_FAILURE;
-    lp2p_buf_consume(&g->sendq, length);
+    size_t rest = lp2p_buf_size(&g->sendq) - length;
+    if (lp2p_buf_size(&g->out) == 0 && rest < length && g->sendq.off >= H2_FRAME_HD) {
+        /* Nothing waits before the frame and it is most of the queue (the usual case while
+         * the transport keeps up): the header goes into the headroom queue_headroom left (or
+         * that the last frame consumed), the queue's storage becomes the output, and only
+         * the smaller rest is copied, into the output's old storage, as the new queue. */
+        lp2p_buf q = g->out;
+        lp2p_buf_clear(&q);
+        int rc = rest ? lp2p_buf_reserve(&q, H2_FRAME_HD + rest) : 0;
+        if (rc == 0 && rest) { /* the new queue keeps headroom for its own next frame */
+            q.off = q.len = H2_FRAME_HD;
+            rc = lp2p_buf_append(&q, lp2p_buf_head(&g->sendq) + length, rest);
+        }
+        if (rc != 0) {
+            g->out = q; /* the append may have moved its storage */
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+        g->sendq.len -= rest;
+        g->sendq.off -= H2_FRAME_HD;
+        memcpy(g->sendq.data + g->sendq.off, framehd, H2_FRAME_HD);
+        g->out = g->sendq;
+        g->sendq = q;
+    } else if (lp2p_buf_append(&g->out, framehd, H2_FRAME_HD) != 0 ||
+               lp2p_buf_append(&g->out, lp2p_buf_head(&g->sendq), length) != 0) {
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    } else {
+        lp2p_buf_consume(&g->sendq, length);
+    }
     if (lp2p_buf_size(&g->sendq) == 0 && g->sendq.cap > 4 * MIB)
         lp2p_buf_free(&g->sendq);
     lp2p_buf_free(&g->packed);
@@ -642,10 +679,25 @@ static int may_queue(const kaspa_grpc *g, size_t len)
     return 0;
 }
 
+/* Before a message of len bytes is framed into an empty sendq: leave room for the DATA frame
+ * header in front of it, so that send_data_cb can hand the queue on as the output without a
+ * copy. The message's room is reserved with it (growing later would move the bytes to the
+ * front); a gzipped message that outgrows the guess just loses the headroom, not a byte. */
+static int queue_headroom(kaspa_grpc *g, size_t len)
+{
+    if (lp2p_buf_size(&g->sendq) != 0)
+        return 0;
+    lp2p_buf_clear(&g->sendq);
+    int rc = lp2p_buf_reserve(&g->sendq, H2_FRAME_HD + 5 + len + len / 64 + 64);
+    if (rc == 0)
+        g->sendq.off = g->sendq.len = H2_FRAME_HD;
+    return rc;
+}
+
 /* A message was framed into sendq: wake the deferred data source and pull the frames. */
 static int queued(kaspa_grpc *g)
 {
-    if (g->data_deferred && g->stream_id) {
+    if (g->data_deferred && g->stream_id && !g->data_held) {
         g->data_deferred = 0;
         nghttp2_session_resume_data(g->h2, g->stream_id);
     }
@@ -656,6 +708,8 @@ int kaspa_grpc_send(kaspa_grpc *g, const uint8_t *msg, size_t len)
 {
     int rc = may_queue(g, len);
     if (rc == 0)
+        rc = queue_headroom(g, len);
+    if (rc == 0)
         rc = kaspa_grpc_frame_append(&g->sendq, msg, len, g->send_gzip ? g->cfg.gzip_level : -1,
                                      &g->deflate);
     return rc ? rc : queued(g);
@@ -664,6 +718,8 @@ int kaspa_grpc_send(kaspa_grpc *g, const uint8_t *msg, size_t len)
 int kaspa_grpc_send_packed(kaspa_grpc *g, size_t len, kaspa_grpc_pack_fn pack, void *ctx)
 {
     int rc = may_queue(g, len);
+    if (rc == 0)
+        rc = queue_headroom(g, len);
     if (rc)
         return rc;
     if (g->send_gzip) {
@@ -784,6 +840,19 @@ void kaspa_grpc_transport_closed(kaspa_grpc *g)
 size_t kaspa_grpc_send_queue(const kaspa_grpc *g)
 {
     return lp2p_buf_size(&g->sendq);
+}
+
+int kaspa_grpc_hold_data(kaspa_grpc *g, int hold)
+{
+    hold = hold != 0;
+    if (g->data_held == hold)
+        return 0;
+    g->data_held = hold;
+    if (hold || !g->data_deferred || !g->stream_id)
+        return 0;
+    g->data_deferred = 0;
+    nghttp2_session_resume_data(g->h2, g->stream_id);
+    return kaspa_grpc_flush(g);
 }
 
 size_t kaspa_grpc_unsent(const kaspa_grpc *g)

@@ -141,19 +141,28 @@ static void on_timer(uv_timer_t *t)
     step(p, 1);
 }
 
-/* Hands all of the session's output on (moved, not copied, where the transport can) while
- * the transport is below its high-water mark; the rest waits for on_writable. */
+/* The session's DATA is pulled when the transport can take more, as the connection pulls its
+ * streams: while the transport is at its high-water mark, messages wait in the session's
+ * send queue (and count in kaspa_peer_pending); below it, they are framed and all of the
+ * session's output is handed on (moved, not copied, where the transport can). */
 static void move_out(kaspa_peer *p)
 {
+    if (p->fin_sent)
+        return;
+    int congested = lp2p_transport_congested(p->t);
+    if (kaspa_session_hold_data(p->session, congested) < 0)
+        return; /* the session failed; its closed event has been reported */
     lp2p_buf *o = kaspa_session_out(p->session);
-    if (p->fin_sent || lp2p_buf_size(o) == 0 || lp2p_transport_congested(p->t))
+    if (congested || lp2p_buf_size(o) == 0)
         return;
     int rc = lp2p_transport_write(p->t, o);
     if (rc < 0) {
         set_reason(p, "write failed: %s", lp2p_strerror(rc));
         p->err = rc;
         close_transport(p, 1);
+        return;
     }
+    kaspa_session_hold_data(p->session, lp2p_transport_congested(p->t));
 }
 
 size_t kaspa_peer_pending(const kaspa_peer *p)
@@ -162,9 +171,9 @@ size_t kaspa_peer_pending(const kaspa_peer *p)
 }
 
 /* One answer, as lp2p_stream_pending gives a stream's writer: a congested transport is not
- * asked separately, because move_out then leaves the session's output where it is and the
- * output counts in kaspa_peer_pending; so does a closed HTTP/2 window, through the send
- * queue. Memory per peer: this mark, one message, and the transport's own mark. */
+ * asked separately, because move_out then holds the session's DATA in its send queue, which
+ * counts in kaspa_peer_pending; so does a closed HTTP/2 window. Memory per peer: this mark, one
+ * message, and the transport's own mark. */
 int kaspa_peer_can_send(const kaspa_peer *p)
 {
     return p->t && !p->t_closed && !p->fin_sent && p->session &&

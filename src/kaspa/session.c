@@ -717,3 +717,8 @@ size_t kaspa_session_unsent(const kaspa_session *s)
 {
     return kaspa_grpc_unsent(s->grpc);
 }
+
+int kaspa_session_hold_data(kaspa_session *s, int hold)
+{
+    return kaspa_grpc_hold_data(s->grpc, hold);
+}
