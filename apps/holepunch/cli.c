@@ -342,6 +342,38 @@ size_t cli_listen_all(lp2p_host *h, const cli_common *c)
     return ok;
 }
 
+int cli_listen_or_fail(lp2p_host *h, const cli_common *c, const char *cmd)
+{
+    if (cli_listen_all(h, c) > 0)
+        return 0;
+    fprintf(stderr, "holepunch %s: could not listen on any address\n", cmd);
+    return 1;
+}
+
+int cli_host_new(const cli_common *c, lp2p_host_config *hc, const char *cmd, lp2p_host **out)
+{
+    cli_host_config(c, hc);
+    int rc = lp2p_host_new(hc, out);
+    if (rc < 0) {
+        *out = NULL;
+        fprintf(stderr, "holepunch %s: cannot start the host: %s\n", cmd, lp2p_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+lp2p_keypair *cli_tool_key(const cli_common *c)
+{
+    if (c->key_path != c->key_default)
+        return cli_load_key(c, 1);
+    lp2p_keypair *kp = NULL;
+    if (lp2p_keypair_generate(&kp) < 0) {
+        fprintf(stderr, "holepunch: cannot generate a key\n");
+        return NULL;
+    }
+    return kp;
+}
+
 int cli_reserve_all(lp2p_host *h, const cli_common *c, const char *cmd)
 {
     for (size_t i = 0; i < c->nrelay; i++)

@@ -83,6 +83,12 @@ int cli_parse_flags(cli_common *c, int argc, char **argv, const char *cmd, const
 
 /* Loads the key (creating it on first use when create != 0). Prints a clear error. */
 lp2p_keypair *cli_load_key(const cli_common *c, int create);
+/* A dialing tool's identity: the --key given (created if missing), else a throwaway one.
+ * Prints a clear error and returns NULL when neither can be had. */
+lp2p_keypair *cli_tool_key(const cli_common *c);
+/* cli_host_config over hc (the command's defaults and tweaks), then lp2p_host_new: 0, or 1
+ * (the exit code) with "holepunch CMD: <why>" on stderr. */
+int cli_host_new(const cli_common *c, lp2p_host_config *hc, const char *cmd, lp2p_host **out);
 
 /* Splits "a,b;c" into out (pointers into a new copy stored in *owned). */
 size_t cli_split_list(const char *s, const char **out, size_t max, char **owned);
@@ -95,6 +101,9 @@ void cli_signals_close(void);
 /* Listens on every --listen address (each failure is logged by the host); returns how many
  * succeeded. */
 size_t cli_listen_all(lp2p_host *h, const cli_common *c);
+/* For a daemon: cli_listen_all, then 0, or 1 (the exit code) with "could not listen on any
+ * address" on stderr when none succeeded. */
+int cli_listen_or_fail(lp2p_host *h, const cli_common *c, const char *cmd);
 
 /* Reserves on every --relay; a malformed address is a start-up error (-1, explained). */
 int cli_reserve_all(lp2p_host *h, const cli_common *c, const char *cmd);

@@ -227,19 +227,10 @@ int cmd_bridge(int argc, char **argv)
     }
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &loop, kp);
-    cli_host_config(&c, &hc);
     hc.agent = "kaspa-holepunch-bridge/" LP2P_VERSION;
-    int rc = lp2p_host_new(&hc, &app.host);
-    if (rc < 0) {
-        fprintf(stderr, "holepunch bridge: %s\n", lp2p_strerror(rc));
-        exit_code = 1;
+    if ((exit_code = cli_host_new(&c, &hc, "bridge", &app.host)) != 0 ||
+        (c.nlisten > 0 && (exit_code = cli_listen_or_fail(app.host, &c, "bridge")) != 0))
         goto out;
-    }
-    if (c.nlisten > 0 && cli_listen_all(app.host, &c) == 0) {
-        fprintf(stderr, "holepunch bridge: could not listen on any address\n");
-        exit_code = 1;
-        goto out;
-    }
     if (cli_reserve_all(app.host, &c, "bridge") < 0) {
         exit_code = 2;
         goto out;
@@ -256,7 +247,7 @@ int cmd_bridge(int argc, char **argv)
         bc.max_inbound_peers = max_inbound_peers;
     if (punch_wait_ms)
         bc.punch_wait_ms = punch_wait_ms;
-    rc = kaspa_bridge_new(&bc, &app.bridge);
+    int rc = kaspa_bridge_new(&bc, &app.bridge);
     if (rc < 0) {
         fprintf(stderr, "holepunch bridge: %s\n",
                 rc == LP2P_ERR_EXISTS ? "a --peer is listed twice" : lp2p_strerror(rc));

@@ -143,7 +143,7 @@ static void on_connected(probe *cl, lp2p_conn *c)
     }
 }
 
-static const probe_ops k_ops = {.on_connected = on_connected};
+static const probe_ops k_ops = {.name = "echo", .on_connected = on_connected};
 
 int cmd_echo(int argc, char **argv)
 {

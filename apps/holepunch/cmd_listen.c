@@ -78,23 +78,18 @@ int cmd_listen(int argc, char **argv)
     listen_app app = {.loop = &loop};
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &loop, kp);
-    cli_host_config(&c, &hc);
-    int rc = lp2p_host_new(&hc, &app.host);
-    if (rc < 0) {
-        fprintf(stderr, "holepunch listen: %s\n", lp2p_strerror(rc));
-        return 1;
+    int exit_code = cli_host_new(&c, &hc, "listen", &app.host);
+    if (exit_code == 0) {
+        lp2p_host_serve_echo(app.host);
+        if (!no_perf)
+            lp2p_host_serve_perf(app.host);
     }
-    lp2p_host_serve_echo(app.host);
-    if (!no_perf)
-        lp2p_host_serve_perf(app.host);
-    size_t ok = cli_listen_all(app.host, &c);
-    int exit_code = 0;
-    if (ok == 0 || daemon_metrics_start(&loop, "listen", metrics_listen, &app.metrics) < 0) {
-        if (ok == 0)
-            fprintf(stderr, "holepunch listen: could not listen on any address\n");
+    if (exit_code == 0 && (exit_code = cli_listen_or_fail(app.host, &c, "listen")) == 0 &&
+        daemon_metrics_start(&loop, "listen", metrics_listen, &app.metrics) < 0)
+        exit_code = 1;
+    if (exit_code) {
         lp2p_host_close(app.host);
         app.host = NULL;
-        exit_code = 1;
     } else if (cli_reserve_all(app.host, &c, "listen") < 0) {
         lp2p_host_close(app.host);
         app.host = NULL;

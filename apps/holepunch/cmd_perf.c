@@ -59,7 +59,7 @@ static void on_connected(probe *cl, lp2p_conn *c)
         probe_finish(cl, 1);
 }
 
-static const probe_ops k_ops = {.on_connected = on_connected};
+static const probe_ops k_ops = {.name = "perf", .on_connected = on_connected};
 
 int cmd_perf(int argc, char **argv)
 {

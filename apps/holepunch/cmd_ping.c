@@ -164,8 +164,10 @@ static void on_finish(probe *cl)
     }
 }
 
-static const probe_ops k_ops = {
-    .on_connected = on_connected, .on_identify = on_identify, .on_finish = on_finish};
+static const probe_ops k_ops = {.name = "ping",
+                                .on_connected = on_connected,
+                                .on_identify = on_identify,
+                                .on_finish = on_finish};
 
 int cmd_ping(int argc, char **argv)
 {

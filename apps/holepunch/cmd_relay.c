@@ -167,24 +167,18 @@ int cmd_relay(int argc, char **argv)
     relay_app app = {.loop = &loop};
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &loop, kp);
-    cli_host_config(&c, &hc);
     if (max_conns)
         hc.max_conns = max_conns;
     hc.max_conns_per_ip = max_conns_per_ip;
     hc.max_conns_per_subnet = max_conns_per_subnet;
     /* A paused circuit side can still deliver one window: keep that below max_buffered. */
     hc.max_stream_window = 1u << 20;
-    int exit_code = 0;
-    int rc = lp2p_host_new(&hc, &app.host);
-    if (rc < 0) {
-        fprintf(stderr, "holepunch relay: %s\n", lp2p_strerror(rc));
-        exit_code = 1;
+    int rc, exit_code = cli_host_new(&c, &hc, "relay", &app.host);
+    if (exit_code)
         goto done;
-    }
-    size_t ok = cli_listen_all(app.host, &c);
-    if (ok == 0) {
-        fprintf(stderr, "holepunch relay: could not listen on any address\n");
-        exit_code = 1;
+    exit_code = cli_listen_or_fail(app.host, &c, "relay");
+    if (exit_code) {
+        /* explained */
     } else if ((rc = lp2p_relay_server_new(app.host, kp, &rc_cfg, &app.svc)) < 0) {
         fprintf(stderr, "holepunch relay: %s\n", lp2p_strerror(rc));
         exit_code = 1;

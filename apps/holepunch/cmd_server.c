@@ -149,22 +149,13 @@ int cmd_server(int argc, char **argv)
         }
         lp2p_host_config hc;
         lp2p_host_config_default(&hc, &loop, kp);
-        cli_host_config(&c, &hc);
         hc.agent = "kaspa-holepunch/" LP2P_VERSION;
-        int rc = lp2p_host_new(&hc, &app.host);
-        if (rc < 0) {
-            fprintf(stderr, "holepunch server: %s\n", lp2p_strerror(rc));
-            exit_code = 1;
+        if ((exit_code = cli_host_new(&c, &hc, "server", &app.host)) != 0)
             goto out;
-        }
         kaspa_peer_serve_libp2p(app.host, &loop, &p2p_cfg, &DAEMON_METRICS_KASPA_CB, app.metrics);
         daemon_metrics_watch_host(app.metrics, app.host);
-        size_t ok = cli_listen_all(app.host, &c);
-        if (c.nlisten > 0 && ok == 0) {
-            fprintf(stderr, "holepunch server: could not listen on any address\n");
-            exit_code = 1;
+        if (c.nlisten > 0 && (exit_code = cli_listen_or_fail(app.host, &c, "server")) != 0)
             goto out;
-        }
         if (cli_reserve_all(app.host, &c, "server") < 0) {
             exit_code = 2;
             goto out;

@@ -584,20 +584,14 @@ int cmd_client(int argc, char **argv)
     kaspa_opts_config(&ko, &a->tcp_cfg, a->hub, KASPA_H2_PROFILE_TCP);
     kaspa_opts_config(&ko, &a->p2p_cfg, a->hub, KASPA_H2_PROFILE_LIBP2P);
     if (!a->kaspa_connect) {
-        /* An explicit --key is used (created if missing); otherwise a throwaway identity. */
-        if (c.key_path != c.key_default) {
-            a->kp = cli_load_key(&c, 1);
-        } else if (lp2p_keypair_generate(&a->kp) < 0) {
-            a->kp = NULL;
-        }
         lp2p_host_config hc;
-        if (!a->kp)
+        if (!(a->kp = cli_tool_key(&c)))
             goto out_loop;
         lp2p_host_config_default(&hc, &a->loop, a->kp);
         hc.agent = "kaspa-holepunch/" LP2P_VERSION;
         hc.cb.on_holepunch = on_holepunch;
         hc.ud = a;
-        if (lp2p_host_new(&hc, &a->host) < 0)
+        if (cli_host_new(&c, &hc, "client", &a->host) != 0)
             goto out_loop;
         cli_listen_all(a->host, &c);
     }

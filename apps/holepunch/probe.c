@@ -113,14 +113,8 @@ int probe_run(cli_common *c, const char *target, uint64_t timeout_ms, const prob
     probe cl = {.ops = ops, .ud = ud};
     if (strstr(target, "/p2p-circuit")) /* through a relay: the punch needs --listen */
         cli_warn_no_listen(c);
-    /* An explicit --key is used (created if missing); otherwise a throwaway identity. */
-    if (c->key_path != c->key_default) {
-        if (!(cl.kp = cli_load_key(c, 1)))
-            return 1;
-    } else if (lp2p_keypair_generate(&cl.kp) < 0) {
-        fprintf(stderr, "holepunch: cannot generate a key\n");
+    if (!(cl.kp = cli_tool_key(c)))
         return 1;
-    }
     uv_loop_init(&cl.loop);
     lp2p_host_config hc;
     lp2p_host_config_default(&hc, &cl.loop, cl.kp);
@@ -129,7 +123,8 @@ int probe_run(cli_common *c, const char *target, uint64_t timeout_ms, const prob
     hc.cb.on_disconnected = on_disconnected_any;
     cl.wait_direct_ms = c->wait_direct_ms;
     hc.ud = &cl;
-    if (lp2p_host_new(&hc, &cl.host) < 0) {
+    if (cli_host_new(c, &hc, ops->name, &cl.host) != 0) {
+        uv_loop_close(&cl.loop);
         lp2p_keypair_del(cl.kp);
         return 1;
     }

@@ -9,6 +9,7 @@
 
 typedef struct probe probe;
 typedef struct probe_ops {
+    const char *name; /* the command, for its error lines */
     void (*on_connected)(probe *cl, lp2p_conn *c);
     /* Optional: the peer answered identify. */
     void (*on_identify)(probe *cl, lp2p_conn *c, const lp2p_identify_result *r);
