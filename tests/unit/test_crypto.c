@@ -94,7 +94,8 @@ static void test_hkdf_rfc5869(void **state)
                "1a96c8");
 }
 
-/* Noise §4.3 HKDF, written out with HMAC, against lp2p_hkdf2/3 (which use OpenSSL's KDF). */
+/* Noise §4.3 HKDF, written out with OpenSSL's HMAC and checked against OpenSSL's RFC 5869
+ * KDF, against lp2p_hkdf2/3 (our own HMAC on a fetched SHA-256). */
 static void test_noise_hkdf_matches_definition(void **state)
 {
     uint8_t ck[32], ikm[32], temp[32], o1[32], o2[32], o3[32], buf[33];
@@ -118,6 +119,11 @@ static void test_noise_hkdf_matches_definition(void **state)
         assert_memory_equal(a, o1, 32);
         assert_memory_equal(b, o2, 32);
         assert_memory_equal(c, o3, 32);
+        uint8_t okm[96]; /* RFC 5869 with salt = ck and no info is the same function */
+        assert_int_equal(lp2p_hkdf_sha256(ck, 32, ikm, ikmlen, NULL, 0, okm, 96), 0);
+        assert_memory_equal(okm, o1, 32);
+        assert_memory_equal(okm + 32, o2, 32);
+        assert_memory_equal(okm + 64, o3, 32);
         /* Output aliasing the chaining key, as MixKey does. */
         uint8_t ck2[32];
         memcpy(ck2, ck, 32);
@@ -259,6 +265,40 @@ static void test_x25519_rfc7748(void **state)
     lp2p_x25519_wipe(&bob);
 }
 
+/* One key against several peers in turn, and several keys against one peer: the results
+ * equal each peer's own view (the peer's public key object is reused between calls). */
+static void test_x25519_many_peers(void **state)
+{
+    enum { N = 4 };
+    lp2p_x25519_key k[N];
+    memset(k, 0, sizeof(k));
+    uint8_t priv[32];
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < 32; j++)
+            priv[j] = (uint8_t)(17 * i + 3 * j + 1);
+        assert_int_equal(lp2p_x25519_from_private(&k[i], priv), 0);
+    }
+    uint8_t s[N][N][32];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++)
+                assert_int_equal(lp2p_x25519_dh(&k[i], k[j].pub, s[i][j]), 0);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++) {
+                assert_memory_equal(s[i][j], s[j][i], 32);
+                if (j != i)
+                    assert_memory_not_equal(s[i][j], s[i][i], 32);
+            }
+    }
+    /* A refused small-order key in between does not poison the next DH. */
+    uint8_t zero[32] = {0}, again[32];
+    assert_int_equal(lp2p_x25519_dh(&k[0], zero, again), LP2P_ERR_CRYPTO);
+    assert_int_equal(lp2p_x25519_dh(&k[0], k[1].pub, again), 0);
+    assert_memory_equal(again, s[1][0], 32);
+    for (int i = 0; i < N; i++)
+        lp2p_x25519_wipe(&k[i]);
+}
+
 static void test_x25519_keygen_and_random(void **state)
 {
     lp2p_x25519_key a = {0}, b = {0};
@@ -292,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_chachapoly_rfc8439_282),
         cmocka_unit_test(test_chachapoly_rfc8439_a5_noise_nonce),
         cmocka_unit_test(test_x25519_rfc7748),
+        cmocka_unit_test(test_x25519_many_peers),
         cmocka_unit_test(test_x25519_keygen_and_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
