@@ -72,6 +72,23 @@ static int digest2(const void *a, size_t an, const void *b, size_t bn, uint8_t o
     return 0;
 }
 
+int lp2p_sha256_parts(const void *const *ptrs, const size_t *lens, size_t n,
+                      uint8_t out[LP2P_SHA256_LEN])
+{
+    EVP_MD_CTX *c = thread_md();
+    unsigned int len = 0;
+    if (!c)
+        return LP2P_ERR_NOMEM;
+    if (EVP_DigestInit_ex2(c, sha256_md(), NULL) != 1)
+        return LP2P_ERR_CRYPTO;
+    for (size_t i = 0; i < n; i++)
+        if (lens[i] && EVP_DigestUpdate(c, ptrs[i], lens[i]) != 1)
+            return LP2P_ERR_CRYPTO;
+    if (EVP_DigestFinal_ex(c, out, &len) != 1 || len != LP2P_SHA256_LEN)
+        return LP2P_ERR_CRYPTO;
+    return 0;
+}
+
 int lp2p_sha256(const void *p, size_t n, uint8_t out[LP2P_SHA256_LEN])
 {
     return digest2(p, n, NULL, 0, out);

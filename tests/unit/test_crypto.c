@@ -1,6 +1,7 @@
 /* Crypto wrappers against published vectors: SHA-256 (FIPS 180-2 examples), HMAC-SHA256
  * (RFC 4231), HKDF-SHA256 (RFC 5869), ChaCha20-Poly1305 (RFC 8439 §2.8.2 and §A.5, the
- * latter with a Noise-shaped nonce), X25519 (RFC 7748 §5.2 and §6.1). */
+ * latter with a Noise-shaped nonce), X25519 (RFC 7748 §5.2 and §6.1), Ed25519 verification
+ * (RFC 8032 §7.1) through the verified-signature cache. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include "crypto/aead.h"
 #include "crypto/dh.h"
 #include "crypto/hash.h"
+#include "crypto/pubkey.h"
 #include "crypto/random.h"
 #include "lp2p/err.h"
 
@@ -322,6 +324,46 @@ static void test_x25519_keygen_and_random(void **state)
     assert_int_equal(lp2p_random_bytes(r1, 0), 0);
 }
 
+/* A verified (key, message, signature) is remembered: the same triple passes again, and no
+ * neighbour of it does, even one with the same bytes split differently between the parts. */
+static void test_verify_cache_is_exact(void **state)
+{
+    uint8_t pk[33], sig[65], msg[2] = {0x72};
+    unhex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", pk, 32);
+    unhex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+          "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+          sig, 64);
+    for (int round = 0; round < 2; round++) /* the second round is answered from the cache */
+        assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, msg, 1, sig, 64), 0);
+
+    uint8_t m2[2] = {0x73};
+    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, m2, 1, sig, 64),
+                     LP2P_ERR_AUTH);
+    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, msg, 0, sig, 64),
+                     LP2P_ERR_AUTH);
+    uint8_t s2[64];
+    memcpy(s2, sig, 64);
+    s2[10] ^= 1;
+    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, msg, 1, s2, 64),
+                     LP2P_ERR_AUTH);
+    uint8_t k2[32];
+    memcpy(k2, pk, 32);
+    k2[0] ^= 1;
+    assert_int_not_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, k2, 32, msg, 1, sig, 64), 0);
+    /* Another key type over the same bytes. */
+    assert_int_not_equal(lp2p_crypto_pubkey_verify(LP2P_PK_SECP256K1, pk, 32, msg, 1, sig, 64), 0);
+    /* The signature's last byte moved into the message: the same concatenation. */
+    uint8_t shifted[2] = {sig[63], 0x72};
+    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, shifted, 2, sig, 63),
+                     LP2P_ERR_AUTH);
+    /* The signature's first byte moved onto the key. */
+    pk[32] = sig[0];
+    assert_int_not_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 33, msg, 1, sig + 1, 63),
+                         0);
+    /* The original still passes after all those failures. */
+    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, msg, 1, sig, 64), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_x25519_rfc7748),
         cmocka_unit_test(test_x25519_many_peers),
         cmocka_unit_test(test_x25519_keygen_and_random),
+        cmocka_unit_test(test_verify_cache_is_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
