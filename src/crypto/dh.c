@@ -13,9 +13,8 @@
  * key type up by name under a lock on every call (~4 µs of a 33 µs DH here); these keep
  * what that lookup found:
  *   t_fromdata: an X25519 EVP_PKEY_CTX ready for EVP_PKEY_fromdata (key pairs);
- *   t_peer:     a public-key EVP_PKEY whose key is replaced before each DH. A DH holds it
- *               only inside lp2p_x25519_dh (the derive context is freed before returning),
- *               so replacing it never changes a key someone else still uses. */
+ *   t_peer:     a public-key EVP_PKEY whose key is replaced before each DH (every DH sets
+ *               it as its context's peer right after, so no DH reads a stale one). */
 static _Thread_local EVP_PKEY_CTX *t_fromdata;
 static _Thread_local EVP_PKEY *t_peer;
 static pthread_key_t t_key;
@@ -87,12 +86,17 @@ int lp2p_x25519_from_private(lp2p_x25519_key *k, const uint8_t priv[LP2P_X25519_
     if (!pk)
         return LP2P_ERR_CRYPTO;
     size_t len = LP2P_X25519_LEN;
-    if (EVP_PKEY_get_raw_public_key(pk, k->pub, &len) != 1 || len != LP2P_X25519_LEN) {
+    EVP_PKEY_CTX *dctx = NULL;
+    if (EVP_PKEY_get_raw_public_key(pk, k->pub, &len) != 1 || len != LP2P_X25519_LEN ||
+        !(dctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) || EVP_PKEY_derive_init(dctx) != 1) {
+        EVP_PKEY_CTX_free(dctx);
         EVP_PKEY_free(pk);
         return LP2P_ERR_CRYPTO;
     }
+    EVP_PKEY_CTX_free(k->dctx);
     EVP_PKEY_free(k->pkey);
     k->pkey = pk;
+    k->dctx = dctx;
     memmove(k->priv, priv, LP2P_X25519_LEN);
     return 0;
 }
@@ -110,10 +114,20 @@ int lp2p_x25519_keygen(lp2p_x25519_key *k, const lp2p_rng *rng)
 
 int lp2p_x25519_share(lp2p_x25519_key *dst, const lp2p_x25519_key *src)
 {
-    if (!src->pkey || EVP_PKEY_up_ref(src->pkey) != 1)
+    if (!src->pkey || !src->dctx)
         return LP2P_ERR_CRYPTO;
-    EVP_PKEY_free(dst->pkey);
-    memmove(dst, src, sizeof(*dst));
+    EVP_PKEY_CTX *dctx = EVP_PKEY_CTX_dup(src->dctx); /* no name lookup, unlike a new one */
+    if (!dctx)
+        return LP2P_ERR_CRYPTO;
+    if (EVP_PKEY_up_ref(src->pkey) != 1) {
+        EVP_PKEY_CTX_free(dctx);
+        return LP2P_ERR_CRYPTO;
+    }
+    lp2p_x25519_wipe(dst);
+    memcpy(dst->priv, src->priv, LP2P_X25519_LEN);
+    memcpy(dst->pub, src->pub, LP2P_X25519_LEN);
+    dst->pkey = src->pkey;
+    dst->dctx = dctx;
     return 0;
 }
 
@@ -121,14 +135,16 @@ int lp2p_x25519_dh(const lp2p_x25519_key *k, const uint8_t peer_pub[LP2P_X25519_
                    uint8_t out[LP2P_X25519_LEN])
 {
     int rc = LP2P_ERR_CRYPTO;
-    EVP_PKEY *ours = k->pkey;
-    EVP_PKEY *theirs = ours ? peer_pkey(peer_pub) : NULL;
-    EVP_PKEY_CTX *ctx = theirs ? EVP_PKEY_CTX_new_from_pkey(NULL, ours, NULL) : NULL;
+    EVP_PKEY_CTX *ctx = k->dctx;
+    EVP_PKEY *theirs = ctx ? peer_pkey(peer_pub) : NULL;
     size_t len = LP2P_X25519_LEN;
     /* No peer validation (validate = 0): for X25519 OpenSSL's check only asks whether the
      * key has a public part, at the price of one more context; every 32 bytes are a valid
-     * u-coordinate, and the small-order ones are caught by the all-zero check below. */
-    if (ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer_ex(ctx, theirs, 0) == 1 &&
+     * u-coordinate, and the small-order ones are caught by the all-zero check below. The
+     * context keeps a reference to the thread's peer key until the next DH replaces it;
+     * the peer key object's bytes change under it only through peer_pkey, right before a
+     * DH that sets it again. */
+    if (theirs && EVP_PKEY_derive_set_peer_ex(ctx, theirs, 0) == 1 &&
         EVP_PKEY_derive(ctx, out, &len) == 1 && len == LP2P_X25519_LEN) {
         /* OpenSSL already refuses an all-zero result; check anyway, in constant time, so
          * a small-order key from the peer can never yield a predictable key. */
@@ -137,12 +153,12 @@ int lp2p_x25519_dh(const lp2p_x25519_key *k, const uint8_t peer_pub[LP2P_X25519_
     }
     if (rc)
         OPENSSL_cleanse(out, LP2P_X25519_LEN);
-    EVP_PKEY_CTX_free(ctx); /* drops its reference to theirs: the thread's to reuse */
     return rc;
 }
 
 void lp2p_x25519_wipe(lp2p_x25519_key *k)
 {
+    EVP_PKEY_CTX_free(k->dctx);
     EVP_PKEY_free(k->pkey);
     OPENSSL_cleanse(k, sizeof(*k));
 }
