@@ -8,14 +8,20 @@
 # to bench/results/profile-<label>-{client,server}.txt.
 #
 #   bash bench/profile.sh [BUILD_DIR] [LABEL]     (default build/release, "latest")
-# Environment: PROF_N1 (50), PROF_N2 (250). Needs valgrind (Debian: valgrind).
+# Environment: PROF_N1 (50), PROF_N2 (250), PROF_MODE (handshakes: dial -> ready -> close;
+# rtt: `bench_host rtt`, a new connection with identify and a 1-byte perf round trip).
+# Needs valgrind (Debian: valgrind).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 build="${1:-build/release}"
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 label="${2:-latest}"
-N1="${PROF_N1:-50}" N2="${PROF_N2:-250}"
+N1="${PROF_N1:-50}" N2="${PROF_N2:-250}" mode="${PROF_MODE:-handshakes}"
+case "$mode" in
+handshakes | rtt) ;;
+*) echo "profile.sh: PROF_MODE is handshakes or rtt" >&2; exit 2 ;;
+esac
 command -v valgrind >/dev/null || { echo "profile.sh: valgrind not installed" >&2; exit 1; }
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/lp2p-prof.XXXXXX")"
 pids=()
@@ -53,9 +59,10 @@ top() {
 
 # client side
 listen
+if [ "$mode" = rtt ]; then args=(rtt "$LADDR"); else args=(handshakes "$LADDR" 600); fi
 for n in "$N1" "$N2"; do
   valgrind --tool=callgrind --callgrind-out-file="$tmp/cli$n.out" \
-    "$build/bench_host" handshakes "$LADDR" 600 "$n" >"$tmp/cli$n.json" 2>"$tmp/cli$n.err"
+    "$build/bench_host" "${args[@]}" "$n" >"$tmp/cli$n.json" 2>"$tmp/cli$n.err"
 done
 kill "$LPID"; wait "$LPID" 2>/dev/null || true
 cli=$(awk -v a="$(ir "$tmp/cli$N1.out")" -v b="$(ir "$tmp/cli$N2.out")" -v n=$((N2 - N1)) \
@@ -65,7 +72,8 @@ top "$tmp/cli$N2.out" >"$here/results/profile-$label-client.txt"
 # server side
 for n in "$N1" "$N2"; do
   listen valgrind --tool=callgrind --callgrind-out-file="$tmp/srv$n.out"
-  "$build/bench_host" handshakes "$LADDR" 600 "$n" >"$tmp/srvc$n.json"
+  if [ "$mode" = rtt ]; then args=(rtt "$LADDR"); else args=(handshakes "$LADDR" 600); fi
+  "$build/bench_host" "${args[@]}" "$n" >"$tmp/srvc$n.json"
   sleep 0.5
   kill "$LPID"; wait "$LPID" 2>/dev/null || true
 done
@@ -73,6 +81,6 @@ srv=$(awk -v a="$(ir "$tmp/srv$N1.out")" -v b="$(ir "$tmp/srv$N2.out")" -v n=$((
   'BEGIN{printf "%.0f", (b-a)/n}')
 top "$tmp/srv$N2.out" >"$here/results/profile-$label-server.txt"
 
-printf '{"label":"%s","commit":"%s","build":"%s","conns":[%d,%d],"client_Ir_per_conn":%s,"server_Ir_per_conn":%s}\n' \
-  "$label" "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$build" \
+printf '{"label":"%s","mode":"%s","commit":"%s","build":"%s","conns":[%d,%d],"client_Ir_per_conn":%s,"server_Ir_per_conn":%s}\n' \
+  "$label" "$mode" "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$build" \
   "$N1" "$N2" "$cli" "$srv" | tee "$here/results/profile-$label.json"

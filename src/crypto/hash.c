@@ -7,35 +7,103 @@
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <pthread.h>
 #include <string.h>
 
-int lp2p_sha256(const void *p, size_t n, uint8_t out[LP2P_SHA256_LEN])
+/* SHA-256 fetched once: EVP_sha256() is a placeholder that OpenSSL 3 resolves with a fetch
+ * (a name lookup under a lock) on every EVP_DigestInit_ex, which cost more than the two
+ * compressions of a Noise MixHash. The fetched object is immutable and shared by threads. */
+static EVP_MD *g_sha256;
+static pthread_once_t g_sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
 {
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256_md(void)
+{
+    pthread_once(&g_sha256_once, fetch_sha256);
+    return g_sha256 ? g_sha256 : EVP_sha256();
+}
+
+/* The calling thread's digest context for the one-shot functions below (made on first use,
+ * freed when the thread exits; the main thread's lives until the process ends). */
+static _Thread_local EVP_MD_CTX *t_md;
+static pthread_key_t t_md_key;
+static pthread_once_t t_md_once = PTHREAD_ONCE_INIT;
+static int t_md_key_ok;
+
+static void free_thread_md(void *unused)
+{
+    (void)unused;
+    EVP_MD_CTX_free(t_md);
+    t_md = NULL;
+}
+
+static void make_md_key(void)
+{
+    t_md_key_ok = pthread_key_create(&t_md_key, free_thread_md) == 0;
+}
+
+static EVP_MD_CTX *thread_md(void)
+{
+    if (!t_md) {
+        pthread_once(&t_md_once, make_md_key);
+        if (!(t_md = EVP_MD_CTX_new()))
+            return NULL;
+        if (t_md_key_ok)
+            pthread_setspecific(t_md_key, &t_md);
+    }
+    return t_md;
+}
+
+/* SHA-256(a ‖ b) with the thread's context; either part may be empty. */
+static int digest2(const void *a, size_t an, const void *b, size_t bn, uint8_t out[LP2P_SHA256_LEN])
+{
+    EVP_MD_CTX *c = thread_md();
     unsigned int len = 0;
-    if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1 || len != LP2P_SHA256_LEN)
+    if (!c)
+        return LP2P_ERR_NOMEM;
+    if (EVP_DigestInit_ex2(c, sha256_md(), NULL) != 1 || (an && EVP_DigestUpdate(c, a, an) != 1) ||
+        (bn && EVP_DigestUpdate(c, b, bn) != 1) || EVP_DigestFinal_ex(c, out, &len) != 1 ||
+        len != LP2P_SHA256_LEN)
         return LP2P_ERR_CRYPTO;
     return 0;
 }
 
+int lp2p_sha256_parts(const void *const *ptrs, const size_t *lens, size_t n,
+                      uint8_t out[LP2P_SHA256_LEN])
+{
+    EVP_MD_CTX *c = thread_md();
+    unsigned int len = 0;
+    if (!c)
+        return LP2P_ERR_NOMEM;
+    if (EVP_DigestInit_ex2(c, sha256_md(), NULL) != 1)
+        return LP2P_ERR_CRYPTO;
+    for (size_t i = 0; i < n; i++)
+        if (lens[i] && EVP_DigestUpdate(c, ptrs[i], lens[i]) != 1)
+            return LP2P_ERR_CRYPTO;
+    if (EVP_DigestFinal_ex(c, out, &len) != 1 || len != LP2P_SHA256_LEN)
+        return LP2P_ERR_CRYPTO;
+    return 0;
+}
+
+int lp2p_sha256(const void *p, size_t n, uint8_t out[LP2P_SHA256_LEN])
+{
+    return digest2(p, n, NULL, 0, out);
+}
+
 int lp2p_sha256_2(const void *a, size_t an, const void *b, size_t bn, uint8_t out[LP2P_SHA256_LEN])
 {
-    lp2p_sha256_ctx c = {0};
-    int rc = lp2p_sha256_init(&c);
-    if (!rc)
-        rc = lp2p_sha256_update(&c, a, an);
-    if (!rc)
-        rc = lp2p_sha256_update(&c, b, bn);
-    if (!rc)
-        rc = lp2p_sha256_final(&c, out);
-    lp2p_sha256_free(&c);
-    return rc;
+    return digest2(a, an, b, bn, out);
 }
 
 int lp2p_sha256_init(lp2p_sha256_ctx *c)
 {
     if (!c->md && !(c->md = EVP_MD_CTX_new()))
         return LP2P_ERR_NOMEM;
-    if (EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1)
+    if (EVP_DigestInit_ex2(c->md, sha256_md(), NULL) != 1)
         return LP2P_ERR_CRYPTO;
     return 0;
 }
@@ -55,7 +123,7 @@ int lp2p_sha256_final(lp2p_sha256_ctx *c, uint8_t out[LP2P_SHA256_LEN])
     if (EVP_DigestFinal_ex(c->md, out, &len) != 1 || len != LP2P_SHA256_LEN)
         return LP2P_ERR_CRYPTO;
     /* Ready for another message without a new allocation. */
-    return EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) == 1 ? 0 : LP2P_ERR_CRYPTO;
+    return EVP_DigestInit_ex2(c->md, sha256_md(), NULL) == 1 ? 0 : LP2P_ERR_CRYPTO;
 }
 
 void lp2p_sha256_free(lp2p_sha256_ctx *c)
@@ -106,15 +174,55 @@ int lp2p_hkdf_sha256(const void *salt, size_t saltlen, const void *ikm, size_t i
     return ok ? 0 : LP2P_ERR_CRYPTO;
 }
 
+/* HMAC-SHA256 (RFC 2104) with a 32-byte key over a ‖ b, on the thread's digest context.
+ * Noise's HKDF only ever keys HMAC with 32 bytes (ck or the temporary key), so the key is
+ * its own padded block. OpenSSL's HKDF (lp2p_hkdf_sha256) fetches the KDF, the MAC and the
+ * digest by name on every call: three times what the twelve compressions cost. */
+static int hmac32(const uint8_t key[LP2P_SHA256_LEN], const void *a, size_t an, const void *b,
+                  size_t bn, uint8_t out[LP2P_SHA256_LEN])
+{
+    uint8_t pad[64], inner[LP2P_SHA256_LEN];
+    for (size_t i = 0; i < sizeof(pad); i++)
+        pad[i] = (uint8_t)((i < LP2P_SHA256_LEN ? key[i] : 0) ^ 0x36);
+    int rc = 0;
+    EVP_MD_CTX *c = thread_md();
+    unsigned int len = 0;
+    if (!c)
+        rc = LP2P_ERR_NOMEM;
+    else if (EVP_DigestInit_ex2(c, sha256_md(), NULL) != 1 ||
+             EVP_DigestUpdate(c, pad, sizeof(pad)) != 1 ||
+             (an && EVP_DigestUpdate(c, a, an) != 1) || (bn && EVP_DigestUpdate(c, b, bn) != 1) ||
+             EVP_DigestFinal_ex(c, inner, &len) != 1)
+        rc = LP2P_ERR_CRYPTO;
+    if (!rc) {
+        for (size_t i = 0; i < sizeof(pad); i++)
+            pad[i] ^= 0x36 ^ 0x5c; /* ipad -> opad */
+        if (EVP_DigestInit_ex2(c, sha256_md(), NULL) != 1 ||
+            EVP_DigestUpdate(c, pad, sizeof(pad)) != 1 ||
+            EVP_DigestUpdate(c, inner, sizeof(inner)) != 1 ||
+            EVP_DigestFinal_ex(c, out, &len) != 1 || len != LP2P_SHA256_LEN)
+            rc = LP2P_ERR_CRYPTO;
+    }
+    OPENSSL_cleanse(pad, sizeof(pad));
+    OPENSSL_cleanse(inner, sizeof(inner));
+    return rc;
+}
+
+/* Noise HKDF (§4.3): temp = HMAC(ck, ikm); out_i = HMAC(temp, out_{i-1} ‖ i). Outputs are
+ * written only at the end, so they may alias ck. */
 static int noise_hkdf(const uint8_t ck[LP2P_SHA256_LEN], const void *ikm, size_t ikmlen,
                       uint8_t *outs[], size_t nout)
 {
-    uint8_t tmp[3 * LP2P_SHA256_LEN];
-    int rc =
-        lp2p_hkdf_sha256(ck, LP2P_SHA256_LEN, ikm, ikmlen, NULL, 0, tmp, nout * LP2P_SHA256_LEN);
+    uint8_t temp[LP2P_SHA256_LEN], tmp[3][LP2P_SHA256_LEN];
+    int rc = hmac32(ck, ikm, ikmlen, NULL, 0, temp);
+    for (size_t i = 0; !rc && i < nout; i++) {
+        uint8_t ctr = (uint8_t)(i + 1);
+        rc = hmac32(temp, i ? tmp[i - 1] : NULL, i ? LP2P_SHA256_LEN : 0, &ctr, 1, tmp[i]);
+    }
     if (rc == 0)
         for (size_t i = 0; i < nout; i++)
-            memcpy(outs[i], tmp + i * LP2P_SHA256_LEN, LP2P_SHA256_LEN);
+            memcpy(outs[i], tmp[i], LP2P_SHA256_LEN);
+    OPENSSL_cleanse(temp, sizeof(temp));
     OPENSSL_cleanse(tmp, sizeof(tmp));
     return rc;
 }

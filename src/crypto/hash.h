@@ -17,6 +17,10 @@ int lp2p_sha256(const void *p, size_t n, uint8_t out[LP2P_SHA256_LEN]);
 /* SHA-256(a ‖ b) without concatenating first (Noise's MixHash). */
 int lp2p_sha256_2(const void *a, size_t an, const void *b, size_t bn, uint8_t out[LP2P_SHA256_LEN]);
 
+/* SHA-256 of the concatenation of n pieces (a NULL piece must have length 0). */
+int lp2p_sha256_parts(const void *const *ptrs, const size_t *lens, size_t n,
+                      uint8_t out[LP2P_SHA256_LEN]);
+
 /* Incremental digest. init allocates; final writes the digest and resets the context for
  * reuse; free releases it (safe on a zeroed or freed context). */
 typedef struct lp2p_sha256_ctx {

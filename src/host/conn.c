@@ -531,7 +531,10 @@ static void conn_ready(lp2p_conn *c)
 static int conn_after_noise(lp2p_conn *c)
 {
     c->peer = *lp2p_noise_remote_peer(c->noise);
-    lp2p_peer_id_to_string(&c->peer, c->peer_str, sizeof(c->peer_str));
+    /* A dial by peer ID has its string from lp2p__conn_new, and Noise refused any other
+     * peer (base58 is quadratic: ~12k instructions per connection). */
+    if (!c->has_expected || !lp2p_peer_id_equal(&c->expected, &c->peer))
+        lp2p_peer_id_to_string(&c->peer, c->peer_str, sizeof(c->peer_str));
     const char *mux = lp2p_noise_muxer(c->noise);
     int rc;
     if (mux && strcmp(mux, YAMUX_PROTO) == 0) {

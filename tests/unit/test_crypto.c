@@ -1,6 +1,7 @@
 /* Crypto wrappers against published vectors: SHA-256 (FIPS 180-2 examples), HMAC-SHA256
  * (RFC 4231), HKDF-SHA256 (RFC 5869), ChaCha20-Poly1305 (RFC 8439 §2.8.2 and §A.5, the
- * latter with a Noise-shaped nonce), X25519 (RFC 7748 §5.2 and §6.1). */
+ * latter with a Noise-shaped nonce), X25519 (RFC 7748 §5.2 and §6.1), Ed25519 verification
+ * (RFC 8032 §7.1) through the verified-signature cache. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include "crypto/aead.h"
 #include "crypto/dh.h"
 #include "crypto/hash.h"
+#include "crypto/pubkey.h"
 #include "crypto/random.h"
 #include "lp2p/err.h"
 
@@ -94,7 +96,8 @@ static void test_hkdf_rfc5869(void **state)
                "1a96c8");
 }
 
-/* Noise §4.3 HKDF, written out with HMAC, against lp2p_hkdf2/3 (which use OpenSSL's KDF). */
+/* Noise §4.3 HKDF, written out with OpenSSL's HMAC and checked against OpenSSL's RFC 5869
+ * KDF, against lp2p_hkdf2/3 (our own HMAC on a fetched SHA-256). */
 static void test_noise_hkdf_matches_definition(void **state)
 {
     uint8_t ck[32], ikm[32], temp[32], o1[32], o2[32], o3[32], buf[33];
@@ -118,6 +121,11 @@ static void test_noise_hkdf_matches_definition(void **state)
         assert_memory_equal(a, o1, 32);
         assert_memory_equal(b, o2, 32);
         assert_memory_equal(c, o3, 32);
+        uint8_t okm[96]; /* RFC 5869 with salt = ck and no info is the same function */
+        assert_int_equal(lp2p_hkdf_sha256(ck, 32, ikm, ikmlen, NULL, 0, okm, 96), 0);
+        assert_memory_equal(okm, o1, 32);
+        assert_memory_equal(okm + 32, o2, 32);
+        assert_memory_equal(okm + 64, o3, 32);
         /* Output aliasing the chaining key, as MixKey does. */
         uint8_t ck2[32];
         memcpy(ck2, ck, 32);
@@ -259,6 +267,40 @@ static void test_x25519_rfc7748(void **state)
     lp2p_x25519_wipe(&bob);
 }
 
+/* One key against several peers in turn, and several keys against one peer: the results
+ * equal each peer's own view (the peer's public key object is reused between calls). */
+static void test_x25519_many_peers(void **state)
+{
+    enum { N = 4 };
+    lp2p_x25519_key k[N];
+    memset(k, 0, sizeof(k));
+    uint8_t priv[32];
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < 32; j++)
+            priv[j] = (uint8_t)(17 * i + 3 * j + 1);
+        assert_int_equal(lp2p_x25519_from_private(&k[i], priv), 0);
+    }
+    uint8_t s[N][N][32];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++)
+                assert_int_equal(lp2p_x25519_dh(&k[i], k[j].pub, s[i][j]), 0);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++) {
+                assert_memory_equal(s[i][j], s[j][i], 32);
+                if (j != i)
+                    assert_memory_not_equal(s[i][j], s[i][i], 32);
+            }
+    }
+    /* A refused small-order key in between does not poison the next DH. */
+    uint8_t zero[32] = {0}, again[32];
+    assert_int_equal(lp2p_x25519_dh(&k[0], zero, again), LP2P_ERR_CRYPTO);
+    assert_int_equal(lp2p_x25519_dh(&k[0], k[1].pub, again), 0);
+    assert_memory_equal(again, s[1][0], 32);
+    for (int i = 0; i < N; i++)
+        lp2p_x25519_wipe(&k[i]);
+}
+
 static void test_x25519_keygen_and_random(void **state)
 {
     lp2p_x25519_key a = {0}, b = {0};
@@ -282,6 +324,46 @@ static void test_x25519_keygen_and_random(void **state)
     assert_int_equal(lp2p_random_bytes(r1, 0), 0);
 }
 
+/* A verified (key, message, signature) is remembered: the same triple passes again, and no
+ * neighbour of it does, even one with the same bytes split differently between the parts. */
+static void test_verify_cache_is_exact(void **state)
+{
+    uint8_t pk[33], sig[65], msg[2] = {0x72};
+    unhex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", pk, 32);
+    unhex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+          "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+          sig, 64);
+    for (int round = 0; round < 2; round++) /* the second round is answered from the cache */
+        assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, msg, 1, sig, 64), 0);
+
+    uint8_t m2[2] = {0x73};
+    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, m2, 1, sig, 64),
+                     LP2P_ERR_AUTH);
+    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, msg, 0, sig, 64),
+                     LP2P_ERR_AUTH);
+    uint8_t s2[64];
+    memcpy(s2, sig, 64);
+    s2[10] ^= 1;
+    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, msg, 1, s2, 64),
+                     LP2P_ERR_AUTH);
+    uint8_t k2[32];
+    memcpy(k2, pk, 32);
+    k2[0] ^= 1;
+    assert_int_not_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, k2, 32, msg, 1, sig, 64), 0);
+    /* Another key type over the same bytes. */
+    assert_int_not_equal(lp2p_crypto_pubkey_verify(LP2P_PK_SECP256K1, pk, 32, msg, 1, sig, 64), 0);
+    /* The signature's last byte moved into the message: the same concatenation. */
+    uint8_t shifted[2] = {sig[63], 0x72};
+    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, shifted, 2, sig, 63),
+                     LP2P_ERR_AUTH);
+    /* The signature's first byte moved onto the key. */
+    pk[32] = sig[0];
+    assert_int_not_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 33, msg, 1, sig + 1, 63),
+                         0);
+    /* The original still passes after all those failures. */
+    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, msg, 1, sig, 64), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,7 +374,9 @@ int main(void)
         cmocka_unit_test(test_chachapoly_rfc8439_282),
         cmocka_unit_test(test_chachapoly_rfc8439_a5_noise_nonce),
         cmocka_unit_test(test_x25519_rfc7748),
+        cmocka_unit_test(test_x25519_many_peers),
         cmocka_unit_test(test_x25519_keygen_and_random),
+        cmocka_unit_test(test_verify_cache_is_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
