@@ -259,12 +259,13 @@ static void drop_record(lp2p_identify_info *info)
 int lp2p_identify_verify(lp2p_identify_info *info, const lp2p_peer_id *remote,
                          const lp2p_trace *trace)
 {
+    /* The peer's name is needed only for a warning: spelled out there, not per connection. */
     char idstr[LP2P_PEER_ID_STR_MAX] = "?";
-    lp2p_peer_id_to_string(remote, idstr, sizeof(idstr));
     if (info->public_key) {
         lp2p_peer_id from_key;
         int rc = lp2p_peer_id_from_pubkey(info->public_key, info->public_key_len, &from_key);
         if (rc < 0 || !lp2p_peer_id_equal(&from_key, remote)) {
+            lp2p_peer_id_to_string(remote, idstr, sizeof(idstr));
             lp2p_emit(trace, LP2P_WARN, "identify_key_mismatch", LF_S("peer", idstr),
                       LF_S("reason", rc < 0 ? "bad public key" : "key is not the peer's"));
             return LP2P_ERR_PEER_ID_MISMATCH;
@@ -278,6 +279,7 @@ int lp2p_identify_verify(lp2p_identify_info *info, const lp2p_peer_id *remote,
     memset(&rec, 0, sizeof(rec));
     int rc = lp2p_peer_record_open(info->signed_peer_record, info->signed_peer_record_len, &rec);
     if (rc < 0 || !lp2p_peer_id_equal(&rec.peer, remote)) {
+        lp2p_peer_id_to_string(remote, idstr, sizeof(idstr));
         lp2p_emit(trace, LP2P_WARN, "identify_bad_record", LF_S("peer", idstr),
                   LF_S("reason", rc < 0 ? lp2p_strerror(rc) : "record of another peer"));
         if (rc >= 0)
