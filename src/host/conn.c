@@ -300,7 +300,8 @@ void lp2p__conn_mark_dirty(lp2p_conn *c)
     lp2p_list_insert_tail(&c->host->dirty, &c->dirty_link);
 }
 
-#define CONN_SYNC_BATCHES 8 /* batches one pull may write straight through (conn_pull) */
+/* Full batches one loop turn may hand on while the socket takes each at once. */
+#define CONN_SYNC_BATCHES 8
 #define SEND_FRAMES       8 /* Data frames per seal: 8 × 64 KiB covers the stream's chunk */
 
 long lp2p__conn_send_stream(lp2p_conn *c, lp2p_yamux_stream *ys, const uint8_t *p, size_t n)
@@ -355,10 +356,11 @@ static int conn_write(lp2p_conn *c)
 }
 
 /* The batch in c->wire reached the transport's mark: hands it on. 1 when sealing may go on
- * at once: the transport took it all (TCP's try-write), so c->wire is the same buffer, still
- * warm, and this loop iteration's budget of such batches lasts (one busy connection must not
- * keep the loop from its reads and the others). 0 when the rest waits: for on_writable
- * (congested) or, after a full batch, for the next iteration (staged); also when c failed. */
+ * at once: the transport took it all and gave the buffer back (TCP, when libuv wrote it
+ * inside uv_write), so c->wire is the same buffer, still warm, and this loop turn's budget
+ * of such batches lasts (one busy connection must not keep the loop from its reads and the
+ * others). 0 when the rest waits: for on_writable (congested) or, after a full batch, for
+ * the next turn (staged); also when c failed. */
 static int conn_hand_on(lp2p_conn *c)
 {
     if (lp2p_buf_size(&c->wire) == 0 || conn_write(c) < 0)

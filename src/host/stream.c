@@ -219,9 +219,9 @@ static int stream_queued(lp2p_stream *s)
 /* A write to a stream with nothing queued, while the connection would pull it at once, is
  * sealed straight from the caller's bytes, one quantum at a time while there is room: what
  * the queue then the pull would do, without copying the payload into the queue first (that
- * copy was 16% of a bulk sender's instructions). Returns the bytes sealed or a negative
- * lp2p_err (s was reset). */
-static long write_through(lp2p_stream *s, const uint8_t *p, size_t n)
+ * copy was 16% of a bulk sender's instructions). Returns the bytes sealed. A failure resets
+ * s (or closed its connection), as it would have when the pull met it. */
+static size_t write_through(lp2p_stream *s, const uint8_t *p, size_t n)
 {
     lp2p_conn *c = s->conn;
     size_t sent = 0;
@@ -231,30 +231,25 @@ static long write_through(lp2p_stream *s, const uint8_t *p, size_t n)
         if (w < 0) {
             if (c->stage != CONN_CLOSED)
                 lp2p_stream_reset(s);
-            return w;
+            break;
         }
         sent += (size_t)w;
         lp2p__conn_mark_dirty(c); /* the ciphertext goes to the transport at the next flush */
-        if ((size_t)w < want)
-            break; /* the window is shut: the rest waits in the queue for on_writable */
-        if (s->closed)
-            break;
+        if ((size_t)w < want || s->closed)
+            break; /* a shut window: the rest waits in the queue for on_writable */
     }
-    return (long)sent;
+    return sent;
 }
 
 int lp2p_stream_write(lp2p_stream *s, const void *p, size_t n)
 {
     if (s->closed || s->want_fin)
         return LP2P_ERR_STATE;
-    long sent = write_through(s, p, n);
-    if (sent < 0)
-        return (int)sent;
-    if ((size_t)sent == n)
+    size_t sent = write_through(s, p, n);
+    /* Closed meanwhile: on_close reports it, as it does for bytes that were queued. */
+    if (sent == n || s->closed)
         return 0;
-    if (s->closed)
-        return LP2P_ERR_STATE;
-    int rc = queue_append(s, (const uint8_t *)p + sent, n - (size_t)sent);
+    int rc = queue_append(s, (const uint8_t *)p + sent, n - sent);
     return rc < 0 ? rc : stream_queued(s);
 }
 
