@@ -300,7 +300,9 @@ void lp2p__conn_mark_dirty(lp2p_conn *c)
     lp2p_list_insert_tail(&c->host->dirty, &c->dirty_link);
 }
 
-#define SEND_FRAMES 8 /* Data frames per seal: 8 × 64 KiB covers the stream's chunk */
+/* Full batches one loop turn may hand on while the socket takes each at once. */
+#define CONN_SYNC_BATCHES 8
+#define SEND_FRAMES       8 /* Data frames per seal: 8 × 64 KiB covers the stream's chunk */
 
 long lp2p__conn_send_stream(lp2p_conn *c, lp2p_yamux_stream *ys, const uint8_t *p, size_t n)
 {
@@ -353,6 +355,33 @@ static int conn_write(lp2p_conn *c)
     return 0;
 }
 
+/* The batch in c->wire reached the transport's mark: hands it on. 1 when sealing may go on
+ * at once: the transport took it all and gave the buffer back (TCP, when libuv wrote it
+ * inside uv_write), so c->wire is the same buffer, still warm, and this loop turn's budget
+ * of such batches lasts (one busy connection must not keep the loop from its reads and the
+ * others). 0 when the rest waits: for on_writable (congested) or, after a full batch, for
+ * the next turn (staged); also when c failed. */
+static int conn_hand_on(lp2p_conn *c)
+{
+    if (lp2p_buf_size(&c->wire) == 0 || conn_write(c) < 0)
+        return 0;
+    if (!c->t || lp2p_transport_congested(c->t))
+        return 0;
+    if (lp2p_transport_pending(c->t) == 0 && ++c->sync_batches < CONN_SYNC_BATCHES)
+        return 1;
+    /* One full batch per loop iteration otherwise: the next one goes after the loop's I/O,
+     * when the write has completed and its buffer is back as the transport's spare (pulling
+     * on at once put each batch in a fresh, cold buffer: page faults). */
+    c->staging_full = 1;
+    lp2p_list_insert_tail(&c->host->staged, &c->staged_link);
+    return 0;
+}
+
+static int conn_full(const lp2p_conn *c)
+{
+    return lp2p_transport_pending(c->t) + lp2p_buf_size(&c->wire) >= c->t->high_water;
+}
+
 /* The pull. The one test of "can the connection take more?" is the transport's own
  * high-water mark, counting the ciphertext not yet handed on: streams are sealed one
  * quantum at a time while there is room; with none, the ciphertext goes to the transport,
@@ -363,23 +392,23 @@ static int conn_write(lp2p_conn *c)
 static void conn_pull(lp2p_conn *c, int may_write)
 {
     while (!lp2p_list_empty(&c->sendq) && c->stage == CONN_READY && c->t && !c->staging_full) {
-        if (lp2p_transport_pending(c->t) + lp2p_buf_size(&c->wire) >= c->t->high_water) {
-            if (!may_write || lp2p_buf_size(&c->wire) == 0 || conn_write(c) < 0)
+        if (conn_full(c)) {
+            if (!may_write || !conn_hand_on(c))
                 return;
-            if (!c->t || lp2p_transport_congested(c->t))
-                return;
-            /* One full batch per loop iteration: the next one goes after the loop's I/O,
-             * when the write has completed and its buffer is back as the transport's spare
-             * (pulling on at once put each batch in a fresh, cold buffer: page faults). */
-            c->staging_full = 1;
-            lp2p_list_insert_tail(&c->host->staged, &c->staged_link);
-            return;
+            continue;
         }
         lp2p_stream *s = lp2p_container_of(c->sendq.next, lp2p_stream, slink);
         lp2p_list_remove(&s->slink);
         s->scheduled = 0;
         lp2p__stream_emit(s);
     }
+}
+
+int lp2p__conn_make_room(lp2p_conn *c)
+{
+    if (c->stage != CONN_READY || !c->t || c->staging_full || !lp2p_list_empty(&c->sendq))
+        return 0;
+    return !conn_full(c) || (conn_hand_on(c) && c->stage == CONN_READY && c->t);
 }
 
 void lp2p__conn_pull(lp2p_conn *c)
@@ -406,6 +435,7 @@ void lp2p__conn_flush(lp2p_conn *c)
             }
         }
     }
+    c->sync_batches = 0; /* the loop's I/O comes next: a fresh budget for the next turn */
     if (conn_write(c) < 0 || !c->t)
         return;
     if (!c->read_paused && lp2p_transport_pending(c->t) > c->t->high_water + CONN_READ_PAUSE) {

@@ -133,6 +133,7 @@ struct lp2p_conn {
     int punched;   /* made by a hole punch: its dial, or a SYN of the peer's its listener took */
     int relayed;
     int staging_full; /* on host->staged: wrote a full batch, pulled again after the I/O */
+    int sync_batches; /* full batches the transport took at once since the last flush */
     lp2p_list staged_link;
     int read_paused; /* transport reading stopped until on_writable (CONN_READ_PAUSE) */
     enum conn_stage stage;
@@ -228,6 +229,11 @@ void lp2p__conn_flush(lp2p_conn *c);
 /* The same pull into the ciphertext only, stopping where the transport has no room (from a
  * stream's write: the transport is written at the next flush). */
 void lp2p__conn_pull(lp2p_conn *c);
+/* 1 when a stream that has nothing queued may seal a write straight into the ciphertext, as
+ * the pull would at once: the connection is ready, no other stream waits (their turn and
+ * their SYNs' order stay), no full batch is staged and the transport has room, if need be
+ * after handing it a full batch that it takes at once (within the loop turn's budget). */
+int lp2p__conn_make_room(lp2p_conn *c);
 /* The loop's check hook: connections that wrote a full batch this iteration go on. */
 void lp2p__conn_resume_staged(lp2p_host *h);
 void lp2p__conn_arm_timer(lp2p_conn *c);

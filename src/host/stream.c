@@ -216,11 +216,40 @@ static int stream_queued(lp2p_stream *s)
     return 0;
 }
 
+/* A write to a stream with nothing queued, while the connection would pull it at once, is
+ * sealed straight from the caller's bytes, one quantum at a time while there is room: what
+ * the queue then the pull would do, without copying the payload into the queue first (that
+ * copy was 16% of a bulk sender's instructions). Returns the bytes sealed. A failure resets
+ * s (or closed its connection), as it would have when the pull met it. */
+static size_t write_through(lp2p_stream *s, const uint8_t *p, size_t n)
+{
+    lp2p_conn *c = s->conn;
+    size_t sent = 0;
+    while (sent < n && queued(s) == 0 && !s->scheduled && s->ys && lp2p__conn_make_room(c)) {
+        size_t want = n - sent < STREAM_QUANTUM ? n - sent : STREAM_QUANTUM;
+        long w = lp2p__conn_send_stream(c, s->ys, p + sent, want);
+        if (w < 0) {
+            if (c->stage != CONN_CLOSED)
+                lp2p_stream_reset(s);
+            break;
+        }
+        sent += (size_t)w;
+        lp2p__conn_mark_dirty(c); /* the ciphertext goes to the transport at the next flush */
+        if ((size_t)w < want || s->closed)
+            break; /* a shut window: the rest waits in the queue for on_writable */
+    }
+    return sent;
+}
+
 int lp2p_stream_write(lp2p_stream *s, const void *p, size_t n)
 {
     if (s->closed || s->want_fin)
         return LP2P_ERR_STATE;
-    int rc = queue_append(s, p, n);
+    size_t sent = write_through(s, p, n);
+    /* Closed meanwhile: on_close reports it, as it does for bytes that were queued. */
+    if (sent == n || s->closed)
+        return 0;
+    int rc = queue_append(s, (const uint8_t *)p + sent, n - sent);
     return rc < 0 ? rc : stream_queued(s);
 }
 

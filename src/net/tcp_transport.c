@@ -266,6 +266,16 @@ static int tcp_write(lp2p_transport *bt, lp2p_buf *b)
         free(w);
         return LP2P_ERR_IO;
     }
+    if (t->tcp.write_queue_size == 0) {
+        /* libuv wrote it all at once (or failed, which on_write_done reports) and is done
+         * with the bytes: the caller gets its own buffer back, still in cache, for its next
+         * batch, and the request keeps the spare for on_write_done to return to the pool.
+         * (A uv_try_write first would write twice after an error: SIGPIPE.) */
+        lp2p_buf spare = *b;
+        *b = w->data;
+        w->data = spare;
+        lp2p_buf_clear(b);
+    }
     if (t->tcp.write_queue_size >= t->base.high_water)
         t->above_high = 1;
     return 0;

@@ -5,7 +5,8 @@
  * Writes move the caller's lp2p_buf into the uv_write request (no copy) and give back a
  * spare, already-allocated buffer from a small pool that the sockets of one thread share,
  * so a connection that flushes every loop iteration does not fault in fresh pages each
- * time. pending() is libuv's write queue: bytes the kernel has not taken yet. */
+ * time; when libuv wrote the bytes at once the caller gets its own buffer back instead.
+ * pending() is libuv's write queue: bytes the kernel has not taken yet. */
 #ifndef LP2P_NET_TCP_TRANSPORT_H
 #define LP2P_NET_TCP_TRANSPORT_H
 

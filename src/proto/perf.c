@@ -5,8 +5,9 @@
 
 #include "lp2p/err.h"
 
-/* Upload/download payload; content is irrelevant to the protocol. */
-static const uint8_t zeros[LP2P_PERF_CHUNK_MAX];
+/* Upload/download payload; content is irrelevant to the protocol. Never written, and not
+ * const so it lives in .bss (zero pages) rather than as 256 KiB of .rodata in the binary. */
+static uint8_t zeros[LP2P_PERF_CHUNK_MAX];
 
 static size_t clamp_chunk(size_t chunk)
 {

@@ -28,8 +28,10 @@
 #include "util/buf.h"
 #include "util/trace.h"
 
-#define LP2P_PERF_PROTO     "/perf/1.0.0"
-#define LP2P_PERF_CHUNK_MAX 65536
+#define LP2P_PERF_PROTO "/perf/1.0.0"
+/* One write of the payload: a stream seals a write to an idle stream at once, so a chunk of
+ * four full Noise frames' worth leaves one short frame per chunk rather than one per 64 KiB. */
+#define LP2P_PERF_CHUNK_MAX (256u << 10)
 
 typedef enum lp2p_perf_action {
     LP2P_PERF_WRITE = 0,       /* write chunk, then report with _sent */

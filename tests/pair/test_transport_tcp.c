@@ -255,6 +255,54 @@ static void test_pending_pause_and_writable(void **state)
     pair_down(&p);
 }
 
+/* A write the socket takes at once hands the caller its own buffer back, emptied (the next
+ * batch is sealed into memory still in cache); a write that has to wait keeps the bytes
+ * in the transport and gives the caller another buffer. Both arrive in order. */
+static void test_taken_write_returns_the_buffer(void **state)
+{
+    pair p;
+    pair_up(&p, NULL);
+    recorder *srv = &p.acc.rec[0];
+    lp2p_buf b;
+    lp2p_buf_init(&b);
+    for (uint32_t i = 0; i < 4096; i++)
+        lp2p_buf_append(&b, &(uint8_t){(uint8_t)i}, 1);
+    const uint8_t *mine = b.data;
+    size_t cap = b.cap;
+    assert_int_equal(lp2p_transport_write(p.dialer.t, &b), 0);
+    assert_int_equal(lp2p_transport_pending(p.dialer.t), 0);
+    assert_int_equal(lp2p_buf_size(&b), 0);
+    assert_ptr_equal(b.data, mine);
+    assert_int_equal(b.cap, cap);
+    assert_true(RUN_UNTIL(lp2p_buf_size(&srv->got) == 4096, 2000));
+    for (uint32_t i = 0; i < 4096; i++)
+        assert_int_equal(lp2p_buf_head(&srv->got)[i], (uint8_t)i);
+
+    /* the receiver stops reading: the kernel buffers fill and a write waits in the queue */
+    lp2p_transport_pause_read(srv->t, 1);
+    uint32_t seq = 0;
+    size_t sent = 0;
+    while (lp2p_transport_pending(p.dialer.t) == 0 && sent < (256u << 20)) {
+        rec_write_pattern(&p.dialer, 256u << 10, &seq);
+        sent += 256u << 10;
+        uv_run(&g_loop, UV_RUN_NOWAIT);
+    }
+    assert_true(lp2p_transport_pending(p.dialer.t) > 0);
+    lp2p_buf_append(&b, "tail", 4);
+    mine = b.data;
+    assert_int_equal(lp2p_transport_write(p.dialer.t, &b), 0);
+    assert_int_equal(lp2p_buf_size(&b), 0);
+    assert_ptr_not_equal(b.data, mine); /* moved into the queued request */
+    lp2p_buf_free(&b);
+    lp2p_transport_pause_read(srv->t, 0);
+    assert_true(RUN_UNTIL(lp2p_buf_size(&srv->got) == 4096 + sent + 4, 10000));
+    const uint8_t *g = lp2p_buf_head(&srv->got) + 4096;
+    for (size_t i = 0; i < sent; i++)
+        assert_int_equal(g[i], (uint8_t)((uint32_t)i * 7u));
+    assert_memory_equal(g + sent, "tail", 4);
+    pair_down(&p);
+}
+
 /* shutdown is a half-close: the peer sees EOF and can still answer. */
 static void test_shutdown_half_close(void **state)
 {
@@ -320,6 +368,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_listener_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_again_beside_time_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_pause_and_writable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_taken_write_returns_the_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_half_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_reaches_the_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dial_refused, setup, teardown),
