@@ -438,6 +438,9 @@ void lp2p__conn_flush(lp2p_conn *c)
     c->sync_batches = 0; /* the loop's I/O comes next: a fresh budget for the next turn */
     if (conn_write(c) < 0 || !c->t)
         return;
+    if (lp2p_buf_size(&c->wire) == 0 && c->wire.cap && lp2p_list_empty(&c->sendq) &&
+        !c->staging_full)
+        lp2p_buf_free(&c->wire); /* nothing more to seal: hold no buffer (a burst keeps it) */
     if (!c->read_paused && lp2p_transport_pending(c->t) > c->t->high_water + CONN_READ_PAUSE) {
         /* Output we cannot hand on grows with what the peer sends and it does not read
          * (e.g. PING replies): stop reading until the transport drains (on_writable). */

@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define READ_BUF      (256u << 10)
-#define SPARE_MAX_CAP (8u << 20)
-#define SPARE_BUFS    4
+#define READ_BUF          (256u << 10)
+#define SPARE_MAX_CAP     (8u << 20)
+#define SPARE_BUFS        4
+#define TCP_GIVE_BACK_MIN (64u << 10) /* a bulk batch: its buffer is worth giving back warm */
 
 typedef struct tcp_transport {
     lp2p_transport base;
@@ -65,6 +66,8 @@ static _Thread_local size_t t_live; /* TCP transports of this thread */
 
 static void spare_put(lp2p_buf *b)
 {
+    if (b->cap == 0)
+        return; /* nothing to keep */
     if (t_nspare < SPARE_BUFS && b->cap <= SPARE_MAX_CAP) {
         lp2p_buf_clear(b);
         t_spare[t_nspare++] = *b;
@@ -258,7 +261,7 @@ static int tcp_write(lp2p_transport *bt, lp2p_buf *b)
         return LP2P_ERR_NOMEM;
     w->t = t;
     w->data = *b; /* move the buffer into the request: no copy */
-    spare_take(b);
+    lp2p_buf_init(b);
     uv_buf_t ub = uv_buf_init((char *)lp2p_buf_head(&w->data), (unsigned)n);
     int rc = uv_write(&w->req, (uv_stream_t *)&t->tcp, &ub, 1, on_write_done);
     if (rc < 0) {
@@ -266,15 +269,17 @@ static int tcp_write(lp2p_transport *bt, lp2p_buf *b)
         free(w);
         return LP2P_ERR_IO;
     }
-    if (t->tcp.write_queue_size == 0) {
-        /* libuv wrote it all at once (or failed, which on_write_done reports) and is done
-         * with the bytes: the caller gets its own buffer back, still in cache, for its next
-         * batch, and the request keeps the spare for on_write_done to return to the pool.
-         * (A uv_try_write first would write twice after an error: SIGPIPE.) */
-        lp2p_buf spare = *b;
+    if (t->tcp.write_queue_size != 0) {
+        spare_take(b); /* a busy writer: a warm spare for its next batch */
+    } else if (w->data.cap >= TCP_GIVE_BACK_MIN) {
+        /* libuv wrote a bulk batch all at once (or failed, which on_write_done reports)
+         * and is done with the bytes: the caller gets its own buffer back, still in cache,
+         * for its next batch. (A uv_try_write first would write twice after an error:
+         * SIGPIPE.) A small write leaves the caller no buffer at all: an idle connection
+         * holds none (10,000 of them at a relay). */
         *b = w->data;
-        w->data = spare;
         lp2p_buf_clear(b);
+        lp2p_buf_init(&w->data);
     }
     if (t->tcp.write_queue_size >= t->base.high_water)
         t->above_high = 1;

@@ -118,6 +118,11 @@ static void test_write_backpressure_and_resume(void **state)
     assert_true(RUN_UNTIL(g_sink.checked == total, 10000));
     assert_false(g_sink.mismatch);
     assert_int_equal(lp2p_stream_pending(w.s), 0);
+    /* Drained and idle: the connection keeps no ciphertext buffer (issue 13: an idle
+     * connection holds no write buffer; 10,000 of them at a relay add up). */
+    run_for(50);
+    assert_int_equal(g_ca->wire.cap, 0);
+    assert_int_equal(g_cb->wire.cap, 0);
     lp2p_stream_reset(w.s);
     assert_true(RUN_UNTIL(w.closed, 2000));
     sr_free(&w);
