@@ -28,6 +28,10 @@ case "$build" in /*) ;; *) build="$root/$build" ;; esac
 REPS="${BENCH_REPS:-3}"
 NRSV="${BENCH_RELAY_RSV:-10000}"
 NCIRC="${BENCH_RELAY_CIRCUITS:-2000}"
+# Circuits ride CPEERS source and CPEERS target connections: at most ~63 streams each at the
+# default budget, which refuses a stream past 32 MiB of windows per connection (128 × 256 KiB).
+CPEERS=$(((NCIRC + 62) / 63))
+[ "$CPEERS" -ge 8 ] || CPEERS=8
 MIB="${BENCH_RELAY_MIB:-16}"
 BYTES=$((MIB * 1024 * 1024))
 JS_MIB="${BENCH_RELAY_JS_MIB:-2}"
@@ -159,7 +163,8 @@ for r in $(seq "$REPS"); do
   RADDR="$(wait_addr "$tmp/circ$r.log")"
   sleep 0.3
   idle="$(rss_kb "$RPID")"
-  bench_hold "circ$r" circuits "$RADDR" "$NCIRC" --targets 8 --peers 8 --ip 127.0.5.1 --ips 4 --hold 120
+  bench_hold "circ$r" circuits "$RADDR" "$NCIRC" --targets "$CPEERS" --peers "$CPEERS" --ip 127.0.5.1 \
+    --ips 4 --hold 120
   sleep 0.5
   held="$(rss_kb "$RPID")"
   ok="$(field ok <"$tmp/circ$r.out")"
@@ -168,10 +173,10 @@ for r in $(seq "$REPS"); do
   stop_pid "$RPID"
   [ "$ok" = "$NCIRC" ] || die "only $ok of $NCIRC circuits: $(cat "$tmp/circ$r.out")"
   c_idle+=("$idle") c_held+=("$held") c_ok+=("$ok")
-  # 16 connections carry the circuits: their share (per-connection cost from part 1) is
-  # taken out
+  # 2 × CPEERS connections carry the circuits: their share (per-connection cost from part 1)
+  # is taken out
   c_per+=("$(awk -v a="$held" -v b="$idle" -v n="$NCIRC" -v pc="$(median "${r_per_conn[@]}")" \
-    'BEGIN{ printf "%.2f", (a - b - 16*pc)/n }')")
+    -v nc="$((2 * CPEERS))" 'BEGIN{ printf "%.2f", (a - b - nc*pc)/n }')")
   log "circuits run $r: idle $idle KiB, $ok circuits $held KiB (${c_per[-1]} KiB each), set up in ${c_secs[-1]} s"
 done
 
