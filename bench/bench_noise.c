@@ -1,8 +1,8 @@
 /* Noise in-process: full XX handshakes per second (both sides, with Ed25519 identity
  * signatures and checks), the same the way a host runs them (each side's static key and its
- * signature made once, noise_static.h; the peer's verified signature remembered,
- * noise_seen.h: three DHs and one key generation per side), and transport encrypt / decrypt
- * throughput at full 65519-byte frames. No I/O: this is the CPU ceiling of the secure
+ * signature made once, noise_static.h; the peer's verified signature remembered by the
+ * crypto layer, crypto/pubkey.h: three DHs and one key generation per side), and transport encrypt
+ * / decrypt throughput at full 65519-byte frames. No I/O: this is the CPU ceiling of the secure
  * channel.
  *
  *   bench_noise [seconds-per-measurement]      (default 2)
@@ -16,7 +16,6 @@
 #include "crypto/random.h"
 #include "lp2p/identity.h"
 #include "proto/noise.h"
-#include "proto/noise_seen.h"
 #include "proto/noise_static.h"
 #include "util/log.h"
 
@@ -29,28 +28,18 @@ static double now_s(void)
 
 static const char *const MUX[] = {"/yamux/1.0.0"};
 
-/* One side's long-lived state in a host; all NULL = a fresh static key per session. */
-typedef struct side {
-    const lp2p_noise_static *st;
-    lp2p_noise_seen *seen;
-} side;
-
-static void handshake_with(lp2p_keypair *ik, lp2p_keypair *rk, const side *is, const side *rs,
-                           lp2p_noise **ini, lp2p_noise **rsp)
+/* ist/rst: each side's long-lived static key in a host; NULL = a fresh one per session. */
+static void handshake_with(lp2p_keypair *ik, lp2p_keypair *rk, const lp2p_noise_static *ist,
+                           const lp2p_noise_static *rst, lp2p_noise **ini, lp2p_noise **rsp)
 {
     lp2p_noise_config ic = {.rng = LP2P_RNG_OPENSSL,
                             .identity = ik,
                             .initiator = 1,
                             .muxers = MUX,
                             .nmuxers = 1,
-                            .shared_static = is->st,
-                            .seen = is->seen};
-    lp2p_noise_config rc = {.rng = LP2P_RNG_OPENSSL,
-                            .identity = rk,
-                            .muxers = MUX,
-                            .nmuxers = 1,
-                            .shared_static = rs->st,
-                            .seen = rs->seen};
+                            .shared_static = ist};
+    lp2p_noise_config rc = {
+        .rng = LP2P_RNG_OPENSSL, .identity = rk, .muxers = MUX, .nmuxers = 1, .shared_static = rst};
     size_t used;
     if (lp2p_noise_new(&ic, ini) || lp2p_noise_new(&rc, rsp) || lp2p_noise_start(*ini))
         abort();
@@ -68,8 +57,7 @@ static void handshake_with(lp2p_keypair *ik, lp2p_keypair *rk, const side *is, c
 
 static void handshake(lp2p_keypair *ik, lp2p_keypair *rk, lp2p_noise **ini, lp2p_noise **rsp)
 {
-    static const side none = {0};
-    handshake_with(ik, rk, &none, &none, ini, rsp);
+    handshake_with(ik, rk, NULL, NULL, ini, rsp);
 }
 
 int main(int argc, char **argv)
@@ -97,15 +85,14 @@ int main(int argc, char **argv)
 
     /* The host's path: static keys signed once, verified signatures remembered. */
     lp2p_noise_static ist = {0}, rst = {0};
-    side is = {&ist, lp2p_noise_seen_new()}, rs = {&rst, lp2p_noise_seen_new()};
     if (lp2p_noise_static_init(&ist, ik, &LP2P_RNG_OPENSSL) ||
-        lp2p_noise_static_init(&rst, rk, &LP2P_RNG_OPENSSL) || !is.seen || !rs.seen)
+        lp2p_noise_static_init(&rst, rk, &LP2P_RNG_OPENSSL))
         return 1;
     long hs2 = 0;
     t0 = now_s();
     do {
         lp2p_noise *a, *b;
-        handshake_with(ik, rk, &is, &rs, &a, &b);
+        handshake_with(ik, rk, &ist, &rst, &a, &b);
         lp2p_noise_del(a);
         lp2p_noise_del(b);
         hs2++;
@@ -114,8 +101,6 @@ int main(int argc, char **argv)
     printf("handshakes/s, host path (static keys once, signatures remembered): %.0f\n", host_rate);
     lp2p_noise_static_wipe(&ist);
     lp2p_noise_static_wipe(&rst);
-    lp2p_noise_seen_del(is.seen);
-    lp2p_noise_seen_del(rs.seen);
 
     lp2p_noise *a, *b;
     handshake(ik, rk, &a, &b);

@@ -148,12 +148,13 @@ int lp2p_crypto_pubkey_check(int type, const uint8_t *data, size_t dlen)
 /* Signatures this thread has verified: a direct-mapped table of SHA-256(tag ‖ type ‖
  * |key| ‖ key ‖ |sig| ‖ sig ‖ msg) over the (key, signature, message) triples that checked
  * out. A peer that connects again sends the same signed peer record in identify (and the
- * same Noise identity signature, see proto/noise_seen.h): a hit skips an Ed25519
- * verification (~40 µs), 38% of each side's instructions for a connection with identify.
- * Safe for the reasons noise_seen.h gives: verification is a deterministic function of the
+ * same Noise identity signature over its static key, proto/noise_static.h): a hit skips an
+ * Ed25519 verification (~40 µs), 38% of each side's instructions for a connection with
+ * identify. Safe (docs/decisions.md): verification is a deterministic function of the
  * triple, only successes are entered, and a hit needs the same digest (the lengths make the
- * encoding injective), i.e. the same bytes. Bounded: the slots are overwritten, a miss only
- * costs the verification. */
+ * encoding injective), i.e. the same bytes; for Noise, what the handshake proves about the
+ * static key is unchanged, since the DHs still need its private half. Bounded: the slots are
+ * overwritten, a miss only costs the verification. */
 #define VERIFIED_SLOTS 256 /* 8 KiB per thread */
 static _Thread_local uint8_t t_verified[VERIFIED_SLOTS][LP2P_SHA256_LEN];
 static _Thread_local uint8_t t_verified_used[VERIFIED_SLOTS];

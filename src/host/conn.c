@@ -492,10 +492,7 @@ static int conn_start_noise(lp2p_conn *c)
     /* Made on first use; a failure only means this session signs its own key. */
     if (!h->noise_static.ready)
         (void)lp2p_noise_static_init(&h->noise_static, h->cfg.identity, &nc.rng);
-    if (!h->noise_seen)
-        h->noise_seen = lp2p_noise_seen_new();
     nc.shared_static = h->noise_static.ready ? &h->noise_static : NULL;
-    nc.seen = h->noise_seen;
     nc.spare_ephemeral = &h->spare_e;
     if (h->noise_sessions < 2)
         h->noise_sessions++;

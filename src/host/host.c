@@ -34,7 +34,6 @@ void lp2p__host_free(lp2p_host *h)
     lp2p_relay_quota_del(h->relay_quota);
     lp2p_noise_static_wipe(&h->noise_static);
     lp2p_x25519_wipe(&h->spare_e);
-    lp2p_noise_seen_del(h->noise_seen);
     lp2p_buf_free(&h->spr);
     lp2p_buf_free(&h->spr_addrs);
     free(h);

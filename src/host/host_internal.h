@@ -96,10 +96,9 @@ struct lp2p_host {
     lp2p_list mem_starved;   /* connections with window grants withheld by the budget */
     uint64_t mem_refused;    /* streams the budget refused (counted for lp2p_host_memory) */
     uint64_t mem_cut;        /* window grants the budget cut or withheld */
-    /* Kept across Noise handshakes, made on the first one (proto/noise_static.h,
-     * proto/noise_seen.h): our static key with its signature, and peers' verified ones. */
+    /* Kept across Noise handshakes, made on the first one (proto/noise_static.h): our
+     * static key with its signature. */
     lp2p_noise_static noise_static;
-    lp2p_noise_seen *noise_seen;
     lp2p_x25519_key spare_e; /* next handshake's ephemeral key, made after a flush (host.c) */
     unsigned noise_sessions; /* handshakes started (saturating): spare_e only from the second */
     /* Our signed peer record as last sealed, and the addresses it covers (each a u16 length

@@ -18,7 +18,6 @@ struct lp2p_noise {
     lp2p_noise_xx xx;
     const lp2p_keypair *identity;
     const lp2p_noise_static *shared_static; /* borrowed; NULL = per-session key */
-    lp2p_noise_seen *seen;                  /* borrowed; may be NULL */
     int initiator;
     lp2p_trace trace;
     int has_expected;
@@ -108,7 +107,6 @@ int lp2p_noise_new(const lp2p_noise_config *c, lp2p_noise **out)
         rc = lp2p_noise_xx_init(&n->xx, n->initiator, NULL, 0, c->test_static_key,
                                 c->test_ephemeral_key, &c->rng);
     }
-    n->seen = c->seen;
     if (!rc && !c->test_ephemeral_key && c->spare_ephemeral && c->spare_ephemeral->pkey) {
         n->xx.e = *c->spare_ephemeral; /* moved: one owner, used once, wiped with the core */
         n->xx.e_given = 1;
@@ -269,20 +267,10 @@ static int check_payload(lp2p_noise *n, const uint8_t *data, size_t len)
     uint8_t msg[PREFIX_LEN + LP2P_X25519_LEN];
     memcpy(msg, LP2P_NOISE_SIG_PREFIX, PREFIX_LEN);
     memcpy(msg + PREFIX_LEN, n->xx.rs, LP2P_X25519_LEN);
-    /* A triple verified before needs no second verification (noise_seen.h says why that
-     * is safe); the key is still parsed below for the peer ID. */
-    uint8_t seen_d[LP2P_SHA256_LEN];
-    int have_d =
-        n->seen && lp2p_noise_seen_digest(p->identity_key.data, p->identity_key.len, n->xx.rs,
-                                          p->identity_sig.data, p->identity_sig.len, seen_d) == 0;
-    if (have_d && lp2p_noise_seen_has(n->seen, seen_d)) {
-        rc = 0;
-    } else {
-        rc = lp2p_pubkey_verify(p->identity_key.data, p->identity_key.len, msg, sizeof(msg),
-                                p->identity_sig.data, p->identity_sig.len);
-        if (rc == 0 && have_d)
-            lp2p_noise_seen_add(n->seen, seen_d);
-    }
+    /* A peer that reconnects with the same static key sends the same triple: the crypto
+     * layer's verified-signature cache answers it without a second verification. */
+    rc = lp2p_pubkey_verify(p->identity_key.data, p->identity_key.len, msg, sizeof(msg),
+                            p->identity_sig.data, p->identity_sig.len);
     if (rc) {
         rc = fail(n, LP2P_ERR_AUTH,
                   rc == LP2P_ERR_AUTH ? "identity signature over the static key is invalid"

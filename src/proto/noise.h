@@ -30,7 +30,6 @@
 #include <sys/uio.h>
 
 #include "lp2p/identity.h"
-#include "proto/noise_seen.h"
 #include "proto/noise_static.h"
 #include "util/buf.h"
 #include "util/rng.h"
@@ -54,10 +53,10 @@ typedef struct lp2p_noise_config {
     lp2p_rng rng;     /* required: the X25519 keys' randomness (LP2P_RNG_OPENSSL) */
     lp2p_trace trace; /* noise_error records (reason, code, role); zero = silent */
     /* Borrowed, may be NULL. shared_static: the host's long-lived static key and its
-     * signature (noise_static.h; NULL = a fresh key and signature for this session).
-     * seen: identity signatures verified before (noise_seen.h; NULL = verify each). */
+     * signature (noise_static.h; NULL = a fresh key and signature for this session). A
+     * peer's identity signature verified before is not verified again: the crypto layer
+     * remembers verified signatures (crypto/pubkey.h, lp2p_crypto_pubkey_verify). */
     const lp2p_noise_static *shared_static;
-    lp2p_noise_seen *seen;
     /* May be NULL or empty (pkey NULL). An ephemeral key pair the caller generated ahead of
      * time from its CSPRNG and never used: the core takes it (moves it out and zeroes
      * *spare_ephemeral), so key generation can run while the loop would otherwise wait. */

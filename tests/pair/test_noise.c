@@ -488,15 +488,13 @@ static void test_expected_peer_id(void **state)
     pair_free(&p);
 }
 
-/* msg2 from a bare responder with a chosen payload; returns the initiator's verdict. The
- * initiator checks signatures through `seen` (NULL: none). */
-static int initiator_verdict_seen(const uint8_t *payload, size_t plen, int flip_byte,
-                                  lp2p_noise_seen *seen)
+/* msg2 from a bare responder with a chosen payload; returns the initiator's verdict. */
+static int initiator_verdict(const uint8_t *payload, size_t plen, int flip_byte)
 {
     lp2p_keypair *ik;
     assert_int_equal(lp2p_keypair_generate(&ik), 0);
     lp2p_noise *ini;
-    lp2p_noise_config ic = {.rng = LP2P_RNG_OPENSSL, .identity = ik, .initiator = 1, .seen = seen};
+    lp2p_noise_config ic = {.rng = LP2P_RNG_OPENSSL, .identity = ik, .initiator = 1};
     assert_int_equal(lp2p_noise_new(&ic, &ini), 0);
     assert_int_equal(lp2p_noise_start(ini), 0);
     lp2p_noise_xx bare;
@@ -523,11 +521,6 @@ static int initiator_verdict_seen(const uint8_t *payload, size_t plen, int flip_
     lp2p_buf_free(&out);
     lp2p_buf_free(&pay);
     return rc;
-}
-
-static int initiator_verdict(const uint8_t *payload, size_t plen, int flip_byte)
-{
-    return initiator_verdict_seen(payload, plen, flip_byte, NULL);
 }
 
 /* Payload signed by kp over the static key static_pub (sig optionally corrupted). */
@@ -610,11 +603,11 @@ static void test_bad_signature_and_tampering(void **state)
     pair_free(&p);
 }
 
-/* The verified-signature cache never turns a bad signature into a good one: with the good
- * triple cached, the same identity and static key with a corrupted signature, or a good
- * signature over another static key, are still refused; the good triple is recorded only
- * after it verified. */
-static void test_seen_cache_does_not_mask_bad_signatures(void **state)
+/* The verified-signature cache (crypto/pubkey.c) never turns a bad signature into a good
+ * one: a bad signature is refused every time it comes; with the good triple cached, the same
+ * identity and static key with a corrupted signature, a good signature over another static
+ * key, or another identity presenting the cached signature are still refused. */
+static void test_verified_cache_does_not_mask_bad_signatures(void **state)
 {
     lp2p_keypair *rk;
     assert_int_equal(lp2p_keypair_generate(&rk), 0);
@@ -624,32 +617,26 @@ static void test_seen_cache_does_not_mask_bad_signatures(void **state)
     memset(s43, 0x43, 32);
     assert_int_equal(lp2p_x25519_from_private(&bare_s, s42), 0);
     assert_int_equal(lp2p_x25519_from_private(&other_s, s43), 0);
-    lp2p_noise_seen *seen = lp2p_noise_seen_new();
-    assert_non_null(seen);
-    uint8_t pl[256], sigmsg[56], sig[64], d[32];
-    size_t n, pkl;
-    const uint8_t *pk = lp2p_keypair_pubkey(rk, &pkl);
+    uint8_t pl[256], sigmsg[56], sig[64];
+    size_t n;
     memcpy(sigmsg, "noise-libp2p-static-key:", 24);
     memcpy(sigmsg + 24, bare_s.pub, 32);
     assert_int_equal(lp2p_keypair_sign(rk, sigmsg, 56, sig), 0);
-    assert_int_equal(lp2p_noise_seen_digest(pk, pkl, bare_s.pub, sig, 64, d), 0);
 
-    /* A bad signature first: refused and not recorded. */
+    /* A bad signature first, twice: refused both times (a failure is never remembered). */
     n = make_payload(rk, bare_s.pub, 1, 0, pl);
-    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), LP2P_ERR_AUTH);
-    assert_false(lp2p_noise_seen_has(seen, d));
-    /* The good triple: accepted and recorded. */
+    assert_int_equal(initiator_verdict(pl, n, -1), LP2P_ERR_AUTH);
+    assert_int_equal(initiator_verdict(pl, n, -1), LP2P_ERR_AUTH);
+    /* The good triple: accepted, and again (a hit). */
     n = make_payload(rk, bare_s.pub, 0, 0, pl);
-    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), 1);
-    assert_true(lp2p_noise_seen_has(seen, d));
-    /* Again (a hit): still accepted. */
-    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), 1);
+    assert_int_equal(initiator_verdict(pl, n, -1), 1);
+    assert_int_equal(initiator_verdict(pl, n, -1), 1);
     /* Same identity and static key, corrupted signature: refused despite the cached entry. */
     n = make_payload(rk, bare_s.pub, 1, 0, pl);
-    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), LP2P_ERR_AUTH);
+    assert_int_equal(initiator_verdict(pl, n, -1), LP2P_ERR_AUTH);
     /* A good signature over another static key than the one in the handshake. */
     n = make_payload(rk, other_s.pub, 0, 0, pl);
-    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), LP2P_ERR_AUTH);
+    assert_int_equal(initiator_verdict(pl, n, -1), LP2P_ERR_AUTH);
     /* Another identity presenting the cached signature bytes: refused. */
     lp2p_keypair *mk;
     assert_int_equal(lp2p_keypair_generate(&mk), 0);
@@ -662,17 +649,16 @@ static void test_seen_cache_does_not_mask_bad_signatures(void **state)
     p.identity_sig.data = sig;
     p.identity_sig.len = 64;
     n = lp2p__noise__noise_handshake_payload__pack(&p, pl);
-    assert_int_equal(initiator_verdict_seen(pl, n, -1, seen), LP2P_ERR_AUTH);
+    assert_int_equal(initiator_verdict(pl, n, -1), LP2P_ERR_AUTH);
     lp2p_keypair_del(mk);
-    lp2p_noise_seen_del(seen);
     lp2p_keypair_del(rk);
     lp2p_x25519_wipe(&bare_s);
     lp2p_x25519_wipe(&other_s);
 }
 
 /* A host's shared static key: every session presents the same static key with the
- * signature made once, the peer accepts it (the signature verifies the first time, then
- * comes from the peer's cache), and each session still has its own transport keys. */
+ * signature made once, the peer accepts it each time (the first time verified, then from
+ * the crypto layer's cache), and each session still has its own transport keys. */
 static void test_shared_static_key_across_sessions(void **state)
 {
     lp2p_keypair *ik, *rk;
@@ -680,12 +666,8 @@ static void test_shared_static_key_across_sessions(void **state)
     assert_int_equal(lp2p_keypair_generate(&rk), 0);
     lp2p_noise_static st = {0};
     assert_int_equal(lp2p_noise_static_init(&st, ik, &LP2P_RNG_OPENSSL), 0);
-    lp2p_noise_seen *seen = lp2p_noise_seen_new();
-    assert_non_null(seen);
     size_t ikl;
     const uint8_t *ipk = lp2p_keypair_pubkey(ik, &ikl);
-    uint8_t d[32];
-    assert_int_equal(lp2p_noise_seen_digest(ipk, ikl, st.key.pub, st.sig, 64, d), 0);
     uint8_t first_ct[64];
     for (int round = 0; round < 2; round++) {
         pair p = {0};
@@ -693,18 +675,16 @@ static void test_shared_static_key_across_sessions(void **state)
         p.rk = NULL;
         lp2p_noise_config c = {
             .rng = LP2P_RNG_OPENSSL, .identity = ik, .initiator = 1, .shared_static = &st};
-        lp2p_noise_config r = {.rng = LP2P_RNG_OPENSSL, .identity = rk, .seen = seen};
+        lp2p_noise_config r = {.rng = LP2P_RNG_OPENSSL, .identity = rk};
         assert_int_equal(lp2p_noise_new(&c, &p.ini), 0);
         assert_int_equal(lp2p_noise_new(&r, &p.rsp), 0);
-        assert_int_equal(lp2p_noise_seen_has(seen, d), round > 0);
         pair_handshake(&p, 4096);
         assert_int_equal(p.ini_rc, 1);
         assert_int_equal(p.rsp_rc, 1);
-        /* The responder saw our identity, and recorded the shared key's triple. */
+        /* The responder saw our identity. */
         lp2p_peer_id want;
         assert_int_equal(lp2p_peer_id_from_pubkey(ipk, ikl, &want), 0);
         assert_true(lp2p_peer_id_equal(lp2p_noise_remote_peer(p.rsp), &want));
-        assert_true(lp2p_noise_seen_has(seen, d));
         /* Fresh ephemerals: the same plaintext encrypts differently in each session. */
         lp2p_buf ct;
         lp2p_buf_init(&ct);
@@ -720,7 +700,6 @@ static void test_shared_static_key_across_sessions(void **state)
         lp2p_buf_free(&p.ini_extra);
         lp2p_buf_free(&p.rsp_extra);
     }
-    lp2p_noise_seen_del(seen);
     lp2p_noise_static_wipe(&st);
     lp2p_keypair_del(ik);
     lp2p_keypair_del(rk);
@@ -1295,7 +1274,7 @@ int main(void)
         cmocka_unit_test(test_muxer_agreement),
         cmocka_unit_test(test_expected_peer_id),
         cmocka_unit_test(test_bad_signature_and_tampering),
-        cmocka_unit_test(test_seen_cache_does_not_mask_bad_signatures),
+        cmocka_unit_test(test_verified_cache_does_not_mask_bad_signatures),
         cmocka_unit_test(test_shared_static_key_across_sessions),
         cmocka_unit_test(test_spare_ephemeral_is_taken_once),
         cmocka_unit_test(test_handshake_framing_errors),

@@ -344,8 +344,9 @@ static void test_verify_cache_is_exact(void **state)
     uint8_t s2[64];
     memcpy(s2, sig, 64);
     s2[10] ^= 1;
-    assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, msg, 1, s2, 64),
-                     LP2P_ERR_AUTH);
+    for (int round = 0; round < 2; round++) /* a failure is never remembered */
+        assert_int_equal(lp2p_crypto_pubkey_verify(LP2P_PK_ED25519, pk, 32, msg, 1, s2, 64),
+                         LP2P_ERR_AUTH);
     uint8_t k2[32];
     memcpy(k2, pk, 32);
     k2[0] ^= 1;
