@@ -34,11 +34,15 @@ static pthread_key_t t_md_key;
 static pthread_once_t t_md_once = PTHREAD_ONCE_INIT;
 static int t_md_key_ok;
 
+static _Thread_local struct evp_mac_ctx_st *t_hmac;
+
 static void free_thread_md(void *unused)
 {
     (void)unused;
     EVP_MD_CTX_free(t_md);
     t_md = NULL;
+    EVP_MAC_CTX_free(t_hmac);
+    t_hmac = NULL;
 }
 
 static void make_md_key(void)
@@ -174,38 +178,50 @@ int lp2p_hkdf_sha256(const void *salt, size_t saltlen, const void *ikm, size_t i
     return ok ? 0 : LP2P_ERR_CRYPTO;
 }
 
-/* HMAC-SHA256 (RFC 2104) with a 32-byte key over a ‖ b, on the thread's digest context.
- * Noise's HKDF only ever keys HMAC with 32 bytes (ck or the temporary key), so the key is
- * its own padded block. OpenSSL's HKDF (lp2p_hkdf_sha256) fetches the KDF, the MAC and the
- * digest by name on every call: three times what the twelve compressions cost. */
+/* OpenSSL's HMAC fetched once, and the calling thread's HMAC-SHA256 context: EVP_MAC_init
+ * with a new key reuses the digest, where HMAC() or OpenSSL's HKDF (lp2p_hkdf_sha256)
+ * fetch the MAC and the digest by name on every call — three times what the twelve
+ * compressions of a Noise HKDF cost. */
+static EVP_MAC *g_hmac;
+static pthread_once_t g_hmac_once = PTHREAD_ONCE_INIT;
+
+static void fetch_hmac(void)
+{
+    g_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+static EVP_MAC_CTX *thread_hmac(void)
+{
+    if (t_hmac)
+        return t_hmac;
+    pthread_once(&g_hmac_once, fetch_hmac);
+    if (!g_hmac || !thread_md()) /* thread_md registers the thread-exit release of both */
+        return NULL;
+    EVP_MAC_CTX *c = EVP_MAC_CTX_new(g_hmac);
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    if (!c || EVP_MAC_CTX_set_params(c, params) != 1) {
+        EVP_MAC_CTX_free(c);
+        return NULL;
+    }
+    return t_hmac = c;
+}
+
+/* HMAC-SHA256 with a 32-byte key (Noise only keys HMAC with ck or the temporary key) over
+ * a ‖ b. */
 static int hmac32(const uint8_t key[LP2P_SHA256_LEN], const void *a, size_t an, const void *b,
                   size_t bn, uint8_t out[LP2P_SHA256_LEN])
 {
-    uint8_t pad[64], inner[LP2P_SHA256_LEN];
-    for (size_t i = 0; i < sizeof(pad); i++)
-        pad[i] = (uint8_t)((i < LP2P_SHA256_LEN ? key[i] : 0) ^ 0x36);
-    int rc = 0;
-    EVP_MD_CTX *c = thread_md();
-    unsigned int len = 0;
+    EVP_MAC_CTX *c = thread_hmac();
+    size_t len = 0;
     if (!c)
-        rc = LP2P_ERR_NOMEM;
-    else if (EVP_DigestInit_ex2(c, sha256_md(), NULL) != 1 ||
-             EVP_DigestUpdate(c, pad, sizeof(pad)) != 1 ||
-             (an && EVP_DigestUpdate(c, a, an) != 1) || (bn && EVP_DigestUpdate(c, b, bn) != 1) ||
-             EVP_DigestFinal_ex(c, inner, &len) != 1)
-        rc = LP2P_ERR_CRYPTO;
-    if (!rc) {
-        for (size_t i = 0; i < sizeof(pad); i++)
-            pad[i] ^= 0x36 ^ 0x5c; /* ipad -> opad */
-        if (EVP_DigestInit_ex2(c, sha256_md(), NULL) != 1 ||
-            EVP_DigestUpdate(c, pad, sizeof(pad)) != 1 ||
-            EVP_DigestUpdate(c, inner, sizeof(inner)) != 1 ||
-            EVP_DigestFinal_ex(c, out, &len) != 1 || len != LP2P_SHA256_LEN)
-            rc = LP2P_ERR_CRYPTO;
-    }
-    OPENSSL_cleanse(pad, sizeof(pad));
-    OPENSSL_cleanse(inner, sizeof(inner));
-    return rc;
+        return LP2P_ERR_CRYPTO;
+    if (EVP_MAC_init(c, key, LP2P_SHA256_LEN, NULL) != 1 || (an && EVP_MAC_update(c, a, an) != 1) ||
+        (bn && EVP_MAC_update(c, b, bn) != 1) ||
+        EVP_MAC_final(c, out, &len, LP2P_SHA256_LEN) != 1 || len != LP2P_SHA256_LEN)
+        return LP2P_ERR_CRYPTO;
+    return 0;
 }
 
 /* Noise HKDF (§4.3): temp = HMAC(ck, ikm); out_i = HMAC(temp, out_{i-1} ‖ i). Outputs are
