@@ -1,36 +1,27 @@
 #include "crypto/aead.h"
 #include "lp2p/err.h"
+#include "util/thread_exit.h"
 
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <string.h>
 
 /* The calling thread's two contexts, made on first use and freed when the thread exits
- * (pthread key destructor; the main thread's live until the process ends). */
+ * (util/thread_exit.h; the main thread's live until the process ends). */
 static _Thread_local EVP_CIPHER_CTX *t_ctx[2]; /* [0] open, [1] seal */
 /* The key each context holds: a frame of the same connection as the last one (the common
  * case: a burst, or one busy connection) only resets the IV, as a per-key context did. */
 static _Thread_local uint64_t t_loaded[2]; /* lp2p_aead.id; 0 = none */
 static _Atomic uint64_t g_next_id = 1;
-static pthread_key_t t_key;
-static pthread_once_t t_once = PTHREAD_ONCE_INIT;
-static int t_key_ok;
 
-static void free_thread_ctxs(void *unused)
+static void free_thread_ctxs(void)
 {
-    (void)unused;
     for (int i = 0; i < 2; i++) {
         EVP_CIPHER_CTX_free(t_ctx[i]);
         t_ctx[i] = NULL;
         t_loaded[i] = 0;
     }
-}
-
-static void make_key(void)
-{
-    t_key_ok = pthread_key_create(&t_key, free_thread_ctxs) == 0;
 }
 
 /* The thread's context for enc (1) or dec (0), loaded with a's key and iv. */
@@ -39,7 +30,6 @@ static int ctx_for(const lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], in
 {
     EVP_CIPHER_CTX *c = t_ctx[enc];
     if (!c) {
-        pthread_once(&t_once, make_key);
         if (!(c = EVP_CIPHER_CTX_new()))
             return LP2P_ERR_NOMEM;
         if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, enc) != 1) {
@@ -47,8 +37,7 @@ static int ctx_for(const lp2p_aead *a, const uint8_t iv[LP2P_AEAD_NONCE_LEN], in
             return LP2P_ERR_CRYPTO;
         }
         t_ctx[enc] = c;
-        if (t_key_ok)
-            pthread_setspecific(t_key, t_ctx);
+        (void)lp2p_thread_at_exit(free_thread_ctxs);
     }
     int same = a->id && t_loaded[enc] == a->id;
     if (EVP_CipherInit_ex(c, NULL, NULL, same ? NULL : a->key, iv, enc) != 1) {

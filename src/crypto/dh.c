@@ -1,11 +1,11 @@
 #include "crypto/dh.h"
 #include "lp2p/err.h"
+#include "util/thread_exit.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <pthread.h>
 #include <string.h>
 
 /* The calling thread's reusable OpenSSL objects (made on first use, freed when the thread
@@ -17,29 +17,13 @@
  *               it as its context's peer right after, so no DH reads a stale one). */
 static _Thread_local EVP_PKEY_CTX *t_fromdata;
 static _Thread_local EVP_PKEY *t_peer;
-static pthread_key_t t_key;
-static pthread_once_t t_once = PTHREAD_ONCE_INIT;
-static int t_key_ok;
 
-static void free_thread_objs(void *unused)
+static void free_thread_objs(void)
 {
-    (void)unused;
     EVP_PKEY_CTX_free(t_fromdata);
     t_fromdata = NULL;
     EVP_PKEY_free(t_peer);
     t_peer = NULL;
-}
-
-static void make_key(void)
-{
-    t_key_ok = pthread_key_create(&t_key, free_thread_objs) == 0;
-}
-
-static void register_thread_objs(void)
-{
-    pthread_once(&t_once, make_key);
-    if (t_key_ok)
-        pthread_setspecific(t_key, &t_peer);
 }
 
 /* A new EVP_PKEY holding the key pair of priv (OpenSSL derives the public key). */
@@ -52,7 +36,7 @@ static EVP_PKEY *pkey_from_private(const uint8_t priv[LP2P_X25519_LEN])
             return NULL;
         }
         t_fromdata = c;
-        register_thread_objs();
+        (void)lp2p_thread_at_exit(free_thread_objs);
     }
     OSSL_PARAM params[2] = {
         OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, (void *)priv, LP2P_X25519_LEN),
@@ -71,7 +55,7 @@ static EVP_PKEY *peer_pkey(const uint8_t pub[LP2P_X25519_LEN])
     if (!t_peer) {
         if (!(t_peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, LP2P_X25519_LEN)))
             return NULL;
-        register_thread_objs();
+        (void)lp2p_thread_at_exit(free_thread_objs);
         return t_peer;
     }
     if (EVP_PKEY_set_octet_string_param(t_peer, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub,

@@ -1,5 +1,6 @@
 #include "crypto/hash.h"
 #include "lp2p/err.h"
+#include "util/thread_exit.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -30,35 +31,20 @@ static const EVP_MD *sha256_md(void)
 /* The calling thread's digest context for the one-shot functions below (made on first use,
  * freed when the thread exits; the main thread's lives until the process ends). */
 static _Thread_local EVP_MD_CTX *t_md;
-static pthread_key_t t_md_key;
-static pthread_once_t t_md_once = PTHREAD_ONCE_INIT;
-static int t_md_key_ok;
+static _Thread_local EVP_MAC_CTX *t_hmac; /* see thread_hmac */
 
-static _Thread_local struct evp_mac_ctx_st *t_hmac;
-
-static void free_thread_md(void *unused)
+static void free_thread_ctxs(void)
 {
-    (void)unused;
     EVP_MD_CTX_free(t_md);
     t_md = NULL;
     EVP_MAC_CTX_free(t_hmac);
     t_hmac = NULL;
 }
 
-static void make_md_key(void)
-{
-    t_md_key_ok = pthread_key_create(&t_md_key, free_thread_md) == 0;
-}
-
 static EVP_MD_CTX *thread_md(void)
 {
-    if (!t_md) {
-        pthread_once(&t_md_once, make_md_key);
-        if (!(t_md = EVP_MD_CTX_new()))
-            return NULL;
-        if (t_md_key_ok)
-            pthread_setspecific(t_md_key, &t_md);
-    }
+    if (!t_md && (t_md = EVP_MD_CTX_new()))
+        (void)lp2p_thread_at_exit(free_thread_ctxs);
     return t_md;
 }
 
@@ -195,7 +181,7 @@ static EVP_MAC_CTX *thread_hmac(void)
     if (t_hmac)
         return t_hmac;
     pthread_once(&g_hmac_once, fetch_hmac);
-    if (!g_hmac || !thread_md()) /* thread_md registers the thread-exit release of both */
+    if (!g_hmac)
         return NULL;
     EVP_MAC_CTX *c = EVP_MAC_CTX_new(g_hmac);
     OSSL_PARAM params[2] = {
@@ -205,6 +191,7 @@ static EVP_MAC_CTX *thread_hmac(void)
         EVP_MAC_CTX_free(c);
         return NULL;
     }
+    (void)lp2p_thread_at_exit(free_thread_ctxs);
     return t_hmac = c;
 }
 

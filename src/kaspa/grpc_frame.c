@@ -15,11 +15,11 @@
  * shared by every stream. */
 #include "kaspa/grpc_frame.h" /* src/kaspa/grpc_frame.h */
 #include "lp2p/err.h"
+#include "util/thread_exit.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <libdeflate.h>
-#include <pthread.h>
 
 #define HDR 5
 
@@ -54,13 +54,9 @@ static uint32_t be32(const uint8_t *p)
 #define LEVELS 10
 static _Thread_local struct libdeflate_decompressor *t_dz;
 static _Thread_local struct libdeflate_compressor *t_cz[LEVELS];
-static pthread_key_t t_key;
-static pthread_once_t t_once = PTHREAD_ONCE_INIT;
-static int t_key_ok;
 
-static void free_thread_codecs(void *unused)
+static void free_thread_codecs(void)
 {
-    (void)unused;
     libdeflate_free_decompressor(t_dz);
     t_dz = NULL;
     for (int i = 0; i < LEVELS; i++) {
@@ -69,22 +65,10 @@ static void free_thread_codecs(void *unused)
     }
 }
 
-static void make_key(void)
-{
-    t_key_ok = pthread_key_create(&t_key, free_thread_codecs) == 0;
-}
-
-static void track_thread(void)
-{
-    pthread_once(&t_once, make_key);
-    if (t_key_ok)
-        pthread_setspecific(t_key, &t_dz);
-}
-
 static struct libdeflate_decompressor *decompressor(void)
 {
     if (!t_dz && (t_dz = libdeflate_alloc_decompressor()))
-        track_thread();
+        (void)lp2p_thread_at_exit(free_thread_codecs);
     return t_dz;
 }
 
@@ -93,7 +77,7 @@ static struct libdeflate_compressor *compressor(int level)
     if (level > LEVELS - 1)
         level = LEVELS - 1;
     if (!t_cz[level] && (t_cz[level] = libdeflate_alloc_compressor(level)))
-        track_thread();
+        (void)lp2p_thread_at_exit(free_thread_codecs);
     return t_cz[level];
 }
 
