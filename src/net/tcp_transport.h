@@ -2,10 +2,11 @@
  * a listener hands out one transport per accepted socket; a dial returns its transport at
  * once and reports on_connected (or on_closed with the reason) from the loop.
  *
- * Writes move the caller's lp2p_buf into the uv_write request (no copy) and give back a
- * spare, already-allocated buffer from a small pool that the sockets of one thread share,
- * so a connection that flushes every loop iteration does not fault in fresh pages each
- * time; when libuv wrote the bytes at once the caller gets its own buffer back instead.
+ * Writes move the caller's lp2p_buf into the uv_write request (no copy). A write that has
+ * to queue gives back a spare, already-allocated buffer from a small pool that the sockets
+ * of one thread share, so a busy connection does not fault in fresh pages each time; a bulk
+ * batch (≥ 64 KiB) libuv wrote at once gives the caller its own buffer back, still warm; a
+ * small write libuv took at once leaves the caller no buffer (an idle connection holds none).
  * pending() is libuv's write queue: bytes the kernel has not taken yet. */
 #ifndef LP2P_NET_TCP_TRANSPORT_H
 #define LP2P_NET_TCP_TRANSPORT_H
