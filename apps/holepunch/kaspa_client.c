@@ -247,14 +247,19 @@ static void session_ended(client_app *a, const char *why)
 }
 
 /* The peer is gone. Its own account (a Reject, "the peer does not serve ...") is the most
- * exact reason; a dial that never connected has none and is retried. */
+ * exact reason; a dial that never connected has none and is retried, unless the peer reset
+ * it as it was made: that is the peer refusing, like a close right after the connect (which
+ * of the two a refusal looks like depends on timing). */
 static void on_kaspa_closed(void *user, kaspa_peer *p, int err)
 {
     client_app *a = user;
     a->sp = NULL;
     daemon_metrics_kaspa_closed(a->metrics, p, err);
     if (!kaspa_peer_session(p)) {
-        schedule_retry(a, err ? lp2p_strerror(err) : "connect failed");
+        if (err == LP2P_ERR_RESET)
+            session_ended(a, "the peer reset the connection as it was made");
+        else
+            schedule_retry(a, err ? lp2p_strerror(err) : "connect failed");
         return;
     }
     if (a->upgrading && a->st == ST_SESSION) {

@@ -335,7 +335,9 @@ static void on_connect(uv_connect_t *req, int status)
     if (t->closing)
         return; /* closed while connecting (UV_ECANCELED): on_closed follows */
     if (status < 0) {
-        tcp_fail(t, LP2P_ERR_IO, uv_strerror(status));
+        /* Reset while connecting: the peer's listener took the connection and reset it (a
+         * refusal, e.g. a bridge with no session to offer), not an unreachable address. */
+        tcp_fail(t, status == UV_ECONNRESET ? LP2P_ERR_RESET : LP2P_ERR_IO, uv_strerror(status));
         return;
     }
     lp2p_tcp_tune(&t->tcp);
